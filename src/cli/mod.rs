@@ -1,0 +1,203 @@
+//! The command-line interface (clap). Parses flags, calls the library, prints. The only place
+//! that prints or reads the wall clock (for `bench`).
+
+mod bench;
+
+use crate::engine::{self, RunOptions};
+use crate::report;
+use crate::scenario::Scenario;
+use crate::sim::fmt_ms;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// ckptsim — a deterministic simulator of Flink-like checkpointing.
+#[derive(Parser, Debug)]
+#[command(name = "ckptsim", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario and write summary.json and timeseries.csv.
+    Run {
+        /// Scenario file (JSON).
+        scenario: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory [default: output/<scenario>/<protocol>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write every trace event to this file as JSON Lines.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+    },
+    /// Check a scenario file and report the first problem.
+    Validate {
+        /// Scenario file (JSON).
+        scenario: PathBuf,
+    },
+    /// Measure simulator speed (events/s, record-hops/s) and peak memory.
+    Bench {
+        /// Scenario file (JSON).
+        #[arg(default_value = "scenarios/backpressure.json")]
+        scenario: PathBuf,
+        /// Timed runs; the median is reported.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        repeat: u32,
+        /// Multiply every source's `records_per_partition` and `until_ms` by this factor.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        scale: u64,
+    },
+}
+
+/// An error for the user: printed by `main`, exit code 2 for bad input, 1 otherwise.
+#[derive(Debug)]
+pub struct CliError {
+    /// Exit code.
+    pub code: u8,
+    /// Message.
+    pub message: String,
+}
+
+impl CliError {
+    fn input(e: impl std::fmt::Display) -> Self {
+        CliError {
+            code: 2,
+            message: e.to_string(),
+        }
+    }
+    fn io(what: &str, e: impl std::fmt::Display) -> Self {
+        CliError {
+            code: 1,
+            message: format!("{what}: {e}"),
+        }
+    }
+}
+
+/// Parses the arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match execute(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn load(path: &Path, seed: Option<u64>) -> Result<Scenario, CliError> {
+    let mut s = Scenario::load(path).map_err(CliError::input)?;
+    if let Some(seed) = seed {
+        s.seed = seed;
+    }
+    Ok(s)
+}
+
+fn execute(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Run {
+            scenario,
+            seed,
+            out,
+            trace,
+        } => {
+            let s = load(&scenario, seed)?;
+            println!(
+                "ckptsim run {}  seed={}  fingerprint={}",
+                scenario.display(),
+                s.seed,
+                s.fingerprint()
+            );
+            let trace_out: Option<Box<dyn std::io::Write>> = match &trace {
+                Some(p) => {
+                    let f = std::fs::File::create(p)
+                        .map_err(|e| CliError::io(&format!("cannot create {}", p.display()), e))?;
+                    Some(Box::new(std::io::BufWriter::new(f)))
+                }
+                None => None,
+            };
+            let result = engine::run(
+                &s,
+                RunOptions {
+                    collect_output: false,
+                    trace: trace_out,
+                },
+            )
+            .map_err(|e| CliError::io("writing the trace", e))?;
+            let dir = out.unwrap_or_else(|| {
+                PathBuf::from("output")
+                    .join(&s.name)
+                    .join(&result.summary.protocol)
+            });
+            report::write_run(&dir, &result)
+                .map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
+            let m = &result.summary;
+            println!(
+                "  simulated {} ms, {} events, trace hash {}",
+                fmt_ms(m.sim_time_ns),
+                m.events,
+                m.trace_hash
+            );
+            println!(
+                "  records: {} read, {} at sinks; throughput {:.0} records/s",
+                m.records.source_read, m.records.sink_received, m.throughput_rps
+            );
+            println!(
+                "  latency (log arrival → sink): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+                m.latency_ms.p50, m.latency_ms.p99, m.latency_ms.max
+            );
+            match m
+                .backpressure
+                .iter()
+                .filter(|(_, f)| **f > 0.0)
+                .max_by(|a, b| a.1.total_cmp(b.1))
+            {
+                Some((task, f)) => println!(
+                    "  most backpressured task: {task} ({:.1}% of the time blocked on output)",
+                    f * 100.0
+                ),
+                None => println!("  no backpressure: no task was ever blocked on output"),
+            }
+            let max_q = m.max_queued_buffers.values().max().copied().unwrap_or(0);
+            println!(
+                "  deepest input queue: {max_q} buffers (credit bound {})",
+                m.credit_bound
+            );
+            if !m.drained {
+                println!("  WARNING: the run did not drain — some task never finished");
+            }
+            if let Some(t) = &trace {
+                println!("  trace: {}", t.display());
+            }
+            println!("  wrote {}/summary.json and timeseries.csv", dir.display());
+            Ok(())
+        }
+        Command::Validate { scenario } => {
+            let s = load(&scenario, None)?;
+            let g = crate::graph::Graph::build(&s);
+            println!(
+                "{}: ok — scenario {:?}, {} operators, {} tasks, {} channels, fingerprint {}",
+                scenario.display(),
+                s.name,
+                g.operators.len(),
+                g.tasks.len(),
+                g.channels.len(),
+                s.fingerprint()
+            );
+            Ok(())
+        }
+        Command::Bench {
+            scenario,
+            repeat,
+            scale,
+        } => {
+            let s = load(&scenario, None)?;
+            bench::bench(&s, repeat, scale).map_err(|e| CliError::io("bench", e))
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! The event loop: moves records from the source logs through the tasks and channels to the sinks.
+//!
+//! A task is a single-threaded mailbox (as in Flink): it processes one record at a time, taking
+//! `cost` of simulated time, and emits the result when done. Before taking the next record it
+//! checks that none of its output channels is full — otherwise it is *blocked* (backpressured)
+//! until the network frees a buffer. Sources read their log when the next record has arrived.
+//! The engine acts; the network ([`crate::net`]) and the operators ([`crate::operator`]) decide.
+
+mod output;
+
+pub use output::OutputLog;
+
+use crate::graph::{ChannelId, Graph, TaskId};
+use crate::metrics::{Histogram, LatencySummary, RecordCounts, SampleRow, Summary};
+use crate::net::{Element, NetConfig, NetEvent, Network, Taken};
+use crate::operator::{Logic, Record, SourceLog};
+use crate::scenario::{CostSpec, OperatorKind, Partitioner, Scenario};
+use crate::sim::{Component, EventQueue, MS, RngTree, SEC, SimTime, US, mix64, ns_to_ms};
+use crate::trace::{TraceEvent, Tracer};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// What the event loop schedules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    /// A task finished its current record, or the record its source waits for arrived.
+    Wake(TaskId),
+    /// A task's buffer timeout expired: flush its partially filled output buffers.
+    Flush(TaskId),
+    /// A network message arrives.
+    Net(NetEvent),
+}
+
+impl From<NetEvent> for Event {
+    fn from(e: NetEvent) -> Self {
+        Event::Net(e)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum State {
+    Idle,
+    Busy(Record),
+    WaitingArrival,
+    Finished,
+}
+
+struct TaskRt {
+    kind: OperatorKind,
+    logic: Logic,
+    source: Option<SourceLog>,
+    cost: CostSpec,
+    rng: ChaCha8Rng,
+    state: State,
+    rebalance_next: Vec<usize>,
+    blocked_since: Option<SimTime>,
+    blocked_ns: SimTime,
+    flush_armed: bool,
+    inputs: u32,
+    ended_inputs: u32,
+}
+
+/// Options of a run that are not part of the scenario.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Record which lineages reached the sinks (memory grows with the number of records).
+    pub collect_output: bool,
+    /// Write every trace event as JSON Lines here.
+    pub trace: Option<Box<dyn Write>>,
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    /// `summary.json`.
+    pub summary: Summary,
+    /// The rows of `timeseries.csv`.
+    pub timeseries: Vec<SampleRow>,
+    /// Lineages received by the sinks, when [`RunOptions::collect_output`] was set.
+    pub output: Option<OutputLog>,
+}
+
+/// Runs a validated scenario to completion (until no event is left).
+///
+/// ```
+/// use ckptsim::{engine, scenario::Scenario};
+/// let s = Scenario::load("scenarios/pipeline.json".as_ref()).unwrap();
+/// let r = engine::run(&s, engine::RunOptions::default()).unwrap();
+/// assert!(r.summary.drained);
+/// assert_eq!(r.summary.records.source_read, r.summary.records.sink_received);
+/// ```
+pub fn run(scenario: &Scenario, opts: RunOptions) -> std::io::Result<RunResult> {
+    let mut e = Engine::new(scenario, opts);
+    e.run();
+    e.finish()
+}
+
+struct Engine<'a> {
+    scenario: &'a Scenario,
+    graph: Graph,
+    now: SimTime,
+    queue: EventQueue<Event>,
+    net: Network,
+    tasks: Vec<TaskRt>,
+    tracer: Tracer,
+    buffer_timeout: SimTime,
+    sample_interval: SimTime,
+    events: u64,
+    wake: Vec<TaskId>,
+    counts: RecordCounts,
+    latency: Histogram,
+    window_latency: Histogram,
+    samples: Vec<SampleRow>,
+    last_sample: (SimTime, u64, u64),
+    output: Option<OutputLog>,
+}
+
+impl<'a> Engine<'a> {
+    fn new(scenario: &'a Scenario, opts: RunOptions) -> Self {
+        let graph = Graph::build(scenario);
+        let rngs = RngTree::new(scenario.seed);
+        let net = Network::new(
+            &graph,
+            NetConfig::from_scenario(&scenario.network),
+            rngs.stream(Component::Network),
+        );
+        let tasks = graph
+            .tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let spec = &scenario.topology.operators[t.op];
+                let mut rng = rngs.stream(Component::Task(i as u32));
+                let source = (spec.kind == OperatorKind::Source).then(|| {
+                    SourceLog::new(
+                        spec,
+                        i as u32,
+                        scenario.seed,
+                        rngs.stream(Component::SourceLog(i as u32)),
+                    )
+                });
+                // Flink's rebalance starts at a random channel per task.
+                let rebalance_next = t
+                    .outputs
+                    .iter()
+                    .map(|chs| rng.gen_range(0..chs.len()))
+                    .collect();
+                TaskRt {
+                    kind: spec.kind,
+                    logic: Logic::new(spec),
+                    source,
+                    cost: spec
+                        .task_costs
+                        .get(&t.index.to_string())
+                        .copied()
+                        .unwrap_or(spec.cost),
+                    rng,
+                    state: State::Idle,
+                    rebalance_next,
+                    blocked_since: None,
+                    blocked_ns: 0,
+                    flush_armed: false,
+                    inputs: t.input_gates.iter().map(|g| g.len() as u32).sum(),
+                    ended_inputs: 0,
+                }
+            })
+            .collect();
+        Engine {
+            scenario,
+            graph,
+            now: 0,
+            queue: EventQueue::new(),
+            net,
+            tasks,
+            tracer: Tracer::new(opts.trace),
+            buffer_timeout: scenario.network.buffer_timeout_us * US,
+            sample_interval: scenario.metrics.sample_interval_ms * MS,
+            events: 0,
+            wake: Vec::new(),
+            counts: RecordCounts::default(),
+            latency: Histogram::new(),
+            window_latency: Histogram::new(),
+            samples: Vec::new(),
+            last_sample: (0, 0, 0),
+            output: opts.collect_output.then(OutputLog::default),
+        }
+    }
+
+    fn run(&mut self) {
+        for t in 0..self.tasks.len() {
+            self.try_run(TaskId(t as u32));
+        }
+        let mut next_sample = self.sample_interval;
+        while let Some((t, ev)) = self.queue.pop() {
+            debug_assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
+            // Samples due before this event see the state left by the earlier events; sampling
+            // is not an event, so it never extends the run or changes the trace.
+            while next_sample <= t {
+                self.now = next_sample;
+                self.sample();
+                next_sample += self.sample_interval;
+            }
+            self.now = t;
+            self.events += 1;
+            match ev {
+                Event::Wake(task) => self.on_wake(task),
+                Event::Flush(task) => self.on_flush(task),
+                Event::Net(n) => self.on_net(n),
+            }
+            self.run_wakeups();
+        }
+        if self
+            .samples
+            .last()
+            .is_none_or(|r| r.t_ms < ns_to_ms(self.now))
+        {
+            self.sample();
+        }
+    }
+
+    fn run_wakeups(&mut self) {
+        loop {
+            self.net.take_wakeups(&mut self.wake);
+            if self.wake.is_empty() {
+                return;
+            }
+            let batch = std::mem::take(&mut self.wake);
+            for &t in &batch {
+                self.try_run(t);
+            }
+            // Reuse the allocation.
+            self.wake = batch;
+            self.wake.clear();
+        }
+    }
+
+    fn on_net(&mut self, n: NetEvent) {
+        match n {
+            NetEvent::Arrive(ch) => {
+                let records = self.net.front_in_flight_records(ch);
+                self.tracer
+                    .record(self.now, TraceEvent::Arrive { ch, records }, &self.graph);
+            }
+            NetEvent::Credit(ch, n) => {
+                self.tracer
+                    .record(self.now, TraceEvent::Credit { ch, n }, &self.graph)
+            }
+        }
+        self.net.handle(n, self.now, &mut self.queue);
+    }
+
+    fn on_wake(&mut self, task: TaskId) {
+        match self.tasks[task.0 as usize].state {
+            State::Busy(r) => {
+                self.tasks[task.0 as usize].state = State::Idle;
+                self.complete(task, r);
+            }
+            State::WaitingArrival => self.tasks[task.0 as usize].state = State::Idle,
+            State::Idle | State::Finished => {
+                unreachable!("a Wake is only scheduled for a busy or waiting task")
+            }
+        }
+        self.try_run(task);
+    }
+
+    fn on_flush(&mut self, task: TaskId) {
+        self.tasks[task.0 as usize].flush_armed = false;
+        for i in 0..self.graph.tasks[task.0 as usize].outputs.len() {
+            for j in 0..self.graph.tasks[task.0 as usize].outputs[i].len() {
+                let ch = self.graph.tasks[task.0 as usize].outputs[i][j];
+                self.net.finish_buffer(ch, self.now, &mut self.queue);
+            }
+        }
+    }
+
+    /// Starts the next piece of work of `task`, if it can.
+    fn try_run(&mut self, task: TaskId) {
+        let ti = task.0 as usize;
+        loop {
+            if matches!(
+                self.tasks[ti].state,
+                State::Busy(_) | State::WaitingArrival | State::Finished
+            ) {
+                return;
+            }
+            if self.net.output_blocked(task) {
+                if self.tasks[ti].blocked_since.is_none() {
+                    self.tasks[ti].blocked_since = Some(self.now);
+                    self.tracer
+                        .record(self.now, TraceEvent::Blocked { task }, &self.graph);
+                }
+                return;
+            }
+            if let Some(since) = self.tasks[ti].blocked_since.take() {
+                self.tasks[ti].blocked_ns += self.now - since;
+                self.tracer
+                    .record(self.now, TraceEvent::Unblocked { task }, &self.graph);
+            }
+            if let Some(log) = &mut self.tasks[ti].source {
+                match log.next_arrival() {
+                    None => return self.finish_task(task),
+                    Some(at) if at > self.now => {
+                        self.tasks[ti].state = State::WaitingArrival;
+                        self.queue.push(at, Event::Wake(task));
+                        return;
+                    }
+                    Some(_) => {
+                        let r = log.read();
+                        return self.start(task, r);
+                    }
+                }
+            }
+            match self.net.take(task, self.now, &mut self.queue) {
+                None => {
+                    let t = &self.tasks[ti];
+                    if t.ended_inputs == t.inputs {
+                        self.finish_task(task);
+                    }
+                    return;
+                }
+                Some(Taken::Record(_, r)) => return self.start(task, r),
+                Some(Taken::EndOfPartition(_)) => self.tasks[ti].ended_inputs += 1,
+            }
+        }
+    }
+
+    fn start(&mut self, task: TaskId, r: Record) {
+        let t = &mut self.tasks[task.0 as usize];
+        let mean = t.cost.mean_ns();
+        let cost = if t.cost.is_exponential() && mean > 0 {
+            let u: f64 = t.rng.r#gen();
+            (-(1.0 - u).ln() * mean as f64).round() as SimTime
+        } else {
+            mean
+        };
+        t.state = State::Busy(r);
+        self.queue.push(self.now + cost, Event::Wake(task));
+    }
+
+    fn complete(&mut self, task: TaskId, r: Record) {
+        self.counts.hops += 1;
+        self.tracer.record(
+            self.now,
+            TraceEvent::Process {
+                task,
+                lineage: r.lineage,
+            },
+            &self.graph,
+        );
+        let t = &mut self.tasks[task.0 as usize];
+        match t.kind {
+            OperatorKind::Source => self.counts.source_read += 1,
+            OperatorKind::Sink => {
+                self.counts.sink_received += 1;
+                let lat = self.now - r.arrival;
+                self.latency.record(lat);
+                self.window_latency.record(lat);
+                if let Some(out) = &mut self.output {
+                    out.add(r.lineage);
+                }
+            }
+            _ => {}
+        }
+        if let Some(out) = t.logic.apply(r) {
+            self.emit(task, out);
+        }
+    }
+
+    fn emit(&mut self, task: TaskId, r: Record) {
+        let ti = task.0 as usize;
+        let mut started = false;
+        for e in 0..self.graph.tasks[ti].outputs.len() {
+            let chs = &self.graph.tasks[ti].outputs[e];
+            let edge = self.graph.channel(chs[0]).edge;
+            let pick = |chs: &Vec<ChannelId>, i: usize| chs[i];
+            match self.graph.edges[edge].partitioner {
+                Partitioner::Forward => {
+                    started |= self
+                        .net
+                        .push_record(pick(chs, 0), r, self.now, &mut self.queue)
+                }
+                Partitioner::Hash => {
+                    let ch = pick(chs, (mix64(r.key) % chs.len() as u64) as usize);
+                    started |= self.net.push_record(ch, r, self.now, &mut self.queue);
+                }
+                Partitioner::Rebalance => {
+                    let i = self.tasks[ti].rebalance_next[e];
+                    self.tasks[ti].rebalance_next[e] = (i + 1) % chs.len();
+                    let ch = pick(chs, i);
+                    started |= self.net.push_record(ch, r, self.now, &mut self.queue);
+                }
+                Partitioner::Broadcast => {
+                    for j in 0..self.graph.tasks[ti].outputs[e].len() {
+                        let ch = self.graph.tasks[ti].outputs[e][j];
+                        started |= self.net.push_record(ch, r, self.now, &mut self.queue);
+                    }
+                }
+            }
+        }
+        if self.buffer_timeout == 0 {
+            self.on_flush(task);
+        } else if started && !self.tasks[ti].flush_armed {
+            self.tasks[ti].flush_armed = true;
+            self.queue
+                .push(self.now + self.buffer_timeout, Event::Flush(task));
+        }
+    }
+
+    /// All input consumed (or the log exhausted): flush and send end-of-partition downstream.
+    fn finish_task(&mut self, task: TaskId) {
+        let ti = task.0 as usize;
+        self.tasks[ti].state = State::Finished;
+        self.tracer
+            .record(self.now, TraceEvent::Finished { task }, &self.graph);
+        for e in 0..self.graph.tasks[ti].outputs.len() {
+            for j in 0..self.graph.tasks[ti].outputs[e].len() {
+                let ch = self.graph.tasks[ti].outputs[e][j];
+                self.net
+                    .push_event(ch, Element::EndOfPartition, self.now, &mut self.queue);
+            }
+        }
+    }
+
+    fn sample(&mut self) {
+        let (t0, read0, sink0) = self.last_sample;
+        let dt = (self.now - t0).max(1) as f64 / SEC as f64;
+        let mut lag: SimTime = 0;
+        for t in &self.tasks {
+            if let (Some(log), false) = (&t.source, t.state == State::Finished) {
+                if let Some(at) = log.next_arrival() {
+                    lag = lag.max(self.now.saturating_sub(at));
+                }
+            }
+        }
+        let mut queued = 0u64;
+        let mut backlog = 0u64;
+        for c in 0..self.net.channel_count() {
+            queued += self.net.queued_buffers(ChannelId(c as u32)) as u64;
+            backlog += self.net.backlog_buffers(ChannelId(c as u32)) as u64;
+        }
+        self.samples.push(SampleRow {
+            t_ms: ns_to_ms(self.now),
+            source_read: self.counts.source_read,
+            sink_received: self.counts.sink_received,
+            read_rps: (self.counts.source_read - read0) as f64 / dt,
+            sink_rps: (self.counts.sink_received - sink0) as f64 / dt,
+            source_lag_ms: ns_to_ms(lag),
+            queued_buffers: queued,
+            backlog_buffers: backlog,
+            backpressured_tasks: self
+                .tasks
+                .iter()
+                .filter(|t| t.blocked_since.is_some())
+                .count() as u32,
+            latency_p50_ms: ns_to_ms(self.window_latency.percentile(50.0)),
+            latency_p99_ms: ns_to_ms(self.window_latency.percentile(99.0)),
+        });
+        self.window_latency.clear();
+        self.last_sample = (self.now, self.counts.source_read, self.counts.sink_received);
+    }
+
+    fn finish(mut self) -> std::io::Result<RunResult> {
+        self.tracer.finish()?;
+        let end = self.now;
+        let secs = end.max(1) as f64 / SEC as f64;
+        let backpressure: BTreeMap<String, f64> = self
+            .tasks
+            .iter()
+            .zip(&self.graph.tasks)
+            .map(|(t, n)| {
+                let blocked = t.blocked_ns + t.blocked_since.map_or(0, |s| end - s);
+                (
+                    n.name.clone(),
+                    if end == 0 {
+                        0.0
+                    } else {
+                        blocked as f64 / end as f64
+                    },
+                )
+            })
+            .collect();
+        let max_queued_buffers = self
+            .graph
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                (
+                    c.name.clone(),
+                    self.net.max_queued_buffers(ChannelId(i as u32)),
+                )
+            })
+            .collect();
+        let summary = Summary {
+            scenario: self.scenario.name.clone(),
+            seed: self.scenario.seed,
+            fingerprint: self.scenario.fingerprint(),
+            protocol: "none".into(),
+            sim_time_ns: end,
+            events: self.events,
+            trace_events: self.tracer.count(),
+            trace_hash: self.tracer.hash_hex(),
+            drained: self.tasks.iter().all(|t| t.state == State::Finished),
+            records: self.counts.clone(),
+            latency_ms: LatencySummary {
+                p50: ns_to_ms(self.latency.percentile(50.0)),
+                p99: ns_to_ms(self.latency.percentile(99.0)),
+                max: ns_to_ms(self.latency.max()),
+            },
+            throughput_rps: self.counts.source_read as f64 / secs,
+            backpressure,
+            max_queued_buffers,
+            credit_bound: self.net.config().credit_bound(),
+        };
+        Ok(RunResult {
+            summary,
+            timeseries: self.samples,
+            output: self.output,
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! The topology expanded into the physical graph: one *task* per parallel instance of an operator
+//! and one *channel* per connected (upstream task, downstream task) pair of an edge.
+//!
+//! Ids are dense indices (`TaskId`, `ChannelId`) into `Vec`s, so iteration order is fixed and
+//! nothing depends on hash order. Built from an already validated [`Scenario`].
+
+use crate::scenario::{OperatorKind, Partitioner, Scenario};
+
+/// Dense id of a task (a parallel instance of an operator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u32);
+
+/// Dense id of a channel (one upstream task → one downstream task).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelId(pub u32);
+
+/// Index of an operator in `topology.operators`.
+pub type OpIndex = usize;
+
+/// An operator of the physical graph.
+#[derive(Clone, Debug)]
+pub struct OperatorNode {
+    /// The operator id from the scenario.
+    pub id: String,
+    /// Its kind.
+    pub kind: OperatorKind,
+    /// Its tasks, in index order.
+    pub tasks: Vec<TaskId>,
+    /// Indices of incoming edges, in scenario order.
+    pub inputs: Vec<usize>,
+    /// Indices of outgoing edges, in scenario order.
+    pub outputs: Vec<usize>,
+}
+
+/// An edge of the physical graph.
+#[derive(Clone, Debug)]
+pub struct EdgeNode {
+    /// Upstream operator.
+    pub from: OpIndex,
+    /// Downstream operator.
+    pub to: OpIndex,
+    /// Distribution of records over the downstream tasks.
+    pub partitioner: Partitioner,
+}
+
+/// A task: one parallel instance of an operator.
+#[derive(Clone, Debug)]
+pub struct TaskNode {
+    /// Its operator.
+    pub op: OpIndex,
+    /// Its index within the operator (`0..parallelism`).
+    pub index: u32,
+    /// `op[index]`, as used in traces, failures and reports.
+    pub name: String,
+    /// Input channels, grouped by input edge (one group = one input gate).
+    pub input_gates: Vec<Vec<ChannelId>>,
+    /// Output channels per outgoing edge, indexed by downstream task index within the edge
+    /// (a single channel for `forward`).
+    pub outputs: Vec<Vec<ChannelId>>,
+}
+
+/// A channel: one upstream task → one downstream task.
+#[derive(Clone, Debug)]
+pub struct ChannelNode {
+    /// Sending task.
+    pub from: TaskId,
+    /// Receiving task.
+    pub to: TaskId,
+    /// The edge this channel belongs to.
+    pub edge: usize,
+    /// Index of the input gate of `to` this channel belongs to.
+    pub gate: usize,
+    /// `from->to`, e.g. `src[0]->agg[1]`.
+    pub name: String,
+}
+
+/// The physical graph.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    /// Operators, in scenario order.
+    pub operators: Vec<OperatorNode>,
+    /// Edges, in scenario order.
+    pub edges: Vec<EdgeNode>,
+    /// Tasks: operators in scenario order, then task index.
+    pub tasks: Vec<TaskNode>,
+    /// Channels: edges in scenario order, then upstream index, then downstream index.
+    pub channels: Vec<ChannelNode>,
+}
+
+impl Graph {
+    /// Expands a validated scenario.
+    ///
+    /// ```
+    /// # let json = std::fs::read_to_string("scenarios/diamond.json").unwrap();
+    /// let s = ckptsim::scenario::Scenario::from_json(&json).unwrap();
+    /// let g = ckptsim::graph::Graph::build(&s);
+    /// assert!(g.find_task("agg[0]").is_some());
+    /// ```
+    pub fn build(s: &Scenario) -> Graph {
+        let ops = &s.topology.operators;
+        let mut operators = Vec::with_capacity(ops.len());
+        let mut tasks = Vec::new();
+        for (i, op) in ops.iter().enumerate() {
+            let first = tasks.len() as u32;
+            for index in 0..op.parallelism {
+                tasks.push(TaskNode {
+                    op: i,
+                    index,
+                    name: format!("{}[{}]", op.id, index),
+                    input_gates: Vec::new(),
+                    outputs: Vec::new(),
+                });
+            }
+            operators.push(OperatorNode {
+                id: op.id.clone(),
+                kind: op.kind,
+                tasks: (first..first + op.parallelism).map(TaskId).collect(),
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+            });
+        }
+        let op_of = |id: &str| {
+            ops.iter()
+                .position(|o| o.id == id)
+                .expect("validated edge endpoint")
+        };
+        let mut edges = Vec::new();
+        let mut channels = Vec::new();
+        for (e, spec) in s.topology.edges.iter().enumerate() {
+            let (from, to) = (op_of(&spec.from), op_of(&spec.to));
+            edges.push(EdgeNode {
+                from,
+                to,
+                partitioner: spec.partitioner,
+            });
+            operators[from].outputs.push(e);
+            operators[to].inputs.push(e);
+            let gate = operators[to].inputs.len() - 1;
+            let ups = operators[from].tasks.clone();
+            let downs = operators[to].tasks.clone();
+            for &d in &downs {
+                tasks[d.0 as usize].input_gates.push(Vec::new());
+            }
+            for (ui, &u) in ups.iter().enumerate() {
+                let targets: Vec<TaskId> = match spec.partitioner {
+                    Partitioner::Forward => vec![downs[ui]],
+                    _ => downs.clone(),
+                };
+                let mut out = Vec::with_capacity(targets.len());
+                for d in targets {
+                    let id = ChannelId(channels.len() as u32);
+                    channels.push(ChannelNode {
+                        from: u,
+                        to: d,
+                        edge: e,
+                        gate,
+                        name: format!("{}->{}", tasks[u.0 as usize].name, tasks[d.0 as usize].name),
+                    });
+                    tasks[d.0 as usize].input_gates[gate].push(id);
+                    out.push(id);
+                }
+                tasks[u.0 as usize].outputs.push(out);
+            }
+        }
+        Graph {
+            operators,
+            edges,
+            tasks,
+            channels,
+        }
+    }
+
+    /// The task called `name` (`op[index]`).
+    pub fn find_task(&self, name: &str) -> Option<TaskId> {
+        self.tasks
+            .iter()
+            .position(|t| t.name == name)
+            .map(|i| TaskId(i as u32))
+    }
+
+    /// The task node of `t`.
+    pub fn task(&self, t: TaskId) -> &TaskNode {
+        &self.tasks[t.0 as usize]
+    }
+
+    /// The channel node of `c`.
+    pub fn channel(&self, c: ChannelId) -> &ChannelNode {
+        &self.channels[c.0 as usize]
+    }
+}

@@ -1,0 +1,28 @@
+//! # ckptsim
+//!
+//! A deterministic discrete-event simulator of a Flink-like dataflow — operators, parallel tasks,
+//! credit-based network buffers and backpressure — built to compare and verify distributed
+//! snapshot (checkpoint) protocols.
+//!
+//! Layout (one concept per module):
+//! - [`sim`]: integer time, the `(time, seq)` event queue, the seeded RNG tree, the stable hash;
+//! - [`scenario`]: the scenario file (serde types) and its validation;
+//! - [`graph`]: the topology expanded into tasks and channels;
+//! - [`operator`]: what each operator kind does to a record, and the replayable source log;
+//! - [`net`]: channels, buffers, credits;
+//! - [`engine`]: the event loop that moves records through the graph;
+//! - [`metrics`]: histograms, time series and the run summary;
+//! - [`trace`]: trace events, the trace hash and the JSON Lines writer.
+#![forbid(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod engine;
+pub mod graph;
+pub mod metrics;
+pub mod net;
+pub mod operator;
+pub mod report;
+pub mod scenario;
+pub mod sim;
+pub mod trace;

@@ -1,0 +1,112 @@
+//! The machine-readable results of a run: `summary.json` and the rows of `timeseries.csv`.
+//! Field names are stable: tools and tests read them.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// `summary.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Scenario fingerprint (16 hex digits).
+    pub fingerprint: String,
+    /// Snapshot protocol (`"none"`: no checkpointing).
+    pub protocol: String,
+    /// Simulated time at which the last event happened.
+    pub sim_time_ns: u64,
+    /// Events handled by the event loop.
+    pub events: u64,
+    /// Trace events hashed into `trace_hash`.
+    pub trace_events: u64,
+    /// Stable hash of the trace (16 hex digits).
+    pub trace_hash: String,
+    /// True when every task finished (all input consumed, nothing left in flight).
+    pub drained: bool,
+    /// Record counts.
+    pub records: RecordCounts,
+    /// Latency from log arrival to sink, in milliseconds.
+    pub latency_ms: LatencySummary,
+    /// Source records read per simulated second, from the first to the last event.
+    pub throughput_rps: f64,
+    /// Per task: fraction of the run it spent blocked on a full output channel.
+    pub backpressure: BTreeMap<String, f64>,
+    /// Per channel (`from->to`): the most data buffers ever queued at the receiver.
+    pub max_queued_buffers: BTreeMap<String, u32>,
+    /// The bound no receiver queue may exceed: `buffers_per_channel + floating_buffers_per_gate`.
+    pub credit_bound: u32,
+}
+
+/// Record counters.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RecordCounts {
+    /// Records read from the source logs.
+    pub source_read: u64,
+    /// Records that reached a sink.
+    pub sink_received: u64,
+    /// Record-hops: records processed by any task (a record moving through one operator).
+    pub hops: u64,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// One row of `timeseries.csv`: the state at `t_ms` and rates over the preceding interval.
+#[derive(Clone, Debug, Serialize)]
+pub struct SampleRow {
+    /// Sample time.
+    pub t_ms: f64,
+    /// Records read from the logs so far.
+    pub source_read: u64,
+    /// Records received by sinks so far.
+    pub sink_received: u64,
+    /// Source read rate over the interval (records/s).
+    pub read_rps: f64,
+    /// Sink receive rate over the interval (records/s).
+    pub sink_rps: f64,
+    /// The largest source lag: how long ago the oldest unread log record arrived (ms).
+    pub source_lag_ms: f64,
+    /// Data buffers queued at receivers, all channels.
+    pub queued_buffers: u64,
+    /// Finished data buffers waiting for credit at senders, all channels.
+    pub backlog_buffers: u64,
+    /// Tasks blocked on a full output channel at this instant.
+    pub backpressured_tasks: u32,
+    /// Median sink latency over the interval (ms; 0 when nothing arrived).
+    pub latency_p50_ms: f64,
+    /// 99th-percentile sink latency over the interval (ms).
+    pub latency_p99_ms: f64,
+}
+
+impl SampleRow {
+    /// The CSV header, matching the field order.
+    pub const CSV_HEADER: &'static str = "t_ms,source_read,sink_received,read_rps,sink_rps,source_lag_ms,queued_buffers,backlog_buffers,backpressured_tasks,latency_p50_ms,latency_p99_ms";
+
+    /// The row as CSV.
+    pub fn to_csv(&self) -> String {
+        format!(
+            "{:.3},{},{},{:.1},{:.1},{:.3},{},{},{},{:.3},{:.3}",
+            self.t_ms,
+            self.source_read,
+            self.sink_received,
+            self.read_rps,
+            self.sink_rps,
+            self.source_lag_ms,
+            self.queued_buffers,
+            self.backlog_buffers,
+            self.backpressured_tasks,
+            self.latency_p50_ms,
+            self.latency_p99_ms
+        )
+    }
+}

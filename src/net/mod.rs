@@ -1,0 +1,497 @@
+//! The Flink-like network: output buffers, credit-based flow control and backpressure.
+//!
+//! Per channel, the **sender** fills a `current` buffer with records; it is *finished* when it
+//! holds `buffer_records` or when the task's flush timer fires, and then waits in the `backlog`.
+//! A data buffer leaves only with a *credit*: one free buffer promised by the receiver. Events
+//! (end of partition, later barriers) need no credit but stay in FIFO order behind data.
+//! When a channel's backlog reaches `max_buffers_per_channel` the channel is *full* and its
+//! sending task stops (backpressure) until a buffer leaves.
+//!
+//! The **receiver** owns `buffers_per_channel` exclusive buffers per channel and shares
+//! `floating_buffers_per_gate` floating buffers per input gate. Each data buffer carries the
+//! sender's backlog; when the backlog exceeds the credits already granted, the receiver grants
+//! floating buffers. When a buffer has been consumed, its slot goes back to the channel (a new
+//! credit) or, if it was a floating buffer no longer needed, to the gate. Credits travel back with
+//! the network latency. Invariant: `queued data buffers + outstanding credits ≤ exclusive +
+//! floating held`, so no receiver queue ever exceeds `buffers_per_channel +
+//! floating_buffers_per_gate`.
+//!
+//! The network does not schedule anything itself beyond its own messages ([`NetEvent`]); it tells
+//! the engine which tasks may be able to continue through [`Network::take_wakeups`].
+
+use crate::graph::{ChannelId, Graph, TaskId};
+use crate::operator::Record;
+use crate::scenario;
+use crate::sim::{EventQueue, SimTime, US};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+
+/// A network message in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetEvent {
+    /// The oldest element in flight on the channel reaches the receiver.
+    Arrive(ChannelId),
+    /// The receiver's credit announcement reaches the sender.
+    Credit(ChannelId, u32),
+}
+
+/// An element of a channel's stream.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Element {
+    /// A network buffer of records.
+    Data(Vec<Record>),
+    /// The upstream task finished: no more elements follow.
+    EndOfPartition,
+}
+
+/// What a task took from its inputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Taken {
+    /// A record from a channel.
+    Record(ChannelId, Record),
+    /// The end of a channel.
+    EndOfPartition(ChannelId),
+}
+
+#[derive(Debug, Default)]
+struct SendSide {
+    current: Vec<Record>,
+    backlog: VecDeque<Element>,
+    backlog_data: u32,
+    credit: u32,
+    in_flight: VecDeque<(Element, u32)>,
+    last_arrival: SimTime,
+    full: bool,
+}
+
+#[derive(Debug, Default)]
+struct RecvSide {
+    queue: VecDeque<Element>,
+    head_read: usize,
+    queued_data: u32,
+    outstanding: u32,
+    floating_held: u32,
+    last_backlog: u32,
+    in_ready: bool,
+    blocked: bool,
+    waiting_floating: bool,
+    max_queued: u32,
+}
+
+#[derive(Debug)]
+struct Chan {
+    from: TaskId,
+    to: TaskId,
+    gate: usize,
+    send: SendSide,
+    recv: RecvSide,
+}
+
+#[derive(Debug, Default)]
+struct Gate {
+    floating_free: u32,
+    waiting: VecDeque<ChannelId>,
+}
+
+/// Network parameters in simulation units.
+#[derive(Clone, Copy, Debug)]
+pub struct NetConfig {
+    /// Records per buffer.
+    pub buffer_records: usize,
+    /// Exclusive credits per channel.
+    pub exclusive: u32,
+    /// Floating buffers per gate.
+    pub floating: u32,
+    /// Sender backlog at which a channel is full.
+    pub max_backlog: u32,
+    /// One-way latency.
+    pub latency: SimTime,
+    /// Maximum extra latency.
+    pub jitter: SimTime,
+}
+
+impl NetConfig {
+    /// From the scenario's `network` object.
+    pub fn from_scenario(n: &scenario::Network) -> Self {
+        NetConfig {
+            buffer_records: n.buffer_records as usize,
+            exclusive: n.buffers_per_channel,
+            floating: n.floating_buffers_per_gate,
+            max_backlog: n.max_buffers_per_channel,
+            latency: n.latency_us * US,
+            jitter: n.jitter_us * US,
+        }
+    }
+
+    /// The most data buffers a receiver may ever hold for one channel.
+    pub fn credit_bound(&self) -> u32 {
+        self.exclusive + self.floating
+    }
+}
+
+/// All channels and input gates of a run.
+pub struct Network {
+    cfg: NetConfig,
+    rng: ChaCha8Rng,
+    chans: Vec<Chan>,
+    /// Gates, indexed by `gate_base[task] + local gate index`.
+    gates: Vec<Gate>,
+    /// Per task: input channels that have something to take, in the order they became available.
+    ready: Vec<VecDeque<ChannelId>>,
+    /// Per task: how many of its output channels are full.
+    full_outputs: Vec<u32>,
+    wakeups: Vec<TaskId>,
+    spare: Vec<Vec<Record>>,
+}
+
+impl Network {
+    /// The network of `graph`, with every channel holding its initial exclusive credits.
+    pub fn new(graph: &Graph, cfg: NetConfig, rng: ChaCha8Rng) -> Self {
+        let mut gate_base = Vec::with_capacity(graph.tasks.len());
+        let mut gates = Vec::new();
+        for t in &graph.tasks {
+            gate_base.push(gates.len());
+            for _ in &t.input_gates {
+                gates.push(Gate {
+                    floating_free: cfg.floating,
+                    waiting: VecDeque::new(),
+                });
+            }
+        }
+        let chans = graph
+            .channels
+            .iter()
+            .map(|c| Chan {
+                from: c.from,
+                to: c.to,
+                gate: gate_base[c.to.0 as usize] + c.gate,
+                send: SendSide {
+                    current: Vec::with_capacity(cfg.buffer_records),
+                    credit: cfg.exclusive,
+                    ..Default::default()
+                },
+                recv: RecvSide {
+                    outstanding: cfg.exclusive,
+                    ..Default::default()
+                },
+            })
+            .collect();
+        Network {
+            cfg,
+            rng,
+            chans,
+            gates,
+            ready: vec![VecDeque::new(); graph.tasks.len()],
+            full_outputs: vec![0; graph.tasks.len()],
+            wakeups: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    /// True when `task` may not process: one of its output channels is full.
+    #[inline]
+    pub fn output_blocked(&self, task: TaskId) -> bool {
+        self.full_outputs[task.0 as usize] > 0
+    }
+
+    /// Tasks that may be able to continue since the last call (in event order, may repeat).
+    pub fn take_wakeups(&mut self, into: &mut Vec<TaskId>) {
+        into.append(&mut self.wakeups);
+    }
+
+    /// Appends a record to the channel's current buffer; finishes the buffer when full.
+    /// Returns true when the record started a new buffer (so a flush timer may be needed).
+    #[inline]
+    pub fn push_record<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        r: Record,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) -> bool {
+        let cur = &mut self.chans[ch.0 as usize].send.current;
+        let started = cur.is_empty();
+        cur.push(r);
+        if cur.len() >= self.cfg.buffer_records {
+            self.finish_buffer(ch, now, q);
+        }
+        started
+    }
+
+    /// True when the channel's current buffer holds records not yet finished.
+    pub fn has_partial(&self, ch: ChannelId) -> bool {
+        !self.chans[ch.0 as usize].send.current.is_empty()
+    }
+
+    /// Finishes the current buffer (if it holds anything) and tries to send.
+    pub fn finish_buffer<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) {
+        let fresh = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(self.cfg.buffer_records));
+        let c = &mut self.chans[ch.0 as usize];
+        if c.send.current.is_empty() {
+            self.spare.push(fresh);
+            return;
+        }
+        let buf = std::mem::replace(&mut c.send.current, fresh);
+        c.send.backlog.push_back(Element::Data(buf));
+        c.send.backlog_data += 1;
+        if !c.send.full && c.send.backlog_data >= self.cfg.max_backlog {
+            c.send.full = true;
+            self.full_outputs[c.from.0 as usize] += 1;
+        }
+        self.try_send(ch, now, q);
+    }
+
+    /// Finishes the current buffer, then appends an event element (FIFO after the data).
+    pub fn push_event<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        e: Element,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) {
+        self.finish_buffer(ch, now, q);
+        self.chans[ch.0 as usize].send.backlog.push_back(e);
+        self.try_send(ch, now, q);
+    }
+
+    fn delay(&mut self) -> SimTime {
+        let j = if self.cfg.jitter > 0 {
+            self.rng.gen_range(0..=self.cfg.jitter)
+        } else {
+            0
+        };
+        self.cfg.latency + j
+    }
+
+    /// Sends from the backlog while the head is an event or there is credit for a data buffer.
+    fn try_send<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
+        loop {
+            let c = &self.chans[ch.0 as usize];
+            match c.send.backlog.front() {
+                None => break,
+                Some(Element::Data(_)) if c.send.credit == 0 => break,
+                Some(_) => {}
+            }
+            let delay = self.delay();
+            let c = &mut self.chans[ch.0 as usize];
+            let e = c.send.backlog.pop_front().expect("checked non-empty");
+            if matches!(e, Element::Data(_)) {
+                c.send.credit -= 1;
+                c.send.backlog_data -= 1;
+            }
+            // FIFO: a message never overtakes an earlier one on the same channel.
+            let at = (now + delay).max(c.send.last_arrival);
+            c.send.last_arrival = at;
+            c.send.in_flight.push_back((e, c.send.backlog_data));
+            q.push(at, NetEvent::Arrive(ch).into());
+        }
+        let c = &mut self.chans[ch.0 as usize];
+        if c.send.full && c.send.backlog_data < self.cfg.max_backlog {
+            c.send.full = false;
+            let from = c.from.0 as usize;
+            self.full_outputs[from] -= 1;
+            if self.full_outputs[from] == 0 {
+                self.wakeups.push(c.from);
+            }
+        }
+    }
+
+    /// Handles a network message: a credit lets the sender continue, an arrival queues the element.
+    pub fn handle<E: From<NetEvent>>(&mut self, ev: NetEvent, now: SimTime, q: &mut EventQueue<E>) {
+        match ev {
+            NetEvent::Credit(ch, n) => {
+                self.chans[ch.0 as usize].send.credit += n;
+                self.try_send(ch, now, q);
+            }
+            NetEvent::Arrive(ch) => self.arrive(ch, now, q),
+        }
+    }
+
+    fn arrive<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
+        let c = &mut self.chans[ch.0 as usize];
+        let (e, backlog) = c
+            .send
+            .in_flight
+            .pop_front()
+            .expect("an Arrive event has an element in flight");
+        if matches!(e, Element::Data(_)) {
+            c.recv.outstanding -= 1;
+            c.recv.queued_data += 1;
+            c.recv.max_queued = c.recv.max_queued.max(c.recv.queued_data);
+            c.recv.last_backlog = backlog;
+        }
+        c.recv.queue.push_back(e);
+        let to = c.to;
+        self.request_floating(ch, now, q);
+        self.mark_ready(ch, to);
+    }
+
+    fn mark_ready(&mut self, ch: ChannelId, to: TaskId) {
+        let r = &mut self.chans[ch.0 as usize].recv;
+        if !r.in_ready && !r.blocked && !r.queue.is_empty() {
+            r.in_ready = true;
+            self.ready[to.0 as usize].push_back(ch);
+            self.wakeups.push(to);
+        }
+    }
+
+    fn need(&self, ch: ChannelId) -> u32 {
+        let r = &self.chans[ch.0 as usize].recv;
+        r.last_backlog.saturating_sub(r.outstanding)
+    }
+
+    fn grant<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        n: u32,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) {
+        self.chans[ch.0 as usize].recv.outstanding += n;
+        let at = now + self.delay();
+        q.push(at, NetEvent::Credit(ch, n).into());
+    }
+
+    fn request_floating<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) {
+        let need = self.need(ch);
+        if need == 0 {
+            return;
+        }
+        let gate = self.chans[ch.0 as usize].gate;
+        let g = need.min(self.gates[gate].floating_free);
+        if g > 0 {
+            self.gates[gate].floating_free -= g;
+            self.chans[ch.0 as usize].recv.floating_held += g;
+            self.grant(ch, g, now, q);
+        }
+        let r = &mut self.chans[ch.0 as usize].recv;
+        if need > g && !r.waiting_floating {
+            r.waiting_floating = true;
+            self.gates[gate].waiting.push_back(ch);
+        }
+    }
+
+    /// A consumed data buffer frees its slot: back to the gate if it was a floating buffer the
+    /// channel no longer needs, otherwise a new credit for the channel.
+    fn release_slot<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) {
+        let gate = self.chans[ch.0 as usize].gate;
+        let r = &mut self.chans[ch.0 as usize].recv;
+        r.queued_data -= 1;
+        if r.floating_held > 0 && r.last_backlog <= r.outstanding {
+            r.floating_held -= 1;
+            self.gates[gate].floating_free += 1;
+            self.serve_waiting(gate, now, q);
+        } else {
+            self.grant(ch, 1, now, q);
+        }
+    }
+
+    fn serve_waiting<E: From<NetEvent>>(
+        &mut self,
+        gate: usize,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) {
+        while self.gates[gate].floating_free > 0 {
+            let Some(&ch) = self.gates[gate].waiting.front() else {
+                break;
+            };
+            let need = self.need(ch);
+            if need > 0 {
+                self.gates[gate].floating_free -= 1;
+                self.chans[ch.0 as usize].recv.floating_held += 1;
+                self.grant(ch, 1, now, q);
+            }
+            if need <= 1 {
+                self.gates[gate].waiting.pop_front();
+                self.chans[ch.0 as usize].recv.waiting_floating = false;
+            }
+        }
+    }
+
+    /// Takes the next record or event for `task` from the first ready input channel. A task
+    /// drains one buffer of a channel before moving to the next ready channel (as Flink does).
+    pub fn take<E: From<NetEvent>>(
+        &mut self,
+        task: TaskId,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) -> Option<Taken> {
+        let &ch = self.ready[task.0 as usize].front()?;
+        let c = &mut self.chans[ch.0 as usize];
+        let (taken, done_with_head) =
+            match c.recv.queue.front().expect("a ready channel has elements") {
+                Element::Data(buf) => {
+                    let r = buf[c.recv.head_read];
+                    c.recv.head_read += 1;
+                    (Taken::Record(ch, r), c.recv.head_read == buf.len())
+                }
+                Element::EndOfPartition => (Taken::EndOfPartition(ch), true),
+            };
+        if done_with_head {
+            c.recv.head_read = 0;
+            let head = c.recv.queue.pop_front().expect("checked");
+            self.ready[task.0 as usize].pop_front();
+            self.chans[ch.0 as usize].recv.in_ready = false;
+            if let Element::Data(mut buf) = head {
+                buf.clear();
+                self.spare.push(buf);
+                self.release_slot(ch, now, q);
+            }
+            self.mark_ready(ch, task);
+        }
+        Some(taken)
+    }
+
+    /// Records in the oldest element in flight on `ch` (0 for an event or when nothing is in flight).
+    pub fn front_in_flight_records(&self, ch: ChannelId) -> u32 {
+        match self.chans[ch.0 as usize].send.in_flight.front() {
+            Some((Element::Data(b), _)) => b.len() as u32,
+            _ => 0,
+        }
+    }
+
+    /// Receiver-side data buffers currently queued on `ch`.
+    pub fn queued_buffers(&self, ch: ChannelId) -> u32 {
+        self.chans[ch.0 as usize].recv.queued_data
+    }
+
+    /// The most data buffers ever queued at the receiver of `ch`.
+    pub fn max_queued_buffers(&self, ch: ChannelId) -> u32 {
+        self.chans[ch.0 as usize].recv.max_queued
+    }
+
+    /// Finished data buffers waiting for credit at the sender of `ch`.
+    pub fn backlog_buffers(&self, ch: ChannelId) -> u32 {
+        self.chans[ch.0 as usize].send.backlog_data
+    }
+
+    /// Number of channels.
+    pub fn channel_count(&self) -> usize {
+        self.chans.len()
+    }
+}

@@ -1,0 +1,116 @@
+//! What operators do to records. Each record carries its lineage (source partition, offset);
+//! every operator emits at most one output per input, so each sink record traces back to exactly
+//! one source record.
+//!
+//! Stateless kinds (`map`, `filter`, `union`, `sink`) are one-liners here; the stateful ones have
+//! their own file: [`source`] (the replayable log) and [`keyed_sum`] (keyed state).
+//! Timing (costs, blocking) is the engine's business, not the operator's.
+
+pub mod keyed_sum;
+pub mod source;
+
+use crate::scenario::{OperatorKind, OperatorSpec};
+use crate::sim::SimTime;
+pub use keyed_sum::KeyedSum;
+pub use source::{LogCursor, SourceLog};
+
+/// Where a record came from: its source log partition and offset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lineage {
+    /// Global partition number (the source task's id).
+    pub partition: u32,
+    /// Offset in that partition.
+    pub offset: u64,
+}
+
+/// A data record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Partitioning key.
+    pub key: u64,
+    /// Payload.
+    pub value: i64,
+    /// Origin in the source log.
+    pub lineage: Lineage,
+    /// When the source record arrived in its log (for end-to-end latency).
+    pub arrival: SimTime,
+}
+
+/// The per-task logic of an operator (the source's log lives in the engine's source state).
+#[derive(Clone, Debug)]
+pub enum Logic {
+    /// Emits what it reads from its log unchanged.
+    Source,
+    /// `value → value + 1`.
+    Map,
+    /// Keeps a record when `value mod modulo` is in `remainders`.
+    Filter {
+        /// Divisor.
+        modulo: u64,
+        /// Remainders kept.
+        remainders: Vec<u64>,
+    },
+    /// Running sum per key.
+    KeyedSum(KeyedSum),
+    /// Forwards unchanged.
+    Union,
+    /// Consumes.
+    Sink,
+}
+
+impl Logic {
+    /// The logic of one task of `spec`.
+    pub fn new(spec: &OperatorSpec) -> Logic {
+        match spec.kind {
+            OperatorKind::Source => Logic::Source,
+            OperatorKind::Map => Logic::Map,
+            OperatorKind::Filter => {
+                let keep = spec.keep.as_ref().expect("validated: a filter has `keep`");
+                Logic::Filter {
+                    modulo: keep.modulo,
+                    remainders: keep.remainders.clone(),
+                }
+            }
+            OperatorKind::KeyedSum => {
+                Logic::KeyedSum(KeyedSum::new(spec.state_bytes_per_key.unwrap_or(16)))
+            }
+            OperatorKind::Union => Logic::Union,
+            OperatorKind::Sink => Logic::Sink,
+        }
+    }
+
+    /// Processes one record; returns the output record, if any.
+    ///
+    /// ```
+    /// use ckptsim::operator::{Lineage, Logic, Record};
+    /// let r = Record { key: 3, value: 10, lineage: Lineage { partition: 0, offset: 7 }, arrival: 0 };
+    /// assert_eq!(Logic::Map.apply(r).unwrap().value, 11);
+    /// let mut even = Logic::Filter { modulo: 2, remainders: vec![0] };
+    /// assert!(even.apply(r).is_some());
+    /// assert!(even.apply(Record { value: 9, ..r }).is_none());
+    /// ```
+    #[inline]
+    pub fn apply(&mut self, r: Record) -> Option<Record> {
+        match self {
+            Logic::Source | Logic::Union => Some(r),
+            Logic::Map => Some(Record {
+                value: r.value.wrapping_add(1),
+                ..r
+            }),
+            Logic::Filter { modulo, remainders } => {
+                let rem = r.value.rem_euclid(*modulo as i64) as u64;
+                remainders.contains(&rem).then_some(r)
+            }
+            Logic::KeyedSum(s) => Some(s.apply(r)),
+            Logic::Sink => None,
+        }
+    }
+
+    /// Bytes of operator state (0 for stateless operators).
+    pub fn state_bytes(&self) -> u64 {
+        match self {
+            Logic::KeyedSum(s) => s.state_bytes(),
+            _ => 0,
+        }
+    }
+}

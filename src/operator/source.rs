@@ -1,0 +1,125 @@
+//! Replayable source logs (like Kafka partitions).
+//!
+//! Record `offset` of partition `p` arrives in the log at a time given by the arrival process, and
+//! its key and value are a pure function of `(seed, p, offset)`. The reading position is a
+//! [`LogCursor`] — offset, arrival time of that offset, and the arrival RNG's position — which is
+//! cheap to copy, so a snapshot of it rewinds the source exactly, and memory stays flat however
+//! long the log grows.
+
+use super::{Lineage, Record};
+use crate::scenario::{ArrivalSpec, OperatorSpec};
+use crate::sim::{MS, SEC, SimTime, mix64};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// The reading position in a log partition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogCursor {
+    /// Next offset to read.
+    pub offset: u64,
+    /// When that offset arrives (arrived) in the log.
+    pub next_arrival: SimTime,
+    rng: ChaCha8Rng,
+}
+
+/// One partition of a replayable log.
+#[derive(Clone, Debug)]
+pub struct SourceLog {
+    partition: u32,
+    seed: u64,
+    keys: u64,
+    limit: Option<u64>,
+    until: Option<SimTime>,
+    arrival: ArrivalSpec,
+    cursor: LogCursor,
+}
+
+impl SourceLog {
+    /// Partition `partition` of a source operator, with its own arrival RNG stream.
+    pub fn new(spec: &OperatorSpec, partition: u32, seed: u64, rng: ChaCha8Rng) -> Self {
+        SourceLog {
+            partition,
+            seed,
+            keys: spec.keys.unwrap_or(1000),
+            limit: spec.records_per_partition,
+            until: spec.until_ms.map(|m| m * MS),
+            arrival: spec
+                .arrival
+                .expect("validated: a source has an arrival process"),
+            cursor: LogCursor {
+                offset: 0,
+                next_arrival: 0,
+                rng,
+            },
+        }
+    }
+
+    /// The current reading position.
+    pub fn cursor(&self) -> &LogCursor {
+        &self.cursor
+    }
+
+    /// Rewinds (or forwards) to a position taken earlier with [`SourceLog::cursor`].
+    pub fn seek(&mut self, cursor: LogCursor) {
+        self.cursor = cursor;
+    }
+
+    /// Arrival time of the next record, or `None` when the partition is exhausted.
+    #[inline]
+    pub fn next_arrival(&self) -> Option<SimTime> {
+        let c = &self.cursor;
+        let over_limit = self.limit.is_some_and(|l| c.offset >= l);
+        let over_time = self.until.is_some_and(|u| c.next_arrival > u);
+        (!over_limit && !over_time).then_some(c.next_arrival)
+    }
+
+    /// The record at `offset` (pure function of seed, partition and offset) with the given arrival.
+    pub fn record_at(&self, offset: u64, arrival: SimTime) -> Record {
+        let h = mix64(self.seed ^ mix64(((self.partition as u64) << 40) ^ offset));
+        Record {
+            key: h % self.keys,
+            value: (mix64(h) % 100) as i64,
+            lineage: Lineage {
+                partition: self.partition,
+                offset,
+            },
+            arrival,
+        }
+    }
+
+    /// Reads the next record and advances. Call only when [`SourceLog::next_arrival`] is `Some`.
+    pub fn read(&mut self) -> Record {
+        let r = self.record_at(self.cursor.offset, self.cursor.next_arrival);
+        self.advance();
+        r
+    }
+
+    fn advance(&mut self) {
+        let c = &mut self.cursor;
+        c.offset += 1;
+        c.next_arrival = match self.arrival {
+            ArrivalSpec::Constant { rate_per_sec } => {
+                (c.offset as u128 * SEC as u128 / rate_per_sec as u128) as SimTime
+            }
+            ArrivalSpec::Poisson { rate_per_sec } => {
+                let u: f64 = c.rng.r#gen::<f64>();
+                let gap = (-(1.0 - u).ln() * SEC as f64 / rate_per_sec as f64).round() as SimTime;
+                c.next_arrival + gap
+            }
+            ArrivalSpec::Bursts {
+                rate_per_sec,
+                burst_rate_per_sec,
+                burst_ms,
+                period_ms,
+            } => {
+                let phase = c.next_arrival % (period_ms * MS);
+                let rate = if phase < burst_ms * MS {
+                    burst_rate_per_sec
+                } else {
+                    rate_per_sec
+                };
+                c.next_arrival + (SEC / rate).max(1)
+            }
+        };
+    }
+}

@@ -1,0 +1,23 @@
+//! Writing a run's results to disk: `summary.json` and `timeseries.csv` (see the README for the
+//! columns). Charts and HTML reports will live here too.
+
+use crate::engine::RunResult;
+use crate::metrics::SampleRow;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+/// Writes `summary.json` and `timeseries.csv` into `dir` (created if missing).
+pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let json = serde_json::to_string_pretty(&result.summary).map_err(io::Error::other)?;
+    fs::write(dir.join("summary.json"), json + "\n")?;
+    let mut csv = String::with_capacity(64 * (result.timeseries.len() + 1));
+    csv.push_str(SampleRow::CSV_HEADER);
+    csv.push('\n');
+    for row in &result.timeseries {
+        csv.push_str(&row.to_csv());
+        csv.push('\n');
+    }
+    fs::write(dir.join("timeseries.csv"), csv)
+}

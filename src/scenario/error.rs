@@ -1,0 +1,119 @@
+//! Scenario errors: every message names where the problem is, what was found and what is allowed.
+
+use serde::de::DeserializeOwned;
+use std::fmt;
+
+/// A problem with a scenario file or a value that overrides one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    Io {
+        /// The file path.
+        path: String,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The text is not well-formed JSON.
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the JSON parser expected.
+        message: String,
+    },
+    /// A field has a wrong type, an unknown name, or a value that is not allowed.
+    Field {
+        /// The JSON path, e.g. `topology.operators[2].parallelism`.
+        path: String,
+        /// What was found and what is allowed.
+        message: String,
+    },
+}
+
+impl ScenarioError {
+    /// A field error at `path`.
+    pub fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError::Field {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The JSON path the error points at, if any.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Field { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScenarioError::Io { path, message } => {
+                write!(f, "cannot read scenario `{path}`: {message}")
+            }
+            ScenarioError::Syntax {
+                line,
+                column,
+                message,
+            } => {
+                write!(
+                    f,
+                    "scenario is not valid JSON at line {line}, column {column}: {message}"
+                )
+            }
+            ScenarioError::Field { path, message } => {
+                write!(f, "scenario field `{path}`: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Deserializes `text`, reporting the JSON path of a type error and line/column of a syntax error.
+pub(crate) fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, ScenarioError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    match result {
+        Ok(v) => {
+            // Trailing characters after the document are a syntax error too.
+            de.end().map_err(|e| syntax(&e))?;
+            Ok(v)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    Err(syntax(&inner))
+                }
+                _ => Err(ScenarioError::Field {
+                    path: if path == "." {
+                        "(top level)".into()
+                    } else {
+                        path
+                    },
+                    message: inner.to_string(),
+                }),
+            }
+        }
+    }
+}
+
+fn syntax(e: &serde_json::Error) -> ScenarioError {
+    let full = e.to_string();
+    // serde_json appends " at line L column C"; we report those separately.
+    let message = match full.rfind(" at line ") {
+        Some(i) => full[..i].to_string(),
+        None => full,
+    };
+    ScenarioError::Syntax {
+        line: e.line(),
+        column: e.column(),
+        message,
+    }
+}

@@ -1,0 +1,67 @@
+//! The scenario file: one documented, serializable struct (serde) plus its validation.
+//!
+//! A scenario is everything a run depends on besides the command-line flags: name, seed, topology,
+//! network, costs and (later) checkpointing, failures and restart strategy. Unknown fields are
+//! rejected. [`Scenario::from_json`] parses *and* validates, so a `Scenario` obtained from it is
+//! always runnable; every error names the JSON path, what was found and what is allowed.
+//! What does not live here: turning the topology into tasks and channels (`crate::graph`).
+
+mod error;
+mod types;
+mod validate;
+
+pub use error::ScenarioError;
+pub use types::*;
+
+use crate::sim::StableHasher;
+use std::path::Path;
+
+impl Scenario {
+    /// Parses and validates a scenario from JSON text.
+    ///
+    /// ```
+    /// let json = r#"{
+    ///   "name": "tiny", "seed": 1,
+    ///   "topology": {
+    ///     "operators": [
+    ///       {"id": "src", "kind": "source", "records_per_partition": 10,
+    ///        "arrival": {"kind": "constant", "rate_per_sec": 1000}},
+    ///       {"id": "out", "kind": "sink"}
+    ///     ],
+    ///     "edges": [{"from": "src", "to": "out", "partitioner": "forward"}]
+    ///   }
+    /// }"#;
+    /// let s = ckptsim::scenario::Scenario::from_json(json).unwrap();
+    /// assert_eq!(s.topology.operators.len(), 2);
+    /// let bad = json.replace("\"out\"}", "\"nowhere\"}");
+    /// let err = ckptsim::scenario::Scenario::from_json(&bad).unwrap_err().to_string();
+    /// assert!(err.contains("topology.edges[0].to"), "{err}");
+    /// ```
+    pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
+        let scenario = error::parse_json::<Scenario>(text)?;
+        validate::validate(&scenario)?;
+        Ok(scenario)
+    }
+
+    /// Reads, parses and validates a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_json(&text)
+    }
+
+    /// The scenario as canonical JSON (fields in declaration order, maps sorted).
+    pub fn to_canonical_json(&self) -> String {
+        serde_json::to_string(self).expect("a scenario always serializes")
+    }
+
+    /// A stable fingerprint of the scenario contents (16 hex digits), independent of whitespace
+    /// and field order in the file. The seed is part of it.
+    pub fn fingerprint(&self) -> String {
+        let mut h = StableHasher::new();
+        h.write_bytes(self.to_canonical_json().as_bytes());
+        h.hex()
+    }
+}

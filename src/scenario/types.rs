@@ -1,0 +1,284 @@
+//! The serde types of a scenario file. Times in the file are integers with their unit in the field
+//! name (`_ns`, `_us`, `_ms`); rates are records per second.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A complete scenario: the dataflow, the network, and how the run is observed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name, used for the output directory (`output/<name>/…`): letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// Free text shown in reports.
+    #[serde(default)]
+    pub description: String,
+    /// The seed every random draw of the run derives from.
+    pub seed: u64,
+    /// Operators and the edges between them.
+    pub topology: Topology,
+    /// Network buffers, credits and latency.
+    #[serde(default)]
+    pub network: Network,
+    /// Sampling of the time series.
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Checkpointing settings. Reserved for the checkpointing protocols; must be absent or `null`
+    /// in this version.
+    #[serde(default)]
+    pub checkpointing: Option<serde_json::Value>,
+    /// Failure schedule. Reserved for failure injection; must be absent or `[]` in this version.
+    #[serde(default)]
+    pub failures: Vec<serde_json::Value>,
+    /// Restart strategy. Reserved for recovery; must be absent or `null` in this version.
+    #[serde(default)]
+    pub restart: Option<serde_json::Value>,
+}
+
+/// The operator DAG.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Operators, each with a unique `id`.
+    pub operators: Vec<OperatorSpec>,
+    /// Directed edges `from → to`; each becomes one channel per connected pair of tasks.
+    pub edges: Vec<EdgeSpec>,
+}
+
+/// The kind of an operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorKind {
+    /// Reads one replayable log partition per task. No inputs.
+    Source,
+    /// Stateless: `value → value + 1`. One input.
+    Map,
+    /// Stateless: keeps records whose `value % modulo` is in `remainders`. One input.
+    Filter,
+    /// Keyed state: per key the running sum of values; emits `(key, sum)` per input. One input.
+    KeyedSum,
+    /// Merges two or more inputs unchanged.
+    Union,
+    /// Consumes records; the end of the pipeline. No outputs.
+    Sink,
+}
+
+impl OperatorKind {
+    /// The snake_case name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            OperatorKind::Source => "source",
+            OperatorKind::Map => "map",
+            OperatorKind::Filter => "filter",
+            OperatorKind::KeyedSum => "keyed_sum",
+            OperatorKind::Union => "union",
+            OperatorKind::Sink => "sink",
+        }
+    }
+}
+
+/// One operator. Kind-specific fields are only allowed on their kind.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// Unique id, used by edges and task names (`id[index]`).
+    pub id: String,
+    /// What the operator does.
+    pub kind: OperatorKind,
+    /// Number of parallel tasks (1..=256).
+    #[serde(default = "default_parallelism")]
+    pub parallelism: u32,
+    /// Per-record processing cost of every task of this operator.
+    #[serde(default)]
+    pub cost: CostSpec,
+    /// Per-task cost overrides, keyed by task index (`"2"`), for skew.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub task_costs: BTreeMap<String, CostSpec>,
+    /// `source` only: the arrival process of each log partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<ArrivalSpec>,
+    /// `source` only: records per partition (at least one of this and `until_ms` is required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_per_partition: Option<u64>,
+    /// `source` only: records arriving after this time are not part of the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<u64>,
+    /// `source` only: keys are drawn uniformly from `0..keys` (default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u64>,
+    /// `filter` only: keep a record when `value % modulo` is one of `remainders`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<KeepSpec>,
+    /// `keyed_sum` only: bytes of state per distinct key (default 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_bytes_per_key: Option<u64>,
+}
+
+fn default_parallelism() -> u32 {
+    1
+}
+
+/// A per-record processing cost: fixed, or exponentially distributed with the given mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CostSpec {
+    /// Exactly this many nanoseconds.
+    FixedNs(u64),
+    /// Exactly this many microseconds.
+    FixedUs(u64),
+    /// Exponential with this mean, in nanoseconds.
+    ExpMeanNs(u64),
+    /// Exponential with this mean, in microseconds.
+    ExpMeanUs(u64),
+}
+
+impl Default for CostSpec {
+    fn default() -> Self {
+        CostSpec::FixedNs(1_000)
+    }
+}
+
+impl CostSpec {
+    /// Mean cost in nanoseconds.
+    pub fn mean_ns(self) -> u64 {
+        match self {
+            CostSpec::FixedNs(v) | CostSpec::ExpMeanNs(v) => v,
+            CostSpec::FixedUs(v) | CostSpec::ExpMeanUs(v) => v.saturating_mul(1_000),
+        }
+    }
+    /// True for the exponential variants.
+    pub fn is_exponential(self) -> bool {
+        matches!(self, CostSpec::ExpMeanNs(_) | CostSpec::ExpMeanUs(_))
+    }
+}
+
+/// How records arrive in a source's log partition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ArrivalSpec {
+    /// One record every `1/rate` seconds.
+    Constant {
+        /// Records per second per partition.
+        rate_per_sec: u64,
+    },
+    /// Exponential inter-arrival times with mean `1/rate`.
+    Poisson {
+        /// Mean records per second per partition.
+        rate_per_sec: u64,
+    },
+    /// Constant `rate_per_sec`, except during the first `burst_ms` of every `period_ms`,
+    /// when records arrive at `burst_rate_per_sec`.
+    Bursts {
+        /// Base rate.
+        rate_per_sec: u64,
+        /// Rate during a burst.
+        burst_rate_per_sec: u64,
+        /// Burst length.
+        burst_ms: u64,
+        /// Period between burst starts (> `burst_ms`).
+        period_ms: u64,
+    },
+}
+
+/// A filter predicate on the record value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeepSpec {
+    /// Divisor (≥ 1).
+    pub modulo: u64,
+    /// Remainders to keep (each < `modulo`).
+    pub remainders: Vec<u64>,
+}
+
+/// How records on an edge are distributed over the downstream tasks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Partitioner {
+    /// Task `i` sends to task `i` (equal parallelism required).
+    Forward,
+    /// By a hash of the record key.
+    Hash,
+    /// Round-robin, starting at a seeded random task.
+    Rebalance,
+    /// Every record to every downstream task.
+    Broadcast,
+}
+
+impl Partitioner {
+    /// The snake_case name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Partitioner::Forward => "forward",
+            Partitioner::Hash => "hash",
+            Partitioner::Rebalance => "rebalance",
+            Partitioner::Broadcast => "broadcast",
+        }
+    }
+}
+
+/// A directed edge between two operators.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeSpec {
+    /// Upstream operator id.
+    pub from: String,
+    /// Downstream operator id.
+    pub to: String,
+    /// Distribution of records over the downstream tasks.
+    pub partitioner: Partitioner,
+}
+
+/// The network: Flink-like buffers with credit-based flow control.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// Records per network buffer; a buffer is sent when full or at the buffer timeout.
+    pub buffer_records: u32,
+    /// Serialized size of one record, for byte figures.
+    pub record_bytes: u32,
+    /// Partially filled buffers are flushed this long after their first record
+    /// (Flink `execution.buffer-timeout`, default 100 ms; 0 = flush after every record).
+    pub buffer_timeout_us: u64,
+    /// Exclusive receiver buffers (credits) per input channel (Flink default 2).
+    pub buffers_per_channel: u32,
+    /// Floating receiver buffers shared by an input gate (Flink default 8).
+    pub floating_buffers_per_gate: u32,
+    /// Finished buffers a sender may queue per output channel before its task stops
+    /// (Flink `taskmanager.network.memory.max-buffers-per-channel`, default 10).
+    pub max_buffers_per_channel: u32,
+    /// One-way latency of a buffer or credit message.
+    pub latency_us: u64,
+    /// Extra latency drawn uniformly from `0..=jitter_us` per message (FIFO order is kept).
+    pub jitter_us: u64,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            buffer_records: 32,
+            record_bytes: 100,
+            buffer_timeout_us: 100_000,
+            buffers_per_channel: 2,
+            floating_buffers_per_gate: 8,
+            max_buffers_per_channel: 10,
+            latency_us: 100,
+            jitter_us: 0,
+        }
+    }
+}
+
+/// How the run is observed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Interval of the rows of `timeseries.csv`.
+    pub sample_interval_ms: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            sample_interval_ms: 100,
+        }
+    }
+}

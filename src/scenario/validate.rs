@@ -1,0 +1,517 @@
+//! Semantic validation of a parsed scenario: ranges, references, and the shape of the DAG.
+//! Each check reports the JSON path, the value found and what is allowed. Limits are generous but
+//! finite: a value beyond them is almost certainly a typo (milliseconds written as nanoseconds, …).
+
+use super::{OperatorKind, OperatorSpec, Partitioner, Scenario, ScenarioError};
+use std::collections::BTreeMap;
+
+type R = Result<(), ScenarioError>;
+
+/// Largest parallelism accepted.
+pub const MAX_PARALLELISM: u32 = 256;
+/// Largest processing cost or latency accepted (10 s).
+pub const MAX_DURATION_NS: u64 = 10_000_000_000;
+
+fn range(path: &str, value: u64, lo: u64, hi: u64, what: &str) -> R {
+    if value < lo || value > hi {
+        return Err(ScenarioError::field(
+            path,
+            format!("found {value}, allowed: {what} in {lo}..={hi}"),
+        ));
+    }
+    Ok(())
+}
+
+fn is_ident(s: &str, extra: &[char]) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || extra.contains(&c))
+}
+
+pub(super) fn validate(s: &Scenario) -> R {
+    if !is_ident(&s.name, &['.']) {
+        return Err(ScenarioError::field(
+            "name",
+            format!(
+                "found {:?}, allowed: 1 to 64 characters of letters, digits, `-`, `_`, `.`",
+                s.name
+            ),
+        ));
+    }
+    validate_network(s)?;
+    range(
+        "metrics.sample_interval_ms",
+        s.metrics.sample_interval_ms,
+        1,
+        3_600_000,
+        "milliseconds",
+    )?;
+    if let Some(v) = &s.checkpointing {
+        if !v.is_null() {
+            return Err(ScenarioError::field(
+                "checkpointing",
+                "checkpointing is not supported by this version of ckptsim yet; allowed: absent or null",
+            ));
+        }
+    }
+    if !s.failures.is_empty() {
+        return Err(ScenarioError::field(
+            "failures",
+            "failure injection is not supported by this version of ckptsim yet; allowed: absent or []",
+        ));
+    }
+    if let Some(v) = &s.restart {
+        if !v.is_null() {
+            return Err(ScenarioError::field(
+                "restart",
+                "restart strategies are not supported by this version of ckptsim yet; allowed: absent or null",
+            ));
+        }
+    }
+    validate_topology(s)
+}
+
+fn validate_network(s: &Scenario) -> R {
+    let n = &s.network;
+    range(
+        "network.buffer_records",
+        n.buffer_records as u64,
+        1,
+        65_536,
+        "records",
+    )?;
+    range(
+        "network.record_bytes",
+        n.record_bytes as u64,
+        1,
+        1 << 20,
+        "bytes",
+    )?;
+    range(
+        "network.buffer_timeout_us",
+        n.buffer_timeout_us,
+        0,
+        MAX_DURATION_NS / 1_000,
+        "microseconds",
+    )?;
+    range(
+        "network.buffers_per_channel",
+        n.buffers_per_channel as u64,
+        1,
+        1024,
+        "buffers",
+    )?;
+    range(
+        "network.floating_buffers_per_gate",
+        n.floating_buffers_per_gate as u64,
+        0,
+        1024,
+        "buffers",
+    )?;
+    range(
+        "network.max_buffers_per_channel",
+        n.max_buffers_per_channel as u64,
+        1,
+        1024,
+        "buffers",
+    )?;
+    range(
+        "network.latency_us",
+        n.latency_us,
+        0,
+        MAX_DURATION_NS / 1_000,
+        "microseconds",
+    )?;
+    range(
+        "network.jitter_us",
+        n.jitter_us,
+        0,
+        MAX_DURATION_NS / 1_000,
+        "microseconds",
+    )?;
+    Ok(())
+}
+
+fn validate_topology(s: &Scenario) -> R {
+    let ops = &s.topology.operators;
+    if ops.is_empty() {
+        return Err(ScenarioError::field(
+            "topology.operators",
+            "found an empty list, allowed: at least a source and a sink",
+        ));
+    }
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        let p = format!("topology.operators[{i}]");
+        if !is_ident(&op.id, &[]) {
+            return Err(ScenarioError::field(
+                format!("{p}.id"),
+                format!(
+                    "found {:?}, allowed: 1 to 64 characters of letters, digits, `-`, `_`",
+                    op.id
+                ),
+            ));
+        }
+        if let Some(first) = index.insert(&op.id, i) {
+            return Err(ScenarioError::field(
+                format!("{p}.id"),
+                format!(
+                    "duplicate operator id {:?} (also topology.operators[{first}]); ids must be unique",
+                    op.id
+                ),
+            ));
+        }
+        validate_operator(&p, op)?;
+    }
+    let known = || {
+        ops.iter()
+            .map(|o| o.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut inputs = vec![Vec::new(); ops.len()];
+    let mut outputs = vec![Vec::new(); ops.len()];
+    let mut seen: BTreeMap<(usize, usize), usize> = BTreeMap::new();
+    for (e, edge) in s.topology.edges.iter().enumerate() {
+        let p = format!("topology.edges[{e}]");
+        let lookup = |field: &str, id: &str| {
+            index.get(id).copied().ok_or_else(|| {
+                ScenarioError::field(
+                    format!("{p}.{field}"),
+                    format!("unknown operator {id:?}; known operators: {}", known()),
+                )
+            })
+        };
+        let from = lookup("from", &edge.from)?;
+        let to = lookup("to", &edge.to)?;
+        if ops[to].kind == OperatorKind::Source {
+            return Err(ScenarioError::field(
+                format!("{p}.to"),
+                format!("{:?} is a source; a source has no inputs", edge.to),
+            ));
+        }
+        if ops[from].kind == OperatorKind::Sink {
+            return Err(ScenarioError::field(
+                format!("{p}.from"),
+                format!("{:?} is a sink; a sink has no outputs", edge.from),
+            ));
+        }
+        if let Some(first) = seen.insert((from, to), e) {
+            return Err(ScenarioError::field(
+                p,
+                format!(
+                    "duplicate edge {} → {} (also topology.edges[{first}]); at most one edge per pair",
+                    edge.from, edge.to
+                ),
+            ));
+        }
+        if edge.partitioner == Partitioner::Forward && ops[from].parallelism != ops[to].parallelism
+        {
+            return Err(ScenarioError::field(
+                format!("{p}.partitioner"),
+                format!(
+                    "forward edge {} (parallelism {}) → {} (parallelism {}): forward needs equal parallelism; use hash, rebalance or broadcast",
+                    edge.from, ops[from].parallelism, edge.to, ops[to].parallelism
+                ),
+            ));
+        }
+        inputs[to].push(e);
+        outputs[from].push(e);
+    }
+    for (i, op) in ops.iter().enumerate() {
+        let p = format!("topology.operators[{i}]");
+        let n_in = inputs[i].len();
+        let single_input = matches!(
+            op.kind,
+            OperatorKind::Map | OperatorKind::Filter | OperatorKind::KeyedSum | OperatorKind::Sink
+        );
+        if op.kind != OperatorKind::Source && n_in == 0 {
+            return Err(ScenarioError::field(
+                p,
+                format!(
+                    "{} {:?} has no input; add an edge with \"to\": {:?}",
+                    op.kind.name(),
+                    op.id,
+                    op.id
+                ),
+            ));
+        }
+        if single_input && n_in > 1 {
+            let from: Vec<_> = inputs[i]
+                .iter()
+                .map(|&e| s.topology.edges[e].from.as_str())
+                .collect();
+            return Err(ScenarioError::field(
+                format!("topology.edges[{}]", inputs[i][1]),
+                format!(
+                    "{} {:?} takes exactly one input but has {n_in} (from {}); merge them with a union operator first",
+                    op.kind.name(),
+                    op.id,
+                    from.join(", ")
+                ),
+            ));
+        }
+        if op.kind == OperatorKind::Union && n_in < 2 {
+            return Err(ScenarioError::field(
+                p,
+                format!("union {:?} has {n_in} input, allowed: 2 or more", op.id),
+            ));
+        }
+        if op.kind != OperatorKind::Sink && outputs[i].is_empty() {
+            return Err(ScenarioError::field(
+                p,
+                format!(
+                    "{} {:?} has no output; every operator but a sink must feed another operator",
+                    op.kind.name(),
+                    op.id
+                ),
+            ));
+        }
+    }
+    if let Some(cycle) = find_cycle(ops, &outputs, s) {
+        return Err(ScenarioError::field(
+            "topology.edges",
+            format!(
+                "the edges form a cycle: {}; the topology must be a DAG",
+                cycle
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_operator(p: &str, op: &OperatorSpec) -> R {
+    range(
+        &format!("{p}.parallelism"),
+        op.parallelism as u64,
+        1,
+        MAX_PARALLELISM as u64,
+        "tasks",
+    )?;
+    range(
+        &format!("{p}.cost"),
+        op.cost.mean_ns(),
+        0,
+        MAX_DURATION_NS,
+        "nanoseconds",
+    )?;
+    for (k, cost) in &op.task_costs {
+        let path = format!("{p}.task_costs.{k}");
+        match k.parse::<u32>() {
+            Ok(t) if t < op.parallelism && k == &t.to_string() => {}
+            _ => {
+                return Err(ScenarioError::field(
+                    path,
+                    format!(
+                        "unknown task {k:?} of {:?}; allowed: a task index 0..={}",
+                        op.id,
+                        op.parallelism - 1
+                    ),
+                ));
+            }
+        }
+        range(&path, cost.mean_ns(), 0, MAX_DURATION_NS, "nanoseconds")?;
+    }
+    let only = |field: &str, present: bool, kind: OperatorKind| -> R {
+        if present && op.kind != kind {
+            return Err(ScenarioError::field(
+                format!("{p}.{field}"),
+                format!(
+                    "`{field}` is only allowed on a {} operator, found on {} {:?}",
+                    kind.name(),
+                    op.kind.name(),
+                    op.id
+                ),
+            ));
+        }
+        Ok(())
+    };
+    only("arrival", op.arrival.is_some(), OperatorKind::Source)?;
+    only(
+        "records_per_partition",
+        op.records_per_partition.is_some(),
+        OperatorKind::Source,
+    )?;
+    only("until_ms", op.until_ms.is_some(), OperatorKind::Source)?;
+    only("keys", op.keys.is_some(), OperatorKind::Source)?;
+    only("keep", op.keep.is_some(), OperatorKind::Filter)?;
+    only(
+        "state_bytes_per_key",
+        op.state_bytes_per_key.is_some(),
+        OperatorKind::KeyedSum,
+    )?;
+    match op.kind {
+        OperatorKind::Source => {
+            let Some(arrival) = &op.arrival else {
+                return Err(ScenarioError::field(
+                    format!("{p}.arrival"),
+                    "missing; a source needs an arrival process: {\"kind\": \"constant\" | \"poisson\" | \"bursts\", \"rate_per_sec\": …}",
+                ));
+            };
+            let ap = format!("{p}.arrival");
+            const MAX_RATE: u64 = 100_000_000;
+            match *arrival {
+                super::ArrivalSpec::Constant { rate_per_sec }
+                | super::ArrivalSpec::Poisson { rate_per_sec } => {
+                    range(
+                        &format!("{ap}.rate_per_sec"),
+                        rate_per_sec,
+                        1,
+                        MAX_RATE,
+                        "records per second",
+                    )?;
+                }
+                super::ArrivalSpec::Bursts {
+                    rate_per_sec,
+                    burst_rate_per_sec,
+                    burst_ms,
+                    period_ms,
+                } => {
+                    range(
+                        &format!("{ap}.rate_per_sec"),
+                        rate_per_sec,
+                        1,
+                        MAX_RATE,
+                        "records per second",
+                    )?;
+                    range(
+                        &format!("{ap}.burst_rate_per_sec"),
+                        burst_rate_per_sec,
+                        1,
+                        MAX_RATE,
+                        "records per second",
+                    )?;
+                    range(
+                        &format!("{ap}.burst_ms"),
+                        burst_ms,
+                        1,
+                        86_400_000,
+                        "milliseconds",
+                    )?;
+                    range(
+                        &format!("{ap}.period_ms"),
+                        period_ms,
+                        burst_ms + 1,
+                        86_400_000,
+                        "milliseconds (more than burst_ms)",
+                    )?;
+                }
+            }
+            if op.records_per_partition.is_none() && op.until_ms.is_none() {
+                return Err(ScenarioError::field(
+                    format!("{p}.records_per_partition"),
+                    "missing; a source needs `records_per_partition` or `until_ms` (or both) so the run ends",
+                ));
+            }
+            if let Some(n) = op.records_per_partition {
+                range(
+                    &format!("{p}.records_per_partition"),
+                    n,
+                    1,
+                    1_000_000_000_000,
+                    "records",
+                )?;
+            }
+            if let Some(t) = op.until_ms {
+                range(
+                    &format!("{p}.until_ms"),
+                    t,
+                    1,
+                    1_000_000_000,
+                    "milliseconds",
+                )?;
+            }
+            if let Some(k) = op.keys {
+                range(&format!("{p}.keys"), k, 1, 1 << 40, "distinct keys")?;
+            }
+        }
+        OperatorKind::Filter => {
+            let Some(keep) = &op.keep else {
+                return Err(ScenarioError::field(
+                    format!("{p}.keep"),
+                    "missing; a filter needs `keep`: {\"modulo\": M, \"remainders\": [r, …]}",
+                ));
+            };
+            range(
+                &format!("{p}.keep.modulo"),
+                keep.modulo,
+                1,
+                1 << 32,
+                "divisor",
+            )?;
+            if keep.remainders.is_empty() {
+                return Err(ScenarioError::field(
+                    format!("{p}.keep.remainders"),
+                    "found an empty list, allowed: 1 or more remainders",
+                ));
+            }
+            for (j, &r) in keep.remainders.iter().enumerate() {
+                range(
+                    &format!("{p}.keep.remainders[{j}]"),
+                    r,
+                    0,
+                    keep.modulo - 1,
+                    "remainder",
+                )?;
+            }
+        }
+        OperatorKind::KeyedSum => {
+            if let Some(b) = op.state_bytes_per_key {
+                range(&format!("{p}.state_bytes_per_key"), b, 1, 1 << 20, "bytes")?;
+            }
+        }
+        OperatorKind::Map | OperatorKind::Union | OperatorKind::Sink => {}
+    }
+    Ok(())
+}
+
+/// Depth-first search for a cycle; returns it as `a → b → a`.
+fn find_cycle(ops: &[OperatorSpec], outputs: &[Vec<usize>], s: &Scenario) -> Option<String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let idx: BTreeMap<&str, usize> = ops
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.id.as_str(), i))
+        .collect();
+    let mut mark = vec![Mark::New; ops.len()];
+    for start in 0..ops.len() {
+        if mark[start] != Mark::New {
+            continue;
+        }
+        // Iterative DFS: stack of (operator, next output position).
+        let mut stack = vec![(start, 0usize)];
+        mark[start] = Mark::Active;
+        while let Some(&mut (v, ref mut pos)) = stack.last_mut() {
+            if *pos < outputs[v].len() {
+                let w = idx[s.topology.edges[outputs[v][*pos]].to.as_str()];
+                *pos += 1;
+                match mark[w] {
+                    Mark::New => {
+                        mark[w] = Mark::Active;
+                        stack.push((w, 0));
+                    }
+                    Mark::Active => {
+                        let from = stack.iter().position(|&(u, _)| u == w).unwrap_or(0);
+                        let mut names: Vec<&str> = stack[from..]
+                            .iter()
+                            .map(|&(u, _)| ops[u].id.as_str())
+                            .collect();
+                        names.push(&ops[w].id);
+                        return Some(names.join(" → "));
+                    }
+                    Mark::Done => {}
+                }
+            } else {
+                mark[v] = Mark::Done;
+                stack.pop();
+            }
+        }
+    }
+    None
+}

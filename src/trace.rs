@@ -1,0 +1,159 @@
+//! The trace: what happened, in order. Every trace event is folded into a stable hash (the run's
+//! `trace_hash`), and optionally written as one JSON object per line.
+//!
+//! Hash input per event: time, a kind number, then the kind's fields as 64-bit words, fed to
+//! [`StableHasher`]. The kind numbers below are part of the format: do not renumber.
+
+use crate::graph::{ChannelId, Graph, TaskId};
+use crate::operator::Lineage;
+use crate::sim::{SimTime, StableHasher};
+use std::io::{self, Write};
+
+/// One observable step of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceEvent {
+    /// A task finished processing a record.
+    Process {
+        /// The task.
+        task: TaskId,
+        /// The record's origin.
+        lineage: Lineage,
+    },
+    /// A network buffer (with `records` records) or an event (`records` = 0) reached a receiver.
+    Arrive {
+        /// The channel.
+        ch: ChannelId,
+        /// Records in the buffer; 0 for an event.
+        records: u32,
+    },
+    /// A credit announcement reached a sender.
+    Credit {
+        /// The channel.
+        ch: ChannelId,
+        /// Credits granted.
+        n: u32,
+    },
+    /// A task stopped because an output channel is full.
+    Blocked {
+        /// The task.
+        task: TaskId,
+    },
+    /// A blocked task could continue.
+    Unblocked {
+        /// The task.
+        task: TaskId,
+    },
+    /// A task consumed all its input (or its log) and sent end-of-partition downstream.
+    Finished {
+        /// The task.
+        task: TaskId,
+    },
+}
+
+impl TraceEvent {
+    fn words(&self) -> (u64, [u64; 3]) {
+        match *self {
+            TraceEvent::Process { task, lineage } => {
+                (1, [task.0 as u64, lineage.partition as u64, lineage.offset])
+            }
+            TraceEvent::Arrive { ch, records } => (2, [ch.0 as u64, records as u64, 0]),
+            TraceEvent::Credit { ch, n } => (3, [ch.0 as u64, n as u64, 0]),
+            TraceEvent::Blocked { task } => (4, [task.0 as u64, 0, 0]),
+            TraceEvent::Unblocked { task } => (5, [task.0 as u64, 0, 0]),
+            TraceEvent::Finished { task } => (6, [task.0 as u64, 0, 0]),
+        }
+    }
+
+    /// The event as one JSON object (no trailing newline).
+    pub fn to_json(&self, t: SimTime, g: &Graph) -> String {
+        let task = |t: TaskId| &g.task(t).name;
+        let ch = |c: ChannelId| &g.channel(c).name;
+        match *self {
+            TraceEvent::Process { task: t2, lineage } => format!(
+                r#"{{"t_ns":{t},"ev":"process","task":"{}","partition":{},"offset":{}}}"#,
+                task(t2),
+                lineage.partition,
+                lineage.offset
+            ),
+            TraceEvent::Arrive { ch: c, records } => {
+                format!(
+                    r#"{{"t_ns":{t},"ev":"arrive","channel":"{}","records":{records}}}"#,
+                    ch(c)
+                )
+            }
+            TraceEvent::Credit { ch: c, n } => format!(
+                r#"{{"t_ns":{t},"ev":"credit","channel":"{}","n":{n}}}"#,
+                ch(c)
+            ),
+            TraceEvent::Blocked { task: t2 } => {
+                format!(r#"{{"t_ns":{t},"ev":"blocked","task":"{}"}}"#, task(t2))
+            }
+            TraceEvent::Unblocked { task: t2 } => {
+                format!(r#"{{"t_ns":{t},"ev":"unblocked","task":"{}"}}"#, task(t2))
+            }
+            TraceEvent::Finished { task: t2 } => {
+                format!(r#"{{"t_ns":{t},"ev":"finished","task":"{}"}}"#, task(t2))
+            }
+        }
+    }
+}
+
+/// Hashes trace events and optionally writes them as JSON Lines.
+pub struct Tracer {
+    hasher: StableHasher,
+    count: u64,
+    out: Option<Box<dyn Write>>,
+    error: Option<io::Error>,
+}
+
+impl Tracer {
+    /// A tracer that writes JSON Lines to `out` (if any).
+    pub fn new(out: Option<Box<dyn Write>>) -> Self {
+        Tracer {
+            hasher: StableHasher::new(),
+            count: 0,
+            out,
+            error: None,
+        }
+    }
+
+    /// Records one event at time `t`.
+    #[inline]
+    pub fn record(&mut self, t: SimTime, ev: TraceEvent, g: &Graph) {
+        let (kind, w) = ev.words();
+        self.hasher.write_u64(t);
+        self.hasher.write_u64(kind);
+        for x in w {
+            self.hasher.write_u64(x);
+        }
+        self.count += 1;
+        if let Some(out) = &mut self.out {
+            if self.error.is_none() {
+                if let Err(e) = writeln!(out, "{}", ev.to_json(t, g)) {
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Events recorded so far.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The hash of everything recorded so far.
+    pub fn hash_hex(&self) -> String {
+        self.hasher.hex()
+    }
+
+    /// Flushes the writer; reports the first write error.
+    pub fn finish(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if let Some(out) = &mut self.out {
+            out.flush()?;
+        }
+        Ok(())
+    }
+}
