@@ -53,9 +53,7 @@ pub enum TraceEvent {
 impl TraceEvent {
     fn words(&self) -> (u64, [u64; 3]) {
         match *self {
-            TraceEvent::Process { task, lineage } => {
-                (1, [task.0 as u64, lineage.partition as u64, lineage.offset])
-            }
+            TraceEvent::Process { task, lineage } => (1, [task.0 as u64, lineage.partition as u64, lineage.offset]),
             TraceEvent::Arrive { ch, records } => (2, [ch.0 as u64, records as u64, 0]),
             TraceEvent::Credit { ch, n } => (3, [ch.0 as u64, n as u64, 0]),
             TraceEvent::Blocked { task } => (4, [task.0 as u64, 0, 0]),
@@ -81,10 +79,7 @@ impl TraceEvent {
                     ch(c)
                 )
             }
-            TraceEvent::Credit { ch: c, n } => format!(
-                r#"{{"t_ns":{t},"ev":"credit","channel":"{}","n":{n}}}"#,
-                ch(c)
-            ),
+            TraceEvent::Credit { ch: c, n } => format!(r#"{{"t_ns":{t},"ev":"credit","channel":"{}","n":{n}}}"#, ch(c)),
             TraceEvent::Blocked { task: t2 } => {
                 format!(r#"{{"t_ns":{t},"ev":"blocked","task":"{}"}}"#, task(t2))
             }
@@ -127,12 +122,11 @@ impl Tracer {
             self.hasher.write_u64(x);
         }
         self.count += 1;
-        if let Some(out) = &mut self.out {
-            if self.error.is_none() {
-                if let Err(e) = writeln!(out, "{}", ev.to_json(t, g)) {
-                    self.error = Some(e);
-                }
-            }
+        if let Some(out) = &mut self.out
+            && self.error.is_none()
+            && let Err(e) = writeln!(out, "{}", ev.to_json(t, g))
+        {
+            self.error = Some(e);
         }
     }
 

@@ -15,6 +15,7 @@ pub fn bench(s: &Scenario, repeat: u32, scale: u64) -> std::io::Result<()> {
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..repeat {
+        #[allow(clippy::disallowed_methods)] // bench measures wall-clock speed; it is not simulation code
         let start = Instant::now();
         let r = engine::run(&s, RunOptions::default())?;
         times.push(start.elapsed().as_secs_f64());

@@ -129,13 +129,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 },
             )
             .map_err(|e| CliError::io("writing the trace", e))?;
-            let dir = out.unwrap_or_else(|| {
-                PathBuf::from("output")
-                    .join(&s.name)
-                    .join(&result.summary.protocol)
-            });
-            report::write_run(&dir, &result)
-                .map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
+            let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
+            report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
             let m = &result.summary;
             println!(
                 "  simulated {} ms, {} events, trace hash {}",

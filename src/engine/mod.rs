@@ -142,20 +142,12 @@ impl<'a> Engine<'a> {
                     )
                 });
                 // Flink's rebalance starts at a random channel per task.
-                let rebalance_next = t
-                    .outputs
-                    .iter()
-                    .map(|chs| rng.gen_range(0..chs.len()))
-                    .collect();
+                let rebalance_next = t.outputs.iter().map(|chs| rng.gen_range(0..chs.len())).collect();
                 TaskRt {
                     kind: spec.kind,
                     logic: Logic::new(spec),
                     source,
-                    cost: spec
-                        .task_costs
-                        .get(&t.index.to_string())
-                        .copied()
-                        .unwrap_or(spec.cost),
+                    cost: spec.task_costs.get(&t.index.to_string()).copied().unwrap_or(spec.cost),
                     rng,
                     state: State::Idle,
                     rebalance_next,
@@ -211,11 +203,7 @@ impl<'a> Engine<'a> {
             }
             self.run_wakeups();
         }
-        if self
-            .samples
-            .last()
-            .is_none_or(|r| r.t_ms < ns_to_ms(self.now))
-        {
+        if self.samples.last().is_none_or(|r| r.t_ms < ns_to_ms(self.now)) {
             self.sample();
         }
     }
@@ -243,10 +231,7 @@ impl<'a> Engine<'a> {
                 self.tracer
                     .record(self.now, TraceEvent::Arrive { ch, records }, &self.graph);
             }
-            NetEvent::Credit(ch, n) => {
-                self.tracer
-                    .record(self.now, TraceEvent::Credit { ch, n }, &self.graph)
-            }
+            NetEvent::Credit(ch, n) => self.tracer.record(self.now, TraceEvent::Credit { ch, n }, &self.graph),
         }
         self.net.handle(n, self.now, &mut self.queue);
     }
@@ -288,8 +273,7 @@ impl<'a> Engine<'a> {
             if self.net.output_blocked(task) {
                 if self.tasks[ti].blocked_since.is_none() {
                     self.tasks[ti].blocked_since = Some(self.now);
-                    self.tracer
-                        .record(self.now, TraceEvent::Blocked { task }, &self.graph);
+                    self.tracer.record(self.now, TraceEvent::Blocked { task }, &self.graph);
                 }
                 return;
             }
@@ -376,11 +360,7 @@ impl<'a> Engine<'a> {
             let edge = self.graph.channel(chs[0]).edge;
             let pick = |chs: &Vec<ChannelId>, i: usize| chs[i];
             match self.graph.edges[edge].partitioner {
-                Partitioner::Forward => {
-                    started |= self
-                        .net
-                        .push_record(pick(chs, 0), r, self.now, &mut self.queue)
-                }
+                Partitioner::Forward => started |= self.net.push_record(pick(chs, 0), r, self.now, &mut self.queue),
                 Partitioner::Hash => {
                     let ch = pick(chs, (mix64(r.key) % chs.len() as u64) as usize);
                     started |= self.net.push_record(ch, r, self.now, &mut self.queue);
@@ -403,8 +383,7 @@ impl<'a> Engine<'a> {
             self.on_flush(task);
         } else if started && !self.tasks[ti].flush_armed {
             self.tasks[ti].flush_armed = true;
-            self.queue
-                .push(self.now + self.buffer_timeout, Event::Flush(task));
+            self.queue.push(self.now + self.buffer_timeout, Event::Flush(task));
         }
     }
 
@@ -412,8 +391,7 @@ impl<'a> Engine<'a> {
     fn finish_task(&mut self, task: TaskId) {
         let ti = task.0 as usize;
         self.tasks[ti].state = State::Finished;
-        self.tracer
-            .record(self.now, TraceEvent::Finished { task }, &self.graph);
+        self.tracer.record(self.now, TraceEvent::Finished { task }, &self.graph);
         for e in 0..self.graph.tasks[ti].outputs.len() {
             for j in 0..self.graph.tasks[ti].outputs[e].len() {
                 let ch = self.graph.tasks[ti].outputs[e][j];
@@ -428,10 +406,10 @@ impl<'a> Engine<'a> {
         let dt = (self.now - t0).max(1) as f64 / SEC as f64;
         let mut lag: SimTime = 0;
         for t in &self.tasks {
-            if let (Some(log), false) = (&t.source, t.state == State::Finished) {
-                if let Some(at) = log.next_arrival() {
-                    lag = lag.max(self.now.saturating_sub(at));
-                }
+            if let (Some(log), false) = (&t.source, t.state == State::Finished)
+                && let Some(at) = log.next_arrival()
+            {
+                lag = lag.max(self.now.saturating_sub(at));
             }
         }
         let mut queued = 0u64;
@@ -449,11 +427,7 @@ impl<'a> Engine<'a> {
             source_lag_ms: ns_to_ms(lag),
             queued_buffers: queued,
             backlog_buffers: backlog,
-            backpressured_tasks: self
-                .tasks
-                .iter()
-                .filter(|t| t.blocked_since.is_some())
-                .count() as u32,
+            backpressured_tasks: self.tasks.iter().filter(|t| t.blocked_since.is_some()).count() as u32,
             latency_p50_ms: ns_to_ms(self.window_latency.percentile(50.0)),
             latency_p99_ms: ns_to_ms(self.window_latency.percentile(99.0)),
         });
@@ -471,14 +445,7 @@ impl<'a> Engine<'a> {
             .zip(&self.graph.tasks)
             .map(|(t, n)| {
                 let blocked = t.blocked_ns + t.blocked_since.map_or(0, |s| end - s);
-                (
-                    n.name.clone(),
-                    if end == 0 {
-                        0.0
-                    } else {
-                        blocked as f64 / end as f64
-                    },
-                )
+                (n.name.clone(), if end == 0 { 0.0 } else { blocked as f64 / end as f64 })
             })
             .collect();
         let max_queued_buffers = self
@@ -486,12 +453,7 @@ impl<'a> Engine<'a> {
             .channels
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                (
-                    c.name.clone(),
-                    self.net.max_queued_buffers(ChannelId(i as u32)),
-                )
-            })
+            .map(|(i, c)| (c.name.clone(), self.net.max_queued_buffers(ChannelId(i as u32))))
             .collect();
         let summary = Summary {
             scenario: self.scenario.name.clone(),

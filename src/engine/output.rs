@@ -36,10 +36,6 @@ impl OutputLog {
 
     /// Total arrivals.
     pub fn total(&self) -> u64 {
-        self.counts
-            .values()
-            .flat_map(|v| v.iter())
-            .map(|&c| c as u64)
-            .sum()
+        self.counts.values().flat_map(|v| v.iter()).map(|&c| c as u64).sum()
     }
 }

@@ -119,11 +119,7 @@ impl Graph {
                 outputs: Vec::new(),
             });
         }
-        let op_of = |id: &str| {
-            ops.iter()
-                .position(|o| o.id == id)
-                .expect("validated edge endpoint")
-        };
+        let op_of = |id: &str| ops.iter().position(|o| o.id == id).expect("validated edge endpoint");
         let mut edges = Vec::new();
         let mut channels = Vec::new();
         for (e, spec) in s.topology.edges.iter().enumerate() {
@@ -172,10 +168,7 @@ impl Graph {
 
     /// The task called `name` (`op[index]`).
     pub fn find_task(&self, name: &str) -> Option<TaskId> {
-        self.tasks
-            .iter()
-            .position(|t| t.name == name)
-            .map(|i| TaskId(i as u32))
+        self.tasks.iter().position(|t| t.name == name).map(|i| TaskId(i as u32))
     }
 
     /// The task node of `t`.

@@ -230,12 +230,7 @@ impl Network {
     }
 
     /// Finishes the current buffer (if it holds anything) and tries to send.
-    pub fn finish_buffer<E: From<NetEvent>>(
-        &mut self,
-        ch: ChannelId,
-        now: SimTime,
-        q: &mut EventQueue<E>,
-    ) {
+    pub fn finish_buffer<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
         let fresh = self
             .spare
             .pop()
@@ -256,13 +251,7 @@ impl Network {
     }
 
     /// Finishes the current buffer, then appends an event element (FIFO after the data).
-    pub fn push_event<E: From<NetEvent>>(
-        &mut self,
-        ch: ChannelId,
-        e: Element,
-        now: SimTime,
-        q: &mut EventQueue<E>,
-    ) {
+    pub fn push_event<E: From<NetEvent>>(&mut self, ch: ChannelId, e: Element, now: SimTime, q: &mut EventQueue<E>) {
         self.finish_buffer(ch, now, q);
         self.chans[ch.0 as usize].send.backlog.push_back(e);
         self.try_send(ch, now, q);
@@ -354,24 +343,13 @@ impl Network {
         r.last_backlog.saturating_sub(r.outstanding)
     }
 
-    fn grant<E: From<NetEvent>>(
-        &mut self,
-        ch: ChannelId,
-        n: u32,
-        now: SimTime,
-        q: &mut EventQueue<E>,
-    ) {
+    fn grant<E: From<NetEvent>>(&mut self, ch: ChannelId, n: u32, now: SimTime, q: &mut EventQueue<E>) {
         self.chans[ch.0 as usize].recv.outstanding += n;
         let at = now + self.delay();
         q.push(at, NetEvent::Credit(ch, n).into());
     }
 
-    fn request_floating<E: From<NetEvent>>(
-        &mut self,
-        ch: ChannelId,
-        now: SimTime,
-        q: &mut EventQueue<E>,
-    ) {
+    fn request_floating<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
         let need = self.need(ch);
         if need == 0 {
             return;
@@ -392,12 +370,7 @@ impl Network {
 
     /// A consumed data buffer frees its slot: back to the gate if it was a floating buffer the
     /// channel no longer needs, otherwise a new credit for the channel.
-    fn release_slot<E: From<NetEvent>>(
-        &mut self,
-        ch: ChannelId,
-        now: SimTime,
-        q: &mut EventQueue<E>,
-    ) {
+    fn release_slot<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
         let gate = self.chans[ch.0 as usize].gate;
         let r = &mut self.chans[ch.0 as usize].recv;
         r.queued_data -= 1;
@@ -410,12 +383,7 @@ impl Network {
         }
     }
 
-    fn serve_waiting<E: From<NetEvent>>(
-        &mut self,
-        gate: usize,
-        now: SimTime,
-        q: &mut EventQueue<E>,
-    ) {
+    fn serve_waiting<E: From<NetEvent>>(&mut self, gate: usize, now: SimTime, q: &mut EventQueue<E>) {
         while self.gates[gate].floating_free > 0 {
             let Some(&ch) = self.gates[gate].waiting.front() else {
                 break;
@@ -435,23 +403,17 @@ impl Network {
 
     /// Takes the next record or event for `task` from the first ready input channel. A task
     /// drains one buffer of a channel before moving to the next ready channel (as Flink does).
-    pub fn take<E: From<NetEvent>>(
-        &mut self,
-        task: TaskId,
-        now: SimTime,
-        q: &mut EventQueue<E>,
-    ) -> Option<Taken> {
+    pub fn take<E: From<NetEvent>>(&mut self, task: TaskId, now: SimTime, q: &mut EventQueue<E>) -> Option<Taken> {
         let &ch = self.ready[task.0 as usize].front()?;
         let c = &mut self.chans[ch.0 as usize];
-        let (taken, done_with_head) =
-            match c.recv.queue.front().expect("a ready channel has elements") {
-                Element::Data(buf) => {
-                    let r = buf[c.recv.head_read];
-                    c.recv.head_read += 1;
-                    (Taken::Record(ch, r), c.recv.head_read == buf.len())
-                }
-                Element::EndOfPartition => (Taken::EndOfPartition(ch), true),
-            };
+        let (taken, done_with_head) = match c.recv.queue.front().expect("a ready channel has elements") {
+            Element::Data(buf) => {
+                let r = buf[c.recv.head_read];
+                c.recv.head_read += 1;
+                (Taken::Record(ch, r), c.recv.head_read == buf.len())
+            }
+            Element::EndOfPartition => (Taken::EndOfPartition(ch), true),
+        };
         if done_with_head {
             c.recv.head_read = 0;
             let head = c.recv.queue.pop_front().expect("checked");

@@ -71,9 +71,7 @@ impl Logic {
                     remainders: keep.remainders.clone(),
                 }
             }
-            OperatorKind::KeyedSum => {
-                Logic::KeyedSum(KeyedSum::new(spec.state_bytes_per_key.unwrap_or(16)))
-            }
+            OperatorKind::KeyedSum => Logic::KeyedSum(KeyedSum::new(spec.state_bytes_per_key.unwrap_or(16))),
             OperatorKind::Union => Logic::Union,
             OperatorKind::Sink => Logic::Sink,
         }

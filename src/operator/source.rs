@@ -43,9 +43,7 @@ impl SourceLog {
             keys: spec.keys.unwrap_or(1000),
             limit: spec.records_per_partition,
             until: spec.until_ms.map(|m| m * MS),
-            arrival: spec
-                .arrival
-                .expect("validated: a source has an arrival process"),
+            arrival: spec.arrival.expect("validated: a source has an arrival process"),
             cursor: LogCursor {
                 offset: 0,
                 next_arrival: 0,

@@ -55,11 +55,7 @@ impl fmt::Display for ScenarioError {
             ScenarioError::Io { path, message } => {
                 write!(f, "cannot read scenario `{path}`: {message}")
             }
-            ScenarioError::Syntax {
-                line,
-                column,
-                message,
-            } => {
+            ScenarioError::Syntax { line, column, message } => {
                 write!(
                     f,
                     "scenario is not valid JSON at line {line}, column {column}: {message}"
@@ -88,20 +84,22 @@ pub(crate) fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, ScenarioE
             let path = err.path().to_string();
             let inner = err.into_inner();
             match inner.classify() {
-                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                    Err(syntax(&inner))
-                }
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => Err(syntax(&inner)),
                 _ => Err(ScenarioError::Field {
-                    path: if path == "." {
-                        "(top level)".into()
-                    } else {
-                        path
-                    },
-                    message: inner.to_string(),
+                    path: if path == "." { "(top level)".into() } else { path },
+                    message: plain_types(&inner.to_string()),
                 }),
             }
         }
     }
+}
+
+/// serde names Rust types (`expected u64`); say what they mean in a scenario file.
+fn plain_types(message: &str) -> String {
+    message
+        .replace("expected u64", "expected a non-negative integer")
+        .replace("expected u32", "expected a non-negative integer below 2^32")
+        .replace("expected i64", "expected an integer")
 }
 
 fn syntax(e: &serde_json::Error) -> ScenarioError {

@@ -33,7 +33,7 @@ impl Scenario {
     /// }"#;
     /// let s = ckptsim::scenario::Scenario::from_json(json).unwrap();
     /// assert_eq!(s.topology.operators.len(), 2);
-    /// let bad = json.replace("\"out\"}", "\"nowhere\"}");
+    /// let bad = json.replace(r#""to": "out""#, r#""to": "nowhere""#);
     /// let err = ckptsim::scenario::Scenario::from_json(&bad).unwrap_err().to_string();
     /// assert!(err.contains("topology.edges[0].to"), "{err}");
     /// ```

@@ -47,13 +47,13 @@ pub(super) fn validate(s: &Scenario) -> R {
         3_600_000,
         "milliseconds",
     )?;
-    if let Some(v) = &s.checkpointing {
-        if !v.is_null() {
-            return Err(ScenarioError::field(
-                "checkpointing",
-                "checkpointing is not supported by this version of ckptsim yet; allowed: absent or null",
-            ));
-        }
+    if let Some(v) = &s.checkpointing
+        && !v.is_null()
+    {
+        return Err(ScenarioError::field(
+            "checkpointing",
+            "checkpointing is not supported by this version of ckptsim yet; allowed: absent or null",
+        ));
     }
     if !s.failures.is_empty() {
         return Err(ScenarioError::field(
@@ -61,33 +61,21 @@ pub(super) fn validate(s: &Scenario) -> R {
             "failure injection is not supported by this version of ckptsim yet; allowed: absent or []",
         ));
     }
-    if let Some(v) = &s.restart {
-        if !v.is_null() {
-            return Err(ScenarioError::field(
-                "restart",
-                "restart strategies are not supported by this version of ckptsim yet; allowed: absent or null",
-            ));
-        }
+    if let Some(v) = &s.restart
+        && !v.is_null()
+    {
+        return Err(ScenarioError::field(
+            "restart",
+            "restart strategies are not supported by this version of ckptsim yet; allowed: absent or null",
+        ));
     }
     validate_topology(s)
 }
 
 fn validate_network(s: &Scenario) -> R {
     let n = &s.network;
-    range(
-        "network.buffer_records",
-        n.buffer_records as u64,
-        1,
-        65_536,
-        "records",
-    )?;
-    range(
-        "network.record_bytes",
-        n.record_bytes as u64,
-        1,
-        1 << 20,
-        "bytes",
-    )?;
+    range("network.buffer_records", n.buffer_records as u64, 1, 65_536, "records")?;
+    range("network.record_bytes", n.record_bytes as u64, 1, 1 << 20, "bytes")?;
     range(
         "network.buffer_timeout_us",
         n.buffer_timeout_us,
@@ -164,12 +152,7 @@ fn validate_topology(s: &Scenario) -> R {
         }
         validate_operator(&p, op)?;
     }
-    let known = || {
-        ops.iter()
-            .map(|o| o.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let known = || ops.iter().map(|o| o.id.as_str()).collect::<Vec<_>>().join(", ");
     let mut inputs = vec![Vec::new(); ops.len()];
     let mut outputs = vec![Vec::new(); ops.len()];
     let mut seen: BTreeMap<(usize, usize), usize> = BTreeMap::new();
@@ -206,8 +189,7 @@ fn validate_topology(s: &Scenario) -> R {
                 ),
             ));
         }
-        if edge.partitioner == Partitioner::Forward && ops[from].parallelism != ops[to].parallelism
-        {
+        if edge.partitioner == Partitioner::Forward && ops[from].parallelism != ops[to].parallelism {
             return Err(ScenarioError::field(
                 format!("{p}.partitioner"),
                 format!(
@@ -238,10 +220,7 @@ fn validate_topology(s: &Scenario) -> R {
             ));
         }
         if single_input && n_in > 1 {
-            let from: Vec<_> = inputs[i]
-                .iter()
-                .map(|&e| s.topology.edges[e].from.as_str())
-                .collect();
+            let from: Vec<_> = inputs[i].iter().map(|&e| s.topology.edges[e].from.as_str()).collect();
             return Err(ScenarioError::field(
                 format!("topology.edges[{}]", inputs[i][1]),
                 format!(
@@ -272,10 +251,7 @@ fn validate_topology(s: &Scenario) -> R {
     if let Some(cycle) = find_cycle(ops, &outputs, s) {
         return Err(ScenarioError::field(
             "topology.edges",
-            format!(
-                "the edges form a cycle: {}; the topology must be a DAG",
-                cycle
-            ),
+            format!("the edges form a cycle: {}; the topology must be a DAG", cycle),
         ));
     }
     Ok(())
@@ -352,8 +328,7 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
             let ap = format!("{p}.arrival");
             const MAX_RATE: u64 = 100_000_000;
             match *arrival {
-                super::ArrivalSpec::Constant { rate_per_sec }
-                | super::ArrivalSpec::Poisson { rate_per_sec } => {
+                super::ArrivalSpec::Constant { rate_per_sec } | super::ArrivalSpec::Poisson { rate_per_sec } => {
                     range(
                         &format!("{ap}.rate_per_sec"),
                         rate_per_sec,
@@ -382,13 +357,7 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
                         MAX_RATE,
                         "records per second",
                     )?;
-                    range(
-                        &format!("{ap}.burst_ms"),
-                        burst_ms,
-                        1,
-                        86_400_000,
-                        "milliseconds",
-                    )?;
+                    range(&format!("{ap}.burst_ms"), burst_ms, 1, 86_400_000, "milliseconds")?;
                     range(
                         &format!("{ap}.period_ms"),
                         period_ms,
@@ -414,13 +383,7 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
                 )?;
             }
             if let Some(t) = op.until_ms {
-                range(
-                    &format!("{p}.until_ms"),
-                    t,
-                    1,
-                    1_000_000_000,
-                    "milliseconds",
-                )?;
+                range(&format!("{p}.until_ms"), t, 1, 1_000_000_000, "milliseconds")?;
             }
             if let Some(k) = op.keys {
                 range(&format!("{p}.keys"), k, 1, 1 << 40, "distinct keys")?;
@@ -433,13 +396,7 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
                     "missing; a filter needs `keep`: {\"modulo\": M, \"remainders\": [r, …]}",
                 ));
             };
-            range(
-                &format!("{p}.keep.modulo"),
-                keep.modulo,
-                1,
-                1 << 32,
-                "divisor",
-            )?;
+            range(&format!("{p}.keep.modulo"), keep.modulo, 1, 1 << 32, "divisor")?;
             if keep.remainders.is_empty() {
                 return Err(ScenarioError::field(
                     format!("{p}.keep.remainders"),
@@ -447,13 +404,7 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
                 ));
             }
             for (j, &r) in keep.remainders.iter().enumerate() {
-                range(
-                    &format!("{p}.keep.remainders[{j}]"),
-                    r,
-                    0,
-                    keep.modulo - 1,
-                    "remainder",
-                )?;
+                range(&format!("{p}.keep.remainders[{j}]"), r, 0, keep.modulo - 1, "remainder")?;
             }
         }
         OperatorKind::KeyedSum => {
@@ -474,11 +425,7 @@ fn find_cycle(ops: &[OperatorSpec], outputs: &[Vec<usize>], s: &Scenario) -> Opt
         Active,
         Done,
     }
-    let idx: BTreeMap<&str, usize> = ops
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (o.id.as_str(), i))
-        .collect();
+    let idx: BTreeMap<&str, usize> = ops.iter().enumerate().map(|(i, o)| (o.id.as_str(), i)).collect();
     let mut mark = vec![Mark::New; ops.len()];
     for start in 0..ops.len() {
         if mark[start] != Mark::New {
@@ -498,10 +445,7 @@ fn find_cycle(ops: &[OperatorSpec], outputs: &[Vec<usize>], s: &Scenario) -> Opt
                     }
                     Mark::Active => {
                         let from = stack.iter().position(|&(u, _)| u == w).unwrap_or(0);
-                        let mut names: Vec<&str> = stack[from..]
-                            .iter()
-                            .map(|&(u, _)| ops[u].id.as_str())
-                            .collect();
+                        let mut names: Vec<&str> = stack[from..].iter().map(|&(u, _)| ops[u].id.as_str()).collect();
                         names.push(&ops[w].id);
                         return Some(names.join(" → "));
                     }

@@ -1,0 +1,146 @@
+//! Every bundled scenario runs and its key figures are pinned, so a behaviour change shows up as a
+//! diff here rather than as a surprise. When a change is intended, update the pins in the same
+//! commit and say why.
+
+mod common;
+
+struct Pin {
+    name: &'static str,
+    trace_hash: &'static str,
+    events: u64,
+    records: u64,
+    hops: u64,
+    /// Range of latency p99 (ms).
+    p99_ms: (f64, f64),
+    /// Range of the largest per-task backpressure fraction.
+    max_backpressure: (f64, f64),
+}
+
+const PINS: &[Pin] = &[
+    Pin {
+        name: "backpressure",
+        trace_hash: "ac30ad0c67a992c2",
+        events: 863_911,
+        records: 200_000,
+        hops: 800_000,
+        // The slow agg[2] holds the job to ≈ 100k records/s while 200k/s arrive: latency grows
+        // to about a second by the end of the log.
+        p99_ms: (900.0, 1100.0),
+        max_backpressure: (0.85, 0.95),
+    },
+    Pin {
+        name: "diamond",
+        trace_hash: "436b10a6634769c5",
+        events: 711_017,
+        records: 80_000,
+        // src, both filters (each sees every record), inc (evens), merge, agg, sink.
+        hops: 520_234,
+        p99_ms: (2.0, 5.0),
+        max_backpressure: (0.0, 0.0),
+    },
+    Pin {
+        name: "pipeline",
+        trace_hash: "211c0aacdc5b8849",
+        events: 530_065,
+        records: 100_000,
+        hops: 400_000,
+        // No bottleneck: latency ≈ two network hops + buffer timeouts (1 ms) + processing.
+        p99_ms: (1.0, 3.0),
+        max_backpressure: (0.0, 0.0),
+    },
+];
+
+#[test]
+fn every_bundled_scenario_is_pinned() {
+    let pinned: Vec<&str> = PINS.iter().map(|p| p.name).collect();
+    assert_eq!(
+        common::bundled(),
+        pinned,
+        "add a pin for each scenario in scenarios/ (sorted by name)"
+    );
+}
+
+#[test]
+fn bundled_scenarios_match_their_pinned_figures() {
+    for pin in PINS {
+        let s = common::load(pin.name);
+        let m = common::run(&s).summary;
+        let name = pin.name;
+        assert!(m.drained, "{name}: did not drain");
+        assert_eq!(m.protocol, "none");
+        assert_eq!(m.records.source_read, pin.records, "{name}: source_read");
+        assert_eq!(m.records.sink_received, pin.records, "{name}: sink_received");
+        assert_eq!(m.records.hops, pin.hops, "{name}: hops");
+        assert_eq!(m.events, pin.events, "{name}: events");
+        assert_eq!(m.trace_hash, pin.trace_hash, "{name}: trace_hash");
+        assert!(
+            (pin.p99_ms.0..=pin.p99_ms.1).contains(&m.latency_ms.p99),
+            "{name}: latency p99 {} ms",
+            m.latency_ms.p99
+        );
+        let bp = m.backpressure.values().cloned().fold(0.0, f64::max);
+        assert!(
+            (pin.max_backpressure.0..=pin.max_backpressure.1).contains(&bp),
+            "{name}: max backpressure {bp}"
+        );
+        assert!(
+            m.latency_ms.p50 <= m.latency_ms.p99 && m.latency_ms.p99 <= m.latency_ms.max,
+            "{name}: percentiles out of order"
+        );
+        assert_eq!(m.fingerprint, s.fingerprint());
+    }
+}
+
+#[test]
+fn the_cli_run_writes_summary_and_timeseries() {
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-run");
+    let _ = std::fs::remove_dir_all(&out);
+    let trace = out.with_extension("jsonl");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args([
+            "run",
+            &common::scenario_path("pipeline").to_string_lossy(),
+            "--seed",
+            "9",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--trace")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let stdout = String::from_utf8_lossy(&status.stdout);
+    assert!(stdout.contains("seed=9") && stdout.contains("fingerprint="), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for key in [
+        "scenario",
+        "seed",
+        "fingerprint",
+        "protocol",
+        "sim_time_ns",
+        "events",
+        "trace_hash",
+        "throughput_rps",
+        "backpressure",
+        "max_queued_buffers",
+    ] {
+        assert!(!summary[key].is_null(), "summary.json lacks {key}");
+    }
+    assert_eq!(summary["seed"], 9);
+    assert_eq!(summary["records"]["source_read"], 100_000);
+    for p in ["p50", "p99", "max"] {
+        assert!(summary["latency_ms"][p].is_number());
+    }
+    let csv = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next().unwrap(), ckptsim::metrics::SampleRow::CSV_HEADER);
+    let rows: Vec<_> = lines.collect();
+    assert!(rows.len() >= 20, "{} rows", rows.len());
+    let last_read: u64 = rows.last().unwrap().split(',').nth(1).unwrap().parse().unwrap();
+    assert_eq!(last_read, 100_000, "the last row holds the final counts");
+    // The trace file's line count equals the number of trace events.
+    let lines = std::fs::read_to_string(&trace).unwrap().lines().count() as u64;
+    assert_eq!(lines, summary["trace_events"].as_u64().unwrap());
+}

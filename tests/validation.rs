@@ -1,0 +1,280 @@
+//! Every malformed scenario gets a clear error naming the JSON path, what was found and what is
+//! allowed — never a panic, never a silent clamp. Each case mutates a valid scenario.
+
+mod common;
+
+use ckptsim::scenario::{Scenario, ScenarioError};
+use serde_json::{Value, json};
+
+fn base() -> Value {
+    common::json("diamond")
+}
+
+fn err_of(v: &Value) -> ScenarioError {
+    Scenario::from_json(&v.to_string()).expect_err("the malformed scenario was accepted")
+}
+
+/// Asserts the error points at `path` and its message contains every one of `needles`.
+fn assert_field_error(v: &Value, path: &str, needles: &[&str]) {
+    let e = err_of(v);
+    assert_eq!(e.path(), Some(path), "wrong path in: {e}");
+    let msg = e.to_string();
+    for n in needles {
+        assert!(msg.contains(n), "message lacks {n:?}: {msg}");
+    }
+}
+
+#[test]
+fn the_base_scenario_is_valid() {
+    Scenario::from_json(&base().to_string()).unwrap();
+}
+
+#[test]
+fn syntax_error_reports_line_and_column() {
+    let text = "{\n  \"name\": \"x\",\n  \"seed\": 1,,\n}";
+    match Scenario::from_json(text) {
+        Err(ScenarioError::Syntax { line, column, .. }) => assert_eq!((line, column), (3, 13)),
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    let e = Scenario::from_json("{\"name\": ").unwrap_err().to_string();
+    assert!(e.contains("line 1"), "{e}");
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    let mut v = base();
+    v["topology"]["operators"][1]["paralelism"] = json!(2);
+    assert_field_error(
+        &v,
+        "topology.operators[1].paralelism",
+        &["unknown field `paralelism`", "parallelism"],
+    );
+    let mut v = base();
+    v["netwrok"] = json!({});
+    assert_field_error(&v, "netwrok", &["unknown field"]);
+}
+
+#[test]
+fn unknown_operator_kind_lists_the_allowed_kinds() {
+    let mut v = base();
+    v["topology"]["operators"][4]["kind"] = json!("join");
+    assert_field_error(&v, "topology.operators[4].kind", &["join", "keyed_sum", "union"]);
+}
+
+#[test]
+fn unknown_operator_in_an_edge() {
+    let mut v = base();
+    v["topology"]["edges"][5]["to"] = json!("aggg");
+    assert_field_error(
+        &v,
+        "topology.edges[5].to",
+        &["unknown operator \"aggg\"", "known operators: src, evens"],
+    );
+    let mut v = base();
+    v["topology"]["edges"][0]["from"] = json!("source");
+    assert_field_error(&v, "topology.edges[0].from", &["unknown operator \"source\""]);
+}
+
+#[test]
+fn unknown_task_in_a_cost_override() {
+    let mut v = base();
+    v["topology"]["operators"][5]["task_costs"] = json!({"3": {"fixed_us": 5}});
+    assert_field_error(
+        &v,
+        "topology.operators[5].task_costs.3",
+        &["unknown task \"3\"", "0..=2"],
+    );
+}
+
+#[test]
+fn duplicate_operator_ids() {
+    let mut v = base();
+    v["topology"]["operators"][3]["id"] = json!("evens");
+    assert_field_error(
+        &v,
+        "topology.operators[3].id",
+        &["duplicate operator id \"evens\"", "operators[1]"],
+    );
+}
+
+#[test]
+fn cycles_are_named() {
+    let mut v = base();
+    v["topology"]["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "agg", "to": "inc", "partitioner": "rebalance"}));
+    // inc now has two inputs; make that legal by turning it into a union, so the cycle is the problem.
+    v["topology"]["operators"][2] = json!({"id": "inc", "kind": "union", "parallelism": 2});
+    assert_field_error(&v, "topology.edges", &["cycle", "inc → merge → agg → inc"]);
+}
+
+#[test]
+fn forward_between_different_parallelisms() {
+    let mut v = base();
+    v["topology"]["edges"][6]["partitioner"] = json!("forward"); // agg (3) → sink (1)
+    assert_field_error(
+        &v,
+        "topology.edges[6].partitioner",
+        &["parallelism 3", "parallelism 1", "forward needs equal parallelism"],
+    );
+}
+
+#[test]
+fn zero_parallelism_buffer_and_rate() {
+    let mut v = base();
+    v["topology"]["operators"][5]["parallelism"] = json!(0);
+    assert_field_error(&v, "topology.operators[5].parallelism", &["found 0", "1..=256"]);
+    let mut v = base();
+    v["network"]["buffer_records"] = json!(0);
+    assert_field_error(&v, "network.buffer_records", &["found 0", "1..=65536"]);
+    let mut v = base();
+    v["network"]["buffers_per_channel"] = json!(0);
+    assert_field_error(&v, "network.buffers_per_channel", &["found 0"]);
+    let mut v = base();
+    v["topology"]["operators"][0]["arrival"]["rate_per_sec"] = json!(0);
+    assert_field_error(
+        &v,
+        "topology.operators[0].arrival.rate_per_sec",
+        &["found 0", "records per second"],
+    );
+}
+
+#[test]
+fn multiple_inputs_into_a_single_input_operator() {
+    let mut v = base();
+    v["topology"]["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "odds", "to": "agg", "partitioner": "hash"}));
+    assert_field_error(
+        &v,
+        "topology.edges[7]",
+        &["keyed_sum \"agg\" takes exactly one input but has 2", "union"],
+    );
+}
+
+#[test]
+fn a_sink_with_no_input() {
+    let mut v = base();
+    v["topology"]["edges"].as_array_mut().unwrap().pop();
+    // agg now has no output and sink no input; the first operator in file order is reported.
+    assert_field_error(&v, "topology.operators[5]", &["keyed_sum \"agg\" has no output"]);
+    v["topology"]["operators"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "out2", "kind": "sink"}));
+    v["topology"]["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "agg", "to": "out2", "partitioner": "rebalance"}));
+    assert_field_error(&v, "topology.operators[6]", &["sink \"sink\" has no input"]);
+}
+
+#[test]
+fn negative_and_absurd_values() {
+    let mut v = base();
+    v["network"]["latency_us"] = json!(-5);
+    assert_field_error(&v, "network.latency_us", &["-5", "expected a non-negative integer"]);
+    let mut v = base();
+    v["network"]["latency_us"] = json!(3_600_000_000u64); // an hour
+    assert_field_error(&v, "network.latency_us", &["found 3600000000", "0..=10000000"]);
+    let mut v = base();
+    v["topology"]["operators"][0]["parallelism"] = json!(100_000);
+    assert_field_error(&v, "topology.operators[0].parallelism", &["found 100000", "1..=256"]);
+    let mut v = base();
+    v["network"]["jitter_us"] = json!(1.5);
+    assert_field_error(&v, "network.jitter_us", &["1.5"]);
+    let mut v = base();
+    v["seed"] = json!("forty-two");
+    assert_field_error(&v, "seed", &["forty-two"]);
+}
+
+#[test]
+fn kind_specific_fields_and_required_fields() {
+    let mut v = base();
+    v["topology"]["operators"][2]["keys"] = json!(5);
+    assert_field_error(
+        &v,
+        "topology.operators[2].keys",
+        &["only allowed on a source", "map \"inc\""],
+    );
+    let mut v = base();
+    v["topology"]["operators"][0].as_object_mut().unwrap().remove("arrival");
+    assert_field_error(&v, "topology.operators[0].arrival", &["missing", "constant"]);
+    let mut v = base();
+    v["topology"]["operators"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("records_per_partition");
+    assert_field_error(&v, "topology.operators[0].records_per_partition", &["until_ms"]);
+    let mut v = base();
+    v["topology"]["operators"][1]["keep"]["remainders"] = json!([2]);
+    assert_field_error(&v, "topology.operators[1].keep.remainders[0]", &["found 2", "0..=1"]);
+    let mut v = base();
+    v["topology"]["operators"][0]["arrival"] =
+        json!({"kind": "bursts", "rate_per_sec": 10, "burst_rate_per_sec": 100, "burst_ms": 50, "period_ms": 50});
+    assert_field_error(&v, "topology.operators[0].arrival.period_ms", &["found 50", "51..="]);
+}
+
+#[test]
+fn edges_into_sources_and_out_of_sinks() {
+    let mut v = base();
+    v["topology"]["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "agg", "to": "src", "partitioner": "hash"}));
+    assert_field_error(&v, "topology.edges[7].to", &["is a source"]);
+    let mut v = base();
+    v["topology"]["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "sink", "to": "merge", "partitioner": "hash"}));
+    assert_field_error(&v, "topology.edges[7].from", &["is a sink"]);
+}
+
+#[test]
+fn reserved_sections_are_rejected_until_supported() {
+    let mut v = base();
+    v["checkpointing"] = json!({"interval_ms": 100});
+    assert_field_error(&v, "checkpointing", &["not supported", "absent or null"]);
+    let mut v = base();
+    v["checkpointing"] = Value::Null;
+    v["failures"] = json!([]);
+    Scenario::from_json(&v.to_string()).unwrap();
+}
+
+#[test]
+fn the_cli_reports_bad_input_with_exit_code_2_and_the_path() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mut v = base();
+    v["topology"]["operators"][5]["parallelism"] = json!(0);
+    let file = dir.join("bad-parallelism.json");
+    std::fs::write(&file, v.to_string()).unwrap();
+    for args in [vec!["validate"], vec!["run"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+            .args(&args)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("topology.operators[5].parallelism") && err.contains("found 0"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["validate", "no/such/file.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read scenario `no/such/file.json`"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["validate", &common::scenario_path("diamond").to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
+}
