@@ -17,12 +17,16 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod compare;
+pub mod coordinator;
 pub mod engine;
 pub mod graph;
 pub mod metrics;
 pub mod net;
 pub mod operator;
+pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod trace;
+pub mod verify;

@@ -6,6 +6,7 @@
 
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::operator::Lineage;
+use crate::protocol::CheckpointId;
 use crate::sim::{SimTime, StableHasher};
 use std::io::{self, Write};
 
@@ -48,6 +49,66 @@ pub enum TraceEvent {
         /// The task.
         task: TaskId,
     },
+    /// The coordinator triggered a checkpoint.
+    Triggered {
+        /// Checkpoint.
+        cp: CheckpointId,
+    },
+    /// A barrier reached the receiver of a channel.
+    BarrierArrive {
+        /// The channel.
+        ch: ChannelId,
+        /// Checkpoint.
+        cp: CheckpointId,
+        /// True for a priority (overtaking) barrier.
+        priority: bool,
+    },
+    /// A task took its snapshot (the synchronous part starts).
+    Snapshot {
+        /// The task.
+        task: TaskId,
+        /// Checkpoint.
+        cp: CheckpointId,
+    },
+    /// An input channel was blocked (alignment).
+    Block {
+        /// The channel.
+        ch: ChannelId,
+    },
+    /// An input channel was unblocked.
+    Unblock {
+        /// The channel.
+        ch: ChannelId,
+    },
+    /// The coordinator received a task's ack.
+    Ack {
+        /// The task.
+        task: TaskId,
+        /// Checkpoint.
+        cp: CheckpointId,
+    },
+    /// Every task acked: the checkpoint is complete.
+    Completed {
+        /// Checkpoint.
+        cp: CheckpointId,
+    },
+    /// The checkpoint was aborted (timeout).
+    Aborted {
+        /// Checkpoint.
+        cp: CheckpointId,
+    },
+    /// A task was notified that a checkpoint completed.
+    Notify {
+        /// The task.
+        task: TaskId,
+        /// Checkpoint.
+        cp: CheckpointId,
+    },
+    /// The aligned-checkpoint timeout of a checkpoint expired: it turns unaligned.
+    Deadline {
+        /// Checkpoint.
+        cp: CheckpointId,
+    },
 }
 
 impl TraceEvent {
@@ -59,6 +120,16 @@ impl TraceEvent {
             TraceEvent::Blocked { task } => (4, [task.0 as u64, 0, 0]),
             TraceEvent::Unblocked { task } => (5, [task.0 as u64, 0, 0]),
             TraceEvent::Finished { task } => (6, [task.0 as u64, 0, 0]),
+            TraceEvent::Triggered { cp } => (7, [cp, 0, 0]),
+            TraceEvent::BarrierArrive { ch, cp, priority } => (8, [ch.0 as u64, cp, priority as u64]),
+            TraceEvent::Snapshot { task, cp } => (9, [task.0 as u64, cp, 0]),
+            TraceEvent::Block { ch } => (10, [ch.0 as u64, 0, 0]),
+            TraceEvent::Unblock { ch } => (11, [ch.0 as u64, 0, 0]),
+            TraceEvent::Ack { task, cp } => (12, [task.0 as u64, cp, 0]),
+            TraceEvent::Completed { cp } => (13, [cp, 0, 0]),
+            TraceEvent::Aborted { cp } => (14, [cp, 0, 0]),
+            TraceEvent::Notify { task, cp } => (15, [task.0 as u64, cp, 0]),
+            TraceEvent::Deadline { cp } => (16, [cp, 0, 0]),
         }
     }
 
@@ -89,6 +160,31 @@ impl TraceEvent {
             TraceEvent::Finished { task: t2 } => {
                 format!(r#"{{"t_ns":{t},"ev":"finished","task":"{}"}}"#, task(t2))
             }
+            TraceEvent::Triggered { cp } => format!(r#"{{"t_ns":{t},"ev":"triggered","checkpoint":{cp}}}"#),
+            TraceEvent::BarrierArrive { ch: c, cp, priority } => format!(
+                r#"{{"t_ns":{t},"ev":"barrier","channel":"{}","checkpoint":{cp},"priority":{priority}}}"#,
+                ch(c)
+            ),
+            TraceEvent::Snapshot { task: t2, cp } => {
+                format!(
+                    r#"{{"t_ns":{t},"ev":"snapshot","task":"{}","checkpoint":{cp}}}"#,
+                    task(t2)
+                )
+            }
+            TraceEvent::Block { ch: c } => format!(r#"{{"t_ns":{t},"ev":"block","channel":"{}"}}"#, ch(c)),
+            TraceEvent::Unblock { ch: c } => format!(r#"{{"t_ns":{t},"ev":"unblock","channel":"{}"}}"#, ch(c)),
+            TraceEvent::Ack { task: t2, cp } => {
+                format!(r#"{{"t_ns":{t},"ev":"ack","task":"{}","checkpoint":{cp}}}"#, task(t2))
+            }
+            TraceEvent::Completed { cp } => format!(r#"{{"t_ns":{t},"ev":"completed","checkpoint":{cp}}}"#),
+            TraceEvent::Aborted { cp } => format!(r#"{{"t_ns":{t},"ev":"aborted","checkpoint":{cp}}}"#),
+            TraceEvent::Notify { task: t2, cp } => {
+                format!(
+                    r#"{{"t_ns":{t},"ev":"notify","task":"{}","checkpoint":{cp}}}"#,
+                    task(t2)
+                )
+            }
+            TraceEvent::Deadline { cp } => format!(r#"{{"t_ns":{t},"ev":"deadline","checkpoint":{cp}}}"#),
         }
     }
 }

@@ -6,6 +6,10 @@ mod common;
 
 struct Pin {
     name: &'static str,
+    /// The scenario's own `checkpointing.mode`.
+    protocol: &'static str,
+    /// Checkpoints triggered = completed (no timeouts in the bundled scenarios).
+    checkpoints: usize,
     trace_hash: &'static str,
     events: u64,
     records: u64,
@@ -19,8 +23,11 @@ struct Pin {
 const PINS: &[Pin] = &[
     Pin {
         name: "backpressure",
-        trace_hash: "ac30ad0c67a992c2",
-        events: 863_911,
+        protocol: "aligned",
+        // Aligned checkpoints take ≈ 107 ms here (longer than the 100 ms interval), so fewer fit.
+        checkpoints: 18,
+        trace_hash: "6bdb5702a9687092",
+        events: 847_047,
         records: 200_000,
         hops: 800_000,
         // The slow agg[2] holds the job to ≈ 100k records/s while 200k/s arrive: latency grows
@@ -30,8 +37,10 @@ const PINS: &[Pin] = &[
     },
     Pin {
         name: "diamond",
-        trace_hash: "436b10a6634769c5",
-        events: 711_017,
+        protocol: "aligned",
+        checkpoints: 19,
+        trace_hash: "052143c0bdc544dc",
+        events: 712_511,
         records: 80_000,
         // src, both filters (each sees every record), inc (evens), merge, agg, sink.
         hops: 520_234,
@@ -40,8 +49,10 @@ const PINS: &[Pin] = &[
     },
     Pin {
         name: "pipeline",
-        trace_hash: "211c0aacdc5b8849",
-        events: 530_065,
+        protocol: "aligned",
+        checkpoints: 19,
+        trace_hash: "badde5c4b6f963fb",
+        events: 530_602,
         records: 100_000,
         hops: 400_000,
         // No bottleneck: latency ≈ two network hops + buffer timeouts (1 ms) + processing.
@@ -67,7 +78,10 @@ fn bundled_scenarios_match_their_pinned_figures() {
         let m = common::run(&s).summary;
         let name = pin.name;
         assert!(m.drained, "{name}: did not drain");
-        assert_eq!(m.protocol, "none");
+        assert_eq!(m.protocol, pin.protocol);
+        assert_eq!(m.checkpoints.triggered, pin.checkpoints, "{name}: checkpoints triggered");
+        assert_eq!(m.checkpoints.completed, pin.checkpoints, "{name}: checkpoints completed");
+        assert_eq!((m.consistent_cut.checked, m.consistent_cut.violations), (pin.checkpoints, 0), "{name}: cut checks");
         assert_eq!(m.records.source_read, pin.records, "{name}: source_read");
         assert_eq!(m.records.sink_received, pin.records, "{name}: sink_received");
         assert_eq!(m.records.hops, pin.hops, "{name}: hops");
@@ -125,6 +139,8 @@ fn the_cli_run_writes_summary_and_timeseries() {
         "throughput_rps",
         "backpressure",
         "max_queued_buffers",
+        "checkpoints",
+        "consistent_cut",
     ] {
         assert!(!summary[key].is_null(), "summary.json lacks {key}");
     }

@@ -236,12 +236,35 @@ fn edges_into_sources_and_out_of_sinks() {
 #[test]
 fn reserved_sections_are_rejected_until_supported() {
     let mut v = base();
-    v["checkpointing"] = json!({"interval_ms": 100});
-    assert_field_error(&v, "checkpointing", &["not supported", "absent or null"]);
-    let mut v = base();
     v["checkpointing"] = Value::Null;
     v["failures"] = json!([]);
     Scenario::from_json(&v.to_string()).unwrap();
+}
+
+#[test]
+fn checkpointing_settings_are_checked() {
+    let mut v = base();
+    v["checkpointing"] = json!({"mode": "aligned", "interval_ms": 0});
+    assert_field_error(&v, "checkpointing.interval_ms", &["found 0"]);
+    let mut v = base();
+    v["checkpointing"] = json!({"mode": "aligned_timeout", "interval_ms": 100});
+    assert_field_error(&v, "checkpointing.aligned_checkpoint_timeout_ms", &["missing"]);
+    let mut v = base();
+    v["checkpointing"] = json!({"mode": "optimistic", "interval_ms": 100});
+    assert_field_error(
+        &v,
+        "checkpointing.mode",
+        &["optimistic", "chandy_lamport", "at_least_once"],
+    );
+    let mut v = base();
+    v["checkpointing"] = json!({"interval_ms": 100, "max_concurrent": 0});
+    assert_field_error(&v, "checkpointing.max_concurrent", &["found 0", "1..=64"]);
+    let mut v = base();
+    v["checkpointing"] = json!({"interval_ms": 100, "storage": {"write_mib_per_sec": 0}});
+    assert_field_error(&v, "checkpointing.storage.write_mib_per_sec", &["found 0"]);
+    let mut v = base();
+    v["checkpointing"] = json!({"interval_ms": 100, "intervall_ms": 5});
+    assert_field_error(&v, "checkpointing.intervall_ms", &["unknown field"]);
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod bench;
 
 use crate::engine::{self, RunOptions};
 use crate::report;
-use crate::scenario::Scenario;
+use crate::scenario::{ProtocolName, Scenario};
 use crate::sim::fmt_ms;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -34,6 +34,21 @@ enum Command {
         /// Write every trace event to this file as JSON Lines.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Override `checkpointing.mode`: none, aligned, unaligned, chandy_lamport, aligned_timeout, at_least_once.
+        #[arg(long, value_parser = parse_protocol)]
+        protocol: Option<ProtocolName>,
+    },
+    /// Run every protocol on the same scenario and seed; print a side-by-side table and write
+    /// each protocol's outputs plus compare.json.
+    Compare {
+        /// Scenario file (JSON).
+        scenario: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output directory [default: output/<scenario>].
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Check a scenario file and report the first problem.
     Validate {
@@ -90,12 +105,84 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load(path: &Path, seed: Option<u64>) -> Result<Scenario, CliError> {
+fn load(path: &Path, seed: Option<u64>, protocol: Option<ProtocolName>) -> Result<Scenario, CliError> {
     let mut s = Scenario::load(path).map_err(CliError::input)?;
     if let Some(seed) = seed {
         s.seed = seed;
     }
+    if let Some(p) = protocol {
+        s.set_protocol(p)
+            .map_err(|e| CliError::input(format!("--protocol {}: {e}", p.name())))?;
+    }
     Ok(s)
+}
+
+fn parse_protocol(s: &str) -> Result<ProtocolName, String> {
+    ProtocolName::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = ProtocolName::ALL.iter().map(|p| p.name()).collect();
+        format!("unknown protocol {s:?}; allowed: {}", all.join(", "))
+    })
+}
+
+/// The short human summary of a run.
+fn print_summary(m: &crate::metrics::Summary) {
+    println!(
+        "  protocol {}: simulated {} ms, {} events, trace hash {}",
+        m.protocol,
+        fmt_ms(m.sim_time_ns),
+        m.events,
+        m.trace_hash
+    );
+    println!(
+        "  records: {} read, {} at sinks; throughput {:.0} records/s",
+        m.records.source_read, m.records.sink_received, m.throughput_rps
+    );
+    println!(
+        "  latency (log arrival → sink): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        m.latency_ms.p50, m.latency_ms.p99, m.latency_ms.max
+    );
+    match m
+        .backpressure
+        .iter()
+        .filter(|(_, f)| **f > 0.0)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+    {
+        Some((task, f)) => println!(
+            "  most backpressured task: {task} ({:.1}% of the time blocked on output)",
+            f * 100.0
+        ),
+        None => println!("  no backpressure: no task was ever blocked on output"),
+    }
+    let max_q = m.max_queued_buffers.values().max().copied().unwrap_or(0);
+    println!(
+        "  deepest input queue: {max_q} buffers (credit bound {})",
+        m.credit_bound
+    );
+    let c = &m.checkpoints;
+    if c.triggered > 0 {
+        println!(
+            "  checkpoints: {} triggered, {} completed, {} aborted; duration p50 {:.3} ms, p99 {:.3} ms; alignment p50 {:.3} ms",
+            c.triggered, c.completed, c.aborted, c.duration_ms.p50, c.duration_ms.p99, c.alignment_ms.p50
+        );
+        println!(
+            "  snapshot size p50: {} state bytes + {} channel-state bytes; inputs blocked {:.1} ms in total",
+            c.state_bytes.p50, c.channel_state_bytes.p50, m.input_blocked_ms
+        );
+        let cut = &m.consistent_cut;
+        match &cut.first_violation {
+            None => println!("  consistent cut: {} checkpoints checked, 0 violations", cut.checked),
+            Some(v) => println!(
+                "  CONSISTENT CUT VIOLATED: {} violations in {} checkpoints; first: {v}",
+                cut.violations, cut.checked
+            ),
+        }
+        if let Some(why) = &c.job_failed {
+            println!("  JOB FAILED: {why}");
+        }
+    }
+    if !m.drained {
+        println!("  WARNING: the run did not drain — some task never finished");
+    }
 }
 
 fn execute(cli: Cli) -> Result<(), CliError> {
@@ -105,8 +192,9 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             seed,
             out,
             trace,
+            protocol,
         } => {
-            let s = load(&scenario, seed)?;
+            let s = load(&scenario, seed, protocol)?;
             println!(
                 "ckptsim run {}  seed={}  fingerprint={}",
                 scenario.display(),
@@ -131,49 +219,40 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             .map_err(|e| CliError::io("writing the trace", e))?;
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
             report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
-            let m = &result.summary;
-            println!(
-                "  simulated {} ms, {} events, trace hash {}",
-                fmt_ms(m.sim_time_ns),
-                m.events,
-                m.trace_hash
-            );
-            println!(
-                "  records: {} read, {} at sinks; throughput {:.0} records/s",
-                m.records.source_read, m.records.sink_received, m.throughput_rps
-            );
-            println!(
-                "  latency (log arrival → sink): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-                m.latency_ms.p50, m.latency_ms.p99, m.latency_ms.max
-            );
-            match m
-                .backpressure
-                .iter()
-                .filter(|(_, f)| **f > 0.0)
-                .max_by(|a, b| a.1.total_cmp(b.1))
-            {
-                Some((task, f)) => println!(
-                    "  most backpressured task: {task} ({:.1}% of the time blocked on output)",
-                    f * 100.0
-                ),
-                None => println!("  no backpressure: no task was ever blocked on output"),
-            }
-            let max_q = m.max_queued_buffers.values().max().copied().unwrap_or(0);
-            println!(
-                "  deepest input queue: {max_q} buffers (credit bound {})",
-                m.credit_bound
-            );
-            if !m.drained {
-                println!("  WARNING: the run did not drain — some task never finished");
-            }
+            print_summary(&result.summary);
             if let Some(t) = &trace {
                 println!("  trace: {}", t.display());
             }
-            println!("  wrote {}/summary.json and timeseries.csv", dir.display());
+            println!(
+                "  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv",
+                dir.display()
+            );
+            Ok(())
+        }
+        Command::Compare { scenario, seed, out } => {
+            let s = load(&scenario, seed, None)?;
+            let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name));
+            println!(
+                "ckptsim compare {}  seed={}  fingerprint={}",
+                scenario.display(),
+                s.seed,
+                s.fingerprint()
+            );
+            let report = crate::compare::compare(&s).map_err(CliError::input)?;
+            crate::compare::write(&dir, &report).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
+            print!("{}", crate::compare::table(&report));
+            for note in &report.notes {
+                println!("note: {note}");
+            }
+            println!(
+                "wrote {}/<protocol>/… and {}/compare.json",
+                dir.display(),
+                dir.display()
+            );
             Ok(())
         }
         Command::Validate { scenario } => {
-            let s = load(&scenario, None)?;
+            let s = load(&scenario, None, None)?;
             let g = crate::graph::Graph::build(&s);
             println!(
                 "{}: ok — scenario {:?}, {} operators, {} tasks, {} channels, fingerprint {}",
@@ -191,7 +270,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             repeat,
             scale,
         } => {
-            let s = load(&scenario, None)?;
+            let s = load(&scenario, None, None)?;
             bench::bench(&s, repeat, scale).map_err(|e| CliError::io("bench", e))
         }
     }

@@ -4,16 +4,25 @@
 //! `cost` of simulated time, and emits the result when done. Before taking the next record it
 //! checks that none of its output channels is full — otherwise it is *blocked* (backpressured)
 //! until the network frees a buffer. Sources read their log when the next record has arrived.
-//! The engine acts; the network ([`crate::net`]) and the operators ([`crate::operator`]) decide.
+//! The engine acts; the network ([`crate::net`]), the operators ([`crate::operator`]) and the
+//! snapshot protocol ([`crate::protocol`]) decide. Checkpointing — triggers, barriers, snapshots,
+//! channel state, acks — lives in `checkpoint.rs`.
+//!
+//! A task also has a *priority inbox* (Flink's mailbox with priority mails): checkpoint triggers
+//! and priority barriers are handled before the next record, even while the task is
+//! backpressured. In-band barriers, by contrast, are taken from the inputs like records.
 
+mod checkpoint;
 mod output;
 
 pub use output::OutputLog;
 
+use crate::coordinator::{CheckpointStats, Coordinator, CoordinatorConfig, TaskCheckpointRow};
 use crate::graph::{ChannelId, Graph, TaskId};
-use crate::metrics::{Histogram, LatencySummary, RecordCounts, SampleRow, Summary};
+use crate::metrics::{CheckpointSummary, CutSummary, Histogram, LatencySummary, RecordCounts, SampleRow, Summary};
 use crate::net::{Element, NetConfig, NetEvent, Network, Taken};
 use crate::operator::{Logic, Record, SourceLog};
+use crate::protocol::{Action, CheckpointId, Protocol};
 use crate::scenario::{CostSpec, OperatorKind, Partitioner, Scenario};
 use crate::sim::{Component, EventQueue, MS, RngTree, SEC, SimTime, US, mix64, ns_to_ms};
 use crate::trace::{TraceEvent, Tracer};
@@ -25,12 +34,26 @@ use std::io::Write;
 /// What the event loop schedules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Event {
-    /// A task finished its current record, or the record its source waits for arrived.
+    /// A task finished its current record, or its synchronous snapshot part.
     Wake(TaskId),
+    /// The log record a source waits for has arrived.
+    SourceArrival(TaskId),
     /// A task's buffer timeout expired: flush its partially filled output buffers.
     Flush(TaskId),
     /// A network message arrives.
     Net(NetEvent),
+    /// The coordinator's periodic trigger timer.
+    Tick,
+    /// The trigger RPC for a checkpoint reaches a source task.
+    TriggerArrive(TaskId, CheckpointId),
+    /// A task's ack (its upload finished) reaches the coordinator.
+    Ack(TaskId, CheckpointId),
+    /// The notification of a completed checkpoint reaches a task.
+    Notify(TaskId, CheckpointId),
+    /// The checkpoint's timeout expires.
+    Timeout(CheckpointId),
+    /// The checkpoint's aligned-checkpoint timeout expires (`aligned_timeout`).
+    Deadline(CheckpointId),
 }
 
 impl From<NetEvent> for Event {
@@ -42,9 +65,22 @@ impl From<NetEvent> for Event {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum State {
     Idle,
-    Busy(Record),
-    WaitingArrival,
+    /// Processing a record until the given time.
+    Busy(Record, SimTime),
+    /// The synchronous part of a snapshot: paused until `sync_until`.
+    Syncing,
     Finished,
+}
+
+/// A priority mail in a task's inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mail {
+    /// The coordinator's trigger (sources).
+    Trigger(CheckpointId),
+    /// A priority barrier that arrived on an input.
+    Barrier(ChannelId, CheckpointId),
+    /// The aligned-checkpoint timeout of a checkpoint expired.
+    Deadline(CheckpointId),
 }
 
 struct TaskRt {
@@ -58,8 +94,13 @@ struct TaskRt {
     blocked_since: Option<SimTime>,
     blocked_ns: SimTime,
     flush_armed: bool,
+    arrival_wake: bool,
     inputs: u32,
     ended_inputs: u32,
+    inbox: std::collections::VecDeque<Mail>,
+    sync_until: SimTime,
+    /// The operator's fold of the records it applied (sum of lineage digests).
+    state_digest: u64,
 }
 
 /// Options of a run that are not part of the scenario.
@@ -80,6 +121,12 @@ pub struct RunResult {
     pub timeseries: Vec<SampleRow>,
     /// Lineages received by the sinks, when [`RunOptions::collect_output`] was set.
     pub output: Option<OutputLog>,
+    /// The rows of `checkpoints.csv` (empty without checkpointing).
+    pub checkpoints: Vec<CheckpointStats>,
+    /// The rows of `checkpoint_tasks.csv`.
+    pub checkpoint_tasks: Vec<TaskCheckpointRow>,
+    /// Every consistent-cut violation found, in order.
+    pub cut_violations: Vec<crate::verify::CutViolation>,
 }
 
 /// Runs a validated scenario to completion (until no event is left).
@@ -92,7 +139,17 @@ pub struct RunResult {
 /// assert_eq!(r.summary.records.source_read, r.summary.records.sink_received);
 /// ```
 pub fn run(scenario: &Scenario, opts: RunOptions) -> std::io::Result<RunResult> {
-    let mut e = Engine::new(scenario, opts);
+    run_with_protocol(scenario, opts, crate::protocol::create(scenario.protocol()))
+}
+
+/// Runs with an explicit protocol implementation (tests use this for deliberately broken
+/// variants); `None` runs without checkpointing. The scenario's `checkpointing` settings apply.
+pub fn run_with_protocol(
+    scenario: &Scenario,
+    opts: RunOptions,
+    protocol: Option<Box<dyn Protocol>>,
+) -> std::io::Result<RunResult> {
+    let mut e = Engine::new(scenario, opts, protocol);
     e.run();
     e.finish()
 }
@@ -109,17 +166,28 @@ struct Engine<'a> {
     sample_interval: SimTime,
     events: u64,
     wake: Vec<TaskId>,
+    wake_batch: Vec<TaskId>,
     counts: RecordCounts,
     latency: Histogram,
     window_latency: Histogram,
     samples: Vec<SampleRow>,
     last_sample: (SimTime, u64, u64),
     output: Option<OutputLog>,
+    protocol: Option<Box<dyn Protocol>>,
+    protocol_name: String,
+    coord: Option<Coordinator>,
+    actions: Vec<Action>,
+    /// Per channel: end-of-partition reached the receiver.
+    eop_arrived: Vec<bool>,
+    /// Per channel: blocked since (alignment).
+    input_blocked_since: Vec<Option<SimTime>>,
+    input_blocked_ns: SimTime,
 }
 
 impl<'a> Engine<'a> {
-    fn new(scenario: &'a Scenario, opts: RunOptions) -> Self {
+    fn new(scenario: &'a Scenario, opts: RunOptions, protocol: Option<Box<dyn Protocol>>) -> Self {
         let graph = Graph::build(scenario);
+        let graph_channels = graph.channels.len();
         let rngs = RngTree::new(scenario.seed);
         let net = Network::new(
             &graph,
@@ -154,8 +222,12 @@ impl<'a> Engine<'a> {
                     blocked_since: None,
                     blocked_ns: 0,
                     flush_armed: false,
+                    arrival_wake: false,
                     inputs: t.input_gates.iter().map(|g| g.len() as u32).sum(),
                     ended_inputs: 0,
+                    inbox: Default::default(),
+                    sync_until: 0,
+                    state_digest: 0,
                 }
             })
             .collect();
@@ -171,16 +243,30 @@ impl<'a> Engine<'a> {
             sample_interval: scenario.metrics.sample_interval_ms * MS,
             events: 0,
             wake: Vec::new(),
+            wake_batch: Vec::new(),
             counts: RecordCounts::default(),
             latency: Histogram::new(),
             window_latency: Histogram::new(),
             samples: Vec::new(),
             last_sample: (0, 0, 0),
             output: opts.collect_output.then(OutputLog::default),
+            protocol_name: protocol.as_ref().map_or("none", |p| p.name().name()).to_string(),
+            coord: match (&protocol, &scenario.checkpointing) {
+                (Some(p), Some(c)) => Some(Coordinator::new(CoordinatorConfig::new(c, p.name()))),
+                _ => None,
+            },
+            protocol,
+            actions: Vec::new(),
+            eop_arrived: vec![false; graph_channels],
+            input_blocked_since: vec![None; graph_channels],
+            input_blocked_ns: 0,
         }
     }
 
     fn run(&mut self) {
+        if let Some(c) = &self.coord {
+            self.queue.push(c.cfg.interval, Event::Tick);
+        }
         for t in 0..self.tasks.len() {
             self.try_run(TaskId(t as u32));
         }
@@ -198,8 +284,20 @@ impl<'a> Engine<'a> {
             self.events += 1;
             match ev {
                 Event::Wake(task) => self.on_wake(task),
+                Event::SourceArrival(task) => {
+                    self.tasks[task.0 as usize].arrival_wake = false;
+                    self.try_run(task);
+                }
                 Event::Flush(task) => self.on_flush(task),
                 Event::Net(n) => self.on_net(n),
+                Event::Tick => self.on_tick(),
+                Event::TriggerArrive(task, cp) => self.mail(task, Mail::Trigger(cp)),
+                Event::Ack(task, cp) => self.on_ack(task, cp),
+                Event::Notify(task, cp) => self
+                    .tracer
+                    .record(self.now, TraceEvent::Notify { task, cp }, &self.graph),
+                Event::Timeout(cp) => self.on_timeout(cp),
+                Event::Deadline(cp) => self.on_deadline(cp),
             }
             self.run_wakeups();
         }
@@ -214,13 +312,14 @@ impl<'a> Engine<'a> {
             if self.wake.is_empty() {
                 return;
             }
-            let batch = std::mem::take(&mut self.wake);
+            // Tasks woken while this batch runs land in `self.wake` for the next round.
+            let mut batch = std::mem::take(&mut self.wake_batch);
+            batch.append(&mut self.wake);
             for &t in &batch {
                 self.try_run(t);
             }
-            // Reuse the allocation.
-            self.wake = batch;
-            self.wake.clear();
+            batch.clear();
+            self.wake_batch = batch;
         }
     }
 
@@ -233,20 +332,32 @@ impl<'a> Engine<'a> {
             }
             NetEvent::Credit(ch, n) => self.tracer.record(self.now, TraceEvent::Credit { ch, n }, &self.graph),
         }
-        self.net.handle(n, self.now, &mut self.queue);
+        if let (Some(arrival), NetEvent::Arrive(ch)) = (self.net.handle(n, self.now, &mut self.queue), n) {
+            self.on_arrival(ch, arrival);
+        }
     }
 
     fn on_wake(&mut self, task: TaskId) {
-        match self.tasks[task.0 as usize].state {
-            State::Busy(r) => {
-                self.tasks[task.0 as usize].state = State::Idle;
+        let t = &mut self.tasks[task.0 as usize];
+        match t.state {
+            State::Busy(r, until) if self.now >= until => {
+                t.state = State::Idle;
                 self.complete(task, r);
             }
-            State::WaitingArrival => self.tasks[task.0 as usize].state = State::Idle,
-            State::Idle | State::Finished => {
-                unreachable!("a Wake is only scheduled for a busy or waiting task")
+            State::Syncing if self.now >= t.sync_until => {
+                t.state = State::Idle;
+                self.sync_finished(task);
             }
+            // A wake whose pause was extended by a later snapshot (or already consumed by one
+            // at the same instant): nothing to do.
+            State::Busy(..) | State::Syncing | State::Idle | State::Finished => {}
         }
+        self.try_run(task);
+    }
+
+    /// Puts a priority mail in the task's inbox and lets it run.
+    fn mail(&mut self, task: TaskId, m: Mail) {
+        self.tasks[task.0 as usize].inbox.push_back(m);
         self.try_run(task);
     }
 
@@ -264,11 +375,12 @@ impl<'a> Engine<'a> {
     fn try_run(&mut self, task: TaskId) {
         let ti = task.0 as usize;
         loop {
-            if matches!(
-                self.tasks[ti].state,
-                State::Busy(_) | State::WaitingArrival | State::Finished
-            ) {
+            if matches!(self.tasks[ti].state, State::Busy(..) | State::Syncing | State::Finished) {
                 return;
+            }
+            if let Some(m) = self.tasks[ti].inbox.pop_front() {
+                self.handle_mail(task, m);
+                continue;
             }
             if self.net.output_blocked(task) {
                 if self.tasks[ti].blocked_since.is_none() {
@@ -286,8 +398,10 @@ impl<'a> Engine<'a> {
                 match log.next_arrival() {
                     None => return self.finish_task(task),
                     Some(at) if at > self.now => {
-                        self.tasks[ti].state = State::WaitingArrival;
-                        self.queue.push(at, Event::Wake(task));
+                        if !self.tasks[ti].arrival_wake {
+                            self.tasks[ti].arrival_wake = true;
+                            self.queue.push(at, Event::SourceArrival(task));
+                        }
                         return;
                     }
                     Some(_) => {
@@ -305,7 +419,11 @@ impl<'a> Engine<'a> {
                     return;
                 }
                 Some(Taken::Record(_, r)) => return self.start(task, r),
-                Some(Taken::EndOfPartition(_)) => self.tasks[ti].ended_inputs += 1,
+                Some(Taken::Barrier(ch, cp)) => self.on_inband_barrier(task, ch, cp),
+                Some(Taken::EndOfPartition(ch)) => {
+                    self.tasks[ti].ended_inputs += 1;
+                    self.on_input_ended(task, ch);
+                }
             }
         }
     }
@@ -319,7 +437,7 @@ impl<'a> Engine<'a> {
         } else {
             mean
         };
-        t.state = State::Busy(r);
+        t.state = State::Busy(r, self.now + cost);
         self.queue.push(self.now + cost, Event::Wake(task));
     }
 
@@ -334,18 +452,21 @@ impl<'a> Engine<'a> {
             &self.graph,
         );
         let t = &mut self.tasks[task.0 as usize];
-        match t.kind {
-            OperatorKind::Source => self.counts.source_read += 1,
-            OperatorKind::Sink => {
-                self.counts.sink_received += 1;
-                let lat = self.now - r.arrival;
-                self.latency.record(lat);
-                self.window_latency.record(lat);
-                if let Some(out) = &mut self.output {
-                    out.add(r.lineage);
-                }
+        if t.kind == OperatorKind::Source {
+            self.counts.source_read += 1;
+        } else {
+            // The operator's fold of what it applied; the cut checker compares it with what the
+            // task's inputs delivered.
+            t.state_digest = t.state_digest.wrapping_add(r.lineage.digest());
+        }
+        if t.kind == OperatorKind::Sink {
+            self.counts.sink_received += 1;
+            let lat = self.now - r.arrival;
+            self.latency.record(lat);
+            self.window_latency.record(lat);
+            if let Some(out) = &mut self.output {
+                out.add(r.lineage);
             }
-            _ => {}
         }
         if let Some(out) = t.logic.apply(r) {
             self.emit(task, out);
@@ -399,6 +520,7 @@ impl<'a> Engine<'a> {
                     .push_event(ch, Element::EndOfPartition, self.now, &mut self.queue);
             }
         }
+        self.snapshot_finished(task);
     }
 
     fn sample(&mut self) {
@@ -436,8 +558,30 @@ impl<'a> Engine<'a> {
     }
 
     fn finish(mut self) -> std::io::Result<RunResult> {
+        self.end_unfinished();
         self.tracer.finish()?;
         let end = self.now;
+        let input_blocked_ns = self.input_blocked_ns
+            + self
+                .input_blocked_since
+                .iter()
+                .flatten()
+                .map(|&s| end - s)
+                .sum::<SimTime>();
+        let (checkpoints, consistent_cut, stats, rows, violations) = match self.coord.take() {
+            Some(c) => (
+                CheckpointSummary::from_stats(&c.stats, c.job_failed.clone()),
+                CutSummary {
+                    checked: c.cut_checked,
+                    violations: c.cut_violations.len(),
+                    first_violation: c.cut_violations.first().map(|v| v.to_string()),
+                },
+                c.stats,
+                c.task_rows,
+                c.cut_violations,
+            ),
+            None => Default::default(),
+        };
         let secs = end.max(1) as f64 / SEC as f64;
         let backpressure: BTreeMap<String, f64> = self
             .tasks
@@ -459,7 +603,7 @@ impl<'a> Engine<'a> {
             scenario: self.scenario.name.clone(),
             seed: self.scenario.seed,
             fingerprint: self.scenario.fingerprint(),
-            protocol: "none".into(),
+            protocol: self.protocol_name.clone(),
             sim_time_ns: end,
             events: self.events,
             trace_events: self.tracer.count(),
@@ -475,11 +619,17 @@ impl<'a> Engine<'a> {
             backpressure,
             max_queued_buffers,
             credit_bound: self.net.config().credit_bound(),
+            input_blocked_ms: ns_to_ms(input_blocked_ns),
+            checkpoints,
+            consistent_cut,
         };
         Ok(RunResult {
             summary,
             timeseries: self.samples,
             output: self.output,
+            checkpoints: stats,
+            checkpoint_tasks: rows,
+            cut_violations: violations,
         })
     }
 }

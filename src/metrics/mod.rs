@@ -6,4 +6,4 @@ mod histogram;
 mod summary;
 
 pub use histogram::Histogram;
-pub use summary::{LatencySummary, RecordCounts, SampleRow, Summary};
+pub use summary::{CheckpointSummary, CutSummary, LatencySummary, Percentiles, RecordCounts, SampleRow, Summary};

@@ -37,6 +37,95 @@ pub struct Summary {
     pub max_queued_buffers: BTreeMap<String, u32>,
     /// The bound no receiver queue may exceed: `buffers_per_channel + floating_buffers_per_gate`.
     pub credit_bound: u32,
+    /// Total time input channels were blocked by alignment, summed over channels.
+    pub input_blocked_ms: f64,
+    /// Checkpoint statistics (all zero without checkpointing).
+    pub checkpoints: CheckpointSummary,
+    /// Consistent-cut checks of completed checkpoints.
+    pub consistent_cut: CutSummary,
+}
+
+/// `p50`, `p99` and `max` of a figure.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Percentiles {
+    /// Median (nearest rank).
+    pub p50: f64,
+    /// 99th percentile (nearest rank).
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// Nearest-rank percentiles of `values` (all zero when empty).
+    pub fn of(mut values: Vec<f64>) -> Self {
+        if values.is_empty() {
+            return Percentiles::default();
+        }
+        values.sort_by(f64::total_cmp);
+        let at = |p: f64| values[((p / 100.0 * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+        Percentiles {
+            p50: at(50.0),
+            p99: at(99.0),
+            max: values[values.len() - 1],
+        }
+    }
+}
+
+/// `summary.json` → `checkpoints`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CheckpointSummary {
+    /// Checkpoints triggered.
+    pub triggered: usize,
+    /// Completed (every task acked).
+    pub completed: usize,
+    /// Aborted (timed out).
+    pub aborted: usize,
+    /// Still in progress when the run ended (a liveness problem).
+    pub unfinished: usize,
+    /// Why the job failed (too many aborted checkpoints), if it did.
+    pub job_failed: Option<String>,
+    /// End-to-end duration of completed checkpoints.
+    pub duration_ms: Percentiles,
+    /// Largest per-task alignment (first barrier → snapshot) of completed checkpoints.
+    pub alignment_ms: Percentiles,
+    /// Operator state of completed checkpoints.
+    pub state_bytes: Percentiles,
+    /// Channel state (in-flight data) of completed checkpoints.
+    pub channel_state_bytes: Percentiles,
+}
+
+impl CheckpointSummary {
+    /// Summarizes the rows of `checkpoints.csv`.
+    pub fn from_stats(stats: &[crate::coordinator::CheckpointStats], job_failed: Option<String>) -> Self {
+        use crate::coordinator::Outcome;
+        let done: Vec<_> = stats.iter().filter(|s| s.outcome == Outcome::Completed).collect();
+        let of = |f: &dyn Fn(&crate::coordinator::CheckpointStats) -> f64| {
+            Percentiles::of(done.iter().map(|s| f(s)).collect())
+        };
+        CheckpointSummary {
+            triggered: stats.len(),
+            completed: done.len(),
+            aborted: stats.iter().filter(|s| s.outcome == Outcome::TimedOut).count(),
+            unfinished: stats.iter().filter(|s| s.outcome == Outcome::Unfinished).count(),
+            job_failed,
+            duration_ms: of(&|s| s.duration_ms),
+            alignment_ms: of(&|s| s.alignment_max_ms),
+            state_bytes: of(&|s| s.state_bytes as f64),
+            channel_state_bytes: of(&|s| s.channel_state_bytes as f64),
+        }
+    }
+}
+
+/// `summary.json` → `consistent_cut`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CutSummary {
+    /// Completed checkpoints checked.
+    pub checked: usize,
+    /// Violations found.
+    pub violations: usize,
+    /// The first violation, in words.
+    pub first_violation: Option<String>,
 }
 
 /// Record counters.

@@ -3,7 +3,11 @@
 //! Per channel, the **sender** fills a `current` buffer with records; it is *finished* when it
 //! holds `buffer_records` or when the task's flush timer fires, and then waits in the `backlog`.
 //! A data buffer leaves only with a *credit*: one free buffer promised by the receiver. Events
-//! (end of partition, later barriers) need no credit but stay in FIFO order behind data.
+//! (end of partition, in-band barriers) need no credit but stay in FIFO order behind data.
+//! A *priority* barrier (unaligned checkpoints) overtakes the sender's backlog: it is sent at once
+//! and the data it overtook is returned to the caller to persist as output channel state. It
+//! cannot overtake what is already on the wire; at the receiver it does not join the channel's
+//! queue but is reported at once, with the number of unconsumed records it overtook there.
 //! When a channel's backlog reaches `max_buffers_per_channel` the channel is *full* and its
 //! sending task stops (backpressure) until a buffer leaves.
 //!
@@ -16,11 +20,15 @@
 //! floating held`, so no receiver queue ever exceeds `buffers_per_channel +
 //! floating_buffers_per_gate`.
 //!
-//! The network does not schedule anything itself beyond its own messages ([`NetEvent`]); it tells
-//! the engine which tasks may be able to continue through [`Network::take_wakeups`].
+//! Ground truth for the consistent-cut checker lives here too: every record written to a channel
+//! is stamped with the channel's next sequence number, and the receiver counts (and digests) what
+//! its task consumed. The network does not schedule anything itself beyond its own messages
+//! ([`NetEvent`]); it tells the engine which tasks may be able to continue through
+//! [`Network::take_wakeups`], and what arrived through the return value of [`Network::handle`].
 
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::operator::Record;
+use crate::protocol::CheckpointId;
 use crate::scenario;
 use crate::sim::{EventQueue, SimTime, US};
 use rand::Rng;
@@ -41,7 +49,29 @@ pub enum NetEvent {
 pub enum Element {
     /// A network buffer of records.
     Data(Vec<Record>),
+    /// An in-band checkpoint barrier (or Chandy-Lamport marker): FIFO with the data.
+    Barrier(CheckpointId),
+    /// A priority barrier: overtakes buffered data on both sides of the channel.
+    PriorityBarrier(CheckpointId),
     /// The upstream task finished: no more elements follow.
+    EndOfPartition,
+}
+
+/// What reached a receiver (the result of handling [`NetEvent::Arrive`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// A data buffer with this many records, now at the back of the channel's queue.
+    Data(u32),
+    /// An in-band barrier, now at the back of the channel's queue.
+    Barrier(CheckpointId),
+    /// A priority barrier. It was not queued; `ahead` unconsumed records were queued before it.
+    PriorityBarrier {
+        /// The checkpoint.
+        id: CheckpointId,
+        /// Unconsumed records it overtook in the receiver's queue.
+        ahead: u64,
+    },
+    /// End of partition, now at the back of the channel's queue.
     EndOfPartition,
 }
 
@@ -50,6 +80,8 @@ pub enum Element {
 pub enum Taken {
     /// A record from a channel.
     Record(ChannelId, Record),
+    /// An in-band barrier from a channel.
+    Barrier(ChannelId, CheckpointId),
     /// The end of a channel.
     EndOfPartition(ChannelId),
 }
@@ -63,6 +95,8 @@ struct SendSide {
     in_flight: VecDeque<(Element, u32)>,
     last_arrival: SimTime,
     full: bool,
+    /// Records written to the channel so far (the next sequence number).
+    sent: u64,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +111,12 @@ struct RecvSide {
     blocked: bool,
     waiting_floating: bool,
     max_queued: u32,
+    /// Records that reached the receiver so far.
+    arrived: u64,
+    /// Records the receiving task took from the channel so far.
+    consumed: u64,
+    /// Sum of the lineage digests of those records.
+    consumed_digest: u64,
 }
 
 #[derive(Debug)]
@@ -215,10 +255,11 @@ impl Network {
         now: SimTime,
         q: &mut EventQueue<E>,
     ) -> bool {
-        let cur = &mut self.chans[ch.0 as usize].send.current;
-        let started = cur.is_empty();
-        cur.push(r);
-        if cur.len() >= self.cfg.buffer_records {
+        let send = &mut self.chans[ch.0 as usize].send;
+        let started = send.current.is_empty();
+        send.current.push(Record { seq: send.sent, ..r });
+        send.sent += 1;
+        if send.current.len() >= self.cfg.buffer_records {
             self.finish_buffer(ch, now, q);
         }
         started
@@ -255,6 +296,108 @@ impl Network {
         self.finish_buffer(ch, now, q);
         self.chans[ch.0 as usize].send.backlog.push_back(e);
         self.try_send(ch, now, q);
+    }
+
+    /// Sends a priority barrier: finishes the current buffer, then sends the barrier ahead of
+    /// every buffer still waiting in the backlog. Returns the records it overtook (the output
+    /// channel state), which stay queued and are sent after it.
+    pub fn push_priority_barrier<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        id: CheckpointId,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) -> Vec<Record> {
+        self.finish_buffer(ch, now, q);
+        let overtaken = Self::data_records(self.chans[ch.0 as usize].send.backlog.iter());
+        self.send_now(ch, Element::PriorityBarrier(id), now, q);
+        overtaken
+    }
+
+    /// Turns an in-band barrier still waiting in the sender's backlog into a priority barrier
+    /// (aligned checkpoint timeout). Returns the records it overtook, or `None` when the barrier
+    /// is no longer in the backlog.
+    pub fn overtake_backlog_barrier<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        id: CheckpointId,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) -> Option<Vec<Record>> {
+        let backlog = &mut self.chans[ch.0 as usize].send.backlog;
+        let pos = backlog.iter().position(|e| *e == Element::Barrier(id))?;
+        backlog.remove(pos);
+        let overtaken = Self::data_records(backlog.iter().take(pos));
+        self.send_now(ch, Element::PriorityBarrier(id), now, q);
+        Some(overtaken)
+    }
+
+    /// Takes an in-band barrier out of the receiver's queue so that it overtakes the data before
+    /// it (aligned checkpoint timeout). Returns the unconsumed records it overtook, or `None` when
+    /// the barrier is not queued there.
+    pub fn overtake_queued_barrier(&mut self, ch: ChannelId, id: CheckpointId) -> Option<u64> {
+        let r = &mut self.chans[ch.0 as usize].recv;
+        let pos = r.queue.iter().position(|e| *e == Element::Barrier(id))?;
+        let ahead = Self::unconsumed(r, pos, u64::MAX).len() as u64;
+        r.queue.remove(pos);
+        if r.queue.is_empty() && r.in_ready {
+            // The barrier was all that was queued: the channel has nothing to take any more.
+            let to = self.chans[ch.0 as usize].to;
+            self.ready[to.0 as usize].retain(|&c| c != ch);
+            self.chans[ch.0 as usize].recv.in_ready = false;
+        }
+        Some(ahead)
+    }
+
+    /// Unconsumed records queued at the receiver of `ch`, in order: all of them up to an in-band
+    /// barrier `until` (if queued) and at most `limit` records.
+    pub fn queued_records(&self, ch: ChannelId, until: Option<CheckpointId>, limit: u64) -> Vec<Record> {
+        let r = &self.chans[ch.0 as usize].recv;
+        let stop = until
+            .and_then(|id| r.queue.iter().position(|e| *e == Element::Barrier(id)))
+            .unwrap_or(usize::MAX);
+        Self::unconsumed(r, stop, limit)
+    }
+
+    /// True when an in-band barrier `id` is queued at the receiver of `ch`.
+    pub fn barrier_queued(&self, ch: ChannelId, id: CheckpointId) -> bool {
+        self.chans[ch.0 as usize].recv.queue.contains(&Element::Barrier(id))
+    }
+
+    fn unconsumed(r: &RecvSide, stop: usize, limit: u64) -> Vec<Record> {
+        let mut out = Vec::new();
+        for (i, e) in r.queue.iter().enumerate().take(stop) {
+            if let Element::Data(b) = e {
+                let from = if i == 0 { r.head_read } else { 0 };
+                for rec in &b[from..] {
+                    if out.len() as u64 >= limit {
+                        return out;
+                    }
+                    out.push(*rec);
+                }
+            }
+        }
+        out
+    }
+
+    fn data_records<'e>(elems: impl Iterator<Item = &'e Element>) -> Vec<Record> {
+        let mut out = Vec::new();
+        for e in elems {
+            if let Element::Data(b) = e {
+                out.extend_from_slice(b);
+            }
+        }
+        out
+    }
+
+    /// Puts an element on the wire at once (no credit), keeping FIFO order on the wire.
+    fn send_now<E: From<NetEvent>>(&mut self, ch: ChannelId, e: Element, now: SimTime, q: &mut EventQueue<E>) {
+        let delay = self.delay();
+        let send = &mut self.chans[ch.0 as usize].send;
+        let at = (now + delay).max(send.last_arrival);
+        send.last_arrival = at;
+        send.in_flight.push_back((e, send.backlog_data));
+        q.push(at, NetEvent::Arrive(ch).into());
     }
 
     fn delay(&mut self) -> SimTime {
@@ -299,34 +442,80 @@ impl Network {
         }
     }
 
-    /// Handles a network message: a credit lets the sender continue, an arrival queues the element.
-    pub fn handle<E: From<NetEvent>>(&mut self, ev: NetEvent, now: SimTime, q: &mut EventQueue<E>) {
+    /// Handles a network message: a credit lets the sender continue; an arrival queues the
+    /// element (except a priority barrier) and is reported back.
+    pub fn handle<E: From<NetEvent>>(&mut self, ev: NetEvent, now: SimTime, q: &mut EventQueue<E>) -> Option<Arrival> {
         match ev {
             NetEvent::Credit(ch, n) => {
                 self.chans[ch.0 as usize].send.credit += n;
                 self.try_send(ch, now, q);
+                None
             }
-            NetEvent::Arrive(ch) => self.arrive(ch, now, q),
+            NetEvent::Arrive(ch) => Some(self.arrive(ch, now, q)),
         }
     }
 
-    fn arrive<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
+    fn arrive<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) -> Arrival {
         let c = &mut self.chans[ch.0 as usize];
         let (e, backlog) = c
             .send
             .in_flight
             .pop_front()
             .expect("an Arrive event has an element in flight");
-        if matches!(e, Element::Data(_)) {
-            c.recv.outstanding -= 1;
-            c.recv.queued_data += 1;
-            c.recv.max_queued = c.recv.max_queued.max(c.recv.queued_data);
-            c.recv.last_backlog = backlog;
-        }
+        let arrival = match &e {
+            Element::Data(b) => {
+                c.recv.outstanding -= 1;
+                c.recv.queued_data += 1;
+                c.recv.max_queued = c.recv.max_queued.max(c.recv.queued_data);
+                c.recv.last_backlog = backlog;
+                c.recv.arrived += b.len() as u64;
+                Arrival::Data(b.len() as u32)
+            }
+            Element::Barrier(id) => Arrival::Barrier(*id),
+            Element::EndOfPartition => Arrival::EndOfPartition,
+            Element::PriorityBarrier(id) => {
+                let ahead = Self::unconsumed(&c.recv, usize::MAX, u64::MAX).len() as u64;
+                return Arrival::PriorityBarrier { id: *id, ahead };
+            }
+        };
         c.recv.queue.push_back(e);
         let to = c.to;
-        self.request_floating(ch, now, q);
+        if matches!(arrival, Arrival::Data(_)) {
+            self.request_floating(ch, now, q);
+        }
         self.mark_ready(ch, to);
+        arrival
+    }
+
+    /// The records of the data buffer that arrived last on `ch` (after [`Arrival::Data`]).
+    pub fn last_arrived(&self, ch: ChannelId) -> &[Record] {
+        match self.chans[ch.0 as usize].recv.queue.back() {
+            Some(Element::Data(b)) => b,
+            _ => &[],
+        }
+    }
+
+    /// Blocks or unblocks an input channel: a blocked channel is never offered to its task.
+    pub fn set_blocked(&mut self, ch: ChannelId, blocked: bool) {
+        let to = self.chans[ch.0 as usize].to;
+        let r = &mut self.chans[ch.0 as usize].recv;
+        if r.blocked == blocked {
+            return;
+        }
+        r.blocked = blocked;
+        if blocked {
+            if r.in_ready {
+                r.in_ready = false;
+                self.ready[to.0 as usize].retain(|&c| c != ch);
+            }
+        } else {
+            self.mark_ready(ch, to);
+        }
+    }
+
+    /// True when `ch` is blocked.
+    pub fn is_blocked(&self, ch: ChannelId) -> bool {
+        self.chans[ch.0 as usize].recv.blocked
     }
 
     fn mark_ready(&mut self, ch: ChannelId, to: TaskId) {
@@ -410,9 +599,13 @@ impl Network {
             Element::Data(buf) => {
                 let r = buf[c.recv.head_read];
                 c.recv.head_read += 1;
+                c.recv.consumed += 1;
+                c.recv.consumed_digest = c.recv.consumed_digest.wrapping_add(r.lineage.digest());
                 (Taken::Record(ch, r), c.recv.head_read == buf.len())
             }
+            Element::Barrier(id) => (Taken::Barrier(ch, *id), true),
             Element::EndOfPartition => (Taken::EndOfPartition(ch), true),
+            Element::PriorityBarrier(_) => unreachable!("priority barriers are never queued"),
         };
         if done_with_head {
             c.recv.head_read = 0;
@@ -435,6 +628,26 @@ impl Network {
             Some((Element::Data(b), _)) => b.len() as u32,
             _ => 0,
         }
+    }
+
+    /// Records written to `ch` so far (ground truth for the cut checker).
+    pub fn sent(&self, ch: ChannelId) -> u64 {
+        self.chans[ch.0 as usize].send.sent
+    }
+
+    /// Records that reached the receiver of `ch` so far.
+    pub fn arrived(&self, ch: ChannelId) -> u64 {
+        self.chans[ch.0 as usize].recv.arrived
+    }
+
+    /// Records the receiver took from `ch` so far (ground truth for the cut checker).
+    pub fn consumed(&self, ch: ChannelId) -> u64 {
+        self.chans[ch.0 as usize].recv.consumed
+    }
+
+    /// Sum of the lineage digests of the records taken from `ch` so far.
+    pub fn consumed_digest(&self, ch: ChannelId) -> u64 {
+        self.chans[ch.0 as usize].recv.consumed_digest
     }
 
     /// Receiver-side data buffers currently queued on `ch`.

@@ -34,6 +34,17 @@ pub struct Record {
     pub lineage: Lineage,
     /// When the source record arrived in its log (for end-to-end latency).
     pub arrival: SimTime,
+    /// Position on the channel it last travelled: stamped by the network when the record is
+    /// written to a channel (0, 1, 2, … per channel). The consistent-cut checker's ground truth.
+    pub seq: u64,
+}
+
+impl Lineage {
+    /// A well-mixed 64-bit digest of the lineage; sums of these fingerprint a set of records.
+    #[inline]
+    pub fn digest(self) -> u64 {
+        crate::sim::mix64(((self.partition as u64) << 40) ^ self.offset)
+    }
 }
 
 /// The per-task logic of an operator (the source's log lives in the engine's source state).
@@ -81,7 +92,7 @@ impl Logic {
     ///
     /// ```
     /// use ckptsim::operator::{Lineage, Logic, Record};
-    /// let r = Record { key: 3, value: 10, lineage: Lineage { partition: 0, offset: 7 }, arrival: 0 };
+    /// let r = Record { key: 3, value: 10, lineage: Lineage { partition: 0, offset: 7 }, arrival: 0, seq: 0 };
     /// assert_eq!(Logic::Map.apply(r).unwrap().value, 11);
     /// let mut even = Logic::Filter { modulo: 2, remainders: vec![0] };
     /// assert!(even.apply(r).is_some());

@@ -82,6 +82,7 @@ impl SourceLog {
                 offset,
             },
             arrival,
+            seq: 0,
         }
     }
 

@@ -1,13 +1,15 @@
-//! Writing a run's results to disk: `summary.json` and `timeseries.csv` (see the README for the
-//! columns). Charts and HTML reports will live here too.
+//! Writing a run's results to disk: `summary.json`, `timeseries.csv`, `checkpoints.csv` and
+//! `checkpoint_tasks.csv` (see the README for the columns).
 
+use crate::coordinator::{CheckpointStats, TaskCheckpointRow};
 use crate::engine::RunResult;
 use crate::metrics::SampleRow;
 use std::fs;
 use std::io;
 use std::path::Path;
 
-/// Writes `summary.json` and `timeseries.csv` into `dir` (created if missing).
+/// Writes `summary.json`, `timeseries.csv`, `checkpoints.csv` and `checkpoint_tasks.csv` into
+/// `dir` (created if missing).
 pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(&result.summary).map_err(io::Error::other)?;
@@ -19,5 +21,19 @@ pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
         csv.push_str(&row.to_csv());
         csv.push('\n');
     }
-    fs::write(dir.join("timeseries.csv"), csv)
+    fs::write(dir.join("timeseries.csv"), csv)?;
+    let mut csv = String::from(CheckpointStats::CSV_HEADER);
+    csv.push('\n');
+    for row in &result.checkpoints {
+        csv.push_str(&row.to_csv());
+        csv.push('\n');
+    }
+    fs::write(dir.join("checkpoints.csv"), csv)?;
+    let mut csv = String::from(TaskCheckpointRow::CSV_HEADER);
+    csv.push('\n');
+    for row in &result.checkpoint_tasks {
+        csv.push_str(&row.to_csv());
+        csv.push('\n');
+    }
+    fs::write(dir.join("checkpoint_tasks.csv"), csv)
 }

@@ -52,6 +52,37 @@ impl Scenario {
         Self::from_json(&text)
     }
 
+    /// The protocol the run uses: `checkpointing.mode`, or `none` without a checkpointing section.
+    pub fn protocol(&self) -> ProtocolName {
+        self.checkpointing.as_ref().map_or(ProtocolName::None, |c| c.mode)
+    }
+
+    /// Switches the protocol (the `--protocol` flag). Any protocol but `none` needs a
+    /// `checkpointing` section to supply the interval; `aligned_timeout` also needs
+    /// `checkpointing.aligned_checkpoint_timeout_ms`.
+    pub fn set_protocol(&mut self, p: ProtocolName) -> Result<(), ScenarioError> {
+        match (&mut self.checkpointing, p) {
+            (None, ProtocolName::None) => Ok(()),
+            (None, _) => Err(ScenarioError::field(
+                "checkpointing",
+                format!(
+                    "missing; protocol {} needs a checkpointing section with at least `interval_ms`",
+                    p.name()
+                ),
+            )),
+            (Some(c), _) => {
+                if p == ProtocolName::AlignedTimeout && c.aligned_checkpoint_timeout_ms.is_none() {
+                    return Err(ScenarioError::field(
+                        "checkpointing.aligned_checkpoint_timeout_ms",
+                        "missing; protocol aligned_timeout needs the time after which a checkpoint turns unaligned",
+                    ));
+                }
+                c.mode = p;
+                Ok(())
+            }
+        }
+    }
+
     /// The scenario as canonical JSON (fields in declaration order, maps sorted).
     pub fn to_canonical_json(&self) -> String {
         serde_json::to_string(self).expect("a scenario always serializes")

@@ -23,10 +23,9 @@ pub struct Scenario {
     /// Sampling of the time series.
     #[serde(default)]
     pub metrics: MetricsConfig,
-    /// Checkpointing settings. Reserved for the checkpointing protocols; must be absent or `null`
-    /// in this version.
-    #[serde(default)]
-    pub checkpointing: Option<serde_json::Value>,
+    /// Checkpointing: the coordinator's settings and the snapshot protocol. Absent: no checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpointing: Option<Checkpointing>,
     /// Failure schedule. Reserved for failure injection; must be absent or `[]` in this version.
     #[serde(default)]
     pub failures: Vec<serde_json::Value>,
@@ -279,6 +278,119 @@ impl Default for MetricsConfig {
     fn default() -> Self {
         MetricsConfig {
             sample_interval_ms: 100,
+        }
+    }
+}
+
+/// A snapshot protocol (`checkpointing.mode`, `--protocol`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolName {
+    /// No checkpoints.
+    None,
+    /// Aligned barriers (asynchronous barrier snapshotting): block each input until all barriers arrived.
+    Aligned,
+    /// Unaligned: priority barriers overtake buffered data, which is persisted as channel state.
+    Unaligned,
+    /// Chandy-Lamport: in-band markers, record channels between the local snapshot and each marker.
+    ChandyLamport,
+    /// Aligned, switching a checkpoint to unaligned once `aligned_checkpoint_timeout_ms` has passed.
+    AlignedTimeout,
+    /// No alignment and no channel state: snapshot at the last barrier (may duplicate on recovery).
+    AtLeastOnce,
+}
+
+impl ProtocolName {
+    /// Every protocol, in the order `compare` shows them.
+    pub const ALL: [ProtocolName; 6] = [
+        ProtocolName::None,
+        ProtocolName::Aligned,
+        ProtocolName::Unaligned,
+        ProtocolName::ChandyLamport,
+        ProtocolName::AlignedTimeout,
+        ProtocolName::AtLeastOnce,
+    ];
+
+    /// The snake_case name used in files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProtocolName::None => "none",
+            ProtocolName::Aligned => "aligned",
+            ProtocolName::Unaligned => "unaligned",
+            ProtocolName::ChandyLamport => "chandy_lamport",
+            ProtocolName::AlignedTimeout => "aligned_timeout",
+            ProtocolName::AtLeastOnce => "at_least_once",
+        }
+    }
+
+    /// Parses a snake_case name.
+    pub fn parse(s: &str) -> Option<ProtocolName> {
+        Self::ALL.into_iter().find(|p| p.name() == s)
+    }
+}
+
+/// The checkpoint coordinator's settings, with Flink's names and defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpointing {
+    /// The snapshot protocol (default `aligned`, Flink's exactly-once mode).
+    #[serde(default = "default_mode")]
+    pub mode: ProtocolName,
+    /// Time between checkpoint triggers (`execution.checkpointing.interval`).
+    pub interval_ms: u64,
+    /// A checkpoint not complete after this long is aborted (`…timeout`, default 10 min).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Minimum time between the end of one checkpoint and the next trigger (`…min-pause`, default 0).
+    #[serde(default)]
+    pub min_pause_ms: u64,
+    /// Checkpoints in progress at once (`…max-concurrent-checkpoints`, default 1).
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent: u32,
+    /// Aborted checkpoints tolerated before the job fails (`…tolerable-failed-checkpoints`, default 0).
+    #[serde(default)]
+    pub tolerable_failed_checkpoints: u32,
+    /// For `aligned_timeout`: after this long since the trigger a checkpoint turns unaligned
+    /// (`…aligned-checkpoint-timeout`). Required by that mode, ignored by the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aligned_checkpoint_timeout_ms: Option<u64>,
+    /// The simulated checkpoint storage.
+    #[serde(default)]
+    pub storage: Storage,
+}
+
+fn default_mode() -> ProtocolName {
+    ProtocolName::Aligned
+}
+fn default_timeout_ms() -> u64 {
+    600_000
+}
+fn default_max_concurrent() -> u32 {
+    1
+}
+
+/// The simulated checkpoint storage: a synchronous part that pauses the task, then an
+/// asynchronous upload while the task keeps processing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// Fixed cost of the synchronous part (task paused).
+    pub sync_base_us: u64,
+    /// Speed of the synchronous copy of the state (MiB/s), added to `sync_base_us`.
+    pub sync_mib_per_sec: u64,
+    /// Latency of one upload to the checkpoint storage.
+    pub write_latency_ms: u64,
+    /// Upload bandwidth per task (MiB/s).
+    pub write_mib_per_sec: u64,
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage {
+            sync_base_us: 100,
+            sync_mib_per_sec: 1024,
+            write_latency_ms: 5,
+            write_mib_per_sec: 100,
         }
     }
 }

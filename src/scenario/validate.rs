@@ -2,7 +2,7 @@
 //! Each check reports the JSON path, the value found and what is allowed. Limits are generous but
 //! finite: a value beyond them is almost certainly a typo (milliseconds written as nanoseconds, …).
 
-use super::{OperatorKind, OperatorSpec, Partitioner, Scenario, ScenarioError};
+use super::{Checkpointing, OperatorKind, OperatorSpec, Partitioner, ProtocolName, Scenario, ScenarioError};
 use std::collections::BTreeMap;
 
 type R = Result<(), ScenarioError>;
@@ -47,13 +47,8 @@ pub(super) fn validate(s: &Scenario) -> R {
         3_600_000,
         "milliseconds",
     )?;
-    if let Some(v) = &s.checkpointing
-        && !v.is_null()
-    {
-        return Err(ScenarioError::field(
-            "checkpointing",
-            "checkpointing is not supported by this version of ckptsim yet; allowed: absent or null",
-        ));
+    if let Some(c) = &s.checkpointing {
+        validate_checkpointing(c)?;
     }
     if !s.failures.is_empty() {
         return Err(ScenarioError::field(
@@ -70,6 +65,73 @@ pub(super) fn validate(s: &Scenario) -> R {
         ));
     }
     validate_topology(s)
+}
+
+fn validate_checkpointing(c: &Checkpointing) -> R {
+    const DAY_MS: u64 = 86_400_000;
+    range("checkpointing.interval_ms", c.interval_ms, 1, DAY_MS, "milliseconds")?;
+    range("checkpointing.timeout_ms", c.timeout_ms, 1, DAY_MS, "milliseconds")?;
+    range("checkpointing.min_pause_ms", c.min_pause_ms, 0, DAY_MS, "milliseconds")?;
+    range(
+        "checkpointing.max_concurrent",
+        c.max_concurrent as u64,
+        1,
+        64,
+        "checkpoints",
+    )?;
+    range(
+        "checkpointing.tolerable_failed_checkpoints",
+        c.tolerable_failed_checkpoints as u64,
+        0,
+        1_000_000,
+        "checkpoints",
+    )?;
+    match c.aligned_checkpoint_timeout_ms {
+        Some(t) => range(
+            "checkpointing.aligned_checkpoint_timeout_ms",
+            t,
+            0,
+            DAY_MS,
+            "milliseconds",
+        )?,
+        None if c.mode == ProtocolName::AlignedTimeout => {
+            return Err(ScenarioError::field(
+                "checkpointing.aligned_checkpoint_timeout_ms",
+                "missing; mode aligned_timeout needs the time after which a checkpoint turns unaligned (milliseconds)",
+            ));
+        }
+        None => {}
+    }
+    let st = &c.storage;
+    range(
+        "checkpointing.storage.sync_base_us",
+        st.sync_base_us,
+        0,
+        MAX_DURATION_NS / 1_000,
+        "microseconds",
+    )?;
+    range(
+        "checkpointing.storage.sync_mib_per_sec",
+        st.sync_mib_per_sec,
+        1,
+        1 << 20,
+        "MiB/s",
+    )?;
+    range(
+        "checkpointing.storage.write_latency_ms",
+        st.write_latency_ms,
+        0,
+        MAX_DURATION_NS / 1_000_000,
+        "milliseconds",
+    )?;
+    range(
+        "checkpointing.storage.write_mib_per_sec",
+        st.write_mib_per_sec,
+        1,
+        1 << 20,
+        "MiB/s",
+    )?;
+    Ok(())
 }
 
 fn validate_network(s: &Scenario) -> R {

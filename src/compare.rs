@@ -1,0 +1,207 @@
+//! `ckptsim compare`: every protocol on the same scenario and seed, side by side.
+//!
+//! The runs are independent, so they run in parallel threads; each is deterministic on its own,
+//! so the result does not depend on the number of threads.
+
+use crate::engine::{self, RunOptions, RunResult};
+use crate::report;
+use crate::scenario::{ProtocolName, Scenario, ScenarioError};
+use serde::Serialize;
+use std::path::Path;
+
+/// One protocol's figures in `compare.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareRow {
+    /// Protocol name.
+    pub protocol: String,
+    /// Checkpoints triggered.
+    pub triggered: usize,
+    /// Checkpoints completed.
+    pub completed: usize,
+    /// Checkpoints aborted.
+    pub aborted: usize,
+    /// Checkpoint duration p50 (ms).
+    pub duration_p50_ms: f64,
+    /// Checkpoint duration p99 (ms).
+    pub duration_p99_ms: f64,
+    /// Alignment p50 (ms): first barrier → snapshot, largest task.
+    pub alignment_p50_ms: f64,
+    /// Operator state per checkpoint, p50 (bytes).
+    pub state_bytes_p50: f64,
+    /// Channel state per checkpoint, p50 (bytes).
+    pub channel_state_bytes_p50: f64,
+    /// Channel state per checkpoint, max (bytes).
+    pub channel_state_bytes_max: f64,
+    /// Source records per simulated second.
+    pub throughput_rps: f64,
+    /// Sink latency p99 (ms).
+    pub latency_p99_ms: f64,
+    /// Time inputs were blocked by alignment, summed over channels (ms).
+    pub input_blocked_ms: f64,
+    /// Completed checkpoints checked for a consistent cut.
+    pub cut_checked: usize,
+    /// Consistent-cut violations.
+    pub cut_violations: usize,
+    /// The run drained.
+    pub drained: bool,
+    /// Trace hash of the run.
+    pub trace_hash: String,
+}
+
+/// `compare.json`.
+#[derive(Debug, Serialize)]
+pub struct CompareReport {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Scenario fingerprint.
+    pub fingerprint: String,
+    /// One row per protocol, in [`ProtocolName::ALL`] order.
+    pub rows: Vec<CompareRow>,
+    /// Protocols skipped, and why.
+    pub notes: Vec<String>,
+    /// The full results, in row order.
+    #[serde(skip)]
+    pub results: Vec<RunResult>,
+}
+
+/// Runs every protocol on `s` (which needs a `checkpointing` section). `aligned_timeout` is
+/// skipped, with a note, when `checkpointing.aligned_checkpoint_timeout_ms` is not set.
+pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
+    if s.checkpointing.is_none() {
+        return Err(ScenarioError::field(
+            "checkpointing",
+            "missing; compare needs a checkpointing section with at least `interval_ms`",
+        ));
+    }
+    let mut notes = Vec::new();
+    let mut scenarios = Vec::new();
+    for p in ProtocolName::ALL {
+        let mut v = s.clone();
+        match v.set_protocol(p) {
+            Ok(()) => scenarios.push(v),
+            Err(e) => notes.push(format!("{} skipped: {e}", p.name())),
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(scenarios.len())
+        .max(1);
+    let mut results: Vec<Option<RunResult>> = (0..scenarios.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let chunks: Vec<Vec<usize>> = (0..threads)
+            .map(|k| (k..scenarios.len()).step_by(threads).collect())
+            .collect();
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|idx| {
+                let scenarios = &scenarios;
+                scope.spawn(move || {
+                    idx.into_iter()
+                        .map(|i| {
+                            (
+                                i,
+                                engine::run(&scenarios[i], RunOptions::default()).expect("no trace file: no I/O"),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, r) in h.join().expect("a simulation thread panicked") {
+                results[i] = Some(r);
+            }
+        }
+    });
+    let results: Vec<RunResult> = results.into_iter().map(|r| r.expect("every run finished")).collect();
+    let rows = results.iter().map(row).collect();
+    Ok(CompareReport {
+        scenario: s.name.clone(),
+        seed: s.seed,
+        fingerprint: s.fingerprint(),
+        rows,
+        notes,
+        results,
+    })
+}
+
+fn row(r: &RunResult) -> CompareRow {
+    let m = &r.summary;
+    let c = &m.checkpoints;
+    CompareRow {
+        protocol: m.protocol.clone(),
+        triggered: c.triggered,
+        completed: c.completed,
+        aborted: c.aborted,
+        duration_p50_ms: c.duration_ms.p50,
+        duration_p99_ms: c.duration_ms.p99,
+        alignment_p50_ms: c.alignment_ms.p50,
+        state_bytes_p50: c.state_bytes.p50,
+        channel_state_bytes_p50: c.channel_state_bytes.p50,
+        channel_state_bytes_max: c.channel_state_bytes.max,
+        throughput_rps: m.throughput_rps,
+        latency_p99_ms: m.latency_ms.p99,
+        input_blocked_ms: m.input_blocked_ms,
+        cut_checked: m.consistent_cut.checked,
+        cut_violations: m.consistent_cut.violations,
+        drained: m.drained,
+        trace_hash: m.trace_hash.clone(),
+    }
+}
+
+/// Writes each protocol's outputs into `dir/<protocol>/` and `dir/compare.json`.
+pub fn write(dir: &Path, report: &CompareReport) -> std::io::Result<()> {
+    for r in &report.results {
+        report::write_run(&dir.join(&r.summary.protocol), r)?;
+    }
+    let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("compare.json"), json + "\n")
+}
+
+/// The side-by-side table printed by `ckptsim compare`.
+pub fn table(report: &CompareReport) -> String {
+    let mut out = format!(
+        "{:<16} {:>9} {:>10} {:>10} {:>10} {:>11} {:>12} {:>10} {:>10} {:>10}  {}\n",
+        "protocol",
+        "ckpts",
+        "dur p50",
+        "dur p99",
+        "align p50",
+        "state p50",
+        "channel p50",
+        "records/s",
+        "lat p99",
+        "blocked",
+        "cut checks"
+    );
+    out.push_str(&format!(
+        "{:<16} {:>9} {:>10} {:>10} {:>10} {:>11} {:>12} {:>10} {:>10} {:>10}\n",
+        "", "done/trig", "ms", "ms", "ms", "bytes", "bytes", "", "ms", "ms"
+    ));
+    for r in &report.rows {
+        let checks = if r.protocol == "none" {
+            "-".to_string()
+        } else if r.cut_violations == 0 {
+            format!("{}/{} ok", r.cut_checked, r.cut_checked)
+        } else {
+            format!("{} VIOLATIONS in {}", r.cut_violations, r.cut_checked)
+        };
+        out.push_str(&format!(
+            "{:<16} {:>9} {:>10.2} {:>10.2} {:>10.2} {:>11.0} {:>12.0} {:>10.0} {:>10.2} {:>10.1}  {}\n",
+            r.protocol,
+            format!("{}/{}", r.completed, r.triggered),
+            r.duration_p50_ms,
+            r.duration_p99_ms,
+            r.alignment_p50_ms,
+            r.state_bytes_p50,
+            r.channel_state_bytes_p50,
+            r.throughput_rps,
+            r.latency_p99_ms,
+            r.input_blocked_ms,
+            checks
+        ));
+    }
+    out
+}

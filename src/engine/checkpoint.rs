@@ -1,0 +1,594 @@
+//! The engine's checkpointing: the coordinator's triggers and timers, barriers reaching tasks,
+//! snapshots with their channel state, the storage model (synchronous part, then upload, then
+//! ack), completion with the consistent-cut check, aborts, and the aligned-checkpoint deadline.
+//!
+//! The protocol decides (through [`Action`]s); this file carries the decisions out. The channel
+//! state it records is checked by `verify::cut` against the network's counters.
+
+use super::{Engine, Event, Mail, State};
+use crate::coordinator::{
+    CheckpointStats, Completed, CoordinatorConfig, Outcome, Pending, TaskCheckpointRow, TaskSnapshot,
+};
+use crate::graph::{ChannelId, TaskId};
+use crate::net::{Arrival, Element};
+use crate::protocol::{Action, BarrierPath, CheckpointId, CheckpointTiming, TaskView};
+use crate::sim::{SimTime, ns_to_ms};
+use crate::trace::TraceEvent;
+
+impl Engine<'_> {
+    fn view(&self, task: TaskId, cp: CheckpointId) -> TaskView {
+        let t = &self.tasks[task.0 as usize];
+        let snapshotted = self
+            .coord
+            .as_ref()
+            .and_then(|c| c.pending.get(&cp))
+            .is_some_and(|p| p.tasks[task.0 as usize].snapshot.is_some());
+        TaskView {
+            task,
+            inputs: t.inputs,
+            ended: t.ended_inputs,
+            snapshotted,
+        }
+    }
+
+    fn pending(&self, cp: CheckpointId) -> Option<&Pending> {
+        self.coord.as_ref()?.pending.get(&cp)
+    }
+
+    fn pending_mut(&mut self, cp: CheckpointId) -> Option<&mut Pending> {
+        self.coord.as_mut()?.pending.get_mut(&cp)
+    }
+
+    fn sources_running(&self) -> bool {
+        self.tasks
+            .iter()
+            .any(|t| t.source.is_some() && t.state != State::Finished)
+    }
+
+    // ---- coordinator -------------------------------------------------------------------------
+
+    /// The periodic trigger timer.
+    pub(super) fn on_tick(&mut self) {
+        let now = self.now;
+        let running = self.sources_running();
+        let Some(c) = &mut self.coord else { return };
+        if c.job_failed.is_some() || !running {
+            return; // no more checkpoints: the job failed, or every source finished
+        }
+        let paused = c.last_end.is_some_and(|e| now < e + c.cfg.min_pause);
+        if c.pending.len() >= c.cfg.max_concurrent || paused {
+            c.trigger_waiting = true;
+            return;
+        }
+        let next = now + c.cfg.interval;
+        self.queue.push(next, Event::Tick);
+        self.trigger();
+    }
+
+    fn trigger(&mut self) {
+        let now = self.now;
+        let latency = self.net.config().latency;
+        let c = self.coord.as_mut().expect("trigger needs a coordinator");
+        let id = c.next_id;
+        c.next_id += 1;
+        let timing = CheckpointTiming {
+            id,
+            trigger: now,
+            deadline: c.cfg.aligned_timeout.map(|t| now + t),
+        };
+        c.pending.insert(id, Pending::new(timing, &self.graph));
+        self.queue.push(now + c.cfg.timeout, Event::Timeout(id));
+        if let Some(d) = timing.deadline {
+            self.queue.push(d, Event::Deadline(id));
+        }
+        self.tracer.record(now, TraceEvent::Triggered { cp: id }, &self.graph);
+        for t in 0..self.tasks.len() {
+            let task = TaskId(t as u32);
+            if self.tasks[t].state == State::Finished {
+                // FLIP-147: a finished task's state is final; it is part of the checkpoint as is.
+                self.snapshot(task, id, false);
+            } else if self.tasks[t].source.is_some() {
+                self.queue.push(now + latency, Event::TriggerArrive(task, id));
+            }
+        }
+    }
+
+    pub(super) fn on_ack(&mut self, task: TaskId, cp: CheckpointId) {
+        let now = self.now;
+        let n = self.tasks.len();
+        let Some(p) = self.pending_mut(cp) else { return };
+        p.tasks[task.0 as usize].acked = Some(now);
+        p.acks += 1;
+        let done = p.acks == n;
+        self.tracer.record(now, TraceEvent::Ack { task, cp }, &self.graph);
+        if done {
+            self.end_checkpoint(cp, Outcome::Completed);
+        }
+    }
+
+    pub(super) fn on_timeout(&mut self, cp: CheckpointId) {
+        if self.pending(cp).is_some() {
+            self.end_checkpoint(cp, Outcome::TimedOut);
+        }
+    }
+
+    /// Completes or aborts `cp`: statistics, the cut check, cleanup, notifications.
+    fn end_checkpoint(&mut self, cp: CheckpointId, outcome: Outcome) {
+        let now = self.now;
+        let c = self.coord.as_mut().expect("a pending checkpoint has a coordinator");
+        let p = c.pending.remove(&cp).expect("ending a pending checkpoint");
+        let violations = if outcome == Outcome::Completed {
+            crate::verify::check_cut(&self.graph, &p)
+        } else {
+            Vec::new()
+        };
+        if outcome == Outcome::Completed {
+            c.cut_checked += 1;
+        }
+        c.stats.push(stats(
+            &p,
+            now,
+            outcome,
+            violations.len(),
+            self.scenario.network.record_bytes as u64,
+        ));
+        for (t, tp) in p.tasks.iter().enumerate() {
+            c.task_rows.push(task_row(&p, tp, &self.graph.tasks[t].name));
+        }
+        c.cut_violations.extend(violations);
+        c.last_end = Some(now);
+        match outcome {
+            Outcome::Completed => {
+                self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
+                c.latest = Some(Completed {
+                    timing: p.timing,
+                    tasks: p
+                        .tasks
+                        .iter()
+                        .map(|t| t.snapshot.clone().expect("a completed task has a snapshot"))
+                        .collect(),
+                    channel_state: p
+                        .channels
+                        .iter()
+                        .map(|ch| ch.input.iter().chain(&ch.output).copied().collect())
+                        .collect(),
+                });
+            }
+            _ => {
+                self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph);
+                c.failed += 1;
+                if c.failed > c.cfg.tolerable_failed && c.job_failed.is_none() {
+                    c.job_failed = Some(format!(
+                        "checkpoint {cp} {}: {} aborted checkpoints exceed tolerable_failed_checkpoints ({})",
+                        outcome.name(),
+                        c.failed,
+                        c.cfg.tolerable_failed
+                    ));
+                }
+            }
+        }
+        if c.trigger_waiting && c.job_failed.is_none() {
+            c.trigger_waiting = false;
+            let at = now.max(now + c.cfg.min_pause);
+            self.queue.push(at, Event::Tick);
+        }
+        // The checkpoint's timers are obsolete.
+        self.queue
+            .retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
+        for t in 0..self.tasks.len() {
+            let task = TaskId(t as u32);
+            let mut actions = std::mem::take(&mut self.actions);
+            if let Some(proto) = &mut self.protocol {
+                proto.on_checkpoint_end(task, cp, &mut actions);
+            }
+            self.apply(task, &mut actions);
+            self.actions = actions;
+            if outcome == Outcome::Completed {
+                let latency = self.net.config().latency;
+                self.queue.push(now + latency, Event::Notify(task, cp));
+            }
+        }
+    }
+
+    /// The aligned-checkpoint timeout of `cp` expired: everything still ahead of its barriers
+    /// is overtaken, and aligning tasks switch to unaligned.
+    pub(super) fn on_deadline(&mut self, cp: CheckpointId) {
+        if self.pending(cp).is_none() {
+            return;
+        }
+        self.tracer.record(self.now, TraceEvent::Deadline { cp }, &self.graph);
+        let persist = self.protocol.as_ref().is_some_and(|p| p.persists_overtaken_output());
+        for c in 0..self.graph.channels.len() {
+            let ch = ChannelId(c as u32);
+            if let Some(overtaken) = self.net.overtake_backlog_barrier(ch, cp, self.now, &mut self.queue) {
+                let p = self.pending_mut(cp).expect("checked");
+                if persist {
+                    p.channels[c].output = overtaken;
+                }
+            }
+            if self.net.overtake_queued_barrier(ch, cp).is_some() {
+                let to = self.graph.channels[c].to;
+                self.tasks[to.0 as usize].inbox.push_back(Mail::Barrier(ch, cp));
+                self.wake.push(to);
+            }
+        }
+        // Each task handles the timeout in its mailbox, between two records.
+        for t in 0..self.tasks.len() {
+            if self.tasks[t].state != State::Finished {
+                self.tasks[t].inbox.push_back(Mail::Deadline(cp));
+                self.wake.push(TaskId(t as u32));
+            }
+        }
+    }
+
+    // ---- barriers reaching tasks -------------------------------------------------------------
+
+    /// Something arrived at the receiver of `ch`: record it if the channel is being recorded;
+    /// a barrier closes the recording and, if it overtakes, goes to the task's inbox.
+    pub(super) fn on_arrival(&mut self, ch: ChannelId, arrival: Arrival) {
+        let Some(coord) = &mut self.coord else { return };
+        let to = self.graph.channels[ch.0 as usize].to;
+        match arrival {
+            Arrival::Data(_) => {
+                for p in coord.pending.values_mut() {
+                    if p.channels[ch.0 as usize].recording {
+                        p.channels[ch.0 as usize]
+                            .input
+                            .extend_from_slice(self.net.last_arrived(ch));
+                    }
+                }
+            }
+            Arrival::EndOfPartition => {
+                self.eop_arrived[ch.0 as usize] = true;
+                let cps: Vec<CheckpointId> = coord.pending.keys().copied().collect();
+                for cp in cps {
+                    self.close_recording(ch, cp);
+                }
+            }
+            Arrival::Barrier(cp) | Arrival::PriorityBarrier { id: cp, .. } => {
+                let priority = matches!(arrival, Arrival::PriorityBarrier { .. });
+                self.tracer
+                    .record(self.now, TraceEvent::BarrierArrive { ch, cp, priority }, &self.graph);
+                let (now, arrived) = (self.now, self.net.arrived(ch));
+                let Some(p) = self.pending_mut(cp) else { return }; // aborted: dropped
+                let timing = p.timing;
+                let tp = &mut p.tasks[to.0 as usize];
+                tp.first_barrier.get_or_insert(now);
+                tp.last_barrier = Some(now);
+                p.channels[ch.0 as usize].barrier_bound = Some(arrived);
+                self.close_recording(ch, cp);
+                let overtakes = priority
+                    || (self
+                        .protocol
+                        .as_ref()
+                        .is_some_and(|pr| pr.barrier_path(&timing, now) == BarrierPath::Priority)
+                        && self.net.overtake_queued_barrier(ch, cp).is_some());
+                if overtakes {
+                    self.tasks[to.0 as usize].inbox.push_back(Mail::Barrier(ch, cp));
+                    self.wake.push(to);
+                }
+            }
+        }
+    }
+
+    fn close_recording(&mut self, ch: ChannelId, cp: CheckpointId) {
+        let to = self.graph.channels[ch.0 as usize].to;
+        let Some(p) = self.pending_mut(cp) else { return };
+        if std::mem::take(&mut p.channels[ch.0 as usize].recording) {
+            p.tasks[to.0 as usize].open_recordings -= 1;
+            self.maybe_upload(to, cp);
+        }
+    }
+
+    pub(super) fn handle_mail(&mut self, task: TaskId, m: Mail) {
+        match m {
+            Mail::Trigger(cp) => {
+                if self.pending(cp).is_some() {
+                    let now = self.now;
+                    let tp = &mut self.pending_mut(cp).expect("checked").tasks[task.0 as usize];
+                    tp.first_barrier.get_or_insert(now);
+                    tp.last_barrier = Some(now);
+                    self.snapshot(task, cp, false);
+                }
+            }
+            Mail::Barrier(ch, cp) => self.barrier_reached(task, ch, cp, true),
+            Mail::Deadline(cp) => {
+                if self.pending(cp).is_some() {
+                    let view = self.view(task, cp);
+                    let mut actions = std::mem::take(&mut self.actions);
+                    if let Some(proto) = &mut self.protocol {
+                        proto.on_deadline(&view, cp, &mut actions);
+                    }
+                    self.apply(task, &mut actions);
+                    self.actions = actions;
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_inband_barrier(&mut self, task: TaskId, ch: ChannelId, cp: CheckpointId) {
+        self.barrier_reached(task, ch, cp, false);
+    }
+
+    fn barrier_reached(&mut self, task: TaskId, ch: ChannelId, cp: CheckpointId, overtaking: bool) {
+        if self.pending(cp).is_none() {
+            return; // the checkpoint was aborted: its barriers are dropped
+        }
+        let view = self.view(task, cp);
+        let mut actions = std::mem::take(&mut self.actions);
+        if let Some(proto) = &mut self.protocol {
+            proto.on_barrier(&view, ch, cp, overtaking, &mut actions);
+        }
+        self.apply(task, &mut actions);
+        self.actions = actions;
+    }
+
+    pub(super) fn on_input_ended(&mut self, task: TaskId, ch: ChannelId) {
+        if self.coord.as_ref().is_none_or(|c| c.pending.is_empty()) {
+            return;
+        }
+        let t = &self.tasks[task.0 as usize];
+        // Protocols keep their own per-checkpoint counts; `snapshotted` is not used here.
+        let view = TaskView {
+            task,
+            inputs: t.inputs,
+            ended: t.ended_inputs,
+            snapshotted: false,
+        };
+        let mut actions = std::mem::take(&mut self.actions);
+        if let Some(proto) = &mut self.protocol {
+            proto.on_input_ended(&view, ch, &mut actions);
+        }
+        self.apply(task, &mut actions);
+        self.actions = actions;
+    }
+
+    /// Carries out a protocol's decisions for `task`.
+    fn apply(&mut self, task: TaskId, actions: &mut Vec<Action>) {
+        for a in actions.drain(..) {
+            match a {
+                Action::Block(ch) => {
+                    if !self.net.is_blocked(ch) {
+                        self.net.set_blocked(ch, true);
+                        self.input_blocked_since[ch.0 as usize] = Some(self.now);
+                        self.tracer.record(self.now, TraceEvent::Block { ch }, &self.graph);
+                    }
+                }
+                Action::UnblockAll => {
+                    for g in 0..self.graph.tasks[task.0 as usize].input_gates.len() {
+                        for i in 0..self.graph.tasks[task.0 as usize].input_gates[g].len() {
+                            let ch = self.graph.tasks[task.0 as usize].input_gates[g][i];
+                            if self.net.is_blocked(ch) {
+                                self.net.set_blocked(ch, false);
+                                let since = self.input_blocked_since[ch.0 as usize].take().unwrap_or(self.now);
+                                self.input_blocked_ns += self.now - since;
+                                self.tracer.record(self.now, TraceEvent::Unblock { ch }, &self.graph);
+                                self.wake.push(task);
+                            }
+                        }
+                    }
+                }
+                Action::Snapshot { cp, record_inputs } => self.snapshot(task, cp, record_inputs),
+            }
+        }
+    }
+
+    // ---- snapshots, uploads, acks ------------------------------------------------------------
+
+    /// Takes `task`'s snapshot for `cp`: captures its state with the network's counters, emits
+    /// barrier `cp` on every output, records the inputs if asked, and pauses for the synchronous
+    /// part. A finished task emits nothing and does not pause.
+    pub(super) fn snapshot(&mut self, task: TaskId, cp: CheckpointId, record_inputs: bool) {
+        let now = self.now;
+        let ti = task.0 as usize;
+        let Some(p) = self.coord.as_ref().and_then(|c| c.pending.get(&cp)) else {
+            return;
+        };
+        if p.tasks[ti].snapshot.is_some() {
+            return;
+        }
+        let timing = p.timing;
+        let node = &self.graph.tasks[ti];
+        let inputs: Vec<ChannelId> = node.input_gates.iter().flatten().copied().collect();
+        let outputs: Vec<ChannelId> = node.outputs.iter().flatten().copied().collect();
+        let t = &self.tasks[ti];
+        let state_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 };
+        let cfg = &self.coord.as_ref().expect("checked").cfg;
+        let sync = cfg.sync_base + CoordinatorConfig::transfer(state_bytes, cfg.sync_bytes_per_sec);
+        let snap = TaskSnapshot {
+            at: now,
+            state_bytes,
+            state_digest: t.state_digest,
+            consumed_digest: inputs
+                .iter()
+                .fold(0u64, |d, &c| d.wrapping_add(self.net.consumed_digest(c))),
+            consumed: inputs.iter().map(|&c| (c, self.net.consumed(c))).collect(),
+            sent: outputs.iter().map(|&c| (c, self.net.sent(c))).collect(),
+            logic: t.logic.clone(),
+            cursor: t.source.as_ref().map(|s| s.cursor().clone()),
+            sync,
+        };
+        let finished = t.state == State::Finished;
+        self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
+        let path = self
+            .protocol
+            .as_ref()
+            .map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
+        let persist = self.protocol.as_ref().is_some_and(|pr| pr.persists_overtaken_output());
+        let mut overtaken = Vec::new();
+        if !finished {
+            for &ch in &outputs {
+                match path {
+                    BarrierPath::InBand => self.net.push_event(ch, Element::Barrier(cp), now, &mut self.queue),
+                    BarrierPath::Priority => {
+                        let o = self.net.push_priority_barrier(ch, cp, now, &mut self.queue);
+                        if persist {
+                            overtaken.push((ch, o));
+                        }
+                    }
+                }
+            }
+        }
+        let mut recorded = Vec::new();
+        let mut open = 0;
+        if record_inputs {
+            let p = self.pending(cp).expect("checked");
+            for &ch in &inputs {
+                let c = ch.0 as usize;
+                match p.channels[c].barrier_bound {
+                    // The barrier already arrived: only the unconsumed records ahead of it.
+                    Some(bound) => {
+                        let recs = self.net.queued_records(ch, Some(cp), u64::MAX);
+                        recorded.push((ch, recs.into_iter().filter(|r| r.seq < bound).collect(), false));
+                    }
+                    None => {
+                        let recs = self.net.queued_records(ch, None, u64::MAX);
+                        let keep_recording = !self.eop_arrived[c];
+                        open += keep_recording as u32;
+                        recorded.push((ch, recs, keep_recording));
+                    }
+                }
+            }
+        }
+        let p = self.pending_mut(cp).expect("checked");
+        for (ch, o) in overtaken {
+            p.channels[ch.0 as usize].output = o;
+        }
+        for (ch, recs, keep) in recorded {
+            p.channels[ch.0 as usize].input = recs;
+            p.channels[ch.0 as usize].recording = keep;
+        }
+        let tp = &mut p.tasks[ti];
+        tp.open_recordings = open;
+        tp.snapshot = Some(snap);
+        if finished {
+            // Nothing left to pause: the state is final.
+            self.pending_mut(cp).expect("checked").tasks[ti].sync_done = true;
+            self.maybe_upload(task, cp);
+        } else {
+            let t = &mut self.tasks[ti];
+            t.sync_until = t.sync_until.max(now) + sync;
+            t.state = State::Syncing;
+            self.queue.push(t.sync_until, Event::Wake(task));
+        }
+    }
+
+    /// The synchronous pause of `task` ended: every snapshot it took so far may upload.
+    pub(super) fn sync_finished(&mut self, task: TaskId) {
+        let Some(c) = &mut self.coord else { return };
+        let mut ready = Vec::new();
+        for (&cp, p) in c.pending.iter_mut() {
+            let tp = &mut p.tasks[task.0 as usize];
+            if tp.snapshot.is_some() && !tp.sync_done {
+                tp.sync_done = true;
+                ready.push(cp);
+            }
+        }
+        for cp in ready {
+            self.maybe_upload(task, cp);
+        }
+    }
+
+    /// A task finished: it joins every checkpoint in progress with its final state.
+    pub(super) fn snapshot_finished(&mut self, task: TaskId) {
+        let Some(c) = &self.coord else { return };
+        let cps: Vec<CheckpointId> = c.pending.keys().copied().collect();
+        for cp in cps {
+            self.snapshot(task, cp, false);
+        }
+    }
+
+    /// Checkpoints still in progress when the run ends are reported as unfinished.
+    pub(super) fn end_unfinished(&mut self) {
+        let Some(c) = &self.coord else { return };
+        let cps: Vec<CheckpointId> = c.pending.keys().copied().collect();
+        for cp in cps {
+            self.end_checkpoint(cp, Outcome::Unfinished);
+        }
+    }
+
+    /// Starts the upload once the synchronous part is over and every recording closed; the ack
+    /// reaches the coordinator after the upload and the RPC latency.
+    fn maybe_upload(&mut self, task: TaskId, cp: CheckpointId) {
+        let now = self.now;
+        let latency = self.net.config().latency;
+        let record_bytes = self.scenario.network.record_bytes as u64;
+        let ti = task.0 as usize;
+        let Some(c) = &mut self.coord else { return };
+        let (write_latency, bw) = (c.cfg.write_latency, c.cfg.write_bytes_per_sec);
+        let Some(p) = c.pending.get_mut(&cp) else { return };
+        let tp = &p.tasks[ti];
+        if tp.snapshot.is_none() || !tp.sync_done || tp.open_recordings > 0 || tp.upload.is_some() {
+            return;
+        }
+        let node = &self.graph.tasks[ti];
+        let in_records: usize = node
+            .input_gates
+            .iter()
+            .flatten()
+            .map(|ch| p.channels[ch.0 as usize].input.len())
+            .sum();
+        let out_records: usize = node
+            .outputs
+            .iter()
+            .flatten()
+            .map(|ch| p.channels[ch.0 as usize].output.len())
+            .sum();
+        let channel_bytes = (in_records + out_records) as u64 * record_bytes;
+        let tp = &mut p.tasks[ti];
+        let bytes = tp.snapshot.as_ref().expect("checked").state_bytes + channel_bytes;
+        let upload = write_latency + CoordinatorConfig::transfer(bytes, bw);
+        tp.upload = Some((now, upload));
+        tp.channel_bytes = channel_bytes;
+        self.queue.push(now + upload + latency, Event::Ack(task, cp));
+    }
+}
+
+fn max_of(v: impl Iterator<Item = f64>) -> f64 {
+    v.fold(0.0, f64::max)
+}
+
+fn stats(p: &Pending, now: SimTime, outcome: Outcome, violations: usize, record_bytes: u64) -> CheckpointStats {
+    let trig = p.timing.trigger;
+    let snaps = || p.tasks.iter().filter_map(|t| t.snapshot.as_ref().map(|s| (t, s)));
+    let records: usize = p.channels.iter().map(|c| c.input.len() + c.output.len()).sum();
+    CheckpointStats {
+        id: p.timing.id,
+        trigger_ms: ns_to_ms(trig),
+        end_ms: ns_to_ms(now),
+        outcome,
+        duration_ms: ns_to_ms(now - trig),
+        start_delay_max_ms: max_of(
+            p.tasks
+                .iter()
+                .filter_map(|t| t.first_barrier)
+                .map(|f| ns_to_ms(f - trig)),
+        ),
+        alignment_max_ms: max_of(snaps().map(|(t, s)| ns_to_ms(s.at - t.first_barrier.unwrap_or(s.at)))),
+        sync_max_ms: max_of(snaps().map(|(_, s)| ns_to_ms(s.sync))),
+        async_max_ms: max_of(p.tasks.iter().filter_map(|t| t.upload).map(|(_, d)| ns_to_ms(d))),
+        state_bytes: snaps().map(|(_, s)| s.state_bytes).sum(),
+        channel_state_bytes: records as u64 * record_bytes,
+        channel_state_records: records as u64,
+        cut_violations: violations,
+    }
+}
+
+fn task_row(p: &Pending, tp: &crate::coordinator::TaskProgress, name: &str) -> TaskCheckpointRow {
+    let trig = p.timing.trigger;
+    let snap = tp.snapshot.as_ref();
+    TaskCheckpointRow {
+        id: p.timing.id,
+        task: name.to_string(),
+        first_barrier_ms: tp.first_barrier.map(ns_to_ms),
+        last_barrier_ms: tp.last_barrier.map(ns_to_ms),
+        start_delay_ms: tp.first_barrier.map(|f| ns_to_ms(f - trig)),
+        alignment_ms: snap.map(|s| ns_to_ms(s.at - tp.first_barrier.unwrap_or(s.at))),
+        snapshot_ms: snap.map(|s| ns_to_ms(s.at)),
+        sync_ms: snap.map(|s| ns_to_ms(s.sync)),
+        async_ms: tp.upload.map(|(_, d)| ns_to_ms(d)),
+        ack_ms: tp.acked.map(ns_to_ms),
+        state_bytes: snap.map_or(0, |s| s.state_bytes),
+        channel_state_bytes: tp.channel_bytes,
+    }
+}

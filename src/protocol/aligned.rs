@@ -1,0 +1,67 @@
+//! Aligned checkpoints (asynchronous barrier snapshotting, Flink's exactly-once default).
+//!
+//! Barriers travel in-band. When barrier `n` is taken from input `c`, block `c`: its later data
+//! stays queued and its credits run out, which is backpressure. When barrier `n` has arrived on
+//! every input (an ended input counts as arrived), snapshot, emit barrier `n` on every output and
+//! unblock. Nothing in flight belongs to the snapshot: channel state is empty.
+
+use super::{Action, BarrierCount, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
+use crate::graph::{ChannelId, TaskId};
+use crate::scenario::ProtocolName;
+use crate::sim::SimTime;
+
+/// The aligned protocol.
+#[derive(Clone, Debug, Default)]
+pub struct Aligned {
+    barriers: BarrierCount,
+}
+
+impl Aligned {
+    /// True when `task` took a barrier of `cp` and waits for the others.
+    pub fn is_aligning(&self, task: TaskId, cp: CheckpointId) -> bool {
+        self.barriers.waiting(task, cp)
+    }
+}
+
+impl Protocol for Aligned {
+    fn name(&self) -> ProtocolName {
+        ProtocolName::Aligned
+    }
+
+    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
+        BarrierPath::InBand
+    }
+
+    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, _: bool, out: &mut Vec<Action>) {
+        if t.snapshotted {
+            return;
+        }
+        if self.barriers.arrive(t, cp) {
+            self.barriers.forget(t.task, cp);
+            out.push(Action::Snapshot {
+                cp,
+                record_inputs: false,
+            });
+            out.push(Action::UnblockAll);
+        } else {
+            out.push(Action::Block(ch));
+        }
+    }
+
+    fn on_input_ended(&mut self, t: &TaskView, _: ChannelId, out: &mut Vec<Action>) {
+        for cp in self.barriers.complete_after_end(t) {
+            self.barriers.forget(t.task, cp);
+            out.push(Action::Snapshot {
+                cp,
+                record_inputs: false,
+            });
+            out.push(Action::UnblockAll);
+        }
+    }
+
+    fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
+        if self.barriers.forget(task, cp) {
+            out.push(Action::UnblockAll);
+        }
+    }
+}

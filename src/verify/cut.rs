@@ -1,0 +1,168 @@
+//! The consistent-cut checker (DESIGN §5), run on every completed checkpoint.
+//!
+//! For every channel `u → v`: `s` = records `u` wrote to it before `u`'s snapshot, `r` = records
+//! `v` took from it before `v`'s snapshot (both counted by the network, not by the protocol), and
+//! `C` = the channel state the protocol recorded (the receiver's part, then the sender's).
+//! Require `r ≤ s` (no orphan: nothing consumed that was never sent) and `C` = exactly the records
+//! with channel sequence numbers `r, r+1, …, s−1`, in order (nothing lost, nothing twice). Also,
+//! each task's snapshotted state must be the fold of exactly what it consumed: the digest of the
+//! records its operator applied equals the digest of the records its inputs delivered.
+
+use crate::coordinator::Pending;
+use crate::graph::Graph;
+use crate::protocol::CheckpointId;
+use std::fmt;
+
+/// One way a completed checkpoint is not a consistent cut.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CutViolation {
+    /// The receiver consumed records its sender had not sent at its snapshot.
+    Orphans {
+        /// Checkpoint.
+        cp: CheckpointId,
+        /// Channel name.
+        channel: String,
+        /// Records the sender had sent.
+        sent: u64,
+        /// Records the receiver had consumed.
+        consumed: u64,
+    },
+    /// The recorded channel state is not exactly the in-flight records `r..s`.
+    ChannelState {
+        /// Checkpoint.
+        cp: CheckpointId,
+        /// Channel name.
+        channel: String,
+        /// Expected sequence numbers `r..s`.
+        expected: (u64, u64),
+        /// Records recorded.
+        recorded: usize,
+        /// First position where the recorded state differs, with the sequence number found there.
+        first_difference: Option<(usize, Option<u64>)>,
+    },
+    /// A task's snapshotted state is not the fold of what it consumed.
+    State {
+        /// Checkpoint.
+        cp: CheckpointId,
+        /// Task name.
+        task: String,
+    },
+    /// A task has no snapshot although the checkpoint completed.
+    MissingSnapshot {
+        /// Checkpoint.
+        cp: CheckpointId,
+        /// Task name.
+        task: String,
+    },
+}
+
+impl fmt::Display for CutViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CutViolation::Orphans {
+                cp,
+                channel,
+                sent,
+                consumed,
+            } => write!(
+                f,
+                "checkpoint {cp}, channel {channel}: orphans — receiver consumed {consumed} records but the sender had sent only {sent} at its snapshot"
+            ),
+            CutViolation::ChannelState {
+                cp,
+                channel,
+                expected,
+                recorded,
+                first_difference,
+            } => {
+                write!(
+                    f,
+                    "checkpoint {cp}, channel {channel}: channel state should be records {}..{} ({} records), recorded {recorded}",
+                    expected.0,
+                    expected.1,
+                    expected.1.saturating_sub(expected.0)
+                )?;
+                if let Some((i, found)) = first_difference {
+                    match found {
+                        Some(seq) => write!(f, "; position {i} holds record {seq}")?,
+                        None => write!(f, "; missing from position {i}")?,
+                    }
+                }
+                Ok(())
+            }
+            CutViolation::State { cp, task } => {
+                write!(
+                    f,
+                    "checkpoint {cp}, task {task}: snapshotted state is not the fold of the records it consumed"
+                )
+            }
+            CutViolation::MissingSnapshot { cp, task } => write!(f, "checkpoint {cp}: task {task} has no snapshot"),
+        }
+    }
+}
+
+/// Checks a completed checkpoint; returns every violation found.
+pub fn check_cut(graph: &Graph, p: &Pending) -> Vec<CutViolation> {
+    let cp = p.timing.id;
+    let mut out = Vec::new();
+    for (t, progress) in p.tasks.iter().enumerate() {
+        match &progress.snapshot {
+            None => out.push(CutViolation::MissingSnapshot {
+                cp,
+                task: graph.tasks[t].name.clone(),
+            }),
+            Some(s) if s.state_digest != s.consumed_digest => out.push(CutViolation::State {
+                cp,
+                task: graph.tasks[t].name.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    for (c, node) in graph.channels.iter().enumerate() {
+        let snap = |t: crate::graph::TaskId| p.tasks[t.0 as usize].snapshot.as_ref().expect("checked above");
+        let find = |v: &[(crate::graph::ChannelId, u64)]| {
+            v.iter()
+                .find(|(ch, _)| ch.0 as usize == c)
+                .map(|&(_, n)| n)
+                .expect("snapshot covers every channel")
+        };
+        let s = find(&snap(node.from).sent);
+        let r = find(&snap(node.to).consumed);
+        let channel = || node.name.clone();
+        if r > s {
+            out.push(CutViolation::Orphans {
+                cp,
+                channel: channel(),
+                sent: s,
+                consumed: r,
+            });
+            continue;
+        }
+        let state = &p.channels[c];
+        let recorded = state.input.iter().chain(&state.output);
+        let n = state.input.len() + state.output.len();
+        let mut first_difference = None;
+        for (i, rec) in recorded.enumerate() {
+            if rec.seq != r + i as u64 {
+                first_difference = Some((i, Some(rec.seq)));
+                break;
+            }
+        }
+        if first_difference.is_none() && (n as u64) < s - r {
+            first_difference = Some((n, None));
+        }
+        if first_difference.is_some() || n as u64 != s - r {
+            out.push(CutViolation::ChannelState {
+                cp,
+                channel: channel(),
+                expected: (r, s),
+                recorded: n,
+                first_difference,
+            });
+        }
+    }
+    out
+}
