@@ -84,27 +84,17 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
             Err(e) => notes.push(format!("{} skipped: {e}", p.name())),
         }
     }
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(scenarios.len())
-        .max(1);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(scenarios.len()).max(1);
     let mut results: Vec<Option<RunResult>> = (0..scenarios.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
-        let chunks: Vec<Vec<usize>> = (0..threads)
-            .map(|k| (k..scenarios.len()).step_by(threads).collect())
-            .collect();
+        let chunks: Vec<Vec<usize>> = (0..threads).map(|k| (k..scenarios.len()).step_by(threads).collect()).collect();
         let handles: Vec<_> = chunks
             .into_iter()
             .map(|idx| {
                 let scenarios = &scenarios;
                 scope.spawn(move || {
                     idx.into_iter()
-                        .map(|i| {
-                            (
-                                i,
-                                engine::run(&scenarios[i], RunOptions::default()).expect("no trace file: no I/O"),
-                            )
-                        })
+                        .map(|i| (i, engine::run(&scenarios[i], RunOptions::default()).expect("no trace file: no I/O")))
                         .collect::<Vec<_>>()
                 })
             })
@@ -117,14 +107,7 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
     });
     let results: Vec<RunResult> = results.into_iter().map(|r| r.expect("every run finished")).collect();
     let rows = results.iter().map(row).collect();
-    Ok(CompareReport {
-        scenario: s.name.clone(),
-        seed: s.seed,
-        fingerprint: s.fingerprint(),
-        rows,
-        notes,
-        results,
-    })
+    Ok(CompareReport { scenario: s.name.clone(), seed: s.seed, fingerprint: s.fingerprint(), rows, notes, results })
 }
 
 fn row(r: &RunResult) -> CompareRow {

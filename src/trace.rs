@@ -145,10 +145,7 @@ impl TraceEvent {
                 lineage.offset
             ),
             TraceEvent::Arrive { ch: c, records } => {
-                format!(
-                    r#"{{"t_ns":{t},"ev":"arrive","channel":"{}","records":{records}}}"#,
-                    ch(c)
-                )
+                format!(r#"{{"t_ns":{t},"ev":"arrive","channel":"{}","records":{records}}}"#, ch(c))
             }
             TraceEvent::Credit { ch: c, n } => format!(r#"{{"t_ns":{t},"ev":"credit","channel":"{}","n":{n}}}"#, ch(c)),
             TraceEvent::Blocked { task: t2 } => {
@@ -166,10 +163,7 @@ impl TraceEvent {
                 ch(c)
             ),
             TraceEvent::Snapshot { task: t2, cp } => {
-                format!(
-                    r#"{{"t_ns":{t},"ev":"snapshot","task":"{}","checkpoint":{cp}}}"#,
-                    task(t2)
-                )
+                format!(r#"{{"t_ns":{t},"ev":"snapshot","task":"{}","checkpoint":{cp}}}"#, task(t2))
             }
             TraceEvent::Block { ch: c } => format!(r#"{{"t_ns":{t},"ev":"block","channel":"{}"}}"#, ch(c)),
             TraceEvent::Unblock { ch: c } => format!(r#"{{"t_ns":{t},"ev":"unblock","channel":"{}"}}"#, ch(c)),
@@ -179,10 +173,7 @@ impl TraceEvent {
             TraceEvent::Completed { cp } => format!(r#"{{"t_ns":{t},"ev":"completed","checkpoint":{cp}}}"#),
             TraceEvent::Aborted { cp } => format!(r#"{{"t_ns":{t},"ev":"aborted","checkpoint":{cp}}}"#),
             TraceEvent::Notify { task: t2, cp } => {
-                format!(
-                    r#"{{"t_ns":{t},"ev":"notify","task":"{}","checkpoint":{cp}}}"#,
-                    task(t2)
-                )
+                format!(r#"{{"t_ns":{t},"ev":"notify","task":"{}","checkpoint":{cp}}}"#, task(t2))
             }
             TraceEvent::Deadline { cp } => format!(r#"{{"t_ns":{t},"ev":"deadline","checkpoint":{cp}}}"#),
         }
@@ -200,12 +191,7 @@ pub struct Tracer {
 impl Tracer {
     /// A tracer that writes JSON Lines to `out` (if any).
     pub fn new(out: Option<Box<dyn Write>>) -> Self {
-        Tracer {
-            hasher: StableHasher::new(),
-            count: 0,
-            out,
-            error: None,
-        }
+        Tracer { hasher: StableHasher::new(), count: 0, out, error: None }
     }
 
     /// Records one event at time `t`.

@@ -36,11 +36,7 @@ fn steady_read_rate(s: &Scenario) -> f64 {
     let r = common::run(s);
     let total = r.summary.records.source_read;
     let rows = &r.timeseries;
-    let at = |frac: f64| {
-        rows.iter()
-            .find(|row| row.source_read as f64 >= frac * total as f64)
-            .unwrap()
-    };
+    let at = |frac: f64| rows.iter().find(|row| row.source_read as f64 >= frac * total as f64).unwrap();
     let (a, b) = (at(0.25), at(0.75));
     (b.source_read - a.source_read) as f64 / ((b.t_ms - a.t_ms) / 1000.0)
 }
@@ -53,36 +49,23 @@ fn a_slow_operator_caps_the_source_read_rate_at_its_capacity() {
     // and backlogs (≤ (10 + 10 + 1) buffers × 32 records = 672 records), which over the 1 s
     // measuring window (≈ 20,000 records) allows at most ≈ 3.4 % of difference. Tolerance: 4 %.
     let rate = steady_read_rate(&chain(50));
-    assert!(
-        (rate - 20_000.0).abs() / 20_000.0 < 0.04,
-        "steady source read rate {rate:.0}/s, expected ≈ 20,000/s"
-    );
+    assert!((rate - 20_000.0).abs() / 20_000.0 < 0.04, "steady source read rate {rate:.0}/s, expected ≈ 20,000/s");
     // Without the bottleneck the source keeps up with its log (100,000/s).
     let free = steady_read_rate(&chain(2));
-    assert!(
-        (free - 100_000.0).abs() / 100_000.0 < 0.02,
-        "unthrottled read rate {free:.0}/s, expected ≈ 100,000/s"
-    );
+    assert!((free - 100_000.0).abs() / 100_000.0 < 0.02, "unthrottled read rate {free:.0}/s, expected ≈ 100,000/s");
 }
 
 #[test]
 fn backpressure_reaches_the_source_and_its_log_falls_behind() {
     let r = common::run(&chain(50));
     let bp = &r.summary.backpressure;
-    assert!(
-        bp["src[0]"] > 0.7,
-        "source blocked only {:.2} of the time",
-        bp["src[0]"]
-    );
+    assert!(bp["src[0]"] > 0.7, "source blocked only {:.2} of the time", bp["src[0]"]);
     assert!(bp["map[0]"] > 0.7, "map blocked only {:.2} of the time", bp["map[0]"]);
     assert_eq!(bp["agg[0]"], 0.0, "the bottleneck itself is never blocked on output");
     // Lag grows: the log receives 100k/s, the source reads 20k/s.
     let lags: Vec<f64> = r.timeseries.iter().map(|row| row.source_lag_ms).collect();
     let max_lag = lags.iter().cloned().fold(0.0, f64::max);
-    assert!(
-        max_lag > 250.0,
-        "max source lag {max_lag:.1} ms, expected the log to run far ahead"
-    );
+    assert!(max_lag > 250.0, "max source lag {max_lag:.1} ms, expected the log to run far ahead");
 }
 
 #[test]
@@ -92,16 +75,9 @@ fn receiver_queues_never_exceed_the_credit_bound() {
     for s in scenarios {
         let r = common::run(&s);
         let bound = r.summary.credit_bound;
-        assert_eq!(
-            bound,
-            s.network.buffers_per_channel + s.network.floating_buffers_per_gate
-        );
+        assert_eq!(bound, s.network.buffers_per_channel + s.network.floating_buffers_per_gate);
         for (ch, &q) in &r.summary.max_queued_buffers {
-            assert!(
-                q <= bound,
-                "{}: channel {ch} queued {q} buffers, credit bound {bound}",
-                s.name
-            );
+            assert!(q <= bound, "{}: channel {ch} queued {q} buffers, credit bound {bound}", s.name);
         }
     }
     // Under sustained backpressure the bound is actually reached (the floating buffers are used).

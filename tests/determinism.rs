@@ -10,14 +10,8 @@ fn traced(name: &str, seed: u64, file: &str) -> (String, Vec<u8>) {
     s.seed = seed;
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(file);
     let out = std::fs::File::create(&path).unwrap();
-    let r = engine::run(
-        &s,
-        RunOptions {
-            collect_output: false,
-            trace: Some(Box::new(std::io::BufWriter::new(out))),
-        },
-    )
-    .unwrap();
+    let r = engine::run(&s, RunOptions { collect_output: false, trace: Some(Box::new(std::io::BufWriter::new(out))) })
+        .unwrap();
     (r.summary.trace_hash, std::fs::read(&path).unwrap())
 }
 
@@ -39,13 +33,7 @@ fn different_seed_gives_different_trace() {
         let a = common::run(&s).summary.trace_hash;
         s.seed += 1;
         let b = common::run(&s).summary.trace_hash;
-        assert_ne!(
-            a,
-            b,
-            "{name}: seeds {} and {} gave the same trace hash",
-            s.seed - 1,
-            s.seed
-        );
+        assert_ne!(a, b, "{name}: seeds {} and {} gave the same trace hash", s.seed - 1, s.seed);
     }
 }
 

@@ -9,12 +9,7 @@ use ckptsim::scenario::{OperatorKind, Partitioner, Scenario};
 fn check_each_offset_arrives(s: &Scenario, times: u32) -> Result<(), String> {
     let r = common::run_collect(s);
     let out = r.output.expect("collected");
-    let sources: Vec<_> = s
-        .topology
-        .operators
-        .iter()
-        .filter(|o| o.kind == OperatorKind::Source)
-        .collect();
+    let sources: Vec<_> = s.topology.operators.iter().filter(|o| o.kind == OperatorKind::Source).collect();
     let per = sources[0].records_per_partition.unwrap();
     let mut partitions = 0;
     for (p, counts) in out.partitions() {
@@ -51,12 +46,7 @@ fn every_record_reaches_the_sink_exactly_once() {
 #[test]
 fn broadcast_delivers_each_record_to_every_downstream_task() {
     let mut s = common::load("pipeline");
-    let sink = s
-        .topology
-        .operators
-        .iter_mut()
-        .find(|o| o.kind == OperatorKind::Sink)
-        .unwrap();
+    let sink = s.topology.operators.iter_mut().find(|o| o.kind == OperatorKind::Sink).unwrap();
     sink.parallelism = 3;
     s.topology.edges[2].partitioner = Partitioner::Broadcast;
     check_each_offset_arrives(&s, 3).unwrap();

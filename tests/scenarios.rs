@@ -64,11 +64,7 @@ const PINS: &[Pin] = &[
 #[test]
 fn every_bundled_scenario_is_pinned() {
     let pinned: Vec<&str> = PINS.iter().map(|p| p.name).collect();
-    assert_eq!(
-        common::bundled(),
-        pinned,
-        "add a pin for each scenario in scenarios/ (sorted by name)"
-    );
+    assert_eq!(common::bundled(), pinned, "add a pin for each scenario in scenarios/ (sorted by name)");
 }
 
 #[test]
@@ -93,10 +89,7 @@ fn bundled_scenarios_match_their_pinned_figures() {
             m.latency_ms.p99
         );
         let bp = m.backpressure.values().cloned().fold(0.0, f64::max);
-        assert!(
-            (pin.max_backpressure.0..=pin.max_backpressure.1).contains(&bp),
-            "{name}: max backpressure {bp}"
-        );
+        assert!((pin.max_backpressure.0..=pin.max_backpressure.1).contains(&bp), "{name}: max backpressure {bp}");
         assert!(
             m.latency_ms.p50 <= m.latency_ms.p99 && m.latency_ms.p99 <= m.latency_ms.max,
             "{name}: percentiles out of order"
@@ -111,13 +104,7 @@ fn the_cli_run_writes_summary_and_timeseries() {
     let _ = std::fs::remove_dir_all(&out);
     let trace = out.with_extension("jsonl");
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
-        .args([
-            "run",
-            &common::scenario_path("pipeline").to_string_lossy(),
-            "--seed",
-            "9",
-            "--out",
-        ])
+        .args(["run", &common::scenario_path("pipeline").to_string_lossy(), "--seed", "9", "--out"])
         .arg(&out)
         .arg("--trace")
         .arg(&trace)

@@ -44,11 +44,7 @@ fn syntax_error_reports_line_and_column() {
 fn unknown_fields_are_rejected() {
     let mut v = base();
     v["topology"]["operators"][1]["paralelism"] = json!(2);
-    assert_field_error(
-        &v,
-        "topology.operators[1].paralelism",
-        &["unknown field `paralelism`", "parallelism"],
-    );
+    assert_field_error(&v, "topology.operators[1].paralelism", &["unknown field `paralelism`", "parallelism"]);
     let mut v = base();
     v["netwrok"] = json!({});
     assert_field_error(&v, "netwrok", &["unknown field"]);
@@ -65,11 +61,7 @@ fn unknown_operator_kind_lists_the_allowed_kinds() {
 fn unknown_operator_in_an_edge() {
     let mut v = base();
     v["topology"]["edges"][5]["to"] = json!("aggg");
-    assert_field_error(
-        &v,
-        "topology.edges[5].to",
-        &["unknown operator \"aggg\"", "known operators: src, evens"],
-    );
+    assert_field_error(&v, "topology.edges[5].to", &["unknown operator \"aggg\"", "known operators: src, evens"]);
     let mut v = base();
     v["topology"]["edges"][0]["from"] = json!("source");
     assert_field_error(&v, "topology.edges[0].from", &["unknown operator \"source\""]);
@@ -79,22 +71,14 @@ fn unknown_operator_in_an_edge() {
 fn unknown_task_in_a_cost_override() {
     let mut v = base();
     v["topology"]["operators"][5]["task_costs"] = json!({"3": {"fixed_us": 5}});
-    assert_field_error(
-        &v,
-        "topology.operators[5].task_costs.3",
-        &["unknown task \"3\"", "0..=2"],
-    );
+    assert_field_error(&v, "topology.operators[5].task_costs.3", &["unknown task \"3\"", "0..=2"]);
 }
 
 #[test]
 fn duplicate_operator_ids() {
     let mut v = base();
     v["topology"]["operators"][3]["id"] = json!("evens");
-    assert_field_error(
-        &v,
-        "topology.operators[3].id",
-        &["duplicate operator id \"evens\"", "operators[1]"],
-    );
+    assert_field_error(&v, "topology.operators[3].id", &["duplicate operator id \"evens\"", "operators[1]"]);
 }
 
 #[test]
@@ -133,25 +117,14 @@ fn zero_parallelism_buffer_and_rate() {
     assert_field_error(&v, "network.buffers_per_channel", &["found 0"]);
     let mut v = base();
     v["topology"]["operators"][0]["arrival"]["rate_per_sec"] = json!(0);
-    assert_field_error(
-        &v,
-        "topology.operators[0].arrival.rate_per_sec",
-        &["found 0", "records per second"],
-    );
+    assert_field_error(&v, "topology.operators[0].arrival.rate_per_sec", &["found 0", "records per second"]);
 }
 
 #[test]
 fn multiple_inputs_into_a_single_input_operator() {
     let mut v = base();
-    v["topology"]["edges"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"from": "odds", "to": "agg", "partitioner": "hash"}));
-    assert_field_error(
-        &v,
-        "topology.edges[7]",
-        &["keyed_sum \"agg\" takes exactly one input but has 2", "union"],
-    );
+    v["topology"]["edges"].as_array_mut().unwrap().push(json!({"from": "odds", "to": "agg", "partitioner": "hash"}));
+    assert_field_error(&v, "topology.edges[7]", &["keyed_sum \"agg\" takes exactly one input but has 2", "union"]);
 }
 
 #[test]
@@ -160,10 +133,7 @@ fn a_sink_with_no_input() {
     v["topology"]["edges"].as_array_mut().unwrap().pop();
     // agg now has no output and sink no input; the first operator in file order is reported.
     assert_field_error(&v, "topology.operators[5]", &["keyed_sum \"agg\" has no output"]);
-    v["topology"]["operators"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"id": "out2", "kind": "sink"}));
+    v["topology"]["operators"].as_array_mut().unwrap().push(json!({"id": "out2", "kind": "sink"}));
     v["topology"]["edges"]
         .as_array_mut()
         .unwrap()
@@ -194,19 +164,12 @@ fn negative_and_absurd_values() {
 fn kind_specific_fields_and_required_fields() {
     let mut v = base();
     v["topology"]["operators"][2]["keys"] = json!(5);
-    assert_field_error(
-        &v,
-        "topology.operators[2].keys",
-        &["only allowed on a source", "map \"inc\""],
-    );
+    assert_field_error(&v, "topology.operators[2].keys", &["only allowed on a source", "map \"inc\""]);
     let mut v = base();
     v["topology"]["operators"][0].as_object_mut().unwrap().remove("arrival");
     assert_field_error(&v, "topology.operators[0].arrival", &["missing", "constant"]);
     let mut v = base();
-    v["topology"]["operators"][0]
-        .as_object_mut()
-        .unwrap()
-        .remove("records_per_partition");
+    v["topology"]["operators"][0].as_object_mut().unwrap().remove("records_per_partition");
     assert_field_error(&v, "topology.operators[0].records_per_partition", &["until_ms"]);
     let mut v = base();
     v["topology"]["operators"][1]["keep"]["remainders"] = json!([2]);
@@ -220,16 +183,10 @@ fn kind_specific_fields_and_required_fields() {
 #[test]
 fn edges_into_sources_and_out_of_sinks() {
     let mut v = base();
-    v["topology"]["edges"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"from": "agg", "to": "src", "partitioner": "hash"}));
+    v["topology"]["edges"].as_array_mut().unwrap().push(json!({"from": "agg", "to": "src", "partitioner": "hash"}));
     assert_field_error(&v, "topology.edges[7].to", &["is a source"]);
     let mut v = base();
-    v["topology"]["edges"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"from": "sink", "to": "merge", "partitioner": "hash"}));
+    v["topology"]["edges"].as_array_mut().unwrap().push(json!({"from": "sink", "to": "merge", "partitioner": "hash"}));
     assert_field_error(&v, "topology.edges[7].from", &["is a sink"]);
 }
 
@@ -251,11 +208,7 @@ fn checkpointing_settings_are_checked() {
     assert_field_error(&v, "checkpointing.aligned_checkpoint_timeout_ms", &["missing"]);
     let mut v = base();
     v["checkpointing"] = json!({"mode": "optimistic", "interval_ms": 100});
-    assert_field_error(
-        &v,
-        "checkpointing.mode",
-        &["optimistic", "chandy_lamport", "at_least_once"],
-    );
+    assert_field_error(&v, "checkpointing.mode", &["optimistic", "chandy_lamport", "at_least_once"]);
     let mut v = base();
     v["checkpointing"] = json!({"interval_ms": 100, "max_concurrent": 0});
     assert_field_error(&v, "checkpointing.max_concurrent", &["found 0", "1..=64"]);
@@ -275,17 +228,10 @@ fn the_cli_reports_bad_input_with_exit_code_2_and_the_path() {
     let file = dir.join("bad-parallelism.json");
     std::fs::write(&file, v.to_string()).unwrap();
     for args in [vec!["validate"], vec!["run"]] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
-            .args(&args)
-            .arg(&file)
-            .output()
-            .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim")).args(&args).arg(&file).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("topology.operators[5].parallelism") && err.contains("found 0"),
-            "{args:?}: {err}"
-        );
+        assert!(err.contains("topology.operators[5].parallelism") && err.contains("found 0"), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))

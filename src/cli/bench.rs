@@ -25,8 +25,9 @@ pub fn bench(s: &Scenario, repeat: u32, scale: u64) -> std::io::Result<()> {
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
     println!(
-        "bench {} (scale ×{scale}, {repeat} runs, release build: {})",
+        "bench {} with protocol {} (scale ×{scale}, {repeat} runs, release build: {})",
         s.name,
+        m.protocol,
         !cfg!(debug_assertions)
     );
     println!(
@@ -35,12 +36,7 @@ pub fn bench(s: &Scenario, repeat: u32, scale: u64) -> std::io::Result<()> {
         m.records.hops,
         m.sim_time_ns / 1_000_000
     );
-    println!(
-        "  wall time: median {:.3} s (min {:.3}, max {:.3})",
-        median,
-        times[0],
-        times[times.len() - 1]
-    );
+    println!("  wall time: median {:.3} s (min {:.3}, max {:.3})", median, times[0], times[times.len() - 1]);
     println!(
         "  median speed: {:.2} M events/s, {:.2} M record-hops/s",
         m.events as f64 / median / 1e6,

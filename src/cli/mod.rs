@@ -66,6 +66,9 @@ enum Command {
         /// Multiply every source's `records_per_partition` and `until_ms` by this factor.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
         scale: u64,
+        /// Override `checkpointing.mode` (e.g. `none` to measure the cost of checkpointing).
+        #[arg(long, value_parser = parse_protocol)]
+        protocol: Option<ProtocolName>,
     },
 }
 
@@ -80,16 +83,10 @@ pub struct CliError {
 
 impl CliError {
     fn input(e: impl std::fmt::Display) -> Self {
-        CliError {
-            code: 2,
-            message: e.to_string(),
-        }
+        CliError { code: 2, message: e.to_string() }
     }
     fn io(what: &str, e: impl std::fmt::Display) -> Self {
-        CliError {
-            code: 1,
-            message: format!("{what}: {e}"),
-        }
+        CliError { code: 1, message: format!("{what}: {e}") }
     }
 }
 
@@ -111,8 +108,7 @@ fn load(path: &Path, seed: Option<u64>, protocol: Option<ProtocolName>) -> Resul
         s.seed = seed;
     }
     if let Some(p) = protocol {
-        s.set_protocol(p)
-            .map_err(|e| CliError::input(format!("--protocol {}: {e}", p.name())))?;
+        s.set_protocol(p).map_err(|e| CliError::input(format!("--protocol {}: {e}", p.name())))?;
     }
     Ok(s)
 }
@@ -141,23 +137,14 @@ fn print_summary(m: &crate::metrics::Summary) {
         "  latency (log arrival → sink): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         m.latency_ms.p50, m.latency_ms.p99, m.latency_ms.max
     );
-    match m
-        .backpressure
-        .iter()
-        .filter(|(_, f)| **f > 0.0)
-        .max_by(|a, b| a.1.total_cmp(b.1))
-    {
-        Some((task, f)) => println!(
-            "  most backpressured task: {task} ({:.1}% of the time blocked on output)",
-            f * 100.0
-        ),
+    match m.backpressure.iter().filter(|(_, f)| **f > 0.0).max_by(|a, b| a.1.total_cmp(b.1)) {
+        Some((task, f)) => {
+            println!("  most backpressured task: {task} ({:.1}% of the time blocked on output)", f * 100.0)
+        }
         None => println!("  no backpressure: no task was ever blocked on output"),
     }
     let max_q = m.max_queued_buffers.values().max().copied().unwrap_or(0);
-    println!(
-        "  deepest input queue: {max_q} buffers (credit bound {})",
-        m.credit_bound
-    );
+    println!("  deepest input queue: {max_q} buffers (credit bound {})", m.credit_bound);
     let c = &m.checkpoints;
     if c.triggered > 0 {
         println!(
@@ -187,20 +174,9 @@ fn print_summary(m: &crate::metrics::Summary) {
 
 fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Run {
-            scenario,
-            seed,
-            out,
-            trace,
-            protocol,
-        } => {
+        Command::Run { scenario, seed, out, trace, protocol } => {
             let s = load(&scenario, seed, protocol)?;
-            println!(
-                "ckptsim run {}  seed={}  fingerprint={}",
-                scenario.display(),
-                s.seed,
-                s.fingerprint()
-            );
+            println!("ckptsim run {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
             let trace_out: Option<Box<dyn std::io::Write>> = match &trace {
                 Some(p) => {
                     let f = std::fs::File::create(p)
@@ -209,46 +185,28 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 }
                 None => None,
             };
-            let result = engine::run(
-                &s,
-                RunOptions {
-                    collect_output: false,
-                    trace: trace_out,
-                },
-            )
-            .map_err(|e| CliError::io("writing the trace", e))?;
+            let result = engine::run(&s, RunOptions { collect_output: false, trace: trace_out })
+                .map_err(|e| CliError::io("writing the trace", e))?;
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
             report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
             print_summary(&result.summary);
             if let Some(t) = &trace {
                 println!("  trace: {}", t.display());
             }
-            println!(
-                "  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv",
-                dir.display()
-            );
+            println!("  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv", dir.display());
             Ok(())
         }
         Command::Compare { scenario, seed, out } => {
             let s = load(&scenario, seed, None)?;
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name));
-            println!(
-                "ckptsim compare {}  seed={}  fingerprint={}",
-                scenario.display(),
-                s.seed,
-                s.fingerprint()
-            );
+            println!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
             let report = crate::compare::compare(&s).map_err(CliError::input)?;
             crate::compare::write(&dir, &report).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
             print!("{}", crate::compare::table(&report));
             for note in &report.notes {
                 println!("note: {note}");
             }
-            println!(
-                "wrote {}/<protocol>/… and {}/compare.json",
-                dir.display(),
-                dir.display()
-            );
+            println!("wrote {}/<protocol>/… and {}/compare.json", dir.display(), dir.display());
             Ok(())
         }
         Command::Validate { scenario } => {
@@ -265,12 +223,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Bench {
-            scenario,
-            repeat,
-            scale,
-        } => {
-            let s = load(&scenario, None, None)?;
+        Command::Bench { scenario, repeat, scale, protocol } => {
+            let s = load(&scenario, None, protocol)?;
             bench::bench(&s, repeat, scale).map_err(|e| CliError::io("bench", e))
         }
     }

@@ -23,12 +23,7 @@ impl Engine<'_> {
             .as_ref()
             .and_then(|c| c.pending.get(&cp))
             .is_some_and(|p| p.tasks[task.0 as usize].snapshot.is_some());
-        TaskView {
-            task,
-            inputs: t.inputs,
-            ended: t.ended_inputs,
-            snapshotted,
-        }
+        TaskView { task, inputs: t.inputs, ended: t.ended_inputs, snapshotted }
     }
 
     fn pending(&self, cp: CheckpointId) -> Option<&Pending> {
@@ -40,9 +35,7 @@ impl Engine<'_> {
     }
 
     fn sources_running(&self) -> bool {
-        self.tasks
-            .iter()
-            .any(|t| t.source.is_some() && t.state != State::Finished)
+        self.tasks.iter().any(|t| t.source.is_some() && t.state != State::Finished)
     }
 
     // ---- coordinator -------------------------------------------------------------------------
@@ -71,11 +64,7 @@ impl Engine<'_> {
         let c = self.coord.as_mut().expect("trigger needs a coordinator");
         let id = c.next_id;
         c.next_id += 1;
-        let timing = CheckpointTiming {
-            id,
-            trigger: now,
-            deadline: c.cfg.aligned_timeout.map(|t| now + t),
-        };
+        let timing = CheckpointTiming { id, trigger: now, deadline: c.cfg.aligned_timeout.map(|t| now + t) };
         c.pending.insert(id, Pending::new(timing, &self.graph));
         self.queue.push(now + c.cfg.timeout, Event::Timeout(id));
         if let Some(d) = timing.deadline {
@@ -117,21 +106,12 @@ impl Engine<'_> {
         let now = self.now;
         let c = self.coord.as_mut().expect("a pending checkpoint has a coordinator");
         let p = c.pending.remove(&cp).expect("ending a pending checkpoint");
-        let violations = if outcome == Outcome::Completed {
-            crate::verify::check_cut(&self.graph, &p)
-        } else {
-            Vec::new()
-        };
+        let violations =
+            if outcome == Outcome::Completed { crate::verify::check_cut(&self.graph, &p) } else { Vec::new() };
         if outcome == Outcome::Completed {
             c.cut_checked += 1;
         }
-        c.stats.push(stats(
-            &p,
-            now,
-            outcome,
-            violations.len(),
-            self.scenario.network.record_bytes as u64,
-        ));
+        c.stats.push(stats(&p, now, outcome, violations.len(), self.scenario.network.record_bytes as u64));
         for (t, tp) in p.tasks.iter().enumerate() {
             c.task_rows.push(task_row(&p, tp, &self.graph.tasks[t].name));
         }
@@ -173,8 +153,7 @@ impl Engine<'_> {
             self.queue.push(at, Event::Tick);
         }
         // The checkpoint's timers are obsolete.
-        self.queue
-            .retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
+        self.queue.retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
         for t in 0..self.tasks.len() {
             let task = TaskId(t as u32);
             let mut actions = std::mem::take(&mut self.actions);
@@ -232,9 +211,7 @@ impl Engine<'_> {
             Arrival::Data(_) => {
                 for p in coord.pending.values_mut() {
                     if p.channels[ch.0 as usize].recording {
-                        p.channels[ch.0 as usize]
-                            .input
-                            .extend_from_slice(self.net.last_arrived(ch));
+                        p.channels[ch.0 as usize].input.extend_from_slice(self.net.last_arrived(ch));
                     }
                 }
             }
@@ -247,8 +224,7 @@ impl Engine<'_> {
             }
             Arrival::Barrier(cp) | Arrival::PriorityBarrier { id: cp, .. } => {
                 let priority = matches!(arrival, Arrival::PriorityBarrier { .. });
-                self.tracer
-                    .record(self.now, TraceEvent::BarrierArrive { ch, cp, priority }, &self.graph);
+                self.tracer.record(self.now, TraceEvent::BarrierArrive { ch, cp, priority }, &self.graph);
                 let (now, arrived) = (self.now, self.net.arrived(ch));
                 let Some(p) = self.pending_mut(cp) else { return }; // aborted: dropped
                 let timing = p.timing;
@@ -329,12 +305,7 @@ impl Engine<'_> {
         }
         let t = &self.tasks[task.0 as usize];
         // Protocols keep their own per-checkpoint counts; `snapshotted` is not used here.
-        let view = TaskView {
-            task,
-            inputs: t.inputs,
-            ended: t.ended_inputs,
-            snapshotted: false,
-        };
+        let view = TaskView { task, inputs: t.inputs, ended: t.ended_inputs, snapshotted: false };
         let mut actions = std::mem::take(&mut self.actions);
         if let Some(proto) = &mut self.protocol {
             proto.on_input_ended(&view, ch, &mut actions);
@@ -399,9 +370,7 @@ impl Engine<'_> {
             at: now,
             state_bytes,
             state_digest: t.state_digest,
-            consumed_digest: inputs
-                .iter()
-                .fold(0u64, |d, &c| d.wrapping_add(self.net.consumed_digest(c))),
+            consumed_digest: inputs.iter().fold(0u64, |d, &c| d.wrapping_add(self.net.consumed_digest(c))),
             consumed: inputs.iter().map(|&c| (c, self.net.consumed(c))).collect(),
             sent: outputs.iter().map(|&c| (c, self.net.sent(c))).collect(),
             logic: t.logic.clone(),
@@ -410,10 +379,7 @@ impl Engine<'_> {
         };
         let finished = t.state == State::Finished;
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
-        let path = self
-            .protocol
-            .as_ref()
-            .map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
+        let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
         let persist = self.protocol.as_ref().is_some_and(|pr| pr.persists_overtaken_output());
         let mut overtaken = Vec::new();
         if !finished {
@@ -522,18 +488,8 @@ impl Engine<'_> {
             return;
         }
         let node = &self.graph.tasks[ti];
-        let in_records: usize = node
-            .input_gates
-            .iter()
-            .flatten()
-            .map(|ch| p.channels[ch.0 as usize].input.len())
-            .sum();
-        let out_records: usize = node
-            .outputs
-            .iter()
-            .flatten()
-            .map(|ch| p.channels[ch.0 as usize].output.len())
-            .sum();
+        let in_records: usize = node.input_gates.iter().flatten().map(|ch| p.channels[ch.0 as usize].input.len()).sum();
+        let out_records: usize = node.outputs.iter().flatten().map(|ch| p.channels[ch.0 as usize].output.len()).sum();
         let channel_bytes = (in_records + out_records) as u64 * record_bytes;
         let tp = &mut p.tasks[ti];
         let bytes = tp.snapshot.as_ref().expect("checked").state_bytes + channel_bytes;
@@ -558,12 +514,7 @@ fn stats(p: &Pending, now: SimTime, outcome: Outcome, violations: usize, record_
         end_ms: ns_to_ms(now),
         outcome,
         duration_ms: ns_to_ms(now - trig),
-        start_delay_max_ms: max_of(
-            p.tasks
-                .iter()
-                .filter_map(|t| t.first_barrier)
-                .map(|f| ns_to_ms(f - trig)),
-        ),
+        start_delay_max_ms: max_of(p.tasks.iter().filter_map(|t| t.first_barrier).map(|f| ns_to_ms(f - trig))),
         alignment_max_ms: max_of(snaps().map(|(t, s)| ns_to_ms(s.at - t.first_barrier.unwrap_or(s.at)))),
         sync_max_ms: max_of(snaps().map(|(_, s)| ns_to_ms(s.sync))),
         async_max_ms: max_of(p.tasks.iter().filter_map(|t| t.upload).map(|(_, d)| ns_to_ms(d))),

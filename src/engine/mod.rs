@@ -189,11 +189,7 @@ impl<'a> Engine<'a> {
         let graph = Graph::build(scenario);
         let graph_channels = graph.channels.len();
         let rngs = RngTree::new(scenario.seed);
-        let net = Network::new(
-            &graph,
-            NetConfig::from_scenario(&scenario.network),
-            rngs.stream(Component::Network),
-        );
+        let net = Network::new(&graph, NetConfig::from_scenario(&scenario.network), rngs.stream(Component::Network));
         let tasks = graph
             .tasks
             .iter()
@@ -202,12 +198,7 @@ impl<'a> Engine<'a> {
                 let spec = &scenario.topology.operators[t.op];
                 let mut rng = rngs.stream(Component::Task(i as u32));
                 let source = (spec.kind == OperatorKind::Source).then(|| {
-                    SourceLog::new(
-                        spec,
-                        i as u32,
-                        scenario.seed,
-                        rngs.stream(Component::SourceLog(i as u32)),
-                    )
+                    SourceLog::new(spec, i as u32, scenario.seed, rngs.stream(Component::SourceLog(i as u32)))
                 });
                 // Flink's rebalance starts at a random channel per task.
                 let rebalance_next = t.outputs.iter().map(|chs| rng.gen_range(0..chs.len())).collect();
@@ -293,9 +284,7 @@ impl<'a> Engine<'a> {
                 Event::Tick => self.on_tick(),
                 Event::TriggerArrive(task, cp) => self.mail(task, Mail::Trigger(cp)),
                 Event::Ack(task, cp) => self.on_ack(task, cp),
-                Event::Notify(task, cp) => self
-                    .tracer
-                    .record(self.now, TraceEvent::Notify { task, cp }, &self.graph),
+                Event::Notify(task, cp) => self.tracer.record(self.now, TraceEvent::Notify { task, cp }, &self.graph),
                 Event::Timeout(cp) => self.on_timeout(cp),
                 Event::Deadline(cp) => self.on_deadline(cp),
             }
@@ -327,8 +316,7 @@ impl<'a> Engine<'a> {
         match n {
             NetEvent::Arrive(ch) => {
                 let records = self.net.front_in_flight_records(ch);
-                self.tracer
-                    .record(self.now, TraceEvent::Arrive { ch, records }, &self.graph);
+                self.tracer.record(self.now, TraceEvent::Arrive { ch, records }, &self.graph);
             }
             NetEvent::Credit(ch, n) => self.tracer.record(self.now, TraceEvent::Credit { ch, n }, &self.graph),
         }
@@ -391,8 +379,7 @@ impl<'a> Engine<'a> {
             }
             if let Some(since) = self.tasks[ti].blocked_since.take() {
                 self.tasks[ti].blocked_ns += self.now - since;
-                self.tracer
-                    .record(self.now, TraceEvent::Unblocked { task }, &self.graph);
+                self.tracer.record(self.now, TraceEvent::Unblocked { task }, &self.graph);
             }
             if let Some(log) = &mut self.tasks[ti].source {
                 match log.next_arrival() {
@@ -443,14 +430,7 @@ impl<'a> Engine<'a> {
 
     fn complete(&mut self, task: TaskId, r: Record) {
         self.counts.hops += 1;
-        self.tracer.record(
-            self.now,
-            TraceEvent::Process {
-                task,
-                lineage: r.lineage,
-            },
-            &self.graph,
-        );
+        self.tracer.record(self.now, TraceEvent::Process { task, lineage: r.lineage }, &self.graph);
         let t = &mut self.tasks[task.0 as usize];
         if t.kind == OperatorKind::Source {
             self.counts.source_read += 1;
@@ -516,8 +496,7 @@ impl<'a> Engine<'a> {
         for e in 0..self.graph.tasks[ti].outputs.len() {
             for j in 0..self.graph.tasks[ti].outputs[e].len() {
                 let ch = self.graph.tasks[ti].outputs[e][j];
-                self.net
-                    .push_event(ch, Element::EndOfPartition, self.now, &mut self.queue);
+                self.net.push_event(ch, Element::EndOfPartition, self.now, &mut self.queue);
             }
         }
         self.snapshot_finished(task);
@@ -561,13 +540,8 @@ impl<'a> Engine<'a> {
         self.end_unfinished();
         self.tracer.finish()?;
         let end = self.now;
-        let input_blocked_ns = self.input_blocked_ns
-            + self
-                .input_blocked_since
-                .iter()
-                .flatten()
-                .map(|&s| end - s)
-                .sum::<SimTime>();
+        let input_blocked_ns =
+            self.input_blocked_ns + self.input_blocked_since.iter().flatten().map(|&s| end - s).sum::<SimTime>();
         let (checkpoints, consistent_cut, stats, rows, violations) = match self.coord.take() {
             Some(c) => (
                 CheckpointSummary::from_stats(&c.stats, c.job_failed.clone()),

@@ -22,11 +22,7 @@ impl OutputLog {
 
     /// How many times `l` arrived.
     pub fn count(&self, l: Lineage) -> u32 {
-        self.counts
-            .get(&l.partition)
-            .and_then(|v| v.get(l.offset as usize))
-            .copied()
-            .unwrap_or(0)
+        self.counts.get(&l.partition).and_then(|v| v.get(l.offset as usize)).copied().unwrap_or(0)
     }
 
     /// Partitions seen, each with its per-offset counts (index = offset).

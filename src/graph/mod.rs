@@ -124,11 +124,7 @@ impl Graph {
         let mut channels = Vec::new();
         for (e, spec) in s.topology.edges.iter().enumerate() {
             let (from, to) = (op_of(&spec.from), op_of(&spec.to));
-            edges.push(EdgeNode {
-                from,
-                to,
-                partitioner: spec.partitioner,
-            });
+            edges.push(EdgeNode { from, to, partitioner: spec.partitioner });
             operators[from].outputs.push(e);
             operators[to].inputs.push(e);
             let gate = operators[to].inputs.len() - 1;
@@ -158,12 +154,7 @@ impl Graph {
                 tasks[u.0 as usize].outputs.push(out);
             }
         }
-        Graph {
-            operators,
-            edges,
-            tasks,
-            channels,
-        }
+        Graph { operators, edges, tasks, channels }
     }
 
     /// The task called `name` (`op[index]`).

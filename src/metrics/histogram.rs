@@ -31,11 +31,7 @@ impl Default for Histogram {
 impl Histogram {
     /// An empty histogram.
     pub fn new() -> Self {
-        Histogram {
-            counts: vec![0; Self::index(u64::MAX) + 1],
-            total: 0,
-            max: 0,
-        }
+        Histogram { counts: vec![0; Self::index(u64::MAX) + 1], total: 0, max: 0 }
     }
 
     fn index(v: u64) -> usize {

@@ -64,11 +64,7 @@ impl Percentiles {
         }
         values.sort_by(f64::total_cmp);
         let at = |p: f64| values[((p / 100.0 * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
-        Percentiles {
-            p50: at(50.0),
-            p99: at(99.0),
-            max: values[values.len() - 1],
-        }
+        Percentiles { p50: at(50.0), p99: at(99.0), max: values[values.len() - 1] }
     }
 }
 

@@ -193,10 +193,7 @@ impl Network {
         for t in &graph.tasks {
             gate_base.push(gates.len());
             for _ in &t.input_gates {
-                gates.push(Gate {
-                    floating_free: cfg.floating,
-                    waiting: VecDeque::new(),
-                });
+                gates.push(Gate { floating_free: cfg.floating, waiting: VecDeque::new() });
             }
         }
         let chans = graph
@@ -211,10 +208,7 @@ impl Network {
                     credit: cfg.exclusive,
                     ..Default::default()
                 },
-                recv: RecvSide {
-                    outstanding: cfg.exclusive,
-                    ..Default::default()
-                },
+                recv: RecvSide { outstanding: cfg.exclusive, ..Default::default() },
             })
             .collect();
         Network {
@@ -272,10 +266,7 @@ impl Network {
 
     /// Finishes the current buffer (if it holds anything) and tries to send.
     pub fn finish_buffer<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
-        let fresh = self
-            .spare
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.cfg.buffer_records));
+        let fresh = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(self.cfg.buffer_records));
         let c = &mut self.chans[ch.0 as usize];
         if c.send.current.is_empty() {
             self.spare.push(fresh);
@@ -353,9 +344,7 @@ impl Network {
     /// barrier `until` (if queued) and at most `limit` records.
     pub fn queued_records(&self, ch: ChannelId, until: Option<CheckpointId>, limit: u64) -> Vec<Record> {
         let r = &self.chans[ch.0 as usize].recv;
-        let stop = until
-            .and_then(|id| r.queue.iter().position(|e| *e == Element::Barrier(id)))
-            .unwrap_or(usize::MAX);
+        let stop = until.and_then(|id| r.queue.iter().position(|e| *e == Element::Barrier(id))).unwrap_or(usize::MAX);
         Self::unconsumed(r, stop, limit)
     }
 
@@ -401,11 +390,7 @@ impl Network {
     }
 
     fn delay(&mut self) -> SimTime {
-        let j = if self.cfg.jitter > 0 {
-            self.rng.gen_range(0..=self.cfg.jitter)
-        } else {
-            0
-        };
+        let j = if self.cfg.jitter > 0 { self.rng.gen_range(0..=self.cfg.jitter) } else { 0 };
         self.cfg.latency + j
     }
 
@@ -457,11 +442,7 @@ impl Network {
 
     fn arrive<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) -> Arrival {
         let c = &mut self.chans[ch.0 as usize];
-        let (e, backlog) = c
-            .send
-            .in_flight
-            .pop_front()
-            .expect("an Arrive event has an element in flight");
+        let (e, backlog) = c.send.in_flight.pop_front().expect("an Arrive event has an element in flight");
         let arrival = match &e {
             Element::Data(b) => {
                 c.recv.outstanding -= 1;

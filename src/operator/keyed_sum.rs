@@ -13,10 +13,7 @@ pub struct KeyedSum {
 impl KeyedSum {
     /// Empty state; each distinct key accounts for `bytes_per_key` bytes.
     pub fn new(bytes_per_key: u64) -> Self {
-        KeyedSum {
-            sums: BTreeMap::new(),
-            bytes_per_key,
-        }
+        KeyedSum { sums: BTreeMap::new(), bytes_per_key }
     }
 
     /// Adds the record's value to its key's sum and emits `(key, new sum)`.

@@ -77,10 +77,7 @@ impl Logic {
             OperatorKind::Map => Logic::Map,
             OperatorKind::Filter => {
                 let keep = spec.keep.as_ref().expect("validated: a filter has `keep`");
-                Logic::Filter {
-                    modulo: keep.modulo,
-                    remainders: keep.remainders.clone(),
-                }
+                Logic::Filter { modulo: keep.modulo, remainders: keep.remainders.clone() }
             }
             OperatorKind::KeyedSum => Logic::KeyedSum(KeyedSum::new(spec.state_bytes_per_key.unwrap_or(16))),
             OperatorKind::Union => Logic::Union,
@@ -102,10 +99,7 @@ impl Logic {
     pub fn apply(&mut self, r: Record) -> Option<Record> {
         match self {
             Logic::Source | Logic::Union => Some(r),
-            Logic::Map => Some(Record {
-                value: r.value.wrapping_add(1),
-                ..r
-            }),
+            Logic::Map => Some(Record { value: r.value.wrapping_add(1), ..r }),
             Logic::Filter { modulo, remainders } => {
                 let rem = r.value.rem_euclid(*modulo as i64) as u64;
                 remainders.contains(&rem).then_some(r)

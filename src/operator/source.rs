@@ -44,11 +44,7 @@ impl SourceLog {
             limit: spec.records_per_partition,
             until: spec.until_ms.map(|m| m * MS),
             arrival: spec.arrival.expect("validated: a source has an arrival process"),
-            cursor: LogCursor {
-                offset: 0,
-                next_arrival: 0,
-                rng,
-            },
+            cursor: LogCursor { offset: 0, next_arrival: 0, rng },
         }
     }
 
@@ -77,10 +73,7 @@ impl SourceLog {
         Record {
             key: h % self.keys,
             value: (mix64(h) % 100) as i64,
-            lineage: Lineage {
-                partition: self.partition,
-                offset,
-            },
+            lineage: Lineage { partition: self.partition, offset },
             arrival,
             seq: 0,
         }
@@ -105,18 +98,9 @@ impl SourceLog {
                 let gap = (-(1.0 - u).ln() * SEC as f64 / rate_per_sec as f64).round() as SimTime;
                 c.next_arrival + gap
             }
-            ArrivalSpec::Bursts {
-                rate_per_sec,
-                burst_rate_per_sec,
-                burst_ms,
-                period_ms,
-            } => {
+            ArrivalSpec::Bursts { rate_per_sec, burst_rate_per_sec, burst_ms, period_ms } => {
                 let phase = c.next_arrival % (period_ms * MS);
-                let rate = if phase < burst_ms * MS {
-                    burst_rate_per_sec
-                } else {
-                    rate_per_sec
-                };
+                let rate = if phase < burst_ms * MS { burst_rate_per_sec } else { rate_per_sec };
                 c.next_arrival + (SEC / rate).max(1)
             }
         };

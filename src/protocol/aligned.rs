@@ -38,10 +38,7 @@ impl Protocol for Aligned {
         }
         if self.barriers.arrive(t, cp) {
             self.barriers.forget(t.task, cp);
-            out.push(Action::Snapshot {
-                cp,
-                record_inputs: false,
-            });
+            out.push(Action::Snapshot { cp, record_inputs: false });
             out.push(Action::UnblockAll);
         } else {
             out.push(Action::Block(ch));
@@ -51,10 +48,7 @@ impl Protocol for Aligned {
     fn on_input_ended(&mut self, t: &TaskView, _: ChannelId, out: &mut Vec<Action>) {
         for cp in self.barriers.complete_after_end(t) {
             self.barriers.forget(t.task, cp);
-            out.push(Action::Snapshot {
-                cp,
-                record_inputs: false,
-            });
+            out.push(Action::Snapshot { cp, record_inputs: false });
             out.push(Action::UnblockAll);
         }
     }

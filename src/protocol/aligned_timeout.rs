@@ -22,10 +22,7 @@ pub struct AlignedTimeout {
 impl AlignedTimeout {
     fn switch(&mut self, t: &TaskView, cp: CheckpointId, out: &mut Vec<Action>) {
         self.aligned.on_checkpoint_end(t.task, cp, &mut Vec::new());
-        out.push(Action::Snapshot {
-            cp,
-            record_inputs: true,
-        });
+        out.push(Action::Snapshot { cp, record_inputs: true });
         out.push(Action::UnblockAll);
     }
 }

@@ -27,20 +27,14 @@ impl Protocol for AtLeastOnce {
     fn on_barrier(&mut self, t: &TaskView, _: ChannelId, cp: CheckpointId, _: bool, out: &mut Vec<Action>) {
         if !t.snapshotted && self.barriers.arrive(t, cp) {
             self.barriers.forget(t.task, cp);
-            out.push(Action::Snapshot {
-                cp,
-                record_inputs: false,
-            });
+            out.push(Action::Snapshot { cp, record_inputs: false });
         }
     }
 
     fn on_input_ended(&mut self, t: &TaskView, _: ChannelId, out: &mut Vec<Action>) {
         for cp in self.barriers.complete_after_end(t) {
             self.barriers.forget(t.task, cp);
-            out.push(Action::Snapshot {
-                cp,
-                record_inputs: false,
-            });
+            out.push(Action::Snapshot { cp, record_inputs: false });
         }
     }
 

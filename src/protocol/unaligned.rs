@@ -26,10 +26,7 @@ impl Protocol for Unaligned {
 
     fn on_barrier(&mut self, t: &TaskView, _: ChannelId, cp: CheckpointId, _: bool, out: &mut Vec<Action>) {
         if !t.snapshotted {
-            out.push(Action::Snapshot {
-                cp,
-                record_inputs: true,
-            });
+            out.push(Action::Snapshot { cp, record_inputs: true });
         }
     }
 }

@@ -34,10 +34,7 @@ pub enum ScenarioError {
 impl ScenarioError {
     /// A field error at `path`.
     pub fn field(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ScenarioError::Field {
-            path: path.into(),
-            message: message.into(),
-        }
+        ScenarioError::Field { path: path.into(), message: message.into() }
     }
 
     /// The JSON path the error points at, if any.
@@ -56,10 +53,7 @@ impl fmt::Display for ScenarioError {
                 write!(f, "cannot read scenario `{path}`: {message}")
             }
             ScenarioError::Syntax { line, column, message } => {
-                write!(
-                    f,
-                    "scenario is not valid JSON at line {line}, column {column}: {message}"
-                )
+                write!(f, "scenario is not valid JSON at line {line}, column {column}: {message}")
             }
             ScenarioError::Field { path, message } => {
                 write!(f, "scenario field `{path}`: {message}")
@@ -109,9 +103,5 @@ fn syntax(e: &serde_json::Error) -> ScenarioError {
         Some(i) => full[..i].to_string(),
         None => full,
     };
-    ScenarioError::Syntax {
-        line: e.line(),
-        column: e.column(),
-        message,
-    }
+    ScenarioError::Syntax { line: e.line(), column: e.column(), message }
 }

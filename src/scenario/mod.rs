@@ -45,10 +45,8 @@ impl Scenario {
 
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ScenarioError::Io { path: path.display().to_string(), message: e.to_string() })?;
         Self::from_json(&text)
     }
 
@@ -65,10 +63,7 @@ impl Scenario {
             (None, ProtocolName::None) => Ok(()),
             (None, _) => Err(ScenarioError::field(
                 "checkpointing",
-                format!(
-                    "missing; protocol {} needs a checkpointing section with at least `interval_ms`",
-                    p.name()
-                ),
+                format!("missing; protocol {} needs a checkpointing section with at least `interval_ms`", p.name()),
             )),
             (Some(c), _) => {
                 if p == ProtocolName::AlignedTimeout && c.aligned_checkpoint_timeout_ms.is_none() {

@@ -276,9 +276,7 @@ pub struct MetricsConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig {
-            sample_interval_ms: 100,
-        }
+        MetricsConfig { sample_interval_ms: 100 }
     }
 }
 
@@ -386,11 +384,6 @@ pub struct Storage {
 
 impl Default for Storage {
     fn default() -> Self {
-        Storage {
-            sync_base_us: 100,
-            sync_mib_per_sec: 1024,
-            write_latency_ms: 5,
-            write_mib_per_sec: 100,
-        }
+        Storage { sync_base_us: 100, sync_mib_per_sec: 1024, write_latency_ms: 5, write_mib_per_sec: 100 }
     }
 }

@@ -14,10 +14,7 @@ pub const MAX_DURATION_NS: u64 = 10_000_000_000;
 
 fn range(path: &str, value: u64, lo: u64, hi: u64, what: &str) -> R {
     if value < lo || value > hi {
-        return Err(ScenarioError::field(
-            path,
-            format!("found {value}, allowed: {what} in {lo}..={hi}"),
-        ));
+        return Err(ScenarioError::field(path, format!("found {value}, allowed: {what} in {lo}..={hi}")));
     }
     Ok(())
 }
@@ -25,28 +22,18 @@ fn range(path: &str, value: u64, lo: u64, hi: u64, what: &str) -> R {
 fn is_ident(s: &str, extra: &[char]) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || extra.contains(&c))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || extra.contains(&c))
 }
 
 pub(super) fn validate(s: &Scenario) -> R {
     if !is_ident(&s.name, &['.']) {
         return Err(ScenarioError::field(
             "name",
-            format!(
-                "found {:?}, allowed: 1 to 64 characters of letters, digits, `-`, `_`, `.`",
-                s.name
-            ),
+            format!("found {:?}, allowed: 1 to 64 characters of letters, digits, `-`, `_`, `.`", s.name),
         ));
     }
     validate_network(s)?;
-    range(
-        "metrics.sample_interval_ms",
-        s.metrics.sample_interval_ms,
-        1,
-        3_600_000,
-        "milliseconds",
-    )?;
+    range("metrics.sample_interval_ms", s.metrics.sample_interval_ms, 1, 3_600_000, "milliseconds")?;
     if let Some(c) = &s.checkpointing {
         validate_checkpointing(c)?;
     }
@@ -72,13 +59,7 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
     range("checkpointing.interval_ms", c.interval_ms, 1, DAY_MS, "milliseconds")?;
     range("checkpointing.timeout_ms", c.timeout_ms, 1, DAY_MS, "milliseconds")?;
     range("checkpointing.min_pause_ms", c.min_pause_ms, 0, DAY_MS, "milliseconds")?;
-    range(
-        "checkpointing.max_concurrent",
-        c.max_concurrent as u64,
-        1,
-        64,
-        "checkpoints",
-    )?;
+    range("checkpointing.max_concurrent", c.max_concurrent as u64, 1, 64, "checkpoints")?;
     range(
         "checkpointing.tolerable_failed_checkpoints",
         c.tolerable_failed_checkpoints as u64,
@@ -87,13 +68,7 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
         "checkpoints",
     )?;
     match c.aligned_checkpoint_timeout_ms {
-        Some(t) => range(
-            "checkpointing.aligned_checkpoint_timeout_ms",
-            t,
-            0,
-            DAY_MS,
-            "milliseconds",
-        )?,
+        Some(t) => range("checkpointing.aligned_checkpoint_timeout_ms", t, 0, DAY_MS, "milliseconds")?,
         None if c.mode == ProtocolName::AlignedTimeout => {
             return Err(ScenarioError::field(
                 "checkpointing.aligned_checkpoint_timeout_ms",
@@ -103,20 +78,8 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
         None => {}
     }
     let st = &c.storage;
-    range(
-        "checkpointing.storage.sync_base_us",
-        st.sync_base_us,
-        0,
-        MAX_DURATION_NS / 1_000,
-        "microseconds",
-    )?;
-    range(
-        "checkpointing.storage.sync_mib_per_sec",
-        st.sync_mib_per_sec,
-        1,
-        1 << 20,
-        "MiB/s",
-    )?;
+    range("checkpointing.storage.sync_base_us", st.sync_base_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
+    range("checkpointing.storage.sync_mib_per_sec", st.sync_mib_per_sec, 1, 1 << 20, "MiB/s")?;
     range(
         "checkpointing.storage.write_latency_ms",
         st.write_latency_ms,
@@ -124,13 +87,7 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
         MAX_DURATION_NS / 1_000_000,
         "milliseconds",
     )?;
-    range(
-        "checkpointing.storage.write_mib_per_sec",
-        st.write_mib_per_sec,
-        1,
-        1 << 20,
-        "MiB/s",
-    )?;
+    range("checkpointing.storage.write_mib_per_sec", st.write_mib_per_sec, 1, 1 << 20, "MiB/s")?;
     Ok(())
 }
 
@@ -138,48 +95,12 @@ fn validate_network(s: &Scenario) -> R {
     let n = &s.network;
     range("network.buffer_records", n.buffer_records as u64, 1, 65_536, "records")?;
     range("network.record_bytes", n.record_bytes as u64, 1, 1 << 20, "bytes")?;
-    range(
-        "network.buffer_timeout_us",
-        n.buffer_timeout_us,
-        0,
-        MAX_DURATION_NS / 1_000,
-        "microseconds",
-    )?;
-    range(
-        "network.buffers_per_channel",
-        n.buffers_per_channel as u64,
-        1,
-        1024,
-        "buffers",
-    )?;
-    range(
-        "network.floating_buffers_per_gate",
-        n.floating_buffers_per_gate as u64,
-        0,
-        1024,
-        "buffers",
-    )?;
-    range(
-        "network.max_buffers_per_channel",
-        n.max_buffers_per_channel as u64,
-        1,
-        1024,
-        "buffers",
-    )?;
-    range(
-        "network.latency_us",
-        n.latency_us,
-        0,
-        MAX_DURATION_NS / 1_000,
-        "microseconds",
-    )?;
-    range(
-        "network.jitter_us",
-        n.jitter_us,
-        0,
-        MAX_DURATION_NS / 1_000,
-        "microseconds",
-    )?;
+    range("network.buffer_timeout_us", n.buffer_timeout_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
+    range("network.buffers_per_channel", n.buffers_per_channel as u64, 1, 1024, "buffers")?;
+    range("network.floating_buffers_per_gate", n.floating_buffers_per_gate as u64, 0, 1024, "buffers")?;
+    range("network.max_buffers_per_channel", n.max_buffers_per_channel as u64, 1, 1024, "buffers")?;
+    range("network.latency_us", n.latency_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
+    range("network.jitter_us", n.jitter_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
     Ok(())
 }
 
@@ -197,19 +118,13 @@ fn validate_topology(s: &Scenario) -> R {
         if !is_ident(&op.id, &[]) {
             return Err(ScenarioError::field(
                 format!("{p}.id"),
-                format!(
-                    "found {:?}, allowed: 1 to 64 characters of letters, digits, `-`, `_`",
-                    op.id
-                ),
+                format!("found {:?}, allowed: 1 to 64 characters of letters, digits, `-`, `_`", op.id),
             ));
         }
         if let Some(first) = index.insert(&op.id, i) {
             return Err(ScenarioError::field(
                 format!("{p}.id"),
-                format!(
-                    "duplicate operator id {:?} (also topology.operators[{first}]); ids must be unique",
-                    op.id
-                ),
+                format!("duplicate operator id {:?} (also topology.operators[{first}]); ids must be unique", op.id),
             ));
         }
         validate_operator(&p, op)?;
@@ -266,19 +181,12 @@ fn validate_topology(s: &Scenario) -> R {
     for (i, op) in ops.iter().enumerate() {
         let p = format!("topology.operators[{i}]");
         let n_in = inputs[i].len();
-        let single_input = matches!(
-            op.kind,
-            OperatorKind::Map | OperatorKind::Filter | OperatorKind::KeyedSum | OperatorKind::Sink
-        );
+        let single_input =
+            matches!(op.kind, OperatorKind::Map | OperatorKind::Filter | OperatorKind::KeyedSum | OperatorKind::Sink);
         if op.kind != OperatorKind::Source && n_in == 0 {
             return Err(ScenarioError::field(
                 p,
-                format!(
-                    "{} {:?} has no input; add an edge with \"to\": {:?}",
-                    op.kind.name(),
-                    op.id,
-                    op.id
-                ),
+                format!("{} {:?} has no input; add an edge with \"to\": {:?}", op.kind.name(), op.id, op.id),
             ));
         }
         if single_input && n_in > 1 {
@@ -294,10 +202,7 @@ fn validate_topology(s: &Scenario) -> R {
             ));
         }
         if op.kind == OperatorKind::Union && n_in < 2 {
-            return Err(ScenarioError::field(
-                p,
-                format!("union {:?} has {n_in} input, allowed: 2 or more", op.id),
-            ));
+            return Err(ScenarioError::field(p, format!("union {:?} has {n_in} input, allowed: 2 or more", op.id)));
         }
         if op.kind != OperatorKind::Sink && outputs[i].is_empty() {
             return Err(ScenarioError::field(
@@ -320,20 +225,8 @@ fn validate_topology(s: &Scenario) -> R {
 }
 
 fn validate_operator(p: &str, op: &OperatorSpec) -> R {
-    range(
-        &format!("{p}.parallelism"),
-        op.parallelism as u64,
-        1,
-        MAX_PARALLELISM as u64,
-        "tasks",
-    )?;
-    range(
-        &format!("{p}.cost"),
-        op.cost.mean_ns(),
-        0,
-        MAX_DURATION_NS,
-        "nanoseconds",
-    )?;
+    range(&format!("{p}.parallelism"), op.parallelism as u64, 1, MAX_PARALLELISM as u64, "tasks")?;
+    range(&format!("{p}.cost"), op.cost.mean_ns(), 0, MAX_DURATION_NS, "nanoseconds")?;
     for (k, cost) in &op.task_costs {
         let path = format!("{p}.task_costs.{k}");
         match k.parse::<u32>() {
@@ -341,11 +234,7 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
             _ => {
                 return Err(ScenarioError::field(
                     path,
-                    format!(
-                        "unknown task {k:?} of {:?}; allowed: a task index 0..={}",
-                        op.id,
-                        op.parallelism - 1
-                    ),
+                    format!("unknown task {k:?} of {:?}; allowed: a task index 0..={}", op.id, op.parallelism - 1),
                 ));
             }
         }
@@ -366,19 +255,11 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
         Ok(())
     };
     only("arrival", op.arrival.is_some(), OperatorKind::Source)?;
-    only(
-        "records_per_partition",
-        op.records_per_partition.is_some(),
-        OperatorKind::Source,
-    )?;
+    only("records_per_partition", op.records_per_partition.is_some(), OperatorKind::Source)?;
     only("until_ms", op.until_ms.is_some(), OperatorKind::Source)?;
     only("keys", op.keys.is_some(), OperatorKind::Source)?;
     only("keep", op.keep.is_some(), OperatorKind::Filter)?;
-    only(
-        "state_bytes_per_key",
-        op.state_bytes_per_key.is_some(),
-        OperatorKind::KeyedSum,
-    )?;
+    only("state_bytes_per_key", op.state_bytes_per_key.is_some(), OperatorKind::KeyedSum)?;
     match op.kind {
         OperatorKind::Source => {
             let Some(arrival) = &op.arrival else {
@@ -391,34 +272,11 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
             const MAX_RATE: u64 = 100_000_000;
             match *arrival {
                 super::ArrivalSpec::Constant { rate_per_sec } | super::ArrivalSpec::Poisson { rate_per_sec } => {
-                    range(
-                        &format!("{ap}.rate_per_sec"),
-                        rate_per_sec,
-                        1,
-                        MAX_RATE,
-                        "records per second",
-                    )?;
+                    range(&format!("{ap}.rate_per_sec"), rate_per_sec, 1, MAX_RATE, "records per second")?;
                 }
-                super::ArrivalSpec::Bursts {
-                    rate_per_sec,
-                    burst_rate_per_sec,
-                    burst_ms,
-                    period_ms,
-                } => {
-                    range(
-                        &format!("{ap}.rate_per_sec"),
-                        rate_per_sec,
-                        1,
-                        MAX_RATE,
-                        "records per second",
-                    )?;
-                    range(
-                        &format!("{ap}.burst_rate_per_sec"),
-                        burst_rate_per_sec,
-                        1,
-                        MAX_RATE,
-                        "records per second",
-                    )?;
+                super::ArrivalSpec::Bursts { rate_per_sec, burst_rate_per_sec, burst_ms, period_ms } => {
+                    range(&format!("{ap}.rate_per_sec"), rate_per_sec, 1, MAX_RATE, "records per second")?;
+                    range(&format!("{ap}.burst_rate_per_sec"), burst_rate_per_sec, 1, MAX_RATE, "records per second")?;
                     range(&format!("{ap}.burst_ms"), burst_ms, 1, 86_400_000, "milliseconds")?;
                     range(
                         &format!("{ap}.period_ms"),
@@ -436,13 +294,7 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
                 ));
             }
             if let Some(n) = op.records_per_partition {
-                range(
-                    &format!("{p}.records_per_partition"),
-                    n,
-                    1,
-                    1_000_000_000_000,
-                    "records",
-                )?;
+                range(&format!("{p}.records_per_partition"), n, 1, 1_000_000_000_000, "records")?;
             }
             if let Some(t) = op.until_ms {
                 range(&format!("{p}.until_ms"), t, 1, 1_000_000_000, "milliseconds")?;

@@ -32,9 +32,7 @@ impl Default for StableHasher {
 impl StableHasher {
     /// A hasher in its initial state.
     pub fn new() -> Self {
-        StableHasher {
-            state: 0x243F_6A88_85A3_08D3,
-        }
+        StableHasher { state: 0x243F_6A88_85A3_08D3 }
     }
 
     /// Feeds one word.

@@ -59,22 +59,11 @@ pub enum CutViolation {
 impl fmt::Display for CutViolation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CutViolation::Orphans {
-                cp,
-                channel,
-                sent,
-                consumed,
-            } => write!(
+            CutViolation::Orphans { cp, channel, sent, consumed } => write!(
                 f,
                 "checkpoint {cp}, channel {channel}: orphans — receiver consumed {consumed} records but the sender had sent only {sent} at its snapshot"
             ),
-            CutViolation::ChannelState {
-                cp,
-                channel,
-                expected,
-                recorded,
-                first_difference,
-            } => {
+            CutViolation::ChannelState { cp, channel, expected, recorded, first_difference } => {
                 write!(
                     f,
                     "checkpoint {cp}, channel {channel}: channel state should be records {}..{} ({} records), recorded {recorded}",
@@ -91,10 +80,7 @@ impl fmt::Display for CutViolation {
                 Ok(())
             }
             CutViolation::State { cp, task } => {
-                write!(
-                    f,
-                    "checkpoint {cp}, task {task}: snapshotted state is not the fold of the records it consumed"
-                )
+                write!(f, "checkpoint {cp}, task {task}: snapshotted state is not the fold of the records it consumed")
             }
             CutViolation::MissingSnapshot { cp, task } => write!(f, "checkpoint {cp}: task {task} has no snapshot"),
         }
@@ -107,14 +93,10 @@ pub fn check_cut(graph: &Graph, p: &Pending) -> Vec<CutViolation> {
     let mut out = Vec::new();
     for (t, progress) in p.tasks.iter().enumerate() {
         match &progress.snapshot {
-            None => out.push(CutViolation::MissingSnapshot {
-                cp,
-                task: graph.tasks[t].name.clone(),
-            }),
-            Some(s) if s.state_digest != s.consumed_digest => out.push(CutViolation::State {
-                cp,
-                task: graph.tasks[t].name.clone(),
-            }),
+            None => out.push(CutViolation::MissingSnapshot { cp, task: graph.tasks[t].name.clone() }),
+            Some(s) if s.state_digest != s.consumed_digest => {
+                out.push(CutViolation::State { cp, task: graph.tasks[t].name.clone() })
+            }
             Some(_) => {}
         }
     }
@@ -124,21 +106,13 @@ pub fn check_cut(graph: &Graph, p: &Pending) -> Vec<CutViolation> {
     for (c, node) in graph.channels.iter().enumerate() {
         let snap = |t: crate::graph::TaskId| p.tasks[t.0 as usize].snapshot.as_ref().expect("checked above");
         let find = |v: &[(crate::graph::ChannelId, u64)]| {
-            v.iter()
-                .find(|(ch, _)| ch.0 as usize == c)
-                .map(|&(_, n)| n)
-                .expect("snapshot covers every channel")
+            v.iter().find(|(ch, _)| ch.0 as usize == c).map(|&(_, n)| n).expect("snapshot covers every channel")
         };
         let s = find(&snap(node.from).sent);
         let r = find(&snap(node.to).consumed);
         let channel = || node.name.clone();
         if r > s {
-            out.push(CutViolation::Orphans {
-                cp,
-                channel: channel(),
-                sent: s,
-                consumed: r,
-            });
+            out.push(CutViolation::Orphans { cp, channel: channel(), sent: s, consumed: r });
             continue;
         }
         let state = &p.channels[c];

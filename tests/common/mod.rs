@@ -7,9 +7,7 @@ use std::path::PathBuf;
 
 /// Path of a bundled scenario.
 pub fn scenario_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("scenarios")
-        .join(format!("{name}.json"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.json"))
 }
 
 /// Loads a bundled scenario.
@@ -24,14 +22,7 @@ pub fn json(name: &str) -> serde_json::Value {
 
 /// Runs with output collection on.
 pub fn run_collect(s: &Scenario) -> RunResult {
-    engine::run(
-        s,
-        RunOptions {
-            collect_output: true,
-            trace: None,
-        },
-    )
-    .expect("run without trace file cannot fail")
+    engine::run(s, RunOptions { collect_output: true, trace: None }).expect("run without trace file cannot fail")
 }
 
 /// Runs with default options.

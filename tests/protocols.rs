@@ -1,0 +1,285 @@
+//! The snapshot protocols and the consistent-cut checker (issue: checkpoint coordinator and
+//! protocols). Correct protocols never violate the cut; the checker catches at-least-once and
+//! deliberately broken variants; the backpressure scenario shows the classic figures.
+
+mod common;
+
+use ckptsim::engine::{self, RunOptions, RunResult};
+use ckptsim::graph::{ChannelId, TaskId};
+use ckptsim::protocol::{self, Action, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
+use ckptsim::scenario::{ProtocolName, Scenario};
+use ckptsim::sim::SimTime;
+
+const CORRECT: [ProtocolName; 4] =
+    [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport, ProtocolName::AlignedTimeout];
+
+fn with_protocol(name: &str, p: ProtocolName) -> Scenario {
+    let mut s = common::load(name);
+    s.set_protocol(p).unwrap();
+    s
+}
+
+fn run_with(s: &Scenario, p: Box<dyn Protocol>) -> RunResult {
+    engine::run_with_protocol(s, RunOptions::default(), Some(p)).unwrap()
+}
+
+#[test]
+fn correct_protocols_give_consistent_cuts_on_every_bundled_scenario() {
+    for name in common::bundled() {
+        for p in CORRECT {
+            let m = common::run(&with_protocol(&name, p)).summary;
+            let c = &m.checkpoints;
+            assert!(m.drained, "{name}/{}: did not drain", p.name());
+            assert!(c.completed >= 10, "{name}/{}: only {} checkpoints completed", p.name(), c.completed);
+            assert_eq!(c.unfinished, 0, "{name}/{}: a checkpoint hung", p.name());
+            assert_eq!(m.consistent_cut.checked, c.completed, "{name}/{}", p.name());
+            assert_eq!(
+                m.consistent_cut.violations,
+                0,
+                "{name}/{}: {}",
+                p.name(),
+                m.consistent_cut.first_violation.unwrap_or_default()
+            );
+        }
+    }
+}
+
+#[test]
+fn at_least_once_is_caught_with_orphans_on_multi_input_scenarios() {
+    for name in ["diamond", "backpressure"] {
+        let r = common::run(&with_protocol(name, ProtocolName::AtLeastOnce));
+        assert!(r.summary.consistent_cut.violations > 0, "{name}: at_least_once passed the cut checker");
+        let first = r.summary.consistent_cut.first_violation.unwrap();
+        assert!(first.contains("orphans"), "{name}: {first}");
+        assert!(r.cut_violations.iter().all(|v| matches!(v, ckptsim::verify::CutViolation::Orphans { .. })));
+    }
+}
+
+/// Aligned, except that it never blocks the first input channel of any task.
+struct ForgetsToBlockOneInput {
+    inner: protocol::Aligned,
+    first_inputs: Vec<ChannelId>,
+}
+
+impl Protocol for ForgetsToBlockOneInput {
+    fn name(&self) -> ProtocolName {
+        ProtocolName::Aligned
+    }
+    fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
+        self.inner.barrier_path(cp, now)
+    }
+    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
+        self.inner.on_barrier(t, ch, cp, o, out);
+        out.retain(|a| !matches!(a, Action::Block(c) if self.first_inputs.contains(c)));
+    }
+    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
+        self.inner.on_input_ended(t, ch, out);
+    }
+    fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
+        self.inner.on_checkpoint_end(task, cp, out);
+    }
+}
+
+#[test]
+fn the_checker_catches_aligned_that_forgets_to_block_one_input() {
+    for name in ["diamond", "backpressure"] {
+        let s = with_protocol(name, ProtocolName::Aligned);
+        let g = ckptsim::graph::Graph::build(&s);
+        let first_inputs =
+            g.tasks.iter().filter_map(|t| t.input_gates.first().and_then(|g| g.first().copied())).collect();
+        let r = run_with(&s, Box::new(ForgetsToBlockOneInput { inner: Default::default(), first_inputs }));
+        assert!(r.summary.consistent_cut.violations > 0, "{name}: the broken aligned variant passed");
+        // The same scenario with the real protocol is clean: the checker is not just noisy.
+        assert_eq!(common::run(&s).summary.consistent_cut.violations, 0);
+    }
+}
+
+/// Unaligned, except that the output buffers its barriers overtake are not persisted.
+struct DropsOutputBufferState;
+
+impl Protocol for DropsOutputBufferState {
+    fn name(&self) -> ProtocolName {
+        ProtocolName::Unaligned
+    }
+    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
+        BarrierPath::Priority
+    }
+    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
+        protocol::Unaligned.on_barrier(t, ch, cp, o, out);
+    }
+    fn persists_overtaken_output(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn the_checker_catches_unaligned_that_drops_its_output_buffer_state() {
+    let s = with_protocol("backpressure", ProtocolName::Unaligned);
+    let r = run_with(&s, Box::new(DropsOutputBufferState));
+    assert!(r.summary.consistent_cut.violations > 0, "dropping output-buffer state passed the checker");
+    let first = r.summary.consistent_cut.first_violation.unwrap();
+    assert!(first.contains("channel state should be records"), "{first}");
+}
+
+/// Chandy-Lamport, except that the snapshot does not record the other inputs.
+struct RecordsNothing;
+
+impl Protocol for RecordsNothing {
+    fn name(&self) -> ProtocolName {
+        ProtocolName::ChandyLamport
+    }
+    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
+        BarrierPath::InBand
+    }
+    fn on_barrier(&mut self, t: &TaskView, _: ChannelId, cp: CheckpointId, _: bool, out: &mut Vec<Action>) {
+        if !t.snapshotted {
+            out.push(Action::Snapshot { cp, record_inputs: false });
+        }
+    }
+}
+
+#[test]
+fn the_checker_catches_chandy_lamport_without_channel_recording() {
+    let s = with_protocol("diamond", ProtocolName::ChandyLamport);
+    let r = run_with(&s, Box::new(RecordsNothing));
+    assert!(r.summary.consistent_cut.violations > 0);
+}
+
+fn figures(p: ProtocolName) -> ckptsim::metrics::Summary {
+    common::run(&with_protocol("backpressure", p)).summary
+}
+
+#[test]
+fn backpressure_shows_the_classic_figures() {
+    let aligned = figures(ProtocolName::Aligned);
+    let unaligned = figures(ProtocolName::Unaligned);
+    let cl = figures(ProtocolName::ChandyLamport);
+    let timeout = figures(ProtocolName::AlignedTimeout);
+    let (a, u, t) = (
+        aligned.checkpoints.duration_ms.p50,
+        unaligned.checkpoints.duration_ms.p50,
+        timeout.checkpoints.duration_ms.p50,
+    );
+    // Aligned barriers queue behind the backpressured data; unaligned ones overtake it.
+    assert!(a >= 10.0 * u, "aligned p50 {a:.2} ms is not ≥ 10 × unaligned p50 {u:.2} ms");
+    assert_eq!(aligned.checkpoints.channel_state_bytes.max, 0.0, "aligned persisted channel state");
+    assert!(unaligned.checkpoints.channel_state_bytes.p50 > 0.0, "unaligned persisted no channel state");
+    assert!(aligned.input_blocked_ms > 0.0, "aligned never blocked an input");
+    // Chandy-Lamport records channel state and never blocks.
+    assert!(cl.checkpoints.channel_state_bytes.p50 > 0.0);
+    assert_eq!(cl.input_blocked_ms, 0.0, "chandy_lamport blocked an input");
+    assert_eq!(unaligned.input_blocked_ms, 0.0);
+    // Aligned with a timeout lies between the two: bounded by the timeout, some channel state.
+    assert!(u < t && t < a, "aligned_timeout p50 {t:.2} ms not between unaligned {u:.2} and aligned {a:.2}");
+    assert!(timeout.checkpoints.channel_state_bytes.p50 > 0.0);
+    assert!(timeout.checkpoints.channel_state_bytes.p50 < unaligned.checkpoints.channel_state_bytes.p50);
+}
+
+#[test]
+fn determinism_holds_with_checkpointing_for_every_protocol() {
+    let mut hashes = Vec::new();
+    for p in ProtocolName::ALL {
+        let s = with_protocol("diamond", p);
+        let a = common::run(&s).summary;
+        let b = common::run(&s).summary;
+        assert_eq!(a.trace_hash, b.trace_hash, "{}", p.name());
+        assert_eq!(a.checkpoints.duration_ms.p99, b.checkpoints.duration_ms.p99, "{}", p.name());
+        hashes.push(a.trace_hash);
+    }
+    let mut distinct = hashes.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), hashes.len(), "two protocols produced the same trace: {hashes:?}");
+}
+
+#[test]
+fn timed_out_checkpoints_unblock_their_inputs_and_fail_the_job_past_the_tolerance() {
+    // Aligned on the backpressure scenario takes ≈ 100 ms; a 30 ms timeout aborts every checkpoint.
+    let mut s = with_protocol("backpressure", ProtocolName::Aligned);
+    s.checkpointing.as_mut().unwrap().timeout_ms = 30;
+    s.checkpointing.as_mut().unwrap().tolerable_failed_checkpoints = 3;
+    let m = common::run(&s).summary;
+    assert!(m.drained, "blocked inputs were not released after the abort");
+    assert_eq!(m.checkpoints.completed, 0);
+    assert_eq!(m.checkpoints.aborted, 4, "the job should fail at the 4th abort and stop triggering");
+    assert!(m.checkpoints.job_failed.as_deref().unwrap().contains("exceed tolerable_failed_checkpoints (3)"));
+    // Unaligned checkpoints finish within the same timeout.
+    s.set_protocol(ProtocolName::Unaligned).unwrap();
+    let m = common::run(&s).summary;
+    assert_eq!(m.checkpoints.aborted, 0);
+    assert!(m.checkpoints.completed >= 10);
+}
+
+#[test]
+fn min_pause_and_max_concurrent_shape_the_trigger_times() {
+    let mut s = with_protocol("backpressure", ProtocolName::Aligned);
+    s.checkpointing.as_mut().unwrap().min_pause_ms = 150;
+    let r = common::run(&s);
+    for w in r.checkpoints.windows(2) {
+        assert!(w[1].trigger_ms >= w[0].end_ms + 150.0, "checkpoint {} triggered too early after {}", w[1].id, w[0].id);
+    }
+    // Aligned checkpoints outlast the 100 ms interval: with 2 concurrent ones they overlap.
+    s.checkpointing.as_mut().unwrap().min_pause_ms = 0;
+    s.checkpointing.as_mut().unwrap().max_concurrent = 2;
+    let r = common::run(&s);
+    assert!(r.checkpoints.windows(2).any(|w| w[1].trigger_ms < w[0].end_ms), "no two checkpoints overlapped");
+    assert_eq!(r.summary.consistent_cut.violations, 0);
+    assert!(r.summary.drained);
+    let single = common::run(&with_protocol("backpressure", ProtocolName::Aligned));
+    assert!(r.summary.checkpoints.triggered > single.summary.checkpoints.triggered);
+}
+
+#[test]
+fn checkpoint_csvs_are_written_with_one_row_per_checkpoint_and_task() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-protocol");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["run", &common::scenario_path("diamond").to_string_lossy(), "--protocol", "unaligned", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("protocol unaligned") && stdout.contains("0 violations"), "{stdout}");
+    let csv = std::fs::read_to_string(dir.join("checkpoints.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(rows.len() as u64, summary["checkpoints"]["triggered"].as_u64().unwrap());
+    assert!(rows.iter().all(|r| r.split(',').nth(3) == Some("completed")));
+    let tasks = std::fs::read_to_string(dir.join("checkpoint_tasks.csv")).unwrap();
+    let tasks_per_cp = ckptsim::graph::Graph::build(&common::load("diamond")).tasks.len();
+    assert_eq!(tasks.lines().count() - 1, rows.len() * tasks_per_cp);
+    // A bad protocol name is an input error.
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["run", &common::scenario_path("diamond").to_string_lossy(), "--protocol", "optimistic"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("allowed: none, aligned, unaligned"));
+}
+
+#[test]
+fn compare_runs_every_protocol_and_writes_compare_json() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compare");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["compare", &common::scenario_path("diamond").to_string_lossy(), "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for p in ProtocolName::ALL {
+        assert!(table.contains(p.name()), "table lacks {}: {table}", p.name());
+        assert!(dir.join(p.name()).join("summary.json").exists());
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), ProtocolName::ALL.len());
+    // compare's runs are the same as single runs (same seed, same protocol).
+    let single = common::run(&with_protocol("diamond", ProtocolName::ChandyLamport)).summary;
+    let row = rows.iter().find(|r| r["protocol"] == "chandy_lamport").unwrap();
+    assert_eq!(row["trace_hash"], single.trace_hash.as_str());
+}
