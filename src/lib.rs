@@ -10,9 +10,14 @@
 //! - [`graph`]: the topology expanded into tasks and channels;
 //! - [`operator`]: what each operator kind does to a record, and the replayable source log;
 //! - [`net`]: channels, buffers, credits;
-//! - [`engine`]: the event loop that moves records through the graph;
+//! - [`engine`]: the event loop that moves records through the graph, and checkpointing;
+//! - [`protocol`]: the snapshot protocols, one file each behind one trait;
+//! - [`coordinator`]: checkpoint settings, checkpoints in progress and their statistics;
+//! - [`verify`]: the consistent-cut checker;
+//! - [`compare`]: every protocol on one scenario;
 //! - [`metrics`]: histograms, time series and the run summary;
-//! - [`trace`]: trace events, the trace hash and the JSON Lines writer.
+//! - [`trace`]: trace events, the trace hash and the JSON Lines writer;
+//! - [`report`]: result files; [`cli`]: the command-line interface.
 #![forbid(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -6,7 +6,7 @@ use crate::scenario::Scenario;
 use std::time::Instant;
 
 /// Runs `s` (scaled) `repeat` times and prints median events/s and record-hops/s, and peak memory.
-pub fn bench(s: &Scenario, repeat: u32, scale: u64) -> std::io::Result<()> {
+pub fn bench(s: &Scenario, repeat: u32, scale: u64) -> Result<(), super::CliError> {
     let mut s = s.clone();
     for op in &mut s.topology.operators {
         op.records_per_partition = op.records_per_partition.map(|n| n * scale);
@@ -17,34 +17,29 @@ pub fn bench(s: &Scenario, repeat: u32, scale: u64) -> std::io::Result<()> {
     for _ in 0..repeat {
         #[allow(clippy::disallowed_methods)] // bench measures wall-clock speed; it is not simulation code
         let start = Instant::now();
-        let r = engine::run(&s, RunOptions::default())?;
+        let r = engine::run(&s, RunOptions::default()).expect("no trace file: no I/O");
         times.push(start.elapsed().as_secs_f64());
         last = Some(r.summary);
     }
     let m = last.expect("repeat ≥ 1");
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    println!(
+    say!(
         "bench {} with protocol {} (scale ×{scale}, {repeat} runs, release build: {})",
         s.name,
         m.protocol,
         !cfg!(debug_assertions)
     );
-    println!(
-        "  per run: {} events, {} record-hops, {} simulated ms",
-        m.events,
-        m.records.hops,
-        m.sim_time_ns / 1_000_000
-    );
-    println!("  wall time: median {:.3} s (min {:.3}, max {:.3})", median, times[0], times[times.len() - 1]);
-    println!(
+    say!("  per run: {} events, {} record-hops, {} simulated ms", m.events, m.records.hops, m.sim_time_ns / 1_000_000);
+    say!("  wall time: median {:.3} s (min {:.3}, max {:.3})", median, times[0], times[times.len() - 1]);
+    say!(
         "  median speed: {:.2} M events/s, {:.2} M record-hops/s",
         m.events as f64 / median / 1e6,
         m.records.hops as f64 / median / 1e6
     );
     match peak_rss_kib() {
-        Some(kib) => println!("  peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0),
-        None => println!("  peak memory: not available on this platform"),
+        Some(kib) => say!("  peak memory (VmHWM): {:.1} MiB", kib as f64 / 1024.0),
+        None => say!("  peak memory: not available on this platform"),
     }
     Ok(())
 }

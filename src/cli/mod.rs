@@ -1,6 +1,27 @@
 //! The command-line interface (clap). Parses flags, calls the library, prints. The only place
 //! that prints or reads the wall clock (for `bench`).
 
+/// Prints a line to stdout; a closed stdout (`ckptsim … | head`) ends the command quietly
+/// instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            return Err($crate::cli::CliError::closed());
+        }
+    }};
+}
+
+/// Like [`say!`] without the newline.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout(), $($arg)*).is_err() {
+            return Err($crate::cli::CliError::closed());
+        }
+    }};
+}
+
 mod bench;
 
 use crate::engine::{self, RunOptions};
@@ -88,6 +109,10 @@ impl CliError {
     fn io(what: &str, e: impl std::fmt::Display) -> Self {
         CliError { code: 1, message: format!("{what}: {e}") }
     }
+    /// Standard output was closed by the reader: stop without a message.
+    fn closed() -> Self {
+        CliError { code: 0, message: String::new() }
+    }
 }
 
 /// Parses the arguments and runs the command.
@@ -96,7 +121,9 @@ pub fn main() -> ExitCode {
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", e.message);
+            if !e.message.is_empty() {
+                eprintln!("error: {}", e.message);
+            }
             ExitCode::from(e.code)
         }
     }
@@ -121,62 +148,75 @@ fn parse_protocol(s: &str) -> Result<ProtocolName, String> {
 }
 
 /// The short human summary of a run.
-fn print_summary(m: &crate::metrics::Summary) {
-    println!(
+fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
+    say!(
         "  protocol {}: simulated {} ms, {} events, trace hash {}",
         m.protocol,
         fmt_ms(m.sim_time_ns),
         m.events,
         m.trace_hash
     );
-    println!(
+    say!(
         "  records: {} read, {} at sinks; throughput {:.0} records/s",
-        m.records.source_read, m.records.sink_received, m.throughput_rps
+        m.records.source_read,
+        m.records.sink_received,
+        m.throughput_rps
     );
-    println!(
+    say!(
         "  latency (log arrival → sink): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        m.latency_ms.p50, m.latency_ms.p99, m.latency_ms.max
+        m.latency_ms.p50,
+        m.latency_ms.p99,
+        m.latency_ms.max
     );
     match m.backpressure.iter().filter(|(_, f)| **f > 0.0).max_by(|a, b| a.1.total_cmp(b.1)) {
         Some((task, f)) => {
-            println!("  most backpressured task: {task} ({:.1}% of the time blocked on output)", f * 100.0)
+            say!("  most backpressured task: {task} ({:.1}% of the time blocked on output)", f * 100.0)
         }
-        None => println!("  no backpressure: no task was ever blocked on output"),
+        None => say!("  no backpressure: no task was ever blocked on output"),
     }
     let max_q = m.max_queued_buffers.values().max().copied().unwrap_or(0);
-    println!("  deepest input queue: {max_q} buffers (credit bound {})", m.credit_bound);
+    say!("  deepest input queue: {max_q} buffers (credit bound {})", m.credit_bound);
     let c = &m.checkpoints;
     if c.triggered > 0 {
-        println!(
+        say!(
             "  checkpoints: {} triggered, {} completed, {} aborted; duration p50 {:.3} ms, p99 {:.3} ms; alignment p50 {:.3} ms",
-            c.triggered, c.completed, c.aborted, c.duration_ms.p50, c.duration_ms.p99, c.alignment_ms.p50
+            c.triggered,
+            c.completed,
+            c.aborted,
+            c.duration_ms.p50,
+            c.duration_ms.p99,
+            c.alignment_ms.p50
         );
-        println!(
+        say!(
             "  snapshot size p50: {} state bytes + {} channel-state bytes; inputs blocked {:.1} ms in total",
-            c.state_bytes.p50, c.channel_state_bytes.p50, m.input_blocked_ms
+            c.state_bytes.p50,
+            c.channel_state_bytes.p50,
+            m.input_blocked_ms
         );
         let cut = &m.consistent_cut;
         match &cut.first_violation {
-            None => println!("  consistent cut: {} checkpoints checked, 0 violations", cut.checked),
-            Some(v) => println!(
+            None => say!("  consistent cut: {} checkpoints checked, 0 violations", cut.checked),
+            Some(v) => say!(
                 "  CONSISTENT CUT VIOLATED: {} violations in {} checkpoints; first: {v}",
-                cut.violations, cut.checked
+                cut.violations,
+                cut.checked
             ),
         }
         if let Some(why) = &c.job_failed {
-            println!("  JOB FAILED: {why}");
+            say!("  JOB FAILED: {why}");
         }
     }
     if !m.drained {
-        println!("  WARNING: the run did not drain — some task never finished");
+        say!("  WARNING: the run did not drain — some task never finished");
     }
+    Ok(())
 }
 
 fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Run { scenario, seed, out, trace, protocol } => {
             let s = load(&scenario, seed, protocol)?;
-            println!("ckptsim run {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
+            say!("ckptsim run {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
             let trace_out: Option<Box<dyn std::io::Write>> = match &trace {
                 Some(p) => {
                     let f = std::fs::File::create(p)
@@ -189,30 +229,30 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 .map_err(|e| CliError::io("writing the trace", e))?;
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
             report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
-            print_summary(&result.summary);
+            print_summary(&result.summary)?;
             if let Some(t) = &trace {
-                println!("  trace: {}", t.display());
+                say!("  trace: {}", t.display());
             }
-            println!("  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv", dir.display());
+            say!("  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv", dir.display());
             Ok(())
         }
         Command::Compare { scenario, seed, out } => {
             let s = load(&scenario, seed, None)?;
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name));
-            println!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
+            say!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
             let report = crate::compare::compare(&s).map_err(CliError::input)?;
             crate::compare::write(&dir, &report).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
-            print!("{}", crate::compare::table(&report));
+            say_raw!("{}", crate::compare::table(&report));
             for note in &report.notes {
-                println!("note: {note}");
+                say!("note: {note}");
             }
-            println!("wrote {}/<protocol>/… and {}/compare.json", dir.display(), dir.display());
+            say!("wrote {}/<protocol>/… and {}/compare.json", dir.display(), dir.display());
             Ok(())
         }
         Command::Validate { scenario } => {
             let s = load(&scenario, None, None)?;
             let g = crate::graph::Graph::build(&s);
-            println!(
+            say!(
                 "{}: ok — scenario {:?}, {} operators, {} tasks, {} channels, fingerprint {}",
                 scenario.display(),
                 s.name,
@@ -225,7 +265,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         }
         Command::Bench { scenario, repeat, scale, protocol } => {
             let s = load(&scenario, None, protocol)?;
-            bench::bench(&s, repeat, scale).map_err(|e| CliError::io("bench", e))
+            bench::bench(&s, repeat, scale)
         }
     }
 }
