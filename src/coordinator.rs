@@ -4,7 +4,7 @@
 //! barriers, acks, completion and aborts happen there.
 
 use crate::graph::{ChannelId, Graph};
-use crate::operator::{LogCursor, Logic, Record};
+use crate::operator::Record;
 use crate::protocol::{CheckpointId, CheckpointTiming};
 use crate::scenario::{Checkpointing, ProtocolName};
 use crate::sim::{MS, SEC, SimTime, US};
@@ -77,10 +77,6 @@ pub struct TaskSnapshot {
     pub consumed: Vec<(ChannelId, u64)>,
     /// Ground truth: records written to each output channel so far (`s`).
     pub sent: Vec<(ChannelId, u64)>,
-    /// A copy of the operator state.
-    pub logic: Logic,
-    /// Sources: the log position.
-    pub cursor: Option<LogCursor>,
     /// Duration of the synchronous part.
     pub sync: SimTime,
 }
@@ -198,12 +194,12 @@ pub struct CheckpointStats {
     pub cut_violations: usize,
 }
 
-impl CheckpointStats {
+impl crate::metrics::CsvRow for CheckpointStats {
     /// CSV header.
-    pub const CSV_HEADER: &'static str = "id,trigger_ms,end_ms,outcome,duration_ms,start_delay_max_ms,alignment_max_ms,sync_max_ms,async_max_ms,state_bytes,channel_state_bytes,channel_state_records,cut_violations";
+    const CSV_HEADER: &'static str = "id,trigger_ms,end_ms,outcome,duration_ms,start_delay_max_ms,alignment_max_ms,sync_max_ms,async_max_ms,state_bytes,channel_state_bytes,channel_state_records,cut_violations";
 
     /// As CSV.
-    pub fn to_csv(&self) -> String {
+    fn to_csv(&self) -> String {
         format!(
             "{},{:.3},{:.3},{},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{}",
             self.id,
@@ -253,12 +249,12 @@ pub struct TaskCheckpointRow {
     pub channel_state_bytes: u64,
 }
 
-impl TaskCheckpointRow {
+impl crate::metrics::CsvRow for TaskCheckpointRow {
     /// CSV header.
-    pub const CSV_HEADER: &'static str = "id,task,first_barrier_ms,last_barrier_ms,start_delay_ms,alignment_ms,snapshot_ms,sync_ms,async_ms,ack_ms,state_bytes,channel_state_bytes";
+    const CSV_HEADER: &'static str = "id,task,first_barrier_ms,last_barrier_ms,start_delay_ms,alignment_ms,snapshot_ms,sync_ms,async_ms,ack_ms,state_bytes,channel_state_bytes";
 
     /// As CSV.
-    pub fn to_csv(&self) -> String {
+    fn to_csv(&self) -> String {
         let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
         format!(
             "{},{},{},{},{},{},{},{},{},{},{},{}",
@@ -276,17 +272,6 @@ impl TaskCheckpointRow {
             self.channel_state_bytes
         )
     }
-}
-
-/// A completed checkpoint: what a recovery restores (used by failure recovery).
-#[derive(Clone, Debug)]
-pub struct Completed {
-    /// Id and timing.
-    pub timing: CheckpointTiming,
-    /// Per task snapshot.
-    pub tasks: Vec<TaskSnapshot>,
-    /// Per channel recorded state, in order (input part, then output part).
-    pub channel_state: Vec<Vec<Record>>,
 }
 
 /// The coordinator's state.
@@ -310,8 +295,6 @@ pub struct Coordinator {
     pub stats: Vec<CheckpointStats>,
     /// Per task and checkpoint.
     pub task_rows: Vec<TaskCheckpointRow>,
-    /// The latest completed checkpoint.
-    pub latest: Option<Completed>,
     /// Consistent-cut checks run (one per completed checkpoint).
     pub cut_checked: usize,
     /// All violations found.
@@ -331,7 +314,6 @@ impl Coordinator {
             trigger_waiting: false,
             stats: Vec::new(),
             task_rows: Vec::new(),
-            latest: None,
             cut_checked: 0,
             cut_violations: Vec::new(),
         }

@@ -6,9 +6,7 @@
 //! state it records is checked by `verify::cut` against the network's counters.
 
 use super::{Engine, Event, Mail, State};
-use crate::coordinator::{
-    CheckpointStats, Completed, CoordinatorConfig, Outcome, Pending, TaskCheckpointRow, TaskSnapshot,
-};
+use crate::coordinator::{CheckpointStats, CoordinatorConfig, Outcome, Pending, TaskCheckpointRow, TaskSnapshot};
 use crate::graph::{ChannelId, TaskId};
 use crate::net::{Arrival, Element};
 use crate::protocol::{Action, BarrierPath, CheckpointId, CheckpointTiming, TaskView};
@@ -40,7 +38,8 @@ impl Engine<'_> {
 
     // ---- coordinator -------------------------------------------------------------------------
 
-    /// The periodic trigger timer.
+    /// The periodic trigger timer. A trigger waits for a free slot (`max_concurrent`; the end of
+    /// a checkpoint re-arms the timer) and for `min_pause` after the last checkpoint ended.
     pub(super) fn on_tick(&mut self) {
         let now = self.now;
         let running = self.sources_running();
@@ -48,13 +47,17 @@ impl Engine<'_> {
         if c.job_failed.is_some() || !running {
             return; // no more checkpoints: the job failed, or every source finished
         }
-        let paused = c.last_end.is_some_and(|e| now < e + c.cfg.min_pause);
-        if c.pending.len() >= c.cfg.max_concurrent || paused {
+        if c.pending.len() >= c.cfg.max_concurrent {
             c.trigger_waiting = true;
             return;
         }
-        let next = now + c.cfg.interval;
-        self.queue.push(next, Event::Tick);
+        if let Some(end) = c.last_end
+            && now < end + c.cfg.min_pause
+        {
+            self.queue.push(end + c.cfg.min_pause, Event::Tick);
+            return;
+        }
+        self.queue.push(now + c.cfg.interval, Event::Tick);
         self.trigger();
     }
 
@@ -120,19 +123,6 @@ impl Engine<'_> {
         match outcome {
             Outcome::Completed => {
                 self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
-                c.latest = Some(Completed {
-                    timing: p.timing,
-                    tasks: p
-                        .tasks
-                        .iter()
-                        .map(|t| t.snapshot.clone().expect("a completed task has a snapshot"))
-                        .collect(),
-                    channel_state: p
-                        .channels
-                        .iter()
-                        .map(|ch| ch.input.iter().chain(&ch.output).copied().collect())
-                        .collect(),
-                });
             }
             _ => {
                 self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph);
@@ -149,8 +139,7 @@ impl Engine<'_> {
         }
         if c.trigger_waiting && c.job_failed.is_none() {
             c.trigger_waiting = false;
-            let at = now.max(now + c.cfg.min_pause);
-            self.queue.push(at, Event::Tick);
+            self.queue.push(now + c.cfg.min_pause, Event::Tick);
         }
         // The checkpoint's timers are obsolete.
         self.queue.retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
@@ -373,8 +362,6 @@ impl Engine<'_> {
             consumed_digest: inputs.iter().fold(0u64, |d, &c| d.wrapping_add(self.net.consumed_digest(c))),
             consumed: inputs.iter().map(|&c| (c, self.net.consumed(c))).collect(),
             sent: outputs.iter().map(|&c| (c, self.net.sent(c))).collect(),
-            logic: t.logic.clone(),
-            cursor: t.source.as_ref().map(|s| s.cursor().clone()),
             sync,
         };
         let finished = t.state == State::Finished;

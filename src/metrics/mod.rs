@@ -6,4 +6,24 @@ mod histogram;
 mod summary;
 
 pub use histogram::Histogram;
+
+/// A row of one of the CSV outputs.
+pub trait CsvRow {
+    /// The header line (column names).
+    const CSV_HEADER: &'static str;
+    /// The row, without a newline.
+    fn to_csv(&self) -> String;
+}
+
+/// A whole CSV file: the header, then one line per row.
+pub fn to_csv<R: CsvRow>(rows: &[R]) -> String {
+    let mut out = String::with_capacity(64 * (rows.len() + 1));
+    out.push_str(R::CSV_HEADER);
+    out.push('\n');
+    for row in rows {
+        out.push_str(&row.to_csv());
+        out.push('\n');
+    }
+    out
+}
 pub use summary::{CheckpointSummary, CutSummary, LatencySummary, Percentiles, RecordCounts, SampleRow, Summary};

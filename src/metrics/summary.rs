@@ -173,12 +173,12 @@ pub struct SampleRow {
     pub latency_p99_ms: f64,
 }
 
-impl SampleRow {
+impl crate::metrics::CsvRow for SampleRow {
     /// The CSV header, matching the field order.
-    pub const CSV_HEADER: &'static str = "t_ms,source_read,sink_received,read_rps,sink_rps,source_lag_ms,queued_buffers,backlog_buffers,backpressured_tasks,latency_p50_ms,latency_p99_ms";
+    const CSV_HEADER: &'static str = "t_ms,source_read,sink_received,read_rps,sink_rps,source_lag_ms,queued_buffers,backlog_buffers,backpressured_tasks,latency_p50_ms,latency_p99_ms";
 
     /// The row as CSV.
-    pub fn to_csv(&self) -> String {
+    fn to_csv(&self) -> String {
         format!(
             "{:.3},{},{},{:.1},{:.1},{:.3},{},{},{},{:.3},{:.3}",
             self.t_ms,

@@ -36,7 +36,7 @@ impl Protocol for Aligned {
         if t.snapshotted {
             return;
         }
-        if self.barriers.arrive(t, cp) {
+        if self.barriers.arrive(t, cp, ch) {
             self.barriers.forget(t.task, cp);
             out.push(Action::Snapshot { cp, record_inputs: false });
             out.push(Action::UnblockAll);
@@ -45,8 +45,8 @@ impl Protocol for Aligned {
         }
     }
 
-    fn on_input_ended(&mut self, t: &TaskView, _: ChannelId, out: &mut Vec<Action>) {
-        for cp in self.barriers.complete_after_end(t) {
+    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
+        for cp in self.barriers.input_ended(t, ch) {
             self.barriers.forget(t.task, cp);
             out.push(Action::Snapshot { cp, record_inputs: false });
             out.push(Action::UnblockAll);

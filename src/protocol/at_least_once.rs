@@ -24,15 +24,15 @@ impl Protocol for AtLeastOnce {
         BarrierPath::InBand
     }
 
-    fn on_barrier(&mut self, t: &TaskView, _: ChannelId, cp: CheckpointId, _: bool, out: &mut Vec<Action>) {
-        if !t.snapshotted && self.barriers.arrive(t, cp) {
+    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, _: bool, out: &mut Vec<Action>) {
+        if !t.snapshotted && self.barriers.arrive(t, cp, ch) {
             self.barriers.forget(t.task, cp);
             out.push(Action::Snapshot { cp, record_inputs: false });
         }
     }
 
-    fn on_input_ended(&mut self, t: &TaskView, _: ChannelId, out: &mut Vec<Action>) {
-        for cp in self.barriers.complete_after_end(t) {
+    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
+        for cp in self.barriers.input_ended(t, ch) {
             self.barriers.forget(t.task, cp);
             out.push(Action::Snapshot { cp, record_inputs: false });
         }

@@ -127,27 +127,47 @@ pub fn create(name: ProtocolName) -> Option<Box<dyn Protocol>> {
 }
 
 /// Barrier bookkeeping shared by the protocols that wait for every input: per task and
-/// checkpoint, the inputs on which the barrier arrived.
+/// checkpoint, the inputs on which the barrier arrived. An input that ended counts as arrived;
+/// one that delivered its barrier and then ended counts once.
 #[derive(Clone, Debug, Default)]
 pub struct BarrierCount {
-    seen: BTreeMap<(TaskId, CheckpointId), u32>,
+    seen: BTreeMap<(TaskId, CheckpointId), Seen>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Seen {
+    channels: Vec<ChannelId>,
+    /// Of those, inputs that ended afterwards (already counted in `TaskView::ended`).
+    ended_after: u32,
+}
+
+impl Seen {
+    fn complete(&self, t: &TaskView) -> bool {
+        self.channels.len() as u32 + t.ended - self.ended_after >= t.inputs
+    }
 }
 
 impl BarrierCount {
-    /// Counts a barrier; returns true when barriers (plus ended inputs) now cover every input.
-    pub fn arrive(&mut self, t: &TaskView, cp: CheckpointId) -> bool {
-        let n = self.seen.entry((t.task, cp)).or_insert(0);
-        *n += 1;
-        *n + t.ended >= t.inputs
+    /// Counts barrier `cp` on input `ch`; returns true when every input has its barrier or ended.
+    pub fn arrive(&mut self, t: &TaskView, cp: CheckpointId, ch: ChannelId) -> bool {
+        let s = self.seen.entry((t.task, cp)).or_default();
+        s.channels.push(ch);
+        s.complete(t)
     }
 
-    /// Checkpoints the task is waiting on whose barriers plus ended inputs now cover every input.
-    pub fn complete_after_end(&self, t: &TaskView) -> Vec<CheckpointId> {
-        self.seen
-            .range((t.task, 0)..=(t.task, CheckpointId::MAX))
-            .filter(|&(_, &n)| n + t.ended >= t.inputs)
-            .map(|(&(_, cp), _)| cp)
-            .collect()
+    /// Input `ch` of the task ended (`t.ended` includes it). Returns the checkpoints whose
+    /// barriers are now complete.
+    pub fn input_ended(&mut self, t: &TaskView, ch: ChannelId) -> Vec<CheckpointId> {
+        let mut done = Vec::new();
+        for (&(_, cp), s) in self.seen.range_mut((t.task, 0)..=(t.task, CheckpointId::MAX)) {
+            if s.channels.contains(&ch) {
+                s.ended_after += 1;
+            }
+            if s.complete(t) {
+                done.push(cp);
+            }
+        }
+        done
     }
 
     /// True when the task is waiting on `cp` (some barrier arrived, snapshot not taken).
@@ -155,8 +175,33 @@ impl BarrierCount {
         self.seen.contains_key(&(task, cp))
     }
 
-    /// Forgets `cp` at `task`.
+    /// Forgets `cp` at `task`; returns whether the task was waiting on it.
     pub fn forget(&mut self, task: TaskId, cp: CheckpointId) -> bool {
         self.seen.remove(&(task, cp)).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(ended: u32) -> TaskView {
+        TaskView { task: TaskId(0), inputs: 2, ended, snapshotted: false }
+    }
+
+    #[test]
+    fn an_input_that_ended_after_its_barrier_is_not_counted_twice() {
+        let mut b = BarrierCount::default();
+        assert!(!b.arrive(&view(0), 1, ChannelId(0)));
+        // Channel 0 delivered barrier 1 and then ended: channel 1 still owes its barrier.
+        assert!(b.input_ended(&view(1), ChannelId(0)).is_empty());
+        assert!(b.arrive(&view(1), 1, ChannelId(1)));
+    }
+
+    #[test]
+    fn an_input_that_ended_without_a_barrier_counts_as_aligned() {
+        let mut b = BarrierCount::default();
+        assert!(!b.arrive(&view(0), 1, ChannelId(0)));
+        assert_eq!(b.input_ended(&view(1), ChannelId(1)), vec![1]);
     }
 }
