@@ -216,7 +216,12 @@ fn min_pause_and_max_concurrent_shape_the_trigger_times() {
     s.checkpointing.as_mut().unwrap().min_pause_ms = 150;
     let r = common::run(&s);
     for w in r.checkpoints.windows(2) {
-        assert!(w[1].trigger_ms >= w[0].end_ms + 150.0 - 1e-6, "checkpoint {} triggered too early after {}", w[1].id, w[0].id);
+        assert!(
+            w[1].trigger_ms >= w[0].end_ms + 150.0 - 1e-6,
+            "checkpoint {} triggered too early after {}",
+            w[1].id,
+            w[0].id
+        );
     }
     // Aligned checkpoints outlast the 100 ms interval: with 2 concurrent ones they overlap.
     s.checkpointing.as_mut().unwrap().min_pause_ms = 0;

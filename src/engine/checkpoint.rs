@@ -145,12 +145,7 @@ impl Engine<'_> {
         self.queue.retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
         for t in 0..self.tasks.len() {
             let task = TaskId(t as u32);
-            let mut actions = std::mem::take(&mut self.actions);
-            if let Some(proto) = &mut self.protocol {
-                proto.on_checkpoint_end(task, cp, &mut actions);
-            }
-            self.apply(task, &mut actions);
-            self.actions = actions;
+            self.decide(task, |p, out| p.on_checkpoint_end(task, cp, out));
             if outcome == Outcome::Completed {
                 let latency = self.net.config().latency;
                 self.queue.push(now + latency, Event::Notify(task, cp));
@@ -260,12 +255,7 @@ impl Engine<'_> {
             Mail::Deadline(cp) => {
                 if self.pending(cp).is_some() {
                     let view = self.view(task, cp);
-                    let mut actions = std::mem::take(&mut self.actions);
-                    if let Some(proto) = &mut self.protocol {
-                        proto.on_deadline(&view, cp, &mut actions);
-                    }
-                    self.apply(task, &mut actions);
-                    self.actions = actions;
+                    self.decide(task, |p, out| p.on_deadline(&view, cp, out));
                 }
             }
         }
@@ -280,12 +270,7 @@ impl Engine<'_> {
             return; // the checkpoint was aborted: its barriers are dropped
         }
         let view = self.view(task, cp);
-        let mut actions = std::mem::take(&mut self.actions);
-        if let Some(proto) = &mut self.protocol {
-            proto.on_barrier(&view, ch, cp, overtaking, &mut actions);
-        }
-        self.apply(task, &mut actions);
-        self.actions = actions;
+        self.decide(task, |p, out| p.on_barrier(&view, ch, cp, overtaking, out));
     }
 
     pub(super) fn on_input_ended(&mut self, task: TaskId, ch: ChannelId) {
@@ -295,10 +280,16 @@ impl Engine<'_> {
         let t = &self.tasks[task.0 as usize];
         // Protocols keep their own per-checkpoint counts; `snapshotted` is not used here.
         let view = TaskView { task, inputs: t.inputs, ended: t.ended_inputs, snapshotted: false };
+        self.decide(task, |p, out| p.on_input_ended(&view, ch, out));
+    }
+
+    /// Asks the protocol (through `ask`) what `task` should do, then does it.
+    fn decide(&mut self, task: TaskId, ask: impl FnOnce(&mut dyn crate::protocol::Protocol, &mut Vec<Action>)) {
+        let Some(mut proto) = self.protocol.take() else { return };
         let mut actions = std::mem::take(&mut self.actions);
-        if let Some(proto) = &mut self.protocol {
-            proto.on_input_ended(&view, ch, &mut actions);
-        }
+        ask(proto.as_mut(), &mut actions);
+        // The protocol is back in place before acting: a snapshot asks it how barriers travel.
+        self.protocol = Some(proto);
         self.apply(task, &mut actions);
         self.actions = actions;
     }
