@@ -301,3 +301,16 @@ fn a_min_pause_longer_than_the_interval_keeps_checkpoints_coming() {
         assert!(w[1].trigger_ms >= w[0].end_ms + 150.0 - 1e-6, "checkpoint {} triggered too early", w[1].id);
     }
 }
+
+#[test]
+fn no_protocol_hangs_or_deadlocks_on_any_bundled_scenario() {
+    for name in common::bundled() {
+        for p in ProtocolName::ALL {
+            let m = common::run(&with_protocol(&name, p)).summary;
+            assert!(m.drained, "{name}/{}: deadlock — some task never finished", p.name());
+            assert_eq!(m.checkpoints.unfinished, 0, "{name}/{}: a checkpoint never completed nor timed out", p.name());
+            assert_eq!(m.checkpoints.triggered, m.checkpoints.completed + m.checkpoints.aborted, "{name}/{}", p.name());
+            assert_eq!(m.records.source_read, m.records.sink_received, "{name}/{}", p.name());
+        }
+    }
+}
