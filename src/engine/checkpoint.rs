@@ -169,7 +169,7 @@ impl Engine<'_> {
                     p.channels[c].output = overtaken;
                 }
             }
-            if self.net.overtake_queued_barrier(ch, cp).is_some() {
+            if self.net.overtake_queued_barrier(ch, cp) {
                 let to = self.graph.channels[c].to;
                 self.tasks[to.0 as usize].inbox.push_back(Mail::Barrier(ch, cp));
                 self.wake.push(to);
@@ -206,8 +206,8 @@ impl Engine<'_> {
                     self.close_recording(ch, cp);
                 }
             }
-            Arrival::Barrier(cp) | Arrival::PriorityBarrier { id: cp, .. } => {
-                let priority = matches!(arrival, Arrival::PriorityBarrier { .. });
+            Arrival::Barrier(cp) | Arrival::PriorityBarrier(cp) => {
+                let priority = matches!(arrival, Arrival::PriorityBarrier(_));
                 self.tracer.record(self.now, TraceEvent::BarrierArrive { ch, cp, priority }, &self.graph);
                 let (now, arrived) = (self.now, self.net.arrived(ch));
                 let Some(p) = self.pending_mut(cp) else { return }; // aborted: dropped
@@ -222,7 +222,7 @@ impl Engine<'_> {
                         .protocol
                         .as_ref()
                         .is_some_and(|pr| pr.barrier_path(&timing, now) == BarrierPath::Priority)
-                        && self.net.overtake_queued_barrier(ch, cp).is_some());
+                        && self.net.overtake_queued_barrier(ch, cp));
                 if overtakes {
                     self.tasks[to.0 as usize].inbox.push_back(Mail::Barrier(ch, cp));
                     self.wake.push(to);
@@ -382,11 +382,11 @@ impl Engine<'_> {
                 match p.channels[c].barrier_bound {
                     // The barrier already arrived: only the unconsumed records ahead of it.
                     Some(bound) => {
-                        let recs = self.net.queued_records(ch, Some(cp), u64::MAX);
+                        let recs = self.net.queued_records(ch, Some(cp));
                         recorded.push((ch, recs.into_iter().filter(|r| r.seq < bound).collect(), false));
                     }
                     None => {
-                        let recs = self.net.queued_records(ch, None, u64::MAX);
+                        let recs = self.net.queued_records(ch, None);
                         let keep_recording = !self.eop_arrived[c];
                         open += keep_recording as u32;
                         recorded.push((ch, recs, keep_recording));

@@ -7,7 +7,7 @@
 //! A *priority* barrier (unaligned checkpoints) overtakes the sender's backlog: it is sent at once
 //! and the data it overtook is returned to the caller to persist as output channel state. It
 //! cannot overtake what is already on the wire; at the receiver it does not join the channel's
-//! queue but is reported at once, with the number of unconsumed records it overtook there.
+//! queue but is reported to the engine at once.
 //! When a channel's backlog reaches `max_buffers_per_channel` the channel is *full* and its
 //! sending task stops (backpressure) until a buffer leaves.
 //!
@@ -64,13 +64,8 @@ pub enum Arrival {
     Data(u32),
     /// An in-band barrier, now at the back of the channel's queue.
     Barrier(CheckpointId),
-    /// A priority barrier. It was not queued; `ahead` unconsumed records were queued before it.
-    PriorityBarrier {
-        /// The checkpoint.
-        id: CheckpointId,
-        /// Unconsumed records it overtook in the receiver's queue.
-        ahead: u64,
-    },
+    /// A priority barrier. It was not queued: it overtook everything queued before it.
+    PriorityBarrier(CheckpointId),
     /// End of partition, now at the back of the channel's queue.
     EndOfPartition,
 }
@@ -324,46 +319,31 @@ impl Network {
     }
 
     /// Takes an in-band barrier out of the receiver's queue so that it overtakes the data before
-    /// it (aligned checkpoint timeout). Returns the unconsumed records it overtook, or `None` when
-    /// the barrier is not queued there.
-    pub fn overtake_queued_barrier(&mut self, ch: ChannelId, id: CheckpointId) -> Option<u64> {
+    /// it (aligned checkpoint timeout). Returns false when the barrier is not queued there.
+    pub fn overtake_queued_barrier(&mut self, ch: ChannelId, id: CheckpointId) -> bool {
         let r = &mut self.chans[ch.0 as usize].recv;
-        let pos = r.queue.iter().position(|e| *e == Element::Barrier(id))?;
-        let ahead = Self::unconsumed(r, pos, u64::MAX).len() as u64;
+        let Some(pos) = r.queue.iter().position(|e| *e == Element::Barrier(id)) else { return false };
         r.queue.remove(pos);
         if r.queue.is_empty() && r.in_ready {
             // The barrier was all that was queued: the channel has nothing to take any more.
+            r.in_ready = false;
             let to = self.chans[ch.0 as usize].to;
             self.ready[to.0 as usize].retain(|&c| c != ch);
-            self.chans[ch.0 as usize].recv.in_ready = false;
         }
-        Some(ahead)
+        true
     }
 
-    /// Unconsumed records queued at the receiver of `ch`, in order: all of them up to an in-band
-    /// barrier `until` (if queued) and at most `limit` records.
-    pub fn queued_records(&self, ch: ChannelId, until: Option<CheckpointId>, limit: u64) -> Vec<Record> {
+    /// Unconsumed records queued at the receiver of `ch`, in order, up to an in-band barrier
+    /// `until` if one is queued.
+    pub fn queued_records(&self, ch: ChannelId, until: Option<CheckpointId>) -> Vec<Record> {
         let r = &self.chans[ch.0 as usize].recv;
         let stop = until.and_then(|id| r.queue.iter().position(|e| *e == Element::Barrier(id))).unwrap_or(usize::MAX);
-        Self::unconsumed(r, stop, limit)
-    }
-
-    /// True when an in-band barrier `id` is queued at the receiver of `ch`.
-    pub fn barrier_queued(&self, ch: ChannelId, id: CheckpointId) -> bool {
-        self.chans[ch.0 as usize].recv.queue.contains(&Element::Barrier(id))
-    }
-
-    fn unconsumed(r: &RecvSide, stop: usize, limit: u64) -> Vec<Record> {
         let mut out = Vec::new();
         for (i, e) in r.queue.iter().enumerate().take(stop) {
             if let Element::Data(b) = e {
+                // Only the head buffer is partly consumed.
                 let from = if i == 0 { r.head_read } else { 0 };
-                for rec in &b[from..] {
-                    if out.len() as u64 >= limit {
-                        return out;
-                    }
-                    out.push(*rec);
-                }
+                out.extend_from_slice(&b[from..]);
             }
         }
         out
@@ -454,10 +434,7 @@ impl Network {
             }
             Element::Barrier(id) => Arrival::Barrier(*id),
             Element::EndOfPartition => Arrival::EndOfPartition,
-            Element::PriorityBarrier(id) => {
-                let ahead = Self::unconsumed(&c.recv, usize::MAX, u64::MAX).len() as u64;
-                return Arrival::PriorityBarrier { id: *id, ahead };
-            }
+            Element::PriorityBarrier(id) => return Arrival::PriorityBarrier(*id),
         };
         c.recv.queue.push_back(e);
         let to = c.to;
