@@ -4,7 +4,8 @@
 //! barriers, acks, completion and aborts happen there.
 
 use crate::graph::{ChannelId, Graph};
-use crate::operator::Record;
+use crate::operator::sink::Precommitted;
+use crate::operator::{LogCursor, Logic, Record};
 use crate::protocol::{CheckpointId, CheckpointTiming};
 use crate::scenario::{Checkpointing, ProtocolName};
 use crate::sim::{MS, SEC, SimTime, US};
@@ -73,12 +74,19 @@ pub struct TaskSnapshot {
     pub state_digest: u64,
     /// Ground truth: sum of the lineage digests of the records taken from its inputs.
     pub consumed_digest: u64,
-    /// Ground truth: records taken from each input channel so far (`r`).
-    pub consumed: Vec<(ChannelId, u64)>,
+    /// Ground truth: records taken from each input channel so far (`r`), with the sum of their
+    /// lineage digests.
+    pub consumed: Vec<(ChannelId, u64, u64)>,
     /// Ground truth: records written to each output channel so far (`s`).
     pub sent: Vec<(ChannelId, u64)>,
     /// Duration of the synchronous part.
     pub sync: SimTime,
+    /// A copy of the operator state (what a restore puts back).
+    pub logic: Logic,
+    /// Sources: the log position to rewind to.
+    pub cursor: Option<LogCursor>,
+    /// Sinks: the pre-committed transactions not yet committed.
+    pub sink: Precommitted,
 }
 
 /// One task's progress in one checkpoint.
@@ -150,6 +158,8 @@ pub enum Outcome {
     TimedOut,
     /// Still in progress when the run ended.
     Unfinished,
+    /// Abandoned because a task failed (does not count towards the tolerable failures).
+    Failed,
 }
 
 impl Outcome {
@@ -159,6 +169,7 @@ impl Outcome {
             Outcome::Completed => "completed",
             Outcome::TimedOut => "timed_out",
             Outcome::Unfinished => "unfinished",
+            Outcome::Failed => "failed",
         }
     }
 }
@@ -274,6 +285,32 @@ impl crate::metrics::CsvRow for TaskCheckpointRow {
     }
 }
 
+/// A completed checkpoint: what a recovery restores.
+#[derive(Clone, Debug)]
+pub struct Completed {
+    /// The checkpoint.
+    pub id: CheckpointId,
+    /// Per task, its snapshot.
+    pub tasks: Vec<TaskSnapshot>,
+    /// Per channel, the recorded state: the receiver's part, then the sender's (records `r..s`).
+    pub channel_state: Vec<Vec<Record>>,
+}
+
+impl Completed {
+    /// The completed form of a checkpoint whose every task snapshotted.
+    pub fn of(p: &Pending) -> Self {
+        Completed {
+            id: p.timing.id,
+            tasks: p
+                .tasks
+                .iter()
+                .map(|t| t.snapshot.clone().expect("a completed checkpoint has every snapshot"))
+                .collect(),
+            channel_state: p.channels.iter().map(|c| c.input.iter().chain(&c.output).copied().collect()).collect(),
+        }
+    }
+}
+
 /// The coordinator's state.
 #[derive(Debug)]
 pub struct Coordinator {
@@ -295,6 +332,10 @@ pub struct Coordinator {
     pub stats: Vec<CheckpointStats>,
     /// Per task and checkpoint.
     pub task_rows: Vec<TaskCheckpointRow>,
+    /// The latest completed checkpoint: what a restart restores.
+    pub latest: Option<Completed>,
+    /// The final checkpoint after the sources finished (FLIP-147) was triggered.
+    pub final_triggered: bool,
     /// Consistent-cut checks run (one per completed checkpoint).
     pub cut_checked: usize,
     /// All violations found.
@@ -314,6 +355,8 @@ impl Coordinator {
             trigger_waiting: false,
             stats: Vec::new(),
             task_rows: Vec::new(),
+            latest: None,
+            final_triggered: false,
             cut_checked: 0,
             cut_violations: Vec::new(),
         }

@@ -109,6 +109,13 @@ pub enum TraceEvent {
         /// Checkpoint.
         cp: CheckpointId,
     },
+    /// A task crashed: the job goes down.
+    Crash {
+        /// The task.
+        task: TaskId,
+    },
+    /// The job restarted from its latest completed checkpoint.
+    Restart,
 }
 
 impl TraceEvent {
@@ -130,6 +137,8 @@ impl TraceEvent {
             TraceEvent::Aborted { cp } => (14, [cp, 0, 0]),
             TraceEvent::Notify { task, cp } => (15, [task.0 as u64, cp, 0]),
             TraceEvent::Deadline { cp } => (16, [cp, 0, 0]),
+            TraceEvent::Crash { task } => (17, [task.0 as u64, 0, 0]),
+            TraceEvent::Restart => (18, [0, 0, 0]),
         }
     }
 
@@ -176,6 +185,8 @@ impl TraceEvent {
                 format!(r#"{{"t_ns":{t},"ev":"notify","task":"{}","checkpoint":{cp}}}"#, task(t2))
             }
             TraceEvent::Deadline { cp } => format!(r#"{{"t_ns":{t},"ev":"deadline","checkpoint":{cp}}}"#),
+            TraceEvent::Crash { task: t2 } => format!(r#"{{"t_ns":{t},"ev":"crash","task":"{}"}}"#, task(t2)),
+            TraceEvent::Restart => format!(r#"{{"t_ns":{t},"ev":"restart"}}"#),
         }
     }
 }

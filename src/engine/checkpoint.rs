@@ -6,7 +6,9 @@
 //! state it records is checked by `verify::cut` against the network's counters.
 
 use super::{Engine, Event, Mail, State};
-use crate::coordinator::{CheckpointStats, CoordinatorConfig, Outcome, Pending, TaskCheckpointRow, TaskSnapshot};
+use crate::coordinator::{
+    CheckpointStats, Completed, CoordinatorConfig, Outcome, Pending, TaskCheckpointRow, TaskSnapshot,
+};
 use crate::graph::{ChannelId, TaskId};
 use crate::net::{Arrival, Element};
 use crate::protocol::{Action, BarrierPath, CheckpointId, CheckpointTiming, TaskView};
@@ -39,13 +41,17 @@ impl Engine<'_> {
     // ---- coordinator -------------------------------------------------------------------------
 
     /// The periodic trigger timer. A trigger waits for a free slot (`max_concurrent`; the end of
-    /// a checkpoint re-arms the timer) and for `min_pause` after the last checkpoint ended.
+    /// a checkpoint re-arms the timer) and for `min_pause` after the last checkpoint ended. Once
+    /// the sources finished the timer stops; when every task finished, one final checkpoint runs.
     pub(super) fn on_tick(&mut self) {
         let now = self.now;
         let running = self.sources_running();
+        let done = self.job_done();
         let Some(c) = &mut self.coord else { return };
-        if c.job_failed.is_some() || !running {
-            return; // no more checkpoints: the job failed, or every source finished
+        if c.job_failed.is_some() || (!running && (c.final_triggered || !done)) {
+            // No checkpoint: the job failed, or the sources finished and the tasks still drain
+            // (the final checkpoint follows when they are done), or the final one is under way.
+            return;
         }
         if c.pending.len() >= c.cfg.max_concurrent {
             c.trigger_waiting = true;
@@ -55,6 +61,13 @@ impl Engine<'_> {
             && now < end + c.cfg.min_pause
         {
             self.queue.push(end + c.cfg.min_pause, Event::Tick);
+            return;
+        }
+        if !running {
+            // Every task finished: one final checkpoint (FLIP-147) lets the last transactions
+            // commit. It snapshots the final states at once.
+            c.final_triggered = true;
+            self.trigger();
             return;
         }
         self.queue.push(now + c.cfg.interval, Event::Tick);
@@ -105,7 +118,7 @@ impl Engine<'_> {
     }
 
     /// Completes or aborts `cp`: statistics, the cut check, cleanup, notifications.
-    fn end_checkpoint(&mut self, cp: CheckpointId, outcome: Outcome) {
+    pub(super) fn end_checkpoint(&mut self, cp: CheckpointId, outcome: Outcome) {
         let now = self.now;
         let c = self.coord.as_mut().expect("a pending checkpoint has a coordinator");
         let p = c.pending.remove(&cp).expect("ending a pending checkpoint");
@@ -123,8 +136,15 @@ impl Engine<'_> {
         match outcome {
             Outcome::Completed => {
                 self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
+                c.latest = Some(Completed::of(&p));
+                if let Some(victim) = self.faults.completed_moment(cp) {
+                    // Injected failure: before any task — the sink — hears of the completion.
+                    self.queue.push(now, Event::Crash(victim));
+                }
             }
-            _ => {
+            // Abandoned by a failure: the restart takes over; it is no checkpoint failure.
+            Outcome::Failed => self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph),
+            Outcome::TimedOut | Outcome::Unfinished => {
                 self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph);
                 c.failed += 1;
                 if c.failed > c.cfg.tolerable_failed && c.job_failed.is_none() {
@@ -216,7 +236,12 @@ impl Engine<'_> {
                 tp.first_barrier.get_or_insert(now);
                 tp.last_barrier = Some(now);
                 p.channels[ch.0 as usize].barrier_bound = Some(arrived);
+                let aligning = p.tasks[to.0 as usize].snapshot.is_none();
                 self.close_recording(ch, cp);
+                if aligning && let Some(victim) = self.faults.alignment_moment(to, cp) {
+                    // Injected failure: the task has a barrier of `cp` but no snapshot yet.
+                    self.queue.push(now, Event::Crash(victim));
+                }
                 let overtakes = priority
                     || (self
                         .protocol
@@ -342,8 +367,11 @@ impl Engine<'_> {
         let node = &self.graph.tasks[ti];
         let inputs: Vec<ChannelId> = node.input_gates.iter().flatten().copied().collect();
         let outputs: Vec<ChannelId> = node.outputs.iter().flatten().copied().collect();
+        // A transactional sink pre-commits its open transaction as part of its snapshot. Its
+        // state is the transaction handles: the data itself is already in the external system.
+        let sink = self.tasks[ti].sink.as_mut().map(|s| s.snapshot(cp)).unwrap_or_default();
         let t = &self.tasks[ti];
-        let state_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 };
+        let state_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
         let cfg = &self.coord.as_ref().expect("checked").cfg;
         let sync = cfg.sync_base + CoordinatorConfig::transfer(state_bytes, cfg.sync_bytes_per_sec);
         let snap = TaskSnapshot {
@@ -351,9 +379,12 @@ impl Engine<'_> {
             state_bytes,
             state_digest: t.state_digest,
             consumed_digest: inputs.iter().fold(0u64, |d, &c| d.wrapping_add(self.net.consumed_digest(c))),
-            consumed: inputs.iter().map(|&c| (c, self.net.consumed(c))).collect(),
+            consumed: inputs.iter().map(|&c| (c, self.net.consumed(c), self.net.consumed_digest(c))).collect(),
             sent: outputs.iter().map(|&c| (c, self.net.sent(c))).collect(),
             sync,
+            logic: t.logic.clone(),
+            cursor: t.source.as_ref().map(|s| s.cursor().clone()),
+            sink,
         };
         let finished = t.state == State::Finished;
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);

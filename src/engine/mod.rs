@@ -14,16 +14,19 @@
 
 mod checkpoint;
 mod output;
+mod recovery;
 
 pub use output::OutputLog;
 
 use crate::coordinator::{CheckpointStats, Coordinator, CoordinatorConfig, TaskCheckpointRow};
 use crate::graph::{ChannelId, Graph, TaskId};
-use crate::metrics::{CheckpointSummary, CutSummary, Histogram, LatencySummary, RecordCounts, SampleRow, Summary};
+use crate::metrics::{
+    CheckpointSummary, CutSummary, Histogram, LatencySummary, RecordCounts, RecoverySummary, SampleRow, Summary,
+};
 use crate::net::{Element, NetConfig, NetEvent, Network, Taken};
-use crate::operator::{Logic, Record, SourceLog};
+use crate::operator::{Logic, Record, Sink, SourceLog};
 use crate::protocol::{Action, CheckpointId, Protocol};
-use crate::scenario::{CostSpec, OperatorKind, Partitioner, Scenario};
+use crate::scenario::{CostSpec, Delivery, OperatorKind, Partitioner, Scenario};
 use crate::sim::{Component, EventQueue, MS, RngTree, SEC, SimTime, US, mix64, ns_to_ms};
 use crate::trace::{TraceEvent, Tracer};
 use rand::Rng;
@@ -54,6 +57,12 @@ enum Event {
     Timeout(CheckpointId),
     /// The checkpoint's aligned-checkpoint timeout expires (`aligned_timeout`).
     Deadline(CheckpointId),
+    /// A task crashes.
+    Crash(TaskId),
+    /// The next random crash.
+    RandomFailure,
+    /// The restart delay is over: restore and resume.
+    Restart,
 }
 
 impl From<NetEvent> for Event {
@@ -70,6 +79,8 @@ enum State {
     /// The synchronous part of a snapshot: paused until `sync_until`.
     Syncing,
     Finished,
+    /// The job failed and waits for its restart.
+    Down,
 }
 
 /// A priority mail in a task's inbox.
@@ -101,12 +112,17 @@ struct TaskRt {
     sync_until: SimTime,
     /// The operator's fold of the records it applied (sum of lineage digests).
     state_digest: u64,
+    /// Sinks: how output becomes visible (two-phase commit or plain).
+    sink: Option<Sink>,
+    /// Sources: the log position at the start (a restart without a checkpoint rewinds here).
+    initial_cursor: Option<crate::operator::LogCursor>,
 }
 
 /// Options of a run that are not part of the scenario.
 #[derive(Default)]
 pub struct RunOptions {
-    /// Record which lineages reached the sinks (memory grows with the number of records).
+    /// Record which lineages became visible at the sinks (memory grows with the number of
+    /// records). The exactly-once oracle needs it.
     pub collect_output: bool,
     /// Write every trace event as JSON Lines here.
     pub trace: Option<Box<dyn Write>>,
@@ -119,8 +135,11 @@ pub struct RunResult {
     pub summary: Summary,
     /// The rows of `timeseries.csv`.
     pub timeseries: Vec<SampleRow>,
-    /// Lineages received by the sinks, when [`RunOptions::collect_output`] was set.
+    /// Lineages that became visible at the sinks (committed, for a transactional sink), when
+    /// [`RunOptions::collect_output`] was set.
     pub output: Option<OutputLog>,
+    /// Final keyed state per `keyed_sum` operator (all its tasks merged): key → sum.
+    pub final_state: BTreeMap<String, BTreeMap<u64, i64>>,
     /// The rows of `checkpoints.csv` (empty without checkpointing).
     pub checkpoints: Vec<CheckpointStats>,
     /// The rows of `checkpoint_tasks.csv`.
@@ -182,13 +201,21 @@ struct Engine<'a> {
     /// Per channel: blocked since (alignment).
     input_blocked_since: Vec<Option<SimTime>>,
     input_blocked_ns: SimTime,
+    /// Failures, restarts and recovery figures.
+    faults: recovery::Faults,
+    /// Records that became visible at sinks, and their latency from log arrival.
+    committed: u64,
+    committed_latency: Histogram,
 }
 
 impl<'a> Engine<'a> {
     fn new(scenario: &'a Scenario, opts: RunOptions, protocol: Option<Box<dyn Protocol>>) -> Self {
         let graph = Graph::build(scenario);
         let graph_channels = graph.channels.len();
+        // Without checkpoints there are no transactions to commit: every sink delivers plainly.
+        let checkpointing = protocol.is_some() && scenario.checkpointing.is_some();
         let rngs = RngTree::new(scenario.seed);
+        let faults = recovery::Faults::new(scenario, &graph, &rngs);
         let net = Network::new(&graph, NetConfig::from_scenario(&scenario.network), rngs.stream(Component::Network));
         let tasks = graph
             .tasks
@@ -200,6 +227,7 @@ impl<'a> Engine<'a> {
                 let source = (spec.kind == OperatorKind::Source).then(|| {
                     SourceLog::new(spec, i as u32, scenario.seed, rngs.stream(Component::SourceLog(i as u32)))
                 });
+                let initial_cursor = source.as_ref().map(|s| s.cursor().clone());
                 // Flink's rebalance starts at a random channel per task.
                 let rebalance_next = t.outputs.iter().map(|chs| rng.gen_range(0..chs.len())).collect();
                 TaskRt {
@@ -219,6 +247,15 @@ impl<'a> Engine<'a> {
                     inbox: Default::default(),
                     sync_until: 0,
                     state_digest: 0,
+                    initial_cursor,
+                    sink: (spec.kind == OperatorKind::Sink).then(|| {
+                        let d = if checkpointing {
+                            spec.delivery.unwrap_or(Delivery::Transactional)
+                        } else {
+                            Delivery::Plain
+                        };
+                        Sink::new(d)
+                    }),
                 }
             })
             .collect();
@@ -251,6 +288,9 @@ impl<'a> Engine<'a> {
             eop_arrived: vec![false; graph_channels],
             input_blocked_since: vec![None; graph_channels],
             input_blocked_ns: 0,
+            faults,
+            committed: 0,
+            committed_latency: Histogram::new(),
         }
     }
 
@@ -258,6 +298,7 @@ impl<'a> Engine<'a> {
         if let Some(c) = &self.coord {
             self.queue.push(c.cfg.interval, Event::Tick);
         }
+        self.schedule_failures();
         for t in 0..self.tasks.len() {
             self.try_run(TaskId(t as u32));
         }
@@ -284,7 +325,10 @@ impl<'a> Engine<'a> {
                 Event::Tick => self.on_tick(),
                 Event::TriggerArrive(task, cp) => self.mail(task, Mail::Trigger(cp)),
                 Event::Ack(task, cp) => self.on_ack(task, cp),
-                Event::Notify(task, cp) => self.tracer.record(self.now, TraceEvent::Notify { task, cp }, &self.graph),
+                Event::Notify(task, cp) => self.on_notify(task, cp),
+                Event::Crash(task) => self.crash(task),
+                Event::RandomFailure => self.random_failure(),
+                Event::Restart => self.restart(),
                 Event::Timeout(cp) => self.on_timeout(cp),
                 Event::Deadline(cp) => self.on_deadline(cp),
             }
@@ -338,7 +382,7 @@ impl<'a> Engine<'a> {
             }
             // A wake whose pause was extended by a later snapshot (or already consumed by one
             // at the same instant): nothing to do.
-            State::Busy(..) | State::Syncing | State::Idle | State::Finished => {}
+            State::Busy(..) | State::Syncing | State::Idle | State::Finished | State::Down => {}
         }
         self.try_run(task);
     }
@@ -363,7 +407,7 @@ impl<'a> Engine<'a> {
     fn try_run(&mut self, task: TaskId) {
         let ti = task.0 as usize;
         loop {
-            if matches!(self.tasks[ti].state, State::Busy(..) | State::Syncing | State::Finished) {
+            if matches!(self.tasks[ti].state, State::Busy(..) | State::Syncing | State::Finished | State::Down) {
                 return;
             }
             if let Some(m) = self.tasks[ti].inbox.pop_front() {
@@ -434,6 +478,7 @@ impl<'a> Engine<'a> {
         let t = &mut self.tasks[task.0 as usize];
         if t.kind == OperatorKind::Source {
             self.counts.source_read += 1;
+            self.faults.source_progress(task, t.source.as_ref().map_or(0, |s| s.cursor().offset), self.now);
         } else {
             // The operator's fold of what it applied; the cut checker compares it with what the
             // task's inputs delivered.
@@ -444,13 +489,32 @@ impl<'a> Engine<'a> {
             let lat = self.now - r.arrival;
             self.latency.record(lat);
             self.window_latency.record(lat);
-            if let Some(out) = &mut self.output {
-                out.add(r.lineage);
+            if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival))) {
+                self.make_visible(&[visible]);
             }
+            return;
         }
         if let Some(out) = t.logic.apply(r) {
             self.emit(task, out);
         }
+    }
+
+    /// Sink records became visible (committed, or received by a plain sink).
+    fn make_visible(&mut self, records: &[crate::operator::sink::TxnRecord]) {
+        for &(lineage, arrival) in records {
+            self.committed += 1;
+            self.committed_latency.record(self.now - arrival);
+            if let Some(out) = &mut self.output {
+                out.add(lineage);
+            }
+        }
+    }
+
+    /// A task learns that checkpoint `cp` completed; a transactional sink commits.
+    fn on_notify(&mut self, task: TaskId, cp: CheckpointId) {
+        self.tracer.record(self.now, TraceEvent::Notify { task, cp }, &self.graph);
+        let visible = self.tasks[task.0 as usize].sink.as_mut().map(|s| s.commit_up_to(cp)).unwrap_or_default();
+        self.make_visible(&visible);
     }
 
     fn emit(&mut self, task: TaskId, r: Record) {
@@ -500,6 +564,14 @@ impl<'a> Engine<'a> {
             }
         }
         self.snapshot_finished(task);
+        if self.job_done() {
+            // Every task processed all its input. Failures still scheduled can no longer happen,
+            // and the final checkpoint can run (FLIP-147).
+            self.queue.retain(|e| !matches!(e, Event::Crash(_) | Event::RandomFailure));
+            if self.coord.is_some() {
+                self.queue.push(self.now, Event::Tick);
+            }
+        }
     }
 
     fn sample(&mut self) {
@@ -583,11 +655,13 @@ impl<'a> Engine<'a> {
             trace_events: self.tracer.count(),
             trace_hash: self.tracer.hash_hex(),
             drained: self.tasks.iter().all(|t| t.state == State::Finished),
-            records: self.counts.clone(),
+            records: RecordCounts { committed: self.committed, ..self.counts.clone() },
             latency_ms: LatencySummary {
                 p50: ns_to_ms(self.latency.percentile(50.0)),
                 p99: ns_to_ms(self.latency.percentile(99.0)),
                 max: ns_to_ms(self.latency.max()),
+                committed_p50: ns_to_ms(self.committed_latency.percentile(50.0)),
+                committed_p99: ns_to_ms(self.committed_latency.percentile(99.0)),
             },
             throughput_rps: self.counts.source_read as f64 / secs,
             backpressure,
@@ -596,11 +670,28 @@ impl<'a> Engine<'a> {
             input_blocked_ms: ns_to_ms(input_blocked_ns),
             checkpoints,
             consistent_cut,
+            failures: self.faults.failures,
+            recoveries: self.faults.restarts,
+            job_failed: self.faults.job_failed.clone(),
+            recovery: RecoverySummary {
+                downtime_ms: ns_to_ms(self.faults.downtime),
+                reprocessed_records: self.faults.reprocessed,
+                catch_up_ms: ns_to_ms(self.faults.catch_up),
+            },
+            exactly_once: Default::default(),
         };
+        let mut final_state: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
+        for (t, node) in self.tasks.iter().zip(&self.graph.tasks) {
+            if let Logic::KeyedSum(k) = &t.logic {
+                let op = final_state.entry(self.graph.operators[node.op].id.clone()).or_default();
+                op.extend(k.sums().iter().map(|(&key, &sum)| (key, sum)));
+            }
+        }
         Ok(RunResult {
             summary,
             timeseries: self.samples,
             output: self.output,
+            final_state,
             checkpoints: stats,
             checkpoint_tasks: rows,
             cut_violations: violations,

@@ -26,4 +26,7 @@ pub fn to_csv<R: CsvRow>(rows: &[R]) -> String {
     }
     out
 }
-pub use summary::{CheckpointSummary, CutSummary, LatencySummary, Percentiles, RecordCounts, SampleRow, Summary};
+pub use summary::{
+    CheckpointSummary, CutSummary, ExactlyOnceSummary, LatencySummary, Percentiles, RecordCounts, RecoverySummary,
+    SampleRow, Summary,
+};

@@ -43,6 +43,16 @@ pub struct Summary {
     pub checkpoints: CheckpointSummary,
     /// Consistent-cut checks of completed checkpoints.
     pub consistent_cut: CutSummary,
+    /// Task crashes injected.
+    pub failures: u32,
+    /// Restarts performed.
+    pub recoveries: u32,
+    /// Why the job failed for good (restart attempts exhausted), if it did.
+    pub job_failed: Option<String>,
+    /// Recovery figures.
+    pub recovery: RecoverySummary,
+    /// The exactly-once oracle (`checked: false` until it runs; see `verify::oracle`).
+    pub exactly_once: ExactlyOnceSummary,
 }
 
 /// `p50`, `p99` and `max` of a figure.
@@ -77,6 +87,8 @@ pub struct CheckpointSummary {
     pub completed: usize,
     /// Aborted (timed out).
     pub aborted: usize,
+    /// Abandoned because a task failed.
+    pub failed: usize,
     /// Still in progress when the run ended (a liveness problem).
     pub unfinished: usize,
     /// Why the job failed (too many aborted checkpoints), if it did.
@@ -103,6 +115,7 @@ impl CheckpointSummary {
             triggered: stats.len(),
             completed: done.len(),
             aborted: stats.iter().filter(|s| s.outcome == Outcome::TimedOut).count(),
+            failed: stats.iter().filter(|s| s.outcome == Outcome::Failed).count(),
             unfinished: stats.iter().filter(|s| s.outcome == Outcome::Unfinished).count(),
             job_failed,
             duration_ms: of(&|s| s.duration_ms),
@@ -133,6 +146,8 @@ pub struct RecordCounts {
     pub sink_received: u64,
     /// Record-hops: records processed by any task (a record moving through one operator).
     pub hops: u64,
+    /// Records that became visible at sinks (committed by a transactional sink).
+    pub committed: u64,
 }
 
 /// Latency percentiles in milliseconds.
@@ -144,6 +159,38 @@ pub struct LatencySummary {
     pub p99: f64,
     /// Maximum.
     pub max: f64,
+    /// Median from log arrival to visible output (commit, for a transactional sink).
+    pub committed_p50: f64,
+    /// 99th percentile from log arrival to visible output.
+    pub committed_p99: f64,
+}
+
+/// `summary.json` → `recovery`: totals over all recoveries.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RecoverySummary {
+    /// Time the job was down (failure → restart), summed.
+    pub downtime_ms: f64,
+    /// Source records read again after rewinding to the restored offsets, summed.
+    pub reprocessed_records: u64,
+    /// Time from each restart until the sources were back at their offsets of the failure, summed.
+    pub catch_up_ms: f64,
+}
+
+/// `summary.json` → `exactly_once`: the oracle's verdict against a failure-free reference run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ExactlyOnceSummary {
+    /// The oracle ran.
+    pub checked: bool,
+    /// Expected output records never made visible.
+    pub missing: u64,
+    /// Output records made visible more often than expected.
+    pub duplicated: u64,
+    /// Keys whose final keyed state differs from the reference.
+    pub state_mismatches: u64,
+    /// `missing + duplicated + state_mismatches`.
+    pub violations: u64,
+    /// The first offending lineage or key, in words.
+    pub first_violation: Option<String>,
 }
 
 /// One row of `timeseries.csv`: the state at `t_ms` and rates over the preceding interval.

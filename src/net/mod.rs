@@ -53,6 +53,9 @@ pub enum Element {
     Barrier(CheckpointId),
     /// A priority barrier: overtakes buffered data on both sides of the channel.
     PriorityBarrier(CheckpointId),
+    /// Recovered channel state, replayed at the receiver before any new data after a restore.
+    /// It holds no credit.
+    Recovered(Vec<Record>),
     /// The upstream task finished: no more elements follow.
     EndOfPartition,
 }
@@ -340,7 +343,7 @@ impl Network {
         let stop = until.and_then(|id| r.queue.iter().position(|e| *e == Element::Barrier(id))).unwrap_or(usize::MAX);
         let mut out = Vec::new();
         for (i, e) in r.queue.iter().enumerate().take(stop) {
-            if let Element::Data(b) = e {
+            if let Element::Data(b) | Element::Recovered(b) = e {
                 // Only the head buffer is partly consumed.
                 let from = if i == 0 { r.head_read } else { 0 };
                 out.extend_from_slice(&b[from..]);
@@ -435,6 +438,7 @@ impl Network {
             Element::Barrier(id) => Arrival::Barrier(*id),
             Element::EndOfPartition => Arrival::EndOfPartition,
             Element::PriorityBarrier(id) => return Arrival::PriorityBarrier(*id),
+            Element::Recovered(_) => unreachable!("recovered state is placed at the receiver, never sent"),
         };
         c.recv.queue.push_back(e);
         let to = c.to;
@@ -554,7 +558,7 @@ impl Network {
         let &ch = self.ready[task.0 as usize].front()?;
         let c = &mut self.chans[ch.0 as usize];
         let (taken, done_with_head) = match c.recv.queue.front().expect("a ready channel has elements") {
-            Element::Data(buf) => {
+            Element::Data(buf) | Element::Recovered(buf) => {
                 let r = buf[c.recv.head_read];
                 c.recv.head_read += 1;
                 c.recv.consumed += 1;
@@ -570,10 +574,15 @@ impl Network {
             let head = c.recv.queue.pop_front().expect("checked");
             self.ready[task.0 as usize].pop_front();
             self.chans[ch.0 as usize].recv.in_ready = false;
-            if let Element::Data(mut buf) = head {
-                buf.clear();
-                self.spare.push(buf);
-                self.release_slot(ch, now, q);
+            match head {
+                Element::Data(mut buf) => {
+                    buf.clear();
+                    self.spare.push(buf);
+                    self.release_slot(ch, now, q);
+                }
+                // Recovered state held no credit: nothing to give back.
+                Element::Recovered(_) => {}
+                _ => {}
             }
             self.mark_ready(ch, task);
         }
@@ -585,6 +594,45 @@ impl Network {
         match self.chans[ch.0 as usize].send.in_flight.front() {
             Some((Element::Data(b), _)) => b.len() as u32,
             _ => 0,
+        }
+    }
+
+    /// A global restart: every buffer, credit and queue is discarded and every channel starts
+    /// empty with its initial credits. Counters are set again by [`Network::restore_channel`].
+    pub fn reset(&mut self) {
+        let cfg = self.cfg;
+        for c in &mut self.chans {
+            c.send = SendSide {
+                current: Vec::with_capacity(cfg.buffer_records),
+                credit: cfg.exclusive,
+                ..Default::default()
+            };
+            c.recv = RecvSide { outstanding: cfg.exclusive, ..Default::default() };
+        }
+        for g in &mut self.gates {
+            *g = Gate { floating_free: cfg.floating, waiting: VecDeque::new() };
+        }
+        self.ready.iter_mut().for_each(VecDeque::clear);
+        self.full_outputs.iter_mut().for_each(|n| *n = 0);
+        self.wakeups.clear();
+    }
+
+    /// After [`Network::reset`]: the channel continues from a restored checkpoint in which the
+    /// sender had written `sent` records and the receiver had taken `consumed` (with lineage
+    /// digest `digest`); `recovered` — the checkpoint's channel state, records `consumed..sent` —
+    /// is queued at the receiver ahead of any new data.
+    pub fn restore_channel(&mut self, ch: ChannelId, sent: u64, consumed: u64, digest: u64, recovered: Vec<Record>) {
+        let c = &mut self.chans[ch.0 as usize];
+        c.send.sent = sent;
+        c.recv.consumed = consumed;
+        c.recv.consumed_digest = digest;
+        c.recv.arrived = consumed + recovered.len() as u64;
+        if !recovered.is_empty() {
+            for chunk in recovered.chunks(self.cfg.buffer_records) {
+                c.recv.queue.push_back(Element::Recovered(chunk.to_vec()));
+            }
+            let to = c.to;
+            self.mark_ready(ch, to);
         }
     }
 

@@ -7,11 +7,13 @@
 //! Timing (costs, blocking) is the engine's business, not the operator's.
 
 pub mod keyed_sum;
+pub mod sink;
 pub mod source;
 
 use crate::scenario::{OperatorKind, OperatorSpec};
 use crate::sim::SimTime;
 pub use keyed_sum::KeyedSum;
+pub use sink::Sink;
 pub use source::{LogCursor, SourceLog};
 
 /// Where a record came from: its source log partition and offset.

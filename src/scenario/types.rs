@@ -26,12 +26,12 @@ pub struct Scenario {
     /// Checkpointing: the coordinator's settings and the snapshot protocol. Absent: no checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpointing: Option<Checkpointing>,
-    /// Failure schedule. Reserved for failure injection; must be absent or `[]` in this version.
+    /// Failures to inject (crashes of tasks, at times or at protocol moments, or at random).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<FailureSpec>,
+    /// Restart strategy after a failure (global restart with a fixed delay).
     #[serde(default)]
-    pub failures: Vec<serde_json::Value>,
-    /// Restart strategy. Reserved for recovery; must be absent or `null` in this version.
-    #[serde(default)]
-    pub restart: Option<serde_json::Value>,
+    pub restart: Restart,
 }
 
 /// The operator DAG.
@@ -111,6 +111,73 @@ pub struct OperatorSpec {
     /// `keyed_sum` only: bytes of state per distinct key (default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_bytes_per_key: Option<u64>,
+    /// `sink` only: `transactional` (two-phase commit: output becomes visible when the checkpoint
+    /// that covers it completes; the default) or `plain` (visible at once; duplicates on replay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+}
+
+/// How a sink makes its output visible.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Two-phase commit: a transaction per checkpoint, pre-committed at the sink's snapshot,
+    /// committed on the checkpoint's completion notification.
+    Transactional,
+    /// Every record is visible as soon as the sink processes it.
+    Plain,
+}
+
+/// One failure to inject. Give `task` and exactly one of `at_ms`, `during_alignment_of`,
+/// `after_checkpoint`, `during_recovery_ms` — or only `random`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureSpec {
+    /// The task that crashes, as `operator[index]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Crash at this simulated time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    /// Crash when the task has received a barrier of this checkpoint but not yet snapshotted
+    /// (while it aligns, for aligned checkpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during_alignment_of: Option<u64>,
+    /// Crash right after this checkpoint completed, before any task (the sink) was notified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_checkpoint: Option<u64>,
+    /// Crash this long after the next restart began (while the job recovers and catches up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub during_recovery_ms: Option<u64>,
+    /// Random crashes of random tasks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random: Option<RandomFailures>,
+}
+
+/// Random crashes: exponential times between failures, a random task each time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RandomFailures {
+    /// Mean time between failures.
+    pub mtbf_ms: u64,
+    /// At most this many random crashes.
+    pub max_failures: u32,
+}
+
+/// The restart strategy (Flink's fixed-delay strategy; global restart).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Restart {
+    /// Time between a failure and the restart (`restart-strategy.fixed-delay.delay`).
+    pub delay_ms: u64,
+    /// Restarts allowed before the job fails for good (`…fixed-delay.attempts`).
+    pub attempts: u32,
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        Restart { delay_ms: 100, attempts: 10 }
+    }
 }
 
 fn default_parallelism() -> u32 {

@@ -37,21 +37,78 @@ pub(super) fn validate(s: &Scenario) -> R {
     if let Some(c) = &s.checkpointing {
         validate_checkpointing(c)?;
     }
-    if !s.failures.is_empty() {
-        return Err(ScenarioError::field(
-            "failures",
-            "failure injection is not supported by this version of ckptsim yet; allowed: absent or []",
-        ));
+    range("restart.delay_ms", s.restart.delay_ms, 0, 86_400_000, "milliseconds")?;
+    range("restart.attempts", s.restart.attempts as u64, 0, 1_000_000, "restarts")?;
+    validate_topology(s)?;
+    validate_failures(s)
+}
+
+fn validate_failures(s: &Scenario) -> R {
+    let tasks = || {
+        s.topology
+            .operators
+            .iter()
+            .flat_map(|o| (0..o.parallelism).map(move |i| format!("{}[{i}]", o.id)))
+            .collect::<Vec<_>>()
+    };
+    for (i, f) in s.failures.iter().enumerate() {
+        let p = format!("failures[{i}]");
+        let triggers = [
+            ("at_ms", f.at_ms.is_some()),
+            ("during_alignment_of", f.during_alignment_of.is_some()),
+            ("after_checkpoint", f.after_checkpoint.is_some()),
+            ("during_recovery_ms", f.during_recovery_ms.is_some()),
+            ("random", f.random.is_some()),
+        ];
+        let given: Vec<&str> = triggers.iter().filter(|t| t.1).map(|t| t.0).collect();
+        if given.len() != 1 {
+            return Err(ScenarioError::field(
+                p,
+                format!(
+                    "found {}, allowed: exactly one of at_ms, during_alignment_of, after_checkpoint, during_recovery_ms, random",
+                    if given.is_empty() { "none".to_string() } else { given.join(" and ") }
+                ),
+            ));
+        }
+        if let Some(r) = &f.random {
+            if f.task.is_some() {
+                return Err(ScenarioError::field(
+                    format!("{p}.task"),
+                    "a random failure picks its task; remove `task`",
+                ));
+            }
+            range(&format!("{p}.random.mtbf_ms"), r.mtbf_ms, 1, 86_400_000, "milliseconds")?;
+            range(&format!("{p}.random.max_failures"), r.max_failures as u64, 1, 1000, "failures")?;
+            continue;
+        }
+        let Some(task) = &f.task else {
+            return Err(ScenarioError::field(
+                format!("{p}.task"),
+                "missing; name the task that crashes, e.g. \"agg[2]\"",
+            ));
+        };
+        let all = tasks();
+        if !all.contains(task) {
+            return Err(ScenarioError::field(
+                format!("{p}.task"),
+                format!("unknown task {task:?}; known tasks: {}", all.join(", ")),
+            ));
+        }
+        if f.during_alignment_of.is_some() || f.after_checkpoint.is_some() {
+            if s.checkpointing.is_none() {
+                return Err(ScenarioError::field(p, "a failure at a checkpoint moment needs a checkpointing section"));
+            }
+        }
+        if let Some(n) = f.during_alignment_of.or(f.after_checkpoint) {
+            let field = if f.during_alignment_of.is_some() { "during_alignment_of" } else { "after_checkpoint" };
+            range(&format!("{p}.{field}"), n, 1, 1_000_000, "checkpoint id")?;
+        }
+        if let Some(t) = f.at_ms.or(f.during_recovery_ms) {
+            let field = if f.at_ms.is_some() { "at_ms" } else { "during_recovery_ms" };
+            range(&format!("{p}.{field}"), t, 0, 86_400_000_000, "milliseconds")?;
+        }
     }
-    if let Some(v) = &s.restart
-        && !v.is_null()
-    {
-        return Err(ScenarioError::field(
-            "restart",
-            "restart strategies are not supported by this version of ckptsim yet; allowed: absent or null",
-        ));
-    }
-    validate_topology(s)
+    Ok(())
 }
 
 fn validate_checkpointing(c: &Checkpointing) -> R {
@@ -260,6 +317,7 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
     only("keys", op.keys.is_some(), OperatorKind::Source)?;
     only("keep", op.keep.is_some(), OperatorKind::Filter)?;
     only("state_bytes_per_key", op.state_bytes_per_key.is_some(), OperatorKind::KeyedSum)?;
+    only("delivery", op.delivery.is_some(), OperatorKind::Sink)?;
     match op.kind {
         OperatorKind::Source => {
             let Some(arrival) = &op.arrival else {

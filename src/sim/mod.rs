@@ -21,6 +21,15 @@ pub const MS: SimTime = 1_000_000;
 /// Nanoseconds per second.
 pub const SEC: SimTime = 1_000_000_000;
 
+/// An exponentially distributed duration with the given mean, drawn from `rng`.
+pub fn exp_draw(rng: &mut impl rand::Rng, mean: SimTime) -> SimTime {
+    if mean == 0 {
+        return 0;
+    }
+    let u: f64 = rng.r#gen();
+    (-(1.0 - u).ln() * mean as f64).round() as SimTime
+}
+
 /// Formats a [`SimTime`] as milliseconds with three decimals (`12.300`), for humans.
 pub fn fmt_ms(t: SimTime) -> String {
     format!("{}.{:03}", t / MS, (t % MS) / US)

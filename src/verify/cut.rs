@@ -105,11 +105,9 @@ pub fn check_cut(graph: &Graph, p: &Pending) -> Vec<CutViolation> {
     }
     for (c, node) in graph.channels.iter().enumerate() {
         let snap = |t: crate::graph::TaskId| p.tasks[t.0 as usize].snapshot.as_ref().expect("checked above");
-        let find = |v: &[(crate::graph::ChannelId, u64)]| {
-            v.iter().find(|(ch, _)| ch.0 as usize == c).map(|&(_, n)| n).expect("snapshot covers every channel")
-        };
-        let s = find(&snap(node.from).sent);
-        let r = find(&snap(node.to).consumed);
+        let s = snap(node.from).sent.iter().find(|(ch, _)| ch.0 as usize == c).map(|&(_, n)| n);
+        let r = snap(node.to).consumed.iter().find(|(ch, _, _)| ch.0 as usize == c).map(|&(_, n, _)| n);
+        let (s, r) = (s.expect("a snapshot covers every output"), r.expect("a snapshot covers every input"));
         let channel = || node.name.clone();
         if r > s {
             out.push(CutViolation::Orphans { cp, channel: channel(), sent: s, consumed: r });

@@ -1,0 +1,275 @@
+//! Failures and recovery (DESIGN §4): injected crashes — at a time, at a protocol moment, or at
+//! random — and Flink's default for all-to-all graphs, a *global restart*: discard all in-flight
+//! data and pending checkpoints, wait `restart.delay_ms`, and reset every task to the latest
+//! completed checkpoint. Operator state is restored, sources rewind to their snapshotted offsets,
+//! the checkpoint's channel state is replayed into its channels before any new data, and a
+//! transactional sink aborts what it had not committed and commits the restored checkpoint's
+//! pre-committed transactions again (idempotently). No completed checkpoint yet: start over.
+
+use super::{Engine, Event, State};
+use crate::coordinator::Outcome;
+use crate::graph::{ChannelId, Graph, TaskId};
+use crate::operator::Logic;
+use crate::protocol::CheckpointId;
+use crate::scenario::{RandomFailures, Scenario};
+use crate::sim::{Component, MS, RngTree, SimTime, exp_draw};
+use crate::trace::TraceEvent;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// A failure waiting for its moment, fired at most once.
+#[derive(Clone, Debug)]
+struct Armed<T> {
+    task: TaskId,
+    when: T,
+    fired: bool,
+}
+
+/// The failure schedule, the restart strategy and the recovery figures.
+pub(super) struct Faults {
+    timed: Vec<(TaskId, SimTime)>,
+    during_alignment: Vec<Armed<CheckpointId>>,
+    after_checkpoint: Vec<Armed<CheckpointId>>,
+    during_recovery: Vec<Armed<SimTime>>,
+    random: Option<(RandomFailures, ChaCha8Rng, u32)>,
+    delay: SimTime,
+    attempts: u32,
+    pub(super) failures: u32,
+    pub(super) restarts: u32,
+    down_since: Option<SimTime>,
+    pub(super) downtime: SimTime,
+    pub(super) reprocessed: u64,
+    pub(super) catch_up: SimTime,
+    offsets_at_crash: Vec<(TaskId, u64)>,
+    /// Since the last restart: each source's offset at the failure, and whether it got back there.
+    catching_up: Option<(SimTime, Vec<(TaskId, u64, bool)>)>,
+    pub(super) job_failed: Option<String>,
+}
+
+impl Faults {
+    pub(super) fn new(s: &Scenario, g: &Graph, rngs: &RngTree) -> Self {
+        let task = |f: &crate::scenario::FailureSpec| {
+            g.find_task(f.task.as_deref().expect("validated: a non-random failure names its task"))
+                .expect("validated task")
+        };
+        let mut f = Faults {
+            timed: Vec::new(),
+            during_alignment: Vec::new(),
+            after_checkpoint: Vec::new(),
+            during_recovery: Vec::new(),
+            random: None,
+            delay: s.restart.delay_ms * MS,
+            attempts: s.restart.attempts,
+            failures: 0,
+            restarts: 0,
+            down_since: None,
+            downtime: 0,
+            reprocessed: 0,
+            catch_up: 0,
+            offsets_at_crash: Vec::new(),
+            catching_up: None,
+            job_failed: None,
+        };
+        for spec in &s.failures {
+            if let Some(r) = spec.random {
+                f.random = Some((r, rngs.stream(Component::Failures), 0));
+            } else if let Some(ms) = spec.at_ms {
+                f.timed.push((task(spec), ms * MS));
+            } else if let Some(cp) = spec.during_alignment_of {
+                f.during_alignment.push(Armed { task: task(spec), when: cp, fired: false });
+            } else if let Some(cp) = spec.after_checkpoint {
+                f.after_checkpoint.push(Armed { task: task(spec), when: cp, fired: false });
+            } else if let Some(ms) = spec.during_recovery_ms {
+                f.during_recovery.push(Armed { task: task(spec), when: ms * MS, fired: false });
+            }
+        }
+        f
+    }
+
+    /// A task received a barrier of `cp` before its snapshot: the task to crash now, if any.
+    pub(super) fn alignment_moment(&mut self, task: TaskId, cp: CheckpointId) -> Option<TaskId> {
+        Self::fire(&mut self.during_alignment, |a| a.task == task && a.when == cp)
+    }
+
+    /// Checkpoint `cp` completed, nobody notified yet: the task to crash now, if any.
+    pub(super) fn completed_moment(&mut self, cp: CheckpointId) -> Option<TaskId> {
+        Self::fire(&mut self.after_checkpoint, |a| a.when == cp)
+    }
+
+    fn fire<T>(armed: &mut [Armed<T>], hit: impl Fn(&Armed<T>) -> bool) -> Option<TaskId> {
+        let a = armed.iter_mut().find(|a| !a.fired && hit(a))?;
+        a.fired = true;
+        Some(a.task)
+    }
+
+    /// A source read up to `offset`: checks whether recovery caught up.
+    #[inline]
+    pub(super) fn source_progress(&mut self, task: TaskId, offset: u64, now: SimTime) {
+        let Some((start, targets)) = &mut self.catching_up else { return };
+        for t in targets.iter_mut().filter(|t| t.0 == task) {
+            t.2 |= offset >= t.1;
+        }
+        if targets.iter().all(|t| t.2) {
+            self.catch_up += now - *start;
+            self.catching_up = None;
+        }
+    }
+}
+
+impl Engine<'_> {
+    /// Schedules the failures known at the start.
+    pub(super) fn schedule_failures(&mut self) {
+        for &(task, at) in &self.faults.timed {
+            self.queue.push(at, Event::Crash(task));
+        }
+        if let Some((r, rng, _)) = &mut self.faults.random {
+            let at = exp_draw(rng, r.mtbf_ms * MS);
+            self.queue.push(at, Event::RandomFailure);
+        }
+    }
+
+    pub(super) fn random_failure(&mut self) {
+        let n = self.tasks.len();
+        let Some((r, rng, fired)) = &mut self.faults.random else { return };
+        let task = TaskId(rng.gen_range(0..n) as u32);
+        *fired += 1;
+        if *fired < r.max_failures {
+            let at = self.now + exp_draw(rng, r.mtbf_ms * MS);
+            self.queue.push(at, Event::RandomFailure);
+        }
+        self.crash(task);
+    }
+
+    /// Every task finished (all input processed).
+    pub(super) fn job_done(&self) -> bool {
+        self.tasks.iter().all(|t| t.state == State::Finished)
+    }
+
+    /// `task` crashes: the whole job goes down and restarts after the delay.
+    pub(super) fn crash(&mut self, task: TaskId) {
+        let now = self.now;
+        if self.faults.job_failed.is_some() || self.job_done() {
+            return;
+        }
+        self.faults.failures += 1;
+        self.tracer.record(now, TraceEvent::Crash { task }, &self.graph);
+        if self.faults.down_since.is_none() {
+            self.faults.down_since = Some(now);
+            self.faults.catching_up = None;
+            self.faults.offsets_at_crash = self
+                .tasks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| t.source.as_ref().map(|s| (TaskId(i as u32), s.cursor().offset)))
+                .collect();
+            let pending: Vec<CheckpointId> =
+                self.coord.as_ref().map_or(Vec::new(), |c| c.pending.keys().copied().collect());
+            for cp in pending {
+                self.end_checkpoint(cp, Outcome::Failed);
+            }
+            for t in &mut self.tasks {
+                if let Some(since) = t.blocked_since.take() {
+                    t.blocked_ns += now - since;
+                }
+                t.state = State::Down;
+                t.inbox.clear();
+                t.arrival_wake = false;
+                t.flush_armed = false;
+                t.ended_inputs = 0;
+                t.sync_until = 0;
+                if let Some(s) = &mut t.sink {
+                    s.abort_all();
+                }
+            }
+            for since in self.input_blocked_since.iter_mut() {
+                if let Some(s) = since.take() {
+                    self.input_blocked_ns += now - s;
+                }
+            }
+            self.eop_arrived.iter_mut().for_each(|e| *e = false);
+            self.net.reset();
+        }
+        // Everything in flight or scheduled is void, except the failures still to come.
+        self.queue.retain(|e| matches!(e, Event::Crash(_) | Event::RandomFailure));
+        self.wake.clear();
+        if self.faults.restarts >= self.faults.attempts {
+            self.faults.job_failed = Some(format!(
+                "{} failed after {} restarts (restart.attempts = {})",
+                self.graph.task(task).name,
+                self.faults.restarts,
+                self.faults.attempts
+            ));
+            return;
+        }
+        self.queue.push(now + self.faults.delay, Event::Restart);
+    }
+
+    /// Restores every task from the latest completed checkpoint (or from the start) and resumes.
+    pub(super) fn restart(&mut self) {
+        let now = self.now;
+        self.faults.restarts += 1;
+        if let Some(since) = self.faults.down_since.take() {
+            self.faults.downtime += now - since;
+        }
+        self.tracer.record(now, TraceEvent::Restart, &self.graph);
+        let latest = self.coord.as_ref().and_then(|c| c.latest.clone());
+        let mut visible = Vec::new();
+        for (i, t) in self.tasks.iter_mut().enumerate() {
+            match &latest {
+                Some(cp) => {
+                    let snap = &cp.tasks[i];
+                    t.logic = snap.logic.clone();
+                    t.state_digest = snap.state_digest;
+                    if let (Some(src), Some(c)) = (&mut t.source, &snap.cursor) {
+                        src.seek(c.clone());
+                    }
+                    if let Some(s) = &mut t.sink {
+                        visible.extend(s.restore_and_commit(&snap.sink));
+                    }
+                }
+                None => {
+                    t.logic = Logic::new(&self.scenario.topology.operators[self.graph.tasks[i].op]);
+                    t.state_digest = 0;
+                    if let (Some(src), Some(c)) = (&mut t.source, &t.initial_cursor) {
+                        src.seek(c.clone());
+                    }
+                }
+            }
+            t.state = State::Idle;
+        }
+        self.make_visible(&visible);
+        for (c, node) in self.graph.channels.iter().enumerate() {
+            let ch = ChannelId(c as u32);
+            match &latest {
+                Some(cp) => {
+                    let sent = cp.tasks[node.from.0 as usize].sent.iter().find(|x| x.0 == ch).map_or(0, |x| x.1);
+                    let (consumed, digest) =
+                        cp.tasks[node.to.0 as usize].consumed.iter().find(|x| x.0 == ch).map_or((0, 0), |x| (x.1, x.2));
+                    self.net.restore_channel(ch, sent, consumed, digest, cp.channel_state[c].clone());
+                }
+                None => self.net.restore_channel(ch, 0, 0, 0, Vec::new()),
+            }
+        }
+        if let Some(c) = &mut self.coord {
+            c.trigger_waiting = false;
+            c.final_triggered = false;
+            self.queue.push(now + c.cfg.interval, Event::Tick);
+        }
+        // Recovery figures: what the sources read again, and when they are back where they were.
+        let mut targets = Vec::new();
+        for &(task, at_crash) in &self.faults.offsets_at_crash {
+            let restored = self.tasks[task.0 as usize].source.as_ref().map_or(0, |s| s.cursor().offset);
+            self.faults.reprocessed += at_crash.saturating_sub(restored);
+            targets.push((task, at_crash, restored >= at_crash));
+        }
+        self.faults.catching_up = Some((now, targets));
+        self.faults.source_progress(TaskId(u32::MAX), 0, now);
+        for a in self.faults.during_recovery.iter_mut().filter(|a| !a.fired) {
+            a.fired = true;
+            self.queue.push(now + a.when, Event::Crash(a.task));
+        }
+        for t in 0..self.tasks.len() {
+            self.try_run(TaskId(t as u32));
+        }
+    }
+}
