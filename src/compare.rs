@@ -6,6 +6,7 @@
 use crate::engine::{self, RunOptions, RunResult};
 use crate::report;
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
+use crate::verify::Oracle;
 use serde::Serialize;
 use std::path::Path;
 
@@ -42,6 +43,16 @@ pub struct CompareRow {
     pub cut_checked: usize,
     /// Consistent-cut violations.
     pub cut_violations: usize,
+    /// Crashes injected.
+    pub failures: u32,
+    /// Expected output records never made visible (exactly-once oracle).
+    pub missing: u64,
+    /// Output records made visible too often.
+    pub duplicated: u64,
+    /// Keys whose final state differs from the reference.
+    pub state_mismatches: u64,
+    /// Log arrival → visible output, p99 (ms).
+    pub committed_latency_p99_ms: f64,
     /// The run drained.
     pub drained: bool,
     /// Trace hash of the run.
@@ -94,7 +105,10 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
                 let scenarios = &scenarios;
                 scope.spawn(move || {
                     idx.into_iter()
-                        .map(|i| (i, engine::run(&scenarios[i], RunOptions::default()).expect("no trace file: no I/O")))
+                        .map(|i| {
+                            let opts = RunOptions { collect_output: true, trace: None };
+                            (i, engine::run(&scenarios[i], opts).expect("no trace file: no I/O"))
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -105,7 +119,11 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
             }
         }
     });
-    let results: Vec<RunResult> = results.into_iter().map(|r| r.expect("every run finished")).collect();
+    let mut results: Vec<RunResult> = results.into_iter().map(|r| r.expect("every run finished")).collect();
+    let oracle = Oracle::reference(s);
+    for r in &mut results {
+        r.summary.exactly_once = oracle.check(r);
+    }
     let rows = results.iter().map(row).collect();
     Ok(CompareReport { scenario: s.name.clone(), seed: s.seed, fingerprint: s.fingerprint(), rows, notes, results })
 }
@@ -129,6 +147,11 @@ fn row(r: &RunResult) -> CompareRow {
         input_blocked_ms: m.input_blocked_ms,
         cut_checked: m.consistent_cut.checked,
         cut_violations: m.consistent_cut.violations,
+        failures: m.failures,
+        missing: m.exactly_once.missing,
+        duplicated: m.exactly_once.duplicated,
+        state_mismatches: m.exactly_once.state_mismatches,
+        committed_latency_p99_ms: m.latency_ms.committed_p99,
         drained: m.drained,
         trace_hash: m.trace_hash.clone(),
     }
@@ -146,7 +169,7 @@ pub fn write(dir: &Path, report: &CompareReport) -> std::io::Result<()> {
 /// The side-by-side table printed by `ckptsim compare`.
 pub fn table(report: &CompareReport) -> String {
     let mut out = format!(
-        "{:<16} {:>9} {:>10} {:>10} {:>10} {:>11} {:>12} {:>10} {:>10} {:>10}  {}\n",
+        "{:<16} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>10} {:>9} {:>9} {:>9}  {:<12} {}\n",
         "protocol",
         "ckpts",
         "dur p50",
@@ -156,12 +179,14 @@ pub fn table(report: &CompareReport) -> String {
         "channel p50",
         "records/s",
         "lat p99",
+        "vis p99",
         "blocked",
-        "cut checks"
+        "cut checks",
+        "exactly once"
     );
     out.push_str(&format!(
-        "{:<16} {:>9} {:>10} {:>10} {:>10} {:>11} {:>12} {:>10} {:>10} {:>10}\n",
-        "", "done/trig", "ms", "ms", "ms", "bytes", "bytes", "", "ms", "ms"
+        "{:<16} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>10} {:>9} {:>9} {:>9}\n",
+        "", "done/trig", "ms", "ms", "ms", "bytes", "bytes", "", "ms", "ms", "ms"
     ));
     for r in &report.rows {
         let checks = if r.protocol == "none" {
@@ -169,10 +194,15 @@ pub fn table(report: &CompareReport) -> String {
         } else if r.cut_violations == 0 {
             format!("{}/{} ok", r.cut_checked, r.cut_checked)
         } else {
-            format!("{} VIOLATIONS in {}", r.cut_violations, r.cut_checked)
+            format!("{} VIOLATED", r.cut_violations)
+        };
+        let once = if r.missing + r.duplicated + r.state_mismatches == 0 {
+            "ok".to_string()
+        } else {
+            format!("{} dup, {} missing, {} keys wrong", r.duplicated, r.missing, r.state_mismatches)
         };
         out.push_str(&format!(
-            "{:<16} {:>9} {:>10.2} {:>10.2} {:>10.2} {:>11.0} {:>12.0} {:>10.0} {:>10.2} {:>10.1}  {}\n",
+            "{:<16} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>10.0} {:>11.0} {:>10.0} {:>9.2} {:>9.2} {:>9.1}  {:<12} {}\n",
             r.protocol,
             format!("{}/{}", r.completed, r.triggered),
             r.duration_p50_ms,
@@ -182,8 +212,10 @@ pub fn table(report: &CompareReport) -> String {
             r.channel_state_bytes_p50,
             r.throughput_rps,
             r.latency_p99_ms,
+            r.committed_latency_p99_ms,
             r.input_blocked_ms,
-            checks
+            checks,
+            once
         ));
     }
     out

@@ -8,11 +8,16 @@ struct Pin {
     name: &'static str,
     /// The scenario's own `checkpointing.mode`.
     protocol: &'static str,
-    /// Checkpoints triggered = completed (no timeouts in the bundled scenarios).
-    checkpoints: usize,
+    /// Checkpoints triggered and completed (the others were abandoned by a failure).
+    checkpoints: (usize, usize),
+    /// Crashes injected.
+    failures: u32,
     trace_hash: &'static str,
     events: u64,
+    /// Source records (each visible exactly once at the end).
     records: u64,
+    /// Records read again after restores.
+    reprocessed: u64,
     hops: u64,
     /// Range of latency p99 (ms).
     p99_ms: (f64, f64),
@@ -26,10 +31,12 @@ const PINS: &[Pin] = &[
         protocol: "aligned",
         // Aligned checkpoints take ≈ 107 ms here (longer than the 100 ms interval), so fewer fit;
         // the last one is the final checkpoint after every task finished.
-        checkpoints: 19,
+        checkpoints: (19, 19),
+        failures: 0,
         trace_hash: "ec38ef5f5828771c",
         events: 847_066,
         records: 200_000,
+        reprocessed: 0,
         hops: 800_000,
         // The slow agg[2] holds the job to ≈ 100k records/s while 200k/s arrive: latency grows
         // to about a second by the end of the log.
@@ -37,12 +44,41 @@ const PINS: &[Pin] = &[
         max_backpressure: (0.85, 0.95),
     },
     Pin {
+        name: "crash-before-notify",
+        protocol: "aligned",
+        checkpoints: (19, 19),
+        failures: 2,
+        trace_hash: "5d805ae3205cff98",
+        events: 707_333,
+        records: 80_000,
+        reprocessed: 1_166,
+        hops: 526_593,
+        p99_ms: (2.0, 50.0),
+        max_backpressure: (0.0, 0.1),
+    },
+    Pin {
+        name: "crash-during-alignment",
+        protocol: "aligned",
+        // Two checkpoints in progress were abandoned by crashes.
+        checkpoints: (13, 11),
+        failures: 3,
+        trace_hash: "241c57936cc404ef",
+        events: 640_751,
+        records: 120_000,
+        reprocessed: 39_496,
+        hops: 601_344,
+        p99_ms: (700.0, 1000.0),
+        max_backpressure: (0.7, 0.9),
+    },
+    Pin {
         name: "diamond",
         protocol: "aligned",
-        checkpoints: 20,
+        checkpoints: (20, 20),
+        failures: 0,
         trace_hash: "69e7105fe8c7f3be",
         events: 712_540,
         records: 80_000,
+        reprocessed: 0,
         // src, both filters (each sees every record), inc (evens), merge, agg, sink.
         hops: 520_234,
         p99_ms: (2.0, 5.0),
@@ -51,14 +87,30 @@ const PINS: &[Pin] = &[
     Pin {
         name: "pipeline",
         protocol: "aligned",
-        checkpoints: 20,
+        checkpoints: (20, 20),
+        failures: 0,
         trace_hash: "20fd0b9943479c3b",
         events: 530_619,
         records: 100_000,
+        reprocessed: 0,
         hops: 400_000,
         // No bottleneck: latency ≈ two network hops + buffer timeouts (1 ms) + processing.
         p99_ms: (1.0, 3.0),
         max_backpressure: (0.0, 0.0),
+    },
+    Pin {
+        name: "random-failures",
+        protocol: "aligned",
+        checkpoints: (18, 18),
+        // Four random crashes; two of them hit while the job was already down.
+        failures: 4,
+        trace_hash: "cfe327fc3efcc776",
+        events: 546_045,
+        records: 100_000,
+        reprocessed: 8_378,
+        hops: 431_598,
+        p99_ms: (50.0, 200.0),
+        max_backpressure: (0.0, 0.1),
     },
 ];
 
@@ -76,11 +128,18 @@ fn bundled_scenarios_match_their_pinned_figures() {
         let name = pin.name;
         assert!(m.drained, "{name}: did not drain");
         assert_eq!(m.protocol, pin.protocol);
-        assert_eq!(m.checkpoints.triggered, pin.checkpoints, "{name}: checkpoints triggered");
-        assert_eq!(m.checkpoints.completed, pin.checkpoints, "{name}: checkpoints completed");
-        assert_eq!((m.consistent_cut.checked, m.consistent_cut.violations), (pin.checkpoints, 0), "{name}: cut checks");
-        assert_eq!(m.records.source_read, pin.records, "{name}: source_read");
-        assert_eq!(m.records.sink_received, pin.records, "{name}: sink_received");
+        assert_eq!((m.checkpoints.triggered, m.checkpoints.completed), pin.checkpoints, "{name}: checkpoints");
+        assert_eq!(
+            (m.consistent_cut.checked, m.consistent_cut.violations),
+            (pin.checkpoints.1, 0),
+            "{name}: cut checks"
+        );
+        assert_eq!(m.failures, pin.failures, "{name}: failures");
+        assert_eq!(m.recovery.reprocessed_records, pin.reprocessed, "{name}: reprocessed");
+        assert_eq!(m.records.source_read, pin.records + pin.reprocessed, "{name}: source_read");
+        if pin.failures == 0 {
+            assert_eq!(m.records.sink_received, pin.records, "{name}: sink_received");
+        }
         assert_eq!(m.records.committed, pin.records, "{name}: the final checkpoint commits everything");
         assert_eq!(m.records.hops, pin.hops, "{name}: hops");
         assert_eq!(m.events, pin.events, "{name}: events");

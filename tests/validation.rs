@@ -191,11 +191,48 @@ fn edges_into_sources_and_out_of_sinks() {
 }
 
 #[test]
-fn reserved_sections_are_rejected_until_supported() {
+fn optional_sections_may_be_null_or_empty() {
     let mut v = base();
     v["checkpointing"] = Value::Null;
     v["failures"] = json!([]);
     Scenario::from_json(&v.to_string()).unwrap();
+}
+
+#[test]
+fn failures_must_name_a_known_task_and_exactly_one_moment() {
+    let mut v = base();
+    v["failures"] = json!([{"task": "agg[7]", "at_ms": 100}]);
+    assert_field_error(&v, "failures[0].task", &["unknown task \"agg[7]\"", "agg[2]", "sink[0]"]);
+    let mut v = base();
+    v["failures"] = json!([{"task": "agg[1]"}]);
+    assert_field_error(&v, "failures[0]", &["found none", "exactly one of at_ms"]);
+    let mut v = base();
+    v["failures"] = json!([{"at_ms": 5}, {"task": "agg[1]", "at_ms": 5, "after_checkpoint": 2}]);
+    assert_field_error(&v, "failures[0].task", &["missing"]);
+    v["failures"][0]["task"] = json!("src[0]");
+    assert_field_error(&v, "failures[1]", &["found at_ms and after_checkpoint"]);
+    let mut v = base();
+    v["failures"] = json!([{"task": "agg[1]", "random": {"mtbf_ms": 100, "max_failures": 2}}]);
+    assert_field_error(&v, "failures[0].task", &["random failure picks its task"]);
+    let mut v = base();
+    v["failures"] = json!([{"random": {"mtbf_ms": 0, "max_failures": 2}}]);
+    assert_field_error(&v, "failures[0].random.mtbf_ms", &["found 0"]);
+    let mut v = base();
+    v["failures"] = json!([{"task": "agg[1]", "during_alignment_of": 2}]);
+    v["checkpointing"] = Value::Null;
+    assert_field_error(&v, "failures[0]", &["needs a checkpointing section"]);
+    let mut v = base();
+    v["failures"] = json!([{"task": "agg[1]", "at_ms": 5, "when": "now"}]);
+    assert_field_error(&v, "failures[0].when", &["unknown field"]);
+    let mut v = base();
+    v["restart"] = json!({"delay_ms": 10, "attempts": -1});
+    assert_field_error(&v, "restart.attempts", &["-1"]);
+    let mut v = base();
+    v["topology"]["operators"][2]["delivery"] = json!("transactional");
+    assert_field_error(&v, "topology.operators[2].delivery", &["only allowed on a sink"]);
+    let mut v = base();
+    v["topology"]["operators"][6]["delivery"] = json!("exactly_once");
+    assert_field_error(&v, "topology.operators[6].delivery", &["exactly_once", "transactional", "plain"]);
 }
 
 #[test]

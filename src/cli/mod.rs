@@ -58,6 +58,9 @@ enum Command {
         /// Override `checkpointing.mode`: none, aligned, unaligned, chandy_lamport, aligned_timeout, at_least_once.
         #[arg(long, value_parser = parse_protocol)]
         protocol: Option<ProtocolName>,
+        /// Add a crash of TASK at MS milliseconds, e.g. `agg[2]@500` (repeatable).
+        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
+        fail_at: Vec<(String, u64)>,
     },
     /// Run every protocol on the same scenario and seed; print a side-by-side table and write
     /// each protocol's outputs plus compare.json.
@@ -70,6 +73,9 @@ enum Command {
         /// Output directory [default: output/<scenario>].
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Add a crash of TASK at MS milliseconds, e.g. `agg[2]@500` (repeatable).
+        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
+        fail_at: Vec<(String, u64)>,
     },
     /// Check a scenario file and report the first problem.
     Validate {
@@ -129,7 +135,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load(path: &Path, seed: Option<u64>, protocol: Option<ProtocolName>) -> Result<Scenario, CliError> {
+fn load(
+    path: &Path,
+    seed: Option<u64>,
+    protocol: Option<ProtocolName>,
+    fail_at: &[(String, u64)],
+) -> Result<Scenario, CliError> {
     let mut s = Scenario::load(path).map_err(CliError::input)?;
     if let Some(seed) = seed {
         s.seed = seed;
@@ -137,7 +148,29 @@ fn load(path: &Path, seed: Option<u64>, protocol: Option<ProtocolName>) -> Resul
     if let Some(p) = protocol {
         s.set_protocol(p).map_err(|e| CliError::input(format!("--protocol {}: {e}", p.name())))?;
     }
+    for (task, ms) in fail_at {
+        s.add_failure_at(task, *ms).map_err(|e| CliError::input(format!("--fail-at {task}@{ms}: {e}")))?;
+    }
     Ok(s)
+}
+
+fn parse_fail_at(v: &str) -> Result<(String, u64), String> {
+    let err = || format!("expected TASK@MS, e.g. agg[2]@500 (a task name, `@`, milliseconds), found {v:?}");
+    let (task, ms) = v.rsplit_once('@').ok_or_else(err)?;
+    let ms = ms.parse::<u64>().map_err(|_| err())?;
+    if task.is_empty() {
+        return Err(err());
+    }
+    Ok((task.to_string(), ms))
+}
+
+/// The command that reproduces a run: the same file, seed, protocol and added failures.
+fn replay_command(path: &Path, s: &Scenario, fail_at: &[(String, u64)]) -> String {
+    let mut cmd = format!("ckptsim run {} --seed {} --protocol {}", path.display(), s.seed, s.protocol().name());
+    for (task, ms) in fail_at {
+        cmd.push_str(&format!(" --fail-at '{task}@{ms}'"));
+    }
+    cmd
 }
 
 fn parse_protocol(s: &str) -> Result<ProtocolName, String> {
@@ -193,6 +226,23 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
             c.channel_state_bytes.p50,
             m.input_blocked_ms
         );
+        if m.failures > 0 {
+            let r = &m.recovery;
+            say!(
+                "  failures: {} crashes, {} restarts; down {:.1} ms, {} records reprocessed, caught up in {:.1} ms",
+                m.failures,
+                m.recoveries,
+                r.downtime_ms,
+                r.reprocessed_records,
+                r.catch_up_ms
+            );
+        }
+        say!(
+            "  visible output: {} records; latency log arrival → visible p50 {:.3} ms, p99 {:.3} ms",
+            m.records.committed,
+            m.latency_ms.committed_p50,
+            m.latency_ms.committed_p99
+        );
         let cut = &m.consistent_cut;
         match &cut.first_violation {
             None => say!("  consistent cut: {} checkpoints checked, 0 violations", cut.checked),
@@ -206,6 +256,23 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
             say!("  JOB FAILED: {why}");
         }
     }
+    let eo = &m.exactly_once;
+    if eo.checked {
+        match &eo.first_violation {
+            None => {
+                say!("  exactly once: every expected record visible exactly once; final state equals the reference")
+            }
+            Some(v) => say!(
+                "  EXACTLY-ONCE VIOLATED: {} missing, {} duplicated, {} state mismatches; first: {v}",
+                eo.missing,
+                eo.duplicated,
+                eo.state_mismatches
+            ),
+        }
+    }
+    if let Some(why) = &m.job_failed {
+        say!("  JOB FAILED: {why}");
+    }
     if !m.drained {
         say!("  WARNING: the run did not drain — some task never finished");
     }
@@ -214,8 +281,8 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
 
 fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Run { scenario, seed, out, trace, protocol } => {
-            let s = load(&scenario, seed, protocol)?;
+        Command::Run { scenario, seed, out, trace, protocol, fail_at } => {
+            let s = load(&scenario, seed, protocol, &fail_at)?;
             say!("ckptsim run {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
             let trace_out: Option<Box<dyn std::io::Write>> = match &trace {
                 Some(p) => {
@@ -225,19 +292,23 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 }
                 None => None,
             };
-            let result = engine::run(&s, RunOptions { collect_output: false, trace: trace_out })
+            let mut result = engine::run(&s, RunOptions { collect_output: true, trace: trace_out })
                 .map_err(|e| CliError::io("writing the trace", e))?;
+            crate::verify::oracle::attach(&s, &mut result);
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
             report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
             print_summary(&result.summary)?;
+            if result.summary.exactly_once.violations > 0 || result.summary.consistent_cut.violations > 0 {
+                say!("  replay: {}", replay_command(&scenario, &s, &fail_at));
+            }
             if let Some(t) = &trace {
                 say!("  trace: {}", t.display());
             }
             say!("  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv", dir.display());
             Ok(())
         }
-        Command::Compare { scenario, seed, out } => {
-            let s = load(&scenario, seed, None)?;
+        Command::Compare { scenario, seed, out, fail_at } => {
+            let s = load(&scenario, seed, None, &fail_at)?;
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name));
             say!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
             let report = crate::compare::compare(&s).map_err(CliError::input)?;
@@ -250,7 +321,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Validate { scenario } => {
-            let s = load(&scenario, None, None)?;
+            let s = load(&scenario, None, None, &[])?;
             let g = crate::graph::Graph::build(&s);
             say!(
                 "{}: ok — scenario {:?}, {} operators, {} tasks, {} channels, fingerprint {}",
@@ -264,7 +335,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Bench { scenario, repeat, scale, protocol } => {
-            let s = load(&scenario, None, protocol)?;
+            let s = load(&scenario, None, protocol, &[])?;
             bench::bench(&s, repeat, scale)
         }
     }

@@ -25,6 +25,14 @@ struct Armed<T> {
     fired: bool,
 }
 
+/// Recovery in progress: since `since`, each source has to get back to its offset at the failure.
+#[derive(Clone, Debug)]
+struct CatchUp {
+    since: SimTime,
+    /// Per source: the offset at the failure, and whether it got back there.
+    targets: Vec<(TaskId, u64, bool)>,
+}
+
 /// The failure schedule, the restart strategy and the recovery figures.
 pub(super) struct Faults {
     timed: Vec<(TaskId, SimTime)>,
@@ -41,8 +49,8 @@ pub(super) struct Faults {
     pub(super) reprocessed: u64,
     pub(super) catch_up: SimTime,
     offsets_at_crash: Vec<(TaskId, u64)>,
-    /// Since the last restart: each source's offset at the failure, and whether it got back there.
-    catching_up: Option<(SimTime, Vec<(TaskId, u64, bool)>)>,
+    /// Since the last restart: how far each source has to read again.
+    catching_up: Option<CatchUp>,
     pub(super) job_failed: Option<String>,
 }
 
@@ -105,12 +113,12 @@ impl Faults {
     /// A source read up to `offset`: checks whether recovery caught up.
     #[inline]
     pub(super) fn source_progress(&mut self, task: TaskId, offset: u64, now: SimTime) {
-        let Some((start, targets)) = &mut self.catching_up else { return };
-        for t in targets.iter_mut().filter(|t| t.0 == task) {
+        let Some(c) = &mut self.catching_up else { return };
+        for t in c.targets.iter_mut().filter(|t| t.0 == task) {
             t.2 |= offset >= t.1;
         }
-        if targets.iter().all(|t| t.2) {
-            self.catch_up += now - *start;
+        if c.targets.iter().all(|t| t.2) {
+            self.catch_up += now - c.since;
             self.catching_up = None;
         }
     }
@@ -213,6 +221,7 @@ impl Engine<'_> {
         }
         self.tracer.record(now, TraceEvent::Restart, &self.graph);
         let latest = self.coord.as_ref().and_then(|c| c.latest.clone());
+        let replay = self.protocol.as_ref().is_none_or(|p| p.replays_channel_state());
         let mut visible = Vec::new();
         for (i, t) in self.tasks.iter_mut().enumerate() {
             match &latest {
@@ -245,7 +254,8 @@ impl Engine<'_> {
                     let sent = cp.tasks[node.from.0 as usize].sent.iter().find(|x| x.0 == ch).map_or(0, |x| x.1);
                     let (consumed, digest) =
                         cp.tasks[node.to.0 as usize].consumed.iter().find(|x| x.0 == ch).map_or((0, 0), |x| (x.1, x.2));
-                    self.net.restore_channel(ch, sent, consumed, digest, cp.channel_state[c].clone());
+                    let recovered = if replay { cp.channel_state[c].clone() } else { Vec::new() };
+                    self.net.restore_channel(ch, sent, consumed, digest, recovered);
                 }
                 None => self.net.restore_channel(ch, 0, 0, 0, Vec::new()),
             }
@@ -262,7 +272,7 @@ impl Engine<'_> {
             self.faults.reprocessed += at_crash.saturating_sub(restored);
             targets.push((task, at_crash, restored >= at_crash));
         }
-        self.faults.catching_up = Some((now, targets));
+        self.faults.catching_up = Some(CatchUp { since: now, targets });
         self.faults.source_progress(TaskId(u32::MAX), 0, now);
         for a in self.faults.during_recovery.iter_mut().filter(|a| !a.fired) {
             a.fired = true;

@@ -112,6 +112,12 @@ pub trait Protocol {
     fn persists_overtaken_output(&self) -> bool {
         true
     }
+
+    /// Whether a restore replays the checkpoint's channel state into its channels. Every correct
+    /// protocol does; a deliberately broken variant may not.
+    fn replays_channel_state(&self) -> bool {
+        true
+    }
 }
 
 /// The protocol named `name`; `None` for `none` (no checkpointing).

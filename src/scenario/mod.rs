@@ -43,6 +43,17 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Validates a scenario built or changed in code (as `from_json` does for a file).
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        validate::validate(self)
+    }
+
+    /// Adds a crash of `task` at `at_ms` (the `--fail-at TASK@MS` flag) and validates the result.
+    pub fn add_failure_at(&mut self, task: &str, at_ms: u64) -> Result<(), ScenarioError> {
+        self.failures.push(FailureSpec { task: Some(task.to_string()), at_ms: Some(at_ms), ..Default::default() });
+        self.validate()
+    }
+
     /// Reads, parses and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path)

@@ -130,7 +130,7 @@ pub enum Delivery {
 
 /// One failure to inject. Give `task` and exactly one of `at_ms`, `during_alignment_of`,
 /// `after_checkpoint`, `during_recovery_ms` — or only `random`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FailureSpec {
     /// The task that crashes, as `operator[index]`.

@@ -94,10 +94,8 @@ fn validate_failures(s: &Scenario) -> R {
                 format!("unknown task {task:?}; known tasks: {}", all.join(", ")),
             ));
         }
-        if f.during_alignment_of.is_some() || f.after_checkpoint.is_some() {
-            if s.checkpointing.is_none() {
-                return Err(ScenarioError::field(p, "a failure at a checkpoint moment needs a checkpointing section"));
-            }
+        if (f.during_alignment_of.is_some() || f.after_checkpoint.is_some()) && s.checkpointing.is_none() {
+            return Err(ScenarioError::field(p, "a failure at a checkpoint moment needs a checkpointing section"));
         }
         if let Some(n) = f.during_alignment_of.or(f.after_checkpoint) {
             let field = if f.during_alignment_of.is_some() { "during_alignment_of" } else { "after_checkpoint" };
