@@ -296,17 +296,24 @@ pub struct Completed {
     pub channel_state: Vec<Vec<Record>>,
 }
 
-impl Completed {
+impl From<Pending> for Completed {
     /// The completed form of a checkpoint whose every task snapshotted.
-    pub fn of(p: &Pending) -> Self {
+    fn from(p: Pending) -> Self {
         Completed {
             id: p.timing.id,
             tasks: p
                 .tasks
-                .iter()
-                .map(|t| t.snapshot.clone().expect("a completed checkpoint has every snapshot"))
+                .into_iter()
+                .map(|t| t.snapshot.expect("a completed checkpoint has every snapshot"))
                 .collect(),
-            channel_state: p.channels.iter().map(|c| c.input.iter().chain(&c.output).copied().collect()).collect(),
+            channel_state: p
+                .channels
+                .into_iter()
+                .map(|mut c| {
+                    c.input.append(&mut c.output);
+                    c.input
+                })
+                .collect(),
         }
     }
 }

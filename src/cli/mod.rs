@@ -317,6 +317,19 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             for note in &report.notes {
                 say!("note: {note}");
             }
+            for (row, r) in report.rows.iter().zip(&report.results) {
+                let first = r.summary.exactly_once.first_violation.as_ref().or(r
+                    .summary
+                    .consistent_cut
+                    .first_violation
+                    .as_ref());
+                if let Some(first) = first {
+                    let mut one = s.clone();
+                    one.set_protocol(ProtocolName::parse(&row.protocol).expect("a row names a protocol"))
+                        .expect("ran before");
+                    say!("{}: {first}\n  replay: {}", row.protocol, replay_command(&scenario, &one, &fail_at));
+                }
+            }
             say!("wrote {}/<protocol>/… and {}/compare.json", dir.display(), dir.display());
             Ok(())
         }

@@ -136,7 +136,7 @@ impl Engine<'_> {
         match outcome {
             Outcome::Completed => {
                 self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
-                c.latest = Some(Completed::of(&p));
+                c.latest = Some(Completed::from(p));
                 if let Some(victim) = self.faults.completed_moment(cp) {
                     // Injected failure: before any task — the sink — hears of the completion.
                     self.queue.push(now, Event::Crash(victim));

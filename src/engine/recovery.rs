@@ -186,7 +186,7 @@ impl Engine<'_> {
                 t.ended_inputs = 0;
                 t.sync_until = 0;
                 if let Some(s) = &mut t.sink {
-                    s.abort_all();
+                    s.crash();
                 }
             }
             for since in self.input_blocked_since.iter_mut() {

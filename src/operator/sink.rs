@@ -13,28 +13,33 @@ use super::Lineage;
 use crate::protocol::CheckpointId;
 use crate::scenario::Delivery;
 use crate::sim::SimTime;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A record in a transaction: its lineage and when it arrived in the source log.
 pub type TxnRecord = (Lineage, SimTime);
 
-/// Pre-committed transactions, by checkpoint, oldest first (the sink's snapshot state).
-pub type Precommitted = Vec<(CheckpointId, Vec<TxnRecord>)>;
+/// The sink's snapshot state: handles (checkpoint ids) of its pre-committed transactions that are
+/// not yet committed, oldest first. The data is in the external system, as with Kafka.
+pub type Precommitted = Vec<CheckpointId>;
 
-/// The delivery state of one sink task.
+/// The delivery state of one sink task, and the external system it writes to.
 #[derive(Clone, Debug)]
 pub struct Sink {
     delivery: Delivery,
     open: Vec<TxnRecord>,
-    precommitted: Precommitted,
-    /// Transaction ids (checkpoints) already committed: a commit is idempotent.
+    /// Task state: handles of pre-committed, uncommitted transactions.
+    handles: Precommitted,
+    /// The external system: pre-committed transactions by handle. They survive a crash of the
+    /// task; a restore commits or aborts them.
+    external: BTreeMap<CheckpointId, Vec<TxnRecord>>,
+    /// The external system: handles already committed — a commit is idempotent.
     committed: BTreeSet<CheckpointId>,
 }
 
 impl Sink {
     /// A sink delivering as `delivery`.
     pub fn new(delivery: Delivery) -> Self {
-        Sink { delivery, open: Vec::new(), precommitted: Vec::new(), committed: BTreeSet::new() }
+        Sink { delivery, open: Vec::new(), handles: Vec::new(), external: BTreeMap::new(), committed: BTreeSet::new() }
     }
 
     /// How this sink delivers.
@@ -53,51 +58,58 @@ impl Sink {
         }
     }
 
-    /// The sink's snapshot for `cp`: pre-commits the open transaction and returns the state
-    /// (every pre-committed transaction not yet committed).
+    /// The sink's snapshot for `cp`: pre-commits the open transaction under handle `cp` and
+    /// returns the state (the handles of every pre-committed transaction not yet committed).
     pub fn snapshot(&mut self, cp: CheckpointId) -> Precommitted {
         if self.delivery == Delivery::Transactional {
-            let txn = std::mem::take(&mut self.open);
-            self.precommitted.push((cp, txn));
+            self.external.insert(cp, std::mem::take(&mut self.open));
+            self.handles.push(cp);
         }
-        self.precommitted.clone()
+        self.handles.clone()
     }
 
     /// Checkpoint `cp` completed: commits every pre-committed transaction up to `cp` and returns
     /// the records that became visible.
     pub fn commit_up_to(&mut self, cp: CheckpointId) -> Vec<TxnRecord> {
-        let (done, keep): (Precommitted, Precommitted) =
-            std::mem::take(&mut self.precommitted).into_iter().partition(|(id, _)| *id <= cp);
-        self.precommitted = keep;
+        let (done, keep): (Precommitted, Precommitted) = self.handles.iter().partition(|&&id| id <= cp);
+        self.handles = keep;
         let mut visible = Vec::new();
-        for (id, txn) in done {
-            if self.committed.insert(id) {
+        for id in done {
+            if let Some(txn) = self.external.remove(&id)
+                && self.committed.insert(id)
+            {
                 visible.extend(txn);
             }
         }
         visible
     }
 
-    /// A failure: the open transaction and every pre-committed one are aborted.
-    pub fn abort_all(&mut self) {
+    /// A crash of the task: the open transaction is lost. Pre-committed transactions stay in the
+    /// external system until the restore commits or aborts them.
+    pub fn crash(&mut self) {
         self.open.clear();
-        self.precommitted.clear();
+        self.handles.clear();
     }
 
-    /// Restores the state of a snapshot and commits its transactions again (they belong to a
-    /// completed checkpoint); returns the records that became visible now.
+    /// Restores the state of a snapshot: commits its transactions (they belong to a completed
+    /// checkpoint; committing again is a no-op) and aborts every other pre-committed one. Returns
+    /// the records that became visible now.
     pub fn restore_and_commit(&mut self, state: &Precommitted) -> Vec<TxnRecord> {
-        self.abort_all();
-        self.precommitted = state.clone();
-        match state.last() {
-            Some(&(cp, _)) => self.commit_up_to(cp),
+        self.open.clear();
+        self.handles = state.clone();
+        let visible = match state.last() {
+            Some(&cp) => self.commit_up_to(cp),
             None => Vec::new(),
-        }
+        };
+        // Whatever else was pre-committed belongs to no completed checkpoint: abort it.
+        self.external.clear();
+        self.handles.clear();
+        visible
     }
 
     /// Records waiting in open or pre-committed transactions.
     pub fn uncommitted(&self) -> usize {
-        self.open.len() + self.precommitted.iter().map(|(_, t)| t.len()).sum::<usize>()
+        self.open.len() + self.external.values().map(Vec::len).sum::<usize>()
     }
 }
 
@@ -121,6 +133,7 @@ mod tests {
         // open transaction (record 1) is gone — it will be replayed.
         assert!(s.restore_and_commit(&state).is_empty());
         assert_eq!(s.uncommitted(), 0);
+        assert_eq!(state, vec![1], "the snapshot holds the transaction's handle, not its data");
     }
 
     #[test]
@@ -128,8 +141,14 @@ mod tests {
         let mut s = Sink::new(Delivery::Transactional);
         s.receive(rec(0));
         let state = s.snapshot(1);
-        // Checkpoint 1 completed, but the notification never arrived: the restore commits.
+        // A later transaction, pre-committed for a checkpoint that never completed.
+        s.receive(rec(1));
+        s.snapshot(2);
+        s.crash();
+        // Checkpoint 1 completed, but the notification never arrived: the restore commits it,
+        // and aborts transaction 2.
         assert_eq!(s.restore_and_commit(&state), vec![rec(0)]);
+        assert_eq!(s.uncommitted(), 0);
     }
 
     #[test]
