@@ -25,6 +25,7 @@ pub mod cli;
 pub mod compare;
 pub mod coordinator;
 pub mod engine;
+pub mod explore;
 pub mod graph;
 pub mod metrics;
 pub mod net;

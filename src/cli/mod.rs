@@ -77,6 +77,30 @@ enum Command {
         #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
         fail_at: Vec<(String, u64)>,
     },
+    /// Check many seeds of random scenarios against the named invariants, in parallel.
+    Explore {
+        /// Seeds to explore, `A..B` (B excluded).
+        #[arg(long, default_value = "0..1000", value_parser = parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        /// Worker threads [default: all cores].
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// One protocol for every seed [default: aligned, unaligned, chandy_lamport and aligned_timeout by turns].
+        #[arg(long, value_parser = parse_protocol)]
+        protocol: Option<ProtocolName>,
+        /// Explore a deliberately broken protocol (see the README's mutation check).
+        #[arg(long, value_parser = parse_mutant)]
+        mutant: Option<crate::verify::mutants::Mutant>,
+        /// Invariants to check, comma-separated [default: all].
+        #[arg(long, value_delimiter = ',', value_parser = parse_invariant)]
+        invariants: Vec<crate::verify::invariants::Invariant>,
+        /// Go on after a violation.
+        #[arg(long)]
+        keep_going: bool,
+        /// Where failing scenarios are written.
+        #[arg(long, default_value = "scenarios/regressions")]
+        out: PathBuf,
+    },
     /// Check a scenario file and report the first problem.
     Validate {
         /// Scenario file (JSON).
@@ -173,6 +197,108 @@ fn replay_command(path: &Path, s: &Scenario, fail_at: &[(String, u64)]) -> Strin
     cmd
 }
 
+fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
+    let err = || format!("expected a seed range A..B with A < B, e.g. 0..1000, found {s:?}");
+    let (a, b) = s.split_once("..").ok_or_else(err)?;
+    let (a, b) = (a.parse::<u64>().map_err(|_| err())?, b.parse::<u64>().map_err(|_| err())?);
+    if a >= b {
+        return Err(err());
+    }
+    Ok(a..b)
+}
+
+fn parse_mutant(s: &str) -> Result<crate::verify::mutants::Mutant, String> {
+    use crate::verify::mutants::Mutant;
+    Mutant::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+        format!("unknown mutant {s:?}; allowed: {}", all.join(", "))
+    })
+}
+
+fn parse_invariant(s: &str) -> Result<crate::verify::invariants::Invariant, String> {
+    use crate::verify::invariants::Invariant;
+    Invariant::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = Invariant::ALL.iter().map(|i| i.name()).collect();
+        format!("unknown invariant {s:?}; allowed: {}", all.join(", "))
+    })
+}
+
+#[allow(clippy::disallowed_methods)] // progress and seeds/s read the wall clock; the simulation does not
+fn explore(
+    seeds: std::ops::Range<u64>,
+    jobs: Option<usize>,
+    protocol: Option<ProtocolName>,
+    mutant: Option<crate::verify::mutants::Mutant>,
+    invariants: Vec<crate::verify::invariants::Invariant>,
+    keep_going: bool,
+    out: &Path,
+) -> Result<(), CliError> {
+    use crate::explore::{ExploreConfig, explore, write_finding};
+    use std::io::IsTerminal;
+    use std::time::Instant;
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let invariants =
+        if invariants.is_empty() { crate::verify::invariants::Invariant::ALL.to_vec() } else { invariants };
+    let total = seeds.end - seeds.start;
+    let cfg = ExploreConfig { seeds: seeds.clone(), jobs, protocol, mutant, invariants, keep_going };
+    let what = match (mutant, protocol) {
+        (Some(m), _) => format!("mutant {}", m.name()),
+        (None, Some(p)) => format!("protocol {}", p.name()),
+        (None, None) => "aligned, unaligned, chandy_lamport, aligned_timeout by turns".into(),
+    };
+    say!("ckptsim explore seeds {}..{} ({what}), {jobs} jobs", seeds.start, seeds.end);
+    let start = Instant::now();
+    let last = std::sync::Mutex::new(start);
+    let tty = std::io::stderr().is_terminal();
+    let progress = |done: u64, violations: usize| {
+        let mut last = last.lock().expect("progress lock");
+        if tty && (last.elapsed().as_millis() >= 200 || done == total) {
+            *last = Instant::now();
+            let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
+            let width = 30;
+            let filled = (done * width / total.max(1)) as usize;
+            eprint!(
+                "\r[{}{}] {done}/{total} seeds, {rate:.0} seeds/s, {violations} violations ",
+                "#".repeat(filled),
+                "-".repeat(width as usize - filled)
+            );
+        }
+    };
+    let result = explore(&cfg, &progress);
+    if tty {
+        eprintln!();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    say!(
+        "explored {} seeds in {:.1} s ({:.0} seeds/s): {} with violations",
+        result.checked,
+        secs,
+        result.checked as f64 / secs.max(1e-9),
+        result.findings.len()
+    );
+    for f in &result.findings {
+        let path = write_finding(out, f).map_err(|e| CliError::io(&format!("writing to {}", out.display()), e))?;
+        for v in &f.violations {
+            say!("seed {}: {v}", f.seed);
+        }
+        match mutant {
+            None => say!("  wrote {}\n  replay: ckptsim run {}", path.display(), path.display()),
+            Some(m) => say!(
+                "  wrote {}\n  replay: ckptsim explore --mutant {} --seeds {}..{}",
+                path.display(),
+                m.name(),
+                f.seed,
+                f.seed + 1
+            ),
+        }
+    }
+    if result.findings.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError { code: 1, message: format!("{} seeds violated an invariant", result.findings.len()) })
+    }
+}
+
 fn parse_protocol(s: &str) -> Result<ProtocolName, String> {
     ProtocolName::parse(s).ok_or_else(|| {
         let all: Vec<&str> = ProtocolName::ALL.iter().map(|p| p.name()).collect();
@@ -257,6 +383,9 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
         }
     }
     let eo = &m.exactly_once;
+    if let Some(why) = &eo.not_checked {
+        say!("  exactly once: not checked — {why}");
+    }
     if eo.checked {
         match &eo.first_violation {
             None => {
@@ -332,6 +461,9 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             }
             say!("wrote {}/<protocol>/… and {}/compare.json", dir.display(), dir.display());
             Ok(())
+        }
+        Command::Explore { seeds, jobs, protocol, mutant, invariants, keep_going, out } => {
+            explore(seeds, jobs, protocol, mutant, invariants, keep_going, &out)
         }
         Command::Validate { scenario } => {
             let s = load(&scenario, None, None, &[])?;

@@ -370,6 +370,10 @@ impl Engine<'_> {
         // A transactional sink pre-commits its open transaction as part of its snapshot. Its
         // state is the transaction handles: the data itself is already in the external system.
         let sink = self.tasks[ti].sink.as_mut().map(|s| s.snapshot(cp)).unwrap_or_default();
+        if self.protocol.as_ref().is_some_and(|p| p.sink_commits_at_snapshot()) {
+            let early = self.tasks[ti].sink.as_mut().map(|s| s.commit_up_to(cp)).unwrap_or_default();
+            self.make_visible(&early);
+        }
         let t = &self.tasks[ti];
         let state_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
         let cfg = &self.coord.as_ref().expect("checked").cfg;

@@ -138,7 +138,7 @@ pub struct RunResult {
     /// Lineages that became visible at the sinks (committed, for a transactional sink), when
     /// [`RunOptions::collect_output`] was set.
     pub output: Option<OutputLog>,
-    /// Final keyed state per `keyed_sum` operator (all its tasks merged): key → sum.
+    /// Final keyed state per `keyed_sum` operator: key → the sum over the operator's tasks.
     pub final_state: BTreeMap<String, BTreeMap<u64, i64>>,
     /// The rows of `checkpoints.csv` (empty without checkpointing).
     pub checkpoints: Vec<CheckpointStats>,
@@ -683,8 +683,13 @@ impl<'a> Engine<'a> {
         let mut final_state: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
         for (t, node) in self.tasks.iter().zip(&self.graph.tasks) {
             if let Logic::KeyedSum(k) = &t.logic {
+                // A key can live in several tasks (rebalance or broadcast into the operator, and a
+                // restore may route a record elsewhere): the operator's sum is over its tasks.
                 let op = final_state.entry(self.graph.operators[node.op].id.clone()).or_default();
-                op.extend(k.sums().iter().map(|(&key, &sum)| (key, sum)));
+                for (&key, &sum) in k.sums() {
+                    let total = op.entry(key).or_insert(0);
+                    *total = total.wrapping_add(sum);
+                }
             }
         }
         Ok(RunResult {

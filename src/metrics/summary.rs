@@ -191,6 +191,8 @@ pub struct ExactlyOnceSummary {
     pub violations: u64,
     /// The first offending lineage or key, in words.
     pub first_violation: Option<String>,
+    /// Why the oracle could not judge this job (`checked` is then false).
+    pub not_checked: Option<String>,
 }
 
 /// One row of `timeseries.csv`: the state at `t_ms` and rates over the preceding interval.

@@ -118,6 +118,12 @@ pub trait Protocol {
     fn replays_channel_state(&self) -> bool {
         true
     }
+
+    /// Whether a transactional sink commits at its snapshot, before the checkpoint completed.
+    /// Never for a correct protocol; a deliberately broken variant may.
+    fn sink_commits_at_snapshot(&self) -> bool {
+        false
+    }
 }
 
 /// The protocol named `name`; `None` for `none` (no checkpointing).

@@ -1,0 +1,262 @@
+//! Random scenarios for property testing and exploration, as a proptest [`Strategy`].
+//!
+//! The strategy draws a [`Plan`] of small choices — shrinkable by proptest — and [`Plan::build`]
+//! turns any plan into a *valid* scenario: 1–2 sources, up to four inner operators (map, filter,
+//! keyed_sum, union) wired to earlier operators with every partitioner, a union that merges what
+//! is left open, and a sink; 2–8 operators with parallelism 1–4. Costs, rates and network sizes
+//! range from idle to heavy backpressure with a skewed task; checkpoint settings vary; up to five
+//! crashes at random times and protocol moments. A generated scenario that fails validation is a
+//! bug in this file (`build` checks it).
+
+use crate::scenario::*;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+/// One source operator.
+#[derive(Clone, Debug)]
+pub struct SourcePlan {
+    parallelism: u32,
+    rate_khz: u64,
+    records: u64,
+    poisson: bool,
+    keys: u64,
+}
+
+/// One inner operator: its kind, where its inputs come from, and its cost.
+#[derive(Clone, Debug)]
+pub struct InnerPlan {
+    kind: u8,
+    parallelism: u32,
+    inputs: (usize, usize),
+    partitioner: u8,
+    cost_us: u64,
+    exponential: bool,
+    skew: Option<(u32, u64)>,
+}
+
+/// One crash: which task (index into all tasks), what moment, and the moment's number.
+#[derive(Clone, Debug)]
+pub struct FailurePlan {
+    task: usize,
+    moment: u8,
+    value: u64,
+}
+
+/// All the choices of one random scenario.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    seed: u64,
+    sources: Vec<SourcePlan>,
+    inner: Vec<InnerPlan>,
+    sink_parallelism: u32,
+    network: (u32, u64, u32, u32, u32, u64, u64),
+    checkpoint: (u64, u32, u64, u64),
+    failures: Vec<FailurePlan>,
+    restart_delay_ms: u64,
+}
+
+fn source() -> impl Strategy<Value = SourcePlan> {
+    (1u32..=4, 5u64..=100, 50u64..=300, any::<bool>(), 1u64..=200).prop_map(
+        |(parallelism, rate_khz, records, poisson, keys)| SourcePlan { parallelism, rate_khz, records, poisson, keys },
+    )
+}
+
+fn inner() -> impl Strategy<Value = InnerPlan> {
+    (
+        0u8..4,
+        1u32..=4,
+        (0usize..16, 0usize..16),
+        0u8..4,
+        0u64..=40,
+        any::<bool>(),
+        proptest::option::weighted(0.2, (0u32..4, 2u64..=10)),
+    )
+        .prop_map(|(kind, parallelism, inputs, partitioner, cost_us, exponential, skew)| InnerPlan {
+            kind,
+            parallelism,
+            inputs,
+            partitioner,
+            cost_us,
+            exponential,
+            skew,
+        })
+}
+
+fn failure() -> impl Strategy<Value = FailurePlan> {
+    (0usize..64, 0u8..4, 0u64..=120).prop_map(|(task, moment, value)| FailurePlan { task, moment, value })
+}
+
+/// The strategy of whole random scenarios.
+pub fn scenarios() -> impl Strategy<Value = Plan> {
+    (
+        any::<u64>(),
+        proptest::collection::vec(source(), 1..=2),
+        proptest::collection::vec(inner(), 0..=4),
+        1u32..=2,
+        (1u32..=64, 0u64..=2000, 1u32..=4, 0u32..=8, 1u32..=10, 10u64..=500, 0u64..=100),
+        (5u64..=40, 1u32..=2, 0u64..=10, 1u64..=20),
+        proptest::collection::vec(failure(), 0..=5),
+        0u64..=20,
+    )
+        .prop_map(|(seed, sources, inner, sink_parallelism, network, checkpoint, failures, restart_delay_ms)| {
+            Plan { seed, sources, inner, sink_parallelism, network, checkpoint, failures, restart_delay_ms }
+        })
+}
+
+fn op(id: String, kind: OperatorKind, parallelism: u32) -> OperatorSpec {
+    OperatorSpec {
+        id,
+        kind,
+        parallelism,
+        cost: CostSpec::FixedNs(500),
+        task_costs: BTreeMap::new(),
+        arrival: None,
+        records_per_partition: None,
+        until_ms: None,
+        keys: None,
+        keep: None,
+        state_bytes_per_key: None,
+        delivery: None,
+    }
+}
+
+impl Plan {
+    /// The scenario this plan describes, with checkpointing in `protocol`.
+    pub fn build(&self, name: &str, protocol: ProtocolName) -> Scenario {
+        let mut ops: Vec<OperatorSpec> = Vec::new();
+        let mut edges: Vec<EdgeSpec> = Vec::new();
+        for (i, s) in self.sources.iter().enumerate() {
+            let mut o = op(format!("src{i}"), OperatorKind::Source, s.parallelism);
+            o.arrival = Some(if s.poisson {
+                ArrivalSpec::Poisson { rate_per_sec: s.rate_khz * 1000 }
+            } else {
+                ArrivalSpec::Constant { rate_per_sec: s.rate_khz * 1000 }
+            });
+            o.records_per_partition = Some(s.records);
+            o.keys = Some(s.keys);
+            ops.push(o);
+        }
+        let connect = |edges: &mut Vec<EdgeSpec>, ops: &[OperatorSpec], from: usize, to: &OperatorSpec, p: u8| {
+            let partitioner = match p {
+                0 if ops[from].parallelism == to.parallelism => Partitioner::Forward,
+                0 | 1 => Partitioner::Hash,
+                2 => Partitioner::Rebalance,
+                _ => Partitioner::Broadcast,
+            };
+            edges.push(EdgeSpec { from: ops[from].id.clone(), to: to.id.clone(), partitioner });
+        };
+        // after_sum[i]: operator i consumes the output of a keyed_sum. Below one, only maps and
+        // unions: a keyed_sum or filter there would make the result depend on arrival order,
+        // which the exactly-once oracle cannot judge (see `verify::oracle`).
+        let mut after_sum = vec![false; ops.len()];
+        for (i, p) in self.inner.iter().enumerate() {
+            let n = ops.len();
+            let (a, b) = (p.inputs.0 % n, p.inputs.1 % n);
+            let union = p.kind == 3 && a != b;
+            let feeds = |x: usize| after_sum[x] || ops[x].kind == OperatorKind::KeyedSum;
+            let downstream = feeds(a) || (union && feeds(b));
+            let kind = match p.kind {
+                0 => OperatorKind::Map,
+                1 if !downstream => OperatorKind::Filter,
+                2 if !downstream => OperatorKind::KeyedSum,
+                3 if union => OperatorKind::Union,
+                _ => OperatorKind::Map,
+            };
+            after_sum.push(downstream);
+            let mut o = op(format!("op{i}"), kind, p.parallelism);
+            o.cost = if p.exponential { CostSpec::ExpMeanUs(p.cost_us) } else { CostSpec::FixedUs(p.cost_us) };
+            if let Some((task, factor)) = p.skew {
+                let t = task % p.parallelism;
+                let slow = (p.cost_us * factor).max(5);
+                o.task_costs.insert(t.to_string(), CostSpec::FixedUs(slow));
+            }
+            if kind == OperatorKind::Filter {
+                o.keep = Some(KeepSpec { modulo: 3, remainders: vec![0, 2] });
+            }
+            connect(&mut edges, &ops, a, &o, p.partitioner);
+            if union {
+                connect(&mut edges, &ops, b, &o, p.partitioner.wrapping_add(1) % 4);
+            }
+            ops.push(o);
+        }
+        // Everything still without a consumer goes to the sink, through a union when several.
+        let open: Vec<usize> = (0..ops.len()).filter(|&i| !edges.iter().any(|e| e.from == ops[i].id)).collect();
+        let into_sink = if open.len() > 1 {
+            let parallelism = ops[open[0]].parallelism;
+            let u = op("merge".into(), OperatorKind::Union, parallelism);
+            for (k, &i) in open.iter().enumerate() {
+                connect(&mut edges, &ops, i, &u, (k % 4) as u8);
+            }
+            ops.push(u);
+            ops.len() - 1
+        } else {
+            open[0]
+        };
+        let mut sink = op("sink".into(), OperatorKind::Sink, self.sink_parallelism);
+        // Exactly-once output needs the two-phase-commit sink (a plain sink is at-least-once by
+        // design; tests/recovery.rs shows that separately).
+        sink.delivery = Some(Delivery::Transactional);
+        connect(&mut edges, &ops, into_sink, &sink, 2);
+        ops.push(sink);
+
+        let (buffer_records, timeout_us, exclusive, floating, max_backlog, latency_us, jitter_us) = self.network;
+        let (interval_ms, max_concurrent, min_pause_ms, aligned_timeout_ms) = self.checkpoint;
+        let tasks: Vec<String> =
+            ops.iter().flat_map(|o| (0..o.parallelism).map(move |i| format!("{}[{i}]", o.id))).collect();
+        let failures = self
+            .failures
+            .iter()
+            .map(|f| {
+                let task = Some(tasks[f.task % tasks.len()].clone());
+                let cp = 1 + f.value % 6;
+                match f.moment {
+                    0 => FailureSpec { task, at_ms: Some(f.value), ..Default::default() },
+                    1 => FailureSpec { task, during_alignment_of: Some(cp), ..Default::default() },
+                    2 => FailureSpec { task, after_checkpoint: Some(cp), ..Default::default() },
+                    _ => FailureSpec { task, during_recovery_ms: Some(f.value % 20), ..Default::default() },
+                }
+            })
+            .collect();
+        let s = Scenario {
+            name: name.to_string(),
+            description: "generated by ckptsim::explore".into(),
+            seed: self.seed,
+            topology: Topology { operators: ops, edges },
+            network: Network {
+                buffer_records,
+                record_bytes: 100,
+                buffer_timeout_us: timeout_us,
+                buffers_per_channel: exclusive,
+                floating_buffers_per_gate: floating,
+                max_buffers_per_channel: max_backlog,
+                latency_us,
+                jitter_us,
+            },
+            metrics: MetricsConfig { sample_interval_ms: 10 },
+            checkpointing: Some(Checkpointing {
+                mode: protocol,
+                interval_ms,
+                timeout_ms: 60_000,
+                min_pause_ms,
+                max_concurrent,
+                tolerable_failed_checkpoints: 0,
+                aligned_checkpoint_timeout_ms: Some(aligned_timeout_ms),
+                storage: Storage {
+                    sync_base_us: 20,
+                    sync_mib_per_sec: 1024,
+                    write_latency_ms: 1,
+                    write_mib_per_sec: 100,
+                },
+            }),
+            failures,
+            restart: Restart { delay_ms: self.restart_delay_ms, attempts: 1000 },
+        };
+        if let Err(e) = s.validate() {
+            panic!("the scenario generator produced an invalid scenario ({e}): {s:?}");
+        }
+        if let Some(why) = crate::verify::oracle::order_dependence(&s) {
+            panic!("the scenario generator produced an order-dependent job ({why}): {s:?}");
+        }
+        s
+    }
+}

@@ -1,0 +1,146 @@
+//! Property testing and seed exploration: random scenarios ([`generate`]) checked against the named
+//! invariants of [`crate::verify::invariants`]. A seed always yields the same scenario, whatever
+//! runs around it, so every finding replays with `ckptsim run FILE`.
+
+pub mod generate;
+
+use crate::scenario::{ProtocolName, Scenario};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+/// The scenario of exploration seed `seed`, with `protocol`.
+///
+/// ```
+/// use ckptsim::scenario::ProtocolName;
+/// let a = ckptsim::explore::scenario_for_seed(7, ProtocolName::Aligned);
+/// let b = ckptsim::explore::scenario_for_seed(7, ProtocolName::Aligned);
+/// assert_eq!(a, b);
+/// assert!((2..=8).contains(&a.topology.operators.len()));
+/// ```
+pub fn scenario_for_seed(seed: u64, protocol: ProtocolName) -> Scenario {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(b"ckptsim!");
+    let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::from_seed(RngAlgorithm::ChaCha, &bytes));
+    let plan = generate::scenarios().new_tree(&mut runner).expect("the plan strategy never rejects").current();
+    plan.build(&format!("explore-{seed}"), protocol)
+}
+
+use crate::verify::invariants::{self, Invariant, Violation};
+use crate::verify::mutants::Mutant;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The correct protocols, which exploration rotates through by seed.
+pub const CORRECT: [ProtocolName; 4] =
+    [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport, ProtocolName::AlignedTimeout];
+
+/// What to explore.
+#[derive(Clone, Debug)]
+pub struct ExploreConfig {
+    /// Seeds to check, in order.
+    pub seeds: std::ops::Range<u64>,
+    /// Worker threads.
+    pub jobs: usize,
+    /// One protocol for every seed; `None` rotates through [`CORRECT`] (seed mod 4).
+    pub protocol: Option<ProtocolName>,
+    /// Check a deliberately broken protocol instead (for the mutation check).
+    pub mutant: Option<Mutant>,
+    /// Invariants to check.
+    pub invariants: Vec<Invariant>,
+    /// Go on after a violation.
+    pub keep_going: bool,
+}
+
+/// A seed whose scenario broke an invariant.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// The seed.
+    pub seed: u64,
+    /// Its scenario (protocol included).
+    pub scenario: Scenario,
+    /// What broke.
+    pub violations: Vec<Violation>,
+}
+
+/// The result of an exploration.
+#[derive(Debug)]
+pub struct ExploreResult {
+    /// Seeds checked.
+    pub checked: u64,
+    /// Findings in seed order (only the first unless `keep_going`).
+    pub findings: Vec<Finding>,
+}
+
+/// The protocol seed `seed` runs.
+pub fn protocol_for(seed: u64, cfg: &ExploreConfig) -> ProtocolName {
+    cfg.mutant.map(Mutant::base).or(cfg.protocol).unwrap_or(CORRECT[(seed % 4) as usize])
+}
+
+/// Checks one seed.
+pub fn check_seed(seed: u64, cfg: &ExploreConfig) -> Option<Finding> {
+    let scenario = scenario_for_seed(seed, protocol_for(seed, cfg));
+    let violations = match cfg.mutant {
+        Some(m) => invariants::check(&scenario, &|| Some(m.protocol(&scenario)), &cfg.invariants),
+        None => invariants::check(&scenario, &|| crate::protocol::create(scenario.protocol()), &cfg.invariants),
+    };
+    (!violations.is_empty()).then_some(Finding { seed, scenario, violations })
+}
+
+/// Checks `cfg.seeds` on `cfg.jobs` threads; `progress(checked, violations)` is called after each
+/// seed. Workers take seeds in increasing order and, after a violation at seed `v`, take no seed
+/// above `v`: every seed below the reported one was checked, whatever the number of threads.
+pub fn explore(cfg: &ExploreConfig, progress: &(dyn Fn(u64, usize) + Sync)) -> ExploreResult {
+    let next = AtomicU64::new(cfg.seeds.start);
+    let limit = AtomicU64::new(u64::MAX);
+    let checked = AtomicU64::new(0);
+    let findings = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..cfg.jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::SeqCst);
+                    if seed >= cfg.seeds.end || seed > limit.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let found = check_seed(seed, cfg);
+                    let done = checked.fetch_add(1, Ordering::SeqCst) + 1;
+                    let mut f = findings.lock().expect("no worker panics while holding the lock");
+                    if let Some(finding) = found {
+                        f.push(finding);
+                        if !cfg.keep_going {
+                            limit.fetch_min(seed, Ordering::SeqCst);
+                        }
+                    }
+                    let n = f.len();
+                    drop(f);
+                    progress(done, n);
+                }
+            });
+        }
+    });
+    let mut findings = findings.into_inner().expect("workers joined");
+    findings.sort_by_key(|f| f.seed);
+    if !cfg.keep_going {
+        findings.truncate(1);
+    }
+    ExploreResult { checked: checked.into_inner(), findings }
+}
+
+/// Writes a finding as a scenario file `dir/<invariant>-<fingerprint>.json` and returns its path.
+pub fn write_finding(dir: &Path, f: &Finding) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let mut s = f.scenario.clone();
+    let stem = format!("{}-{}", f.violations[0].invariant.name(), s.fingerprint());
+    s.name = stem.clone();
+    s.description = format!(
+        "explore seed {}: {}",
+        f.seed,
+        f.violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; ")
+    );
+    let path = dir.join(format!("{stem}.json"));
+    let json = serde_json::to_string_pretty(&s).map_err(std::io::Error::other)?;
+    std::fs::write(&path, json + "\n")?;
+    Ok(path)
+}

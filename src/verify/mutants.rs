@@ -1,0 +1,161 @@
+//! Deliberately wrong protocol variants — *mutants* — that the checkers must catch. A checker
+//! that cannot fail is a defect; `tests/mutants.rs` shows each of these is caught within a bounded
+//! number of generated cases.
+
+use crate::graph::{ChannelId, Graph, TaskId};
+use crate::protocol::{
+    self, Action, Aligned, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView, Unaligned,
+};
+use crate::scenario::{ProtocolName, Scenario};
+use crate::sim::SimTime;
+
+/// A deliberately broken protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutant {
+    /// At-least-once mode itself: no alignment, no channel state.
+    AtLeastOnce,
+    /// Aligned, but it never blocks the first input of a task.
+    AlignedSkipsOneBlock,
+    /// Unaligned, but the output buffers its barriers overtake are not persisted.
+    UnalignedDropsOutputState,
+    /// Unaligned, but a restore does not replay the recovered channel state.
+    UnalignedDropsRecoveredState,
+    /// Chandy-Lamport, but its markers overtake the data (and nobody records what they overtook).
+    ChandyLamportOvertakingMarkers,
+    /// Aligned, but the sink commits its transaction at its snapshot instead of on completion.
+    SinkCommitsEarly,
+}
+
+impl Mutant {
+    /// Every mutant.
+    pub const ALL: [Mutant; 6] = [
+        Mutant::AtLeastOnce,
+        Mutant::AlignedSkipsOneBlock,
+        Mutant::UnalignedDropsOutputState,
+        Mutant::UnalignedDropsRecoveredState,
+        Mutant::ChandyLamportOvertakingMarkers,
+        Mutant::SinkCommitsEarly,
+    ];
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::AtLeastOnce => "at_least_once",
+            Mutant::AlignedSkipsOneBlock => "aligned_skips_one_block",
+            Mutant::UnalignedDropsOutputState => "unaligned_drops_output_state",
+            Mutant::UnalignedDropsRecoveredState => "unaligned_drops_recovered_state",
+            Mutant::ChandyLamportOvertakingMarkers => "chandy_lamport_overtaking_markers",
+            Mutant::SinkCommitsEarly => "sink_commits_early",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(s: &str) -> Option<Mutant> {
+        Self::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// The correct protocol it breaks (its scenarios use this `checkpointing.mode`).
+    pub fn base(self) -> ProtocolName {
+        match self {
+            Mutant::AtLeastOnce => ProtocolName::AtLeastOnce,
+            Mutant::AlignedSkipsOneBlock | Mutant::SinkCommitsEarly => ProtocolName::Aligned,
+            Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => ProtocolName::Unaligned,
+            Mutant::ChandyLamportOvertakingMarkers => ProtocolName::ChandyLamport,
+        }
+    }
+
+    /// A fresh instance for a run of `s`.
+    pub fn protocol(self, s: &Scenario) -> Box<dyn Protocol> {
+        match self {
+            Mutant::AtLeastOnce => Box::new(protocol::AtLeastOnce::default()),
+            Mutant::AlignedSkipsOneBlock => {
+                let g = Graph::build(s);
+                let first =
+                    g.tasks.iter().filter_map(|t| t.input_gates.first().and_then(|g| g.first().copied())).collect();
+                Box::new(SkipsOneBlock { inner: Aligned::default(), first })
+            }
+            Mutant::UnalignedDropsOutputState => Box::new(Knobs { output: false, ..Knobs::UNALIGNED }),
+            Mutant::UnalignedDropsRecoveredState => Box::new(Knobs { replay: false, ..Knobs::UNALIGNED }),
+            Mutant::ChandyLamportOvertakingMarkers => {
+                Box::new(Knobs { name: ProtocolName::ChandyLamport, output: false, ..Knobs::UNALIGNED })
+            }
+            Mutant::SinkCommitsEarly => Box::new(EarlySink(Aligned::default())),
+        }
+    }
+}
+
+struct SkipsOneBlock {
+    inner: Aligned,
+    first: Vec<ChannelId>,
+}
+
+impl Protocol for SkipsOneBlock {
+    fn name(&self) -> ProtocolName {
+        ProtocolName::Aligned
+    }
+    fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
+        self.inner.barrier_path(cp, now)
+    }
+    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
+        self.inner.on_barrier(t, ch, cp, o, out);
+        out.retain(|a| !matches!(a, Action::Block(c) if self.first.contains(c)));
+    }
+    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
+        self.inner.on_input_ended(t, ch, out);
+    }
+    fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
+        self.inner.on_checkpoint_end(task, cp, out);
+    }
+}
+
+/// Unaligned decisions with some of its duties switched off.
+struct Knobs {
+    name: ProtocolName,
+    output: bool,
+    replay: bool,
+}
+
+impl Knobs {
+    const UNALIGNED: Knobs = Knobs { name: ProtocolName::Unaligned, output: true, replay: true };
+}
+
+impl Protocol for Knobs {
+    fn name(&self) -> ProtocolName {
+        self.name
+    }
+    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
+        BarrierPath::Priority
+    }
+    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
+        Unaligned.on_barrier(t, ch, cp, o, out);
+    }
+    fn persists_overtaken_output(&self) -> bool {
+        self.output
+    }
+    fn replays_channel_state(&self) -> bool {
+        self.replay
+    }
+}
+
+struct EarlySink(Aligned);
+
+impl Protocol for EarlySink {
+    fn name(&self) -> ProtocolName {
+        ProtocolName::Aligned
+    }
+    fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
+        self.0.barrier_path(cp, now)
+    }
+    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
+        self.0.on_barrier(t, ch, cp, o, out);
+    }
+    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
+        self.0.on_input_ended(t, ch, out);
+    }
+    fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
+        self.0.on_checkpoint_end(task, cp, out);
+    }
+    fn sink_commits_at_snapshot(&self) -> bool {
+        true
+    }
+}
