@@ -160,6 +160,8 @@ pub enum Outcome {
     Unfinished,
     /// Abandoned because a task failed (does not count towards the tolerable failures).
     Failed,
+    /// Abandoned because a newer checkpoint completed first (Flink's `CHECKPOINT_SUBSUMED`).
+    Subsumed,
 }
 
 impl Outcome {
@@ -170,6 +172,7 @@ impl Outcome {
             Outcome::TimedOut => "timed_out",
             Outcome::Unfinished => "unfinished",
             Outcome::Failed => "failed",
+            Outcome::Subsumed => "subsumed",
         }
     }
 }

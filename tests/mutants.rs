@@ -25,6 +25,7 @@ fn every_mutant_is_caught_within_its_bound() {
             mutant: Some(m),
             invariants: Invariant::ALL.to_vec(),
             keep_going: false,
+            min_operators: 2,
         };
         let r = explore(&cfg, &|_, _| {});
         let f = r.findings.first().unwrap_or_else(|| panic!("{} survived {} cases", m.name(), bound(m)));
@@ -43,6 +44,7 @@ fn the_correct_protocols_pass_the_seeds_that_catch_the_mutants() {
         mutant: None,
         invariants: Invariant::ALL.to_vec(),
         keep_going: true,
+        min_operators: 2,
     };
     let r = explore(&cfg, &|_, _| {});
     assert!(r.findings.is_empty(), "{:?}", r.findings.first().map(|f| (f.seed, &f.violations)));
@@ -59,6 +61,7 @@ fn explore_is_deterministic_whatever_the_number_of_jobs() {
             mutant: Some(Mutant::SinkCommitsEarly),
             invariants: vec![Invariant::ExactlyOnce],
             keep_going: false,
+            min_operators: 2,
         };
         explore(&cfg, &|_, _| {}).findings.first().map(|f| (f.seed, f.violations.clone()))
     };

@@ -100,6 +100,9 @@ enum Command {
         /// Where failing scenarios are written.
         #[arg(long, default_value = "scenarios/regressions")]
         out: PathBuf,
+        /// Skip (and do not count) seeds whose scenario has fewer operators (2 to 8).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(2..=8))]
+        min_operators: u64,
     },
     /// Check a scenario file and report the first problem.
     Validate {
@@ -223,16 +226,19 @@ fn parse_invariant(s: &str) -> Result<crate::verify::invariants::Invariant, Stri
     })
 }
 
-#[allow(clippy::disallowed_methods)] // progress and seeds/s read the wall clock; the simulation does not
-fn explore(
-    seeds: std::ops::Range<u64>,
+/// The options of `ckptsim explore` besides the seeds and the output directory.
+struct ExploreOpts {
     jobs: Option<usize>,
     protocol: Option<ProtocolName>,
     mutant: Option<crate::verify::mutants::Mutant>,
     invariants: Vec<crate::verify::invariants::Invariant>,
     keep_going: bool,
-    out: &Path,
-) -> Result<(), CliError> {
+    min_operators: usize,
+}
+
+#[allow(clippy::disallowed_methods)] // progress and seeds/s read the wall clock; the simulation does not
+fn explore(seeds: std::ops::Range<u64>, o: ExploreOpts, out: &Path) -> Result<(), CliError> {
+    let ExploreOpts { jobs, protocol, mutant, invariants, keep_going, min_operators } = o;
     use crate::explore::{ExploreConfig, explore, write_finding};
     use std::io::IsTerminal;
     use std::time::Instant;
@@ -240,7 +246,7 @@ fn explore(
     let invariants =
         if invariants.is_empty() { crate::verify::invariants::Invariant::ALL.to_vec() } else { invariants };
     let total = seeds.end - seeds.start;
-    let cfg = ExploreConfig { seeds: seeds.clone(), jobs, protocol, mutant, invariants, keep_going };
+    let cfg = ExploreConfig { seeds: seeds.clone(), jobs, protocol, mutant, invariants, keep_going, min_operators };
     let what = match (mutant, protocol) {
         (Some(m), _) => format!("mutant {}", m.name()),
         (None, Some(p)) => format!("protocol {}", p.name()),
@@ -270,10 +276,11 @@ fn explore(
     }
     let secs = start.elapsed().as_secs_f64();
     say!(
-        "explored {} seeds in {:.1} s ({:.0} seeds/s): {} with violations",
+        "explored {} seeds in {:.1} s ({:.0} seeds/s, {:.1} operators per scenario on average): {} with violations",
         result.checked,
         secs,
         result.checked as f64 / secs.max(1e-9),
+        result.operators as f64 / result.checked.max(1) as f64,
         result.findings.len()
     );
     for f in &result.findings {
@@ -462,8 +469,10 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             say!("wrote {}/<protocol>/… and {}/compare.json", dir.display(), dir.display());
             Ok(())
         }
-        Command::Explore { seeds, jobs, protocol, mutant, invariants, keep_going, out } => {
-            explore(seeds, jobs, protocol, mutant, invariants, keep_going, &out)
+        Command::Explore { seeds, jobs, protocol, mutant, invariants, keep_going, out, min_operators } => {
+            let opts =
+                ExploreOpts { jobs, protocol, mutant, invariants, keep_going, min_operators: min_operators as usize };
+            explore(seeds, opts, &out)
         }
         Command::Validate { scenario } => {
             let s = load(&scenario, None, None, &[])?;

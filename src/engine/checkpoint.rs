@@ -136,14 +136,18 @@ impl Engine<'_> {
         match outcome {
             Outcome::Completed => {
                 self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
+                // Completions can come out of order (max_concurrent > 1); the latest never goes
+                // back, and older checkpoints still pending are subsumed, as in Flink.
+                debug_assert!(c.latest.as_ref().is_none_or(|l| l.id < cp), "older checkpoints are subsumed");
                 c.latest = Some(Completed::from(p));
                 if let Some(victim) = self.faults.completed_moment(cp) {
                     // Injected failure: before any task — the sink — hears of the completion.
                     self.queue.push(now, Event::Crash(victim));
                 }
             }
-            // Abandoned by a failure: the restart takes over; it is no checkpoint failure.
-            Outcome::Failed => self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph),
+            // Abandoned by a failure (the restart takes over) or overtaken by a newer checkpoint:
+            // no checkpoint failure.
+            Outcome::Failed | Outcome::Subsumed => self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph),
             Outcome::TimedOut | Outcome::Unfinished => {
                 self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph);
                 c.failed += 1;
@@ -160,6 +164,13 @@ impl Engine<'_> {
         if c.trigger_waiting && c.job_failed.is_none() {
             c.trigger_waiting = false;
             self.queue.push(now + c.cfg.min_pause, Event::Tick);
+        }
+        if outcome == Outcome::Completed {
+            let older: Vec<CheckpointId> =
+                self.coord.as_ref().map_or(Vec::new(), |c| c.pending.range(..cp).map(|(&id, _)| id).collect());
+            for id in older {
+                self.end_checkpoint(id, Outcome::Subsumed);
+            }
         }
         // The checkpoint's timers are obsolete.
         self.queue.retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));

@@ -51,6 +51,8 @@ pub struct ExploreConfig {
     pub invariants: Vec<Invariant>,
     /// Go on after a violation.
     pub keep_going: bool,
+    /// Skip (and do not count) seeds whose scenario has fewer operators.
+    pub min_operators: usize,
 }
 
 /// A seed whose scenario broke an invariant.
@@ -69,6 +71,8 @@ pub struct Finding {
 pub struct ExploreResult {
     /// Seeds checked.
     pub checked: u64,
+    /// Operators in the scenarios checked, summed (for their mean size).
+    pub operators: u64,
     /// Findings in seed order (only the first unless `keep_going`).
     pub findings: Vec<Finding>,
 }
@@ -78,14 +82,33 @@ pub fn protocol_for(seed: u64, cfg: &ExploreConfig) -> ProtocolName {
     cfg.mutant.map(Mutant::base).or(cfg.protocol).unwrap_or(CORRECT[(seed % 4) as usize])
 }
 
+/// What checking one seed gave.
+#[derive(Debug)]
+pub enum Checked {
+    /// The scenario is smaller than `min_operators`: not checked.
+    Skipped,
+    /// Every invariant held; the scenario had this many operators.
+    Passed(usize),
+    /// An invariant failed.
+    Failed(Finding),
+}
+
 /// Checks one seed.
-pub fn check_seed(seed: u64, cfg: &ExploreConfig) -> Option<Finding> {
+pub fn check_seed(seed: u64, cfg: &ExploreConfig) -> Checked {
     let scenario = scenario_for_seed(seed, protocol_for(seed, cfg));
+    let operators = scenario.topology.operators.len();
+    if operators < cfg.min_operators {
+        return Checked::Skipped;
+    }
     let violations = match cfg.mutant {
         Some(m) => invariants::check(&scenario, &|| Some(m.protocol(&scenario)), &cfg.invariants),
         None => invariants::check(&scenario, &|| crate::protocol::create(scenario.protocol()), &cfg.invariants),
     };
-    (!violations.is_empty()).then_some(Finding { seed, scenario, violations })
+    if violations.is_empty() {
+        Checked::Passed(operators)
+    } else {
+        Checked::Failed(Finding { seed, scenario, violations })
+    }
 }
 
 /// Checks `cfg.seeds` on `cfg.jobs` threads; `progress(checked, violations)` is called after each
@@ -95,6 +118,7 @@ pub fn explore(cfg: &ExploreConfig, progress: &(dyn Fn(u64, usize) + Sync)) -> E
     let next = AtomicU64::new(cfg.seeds.start);
     let limit = AtomicU64::new(u64::MAX);
     let checked = AtomicU64::new(0);
+    let operators = AtomicU64::new(0);
     let findings = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..cfg.jobs.max(1) {
@@ -104,7 +128,17 @@ pub fn explore(cfg: &ExploreConfig, progress: &(dyn Fn(u64, usize) + Sync)) -> E
                     if seed >= cfg.seeds.end || seed > limit.load(Ordering::SeqCst) {
                         break;
                     }
-                    let found = check_seed(seed, cfg);
+                    let found = match check_seed(seed, cfg) {
+                        Checked::Skipped => continue,
+                        Checked::Passed(n) => {
+                            operators.fetch_add(n as u64, Ordering::SeqCst);
+                            None
+                        }
+                        Checked::Failed(f) => {
+                            operators.fetch_add(f.scenario.topology.operators.len() as u64, Ordering::SeqCst);
+                            Some(f)
+                        }
+                    };
                     let done = checked.fetch_add(1, Ordering::SeqCst) + 1;
                     let mut f = findings.lock().expect("no worker panics while holding the lock");
                     if let Some(finding) = found {
@@ -125,7 +159,7 @@ pub fn explore(cfg: &ExploreConfig, progress: &(dyn Fn(u64, usize) + Sync)) -> E
     if !cfg.keep_going {
         findings.truncate(1);
     }
-    ExploreResult { checked: checked.into_inner(), findings }
+    ExploreResult { checked: checked.into_inner(), operators: operators.into_inner(), findings }
 }
 
 /// Writes a finding as a scenario file `dir/<invariant>-<fingerprint>.json` and returns its path.

@@ -89,6 +89,8 @@ pub struct CheckpointSummary {
     pub aborted: usize,
     /// Abandoned because a task failed.
     pub failed: usize,
+    /// Abandoned because a newer checkpoint completed first.
+    pub subsumed: usize,
     /// Still in progress when the run ended (a liveness problem).
     pub unfinished: usize,
     /// Why the job failed (too many aborted checkpoints), if it did.
@@ -116,6 +118,7 @@ impl CheckpointSummary {
             completed: done.len(),
             aborted: stats.iter().filter(|s| s.outcome == Outcome::TimedOut).count(),
             failed: stats.iter().filter(|s| s.outcome == Outcome::Failed).count(),
+            subsumed: stats.iter().filter(|s| s.outcome == Outcome::Subsumed).count(),
             unfinished: stats.iter().filter(|s| s.outcome == Outcome::Unfinished).count(),
             job_failed,
             duration_ms: of(&|s| s.duration_ms),
