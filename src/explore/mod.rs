@@ -90,7 +90,7 @@ pub enum Checked {
     /// Every invariant held; the scenario had this many operators.
     Passed(usize),
     /// An invariant failed.
-    Failed(Finding),
+    Failed(Box<Finding>),
 }
 
 /// Checks one seed.
@@ -107,7 +107,7 @@ pub fn check_seed(seed: u64, cfg: &ExploreConfig) -> Checked {
     if violations.is_empty() {
         Checked::Passed(operators)
     } else {
-        Checked::Failed(Finding { seed, scenario, violations })
+        Checked::Failed(Box::new(Finding { seed, scenario, violations }))
     }
 }
 
@@ -136,7 +136,7 @@ pub fn explore(cfg: &ExploreConfig, progress: &(dyn Fn(u64, usize) + Sync)) -> E
                         }
                         Checked::Failed(f) => {
                             operators.fetch_add(f.scenario.topology.operators.len() as u64, Ordering::SeqCst);
-                            Some(f)
+                            Some(*f)
                         }
                     };
                     let done = checked.fetch_add(1, Ordering::SeqCst) + 1;
