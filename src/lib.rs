@@ -24,6 +24,7 @@
 pub mod cli;
 pub mod compare;
 pub mod coordinator;
+pub mod cos418;
 pub mod engine;
 pub mod explore;
 pub mod graph;

@@ -104,6 +104,23 @@ enum Command {
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(2..=8))]
         min_operators: u64,
     },
+    /// Run a COS 418 Chandy-Lamport test case (token-passing world) and print its snapshots.
+    Cos418 {
+        /// Topology file (`.top`).
+        topology: PathBuf,
+        /// Events file (`.events`).
+        events: PathBuf,
+        /// Expected snapshot files (`.snap`) to compare with; exits 1 on a difference.
+        #[arg(long)]
+        expect: Vec<PathBuf>,
+        /// Draw delays from our own seeded stream instead of Go's generator with the course seed
+        /// (then only conservation and the consistent cut are checked).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Go's `rngCooked` table [default: go_math_rand_rng_cooked.txt beside the topology].
+        #[arg(long)]
+        rng_table: Option<PathBuf>,
+    },
     /// Check a scenario file and report the first problem.
     Validate {
         /// Scenario file (JSON).
@@ -198,6 +215,54 @@ fn replay_command(path: &Path, s: &Scenario, fail_at: &[(String, u64)]) -> Strin
         cmd.push_str(&format!(" --fail-at '{task}@{ms}'"));
     }
     cmd
+}
+
+fn cos418(
+    top: &Path,
+    events: &Path,
+    expect: &[PathBuf],
+    seed: Option<u64>,
+    table: Option<PathBuf>,
+) -> Result<(), CliError> {
+    use crate::cos418::{self, Delays, Snap, gorand::CookedTable};
+    let (t, e) = cos418::load(top, events).map_err(CliError::input)?;
+    let delays = match seed {
+        Some(s) => Delays::seeded(s),
+        None => {
+            let path = table.unwrap_or_else(|| top.with_file_name("go_math_rand_rng_cooked.txt"));
+            let table = CookedTable::load(&path).map_err(|e| {
+                CliError::input(format!(
+                    "{e}\n(pass --rng-table FILE with Go's 607 rngCooked values, or --seed N for our own delays)"
+                ))
+            })?;
+            Delays::course(&table)
+        }
+    };
+    let out = cos418::run(&t, &e, delays);
+    for s in &out.snapshots {
+        say_raw!("{}", s.to_text());
+    }
+    let mut problems = out.violations.clone();
+    for path in expect {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))?;
+        let want = Snap::parse(&text, &path.display().to_string()).map_err(CliError::input)?;
+        match out.snapshots.get(want.id) {
+            None => problems.push(format!("{}: snapshot {} was never taken", path.display(), want.id)),
+            Some(got) => problems.extend(got.diff(&want).into_iter().map(|d| format!("{}: {d}", path.display()))),
+        }
+    }
+    if problems.is_empty() {
+        eprintln!(
+            "ok: {} snapshots, {} ticks; tokens conserved, consistent cuts{}",
+            out.snapshots.len(),
+            out.ticks,
+            if expect.is_empty() { "" } else { ", as expected" }
+        );
+        Ok(())
+    } else {
+        Err(CliError { code: 1, message: format!("{} problems:\n  {}", problems.len(), problems.join("\n  ")) })
+    }
 }
 
 fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
@@ -473,6 +538,9 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             let opts =
                 ExploreOpts { jobs, protocol, mutant, invariants, keep_going, min_operators: min_operators as usize };
             explore(seeds, opts, &out)
+        }
+        Command::Cos418 { topology, events, expect, seed, rng_table } => {
+            cos418(&topology, &events, &expect, seed, rng_table)
         }
         Command::Validate { scenario } => {
             let s = load(&scenario, None, None, &[])?;

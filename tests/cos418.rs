@@ -1,0 +1,111 @@
+//! The COS 418 Chandy-Lamport test suite: every case in `../shared/cos418/` must match exactly.
+//! A case is `<top>-<name>.events` with topology `<top>.top` and expected snapshots
+//! `<top>-<name>.snap` or `<top>-<name><k>.snap`. The data stays in ../shared (never copied here).
+
+use ckptsim::cos418::{self, Delays, Snap, gorand::CookedTable};
+use std::path::{Path, PathBuf};
+
+fn data() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cos418");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("skipped: {} is missing (the COS 418 data lives in ../shared beside the repo)", dir.display());
+        None
+    }
+}
+
+fn cases(dir: &Path) -> Vec<(PathBuf, PathBuf, Vec<PathBuf>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut out = Vec::new();
+    for ev in files.iter().filter(|p| p.extension().is_some_and(|e| e == "events")) {
+        let stem = ev.file_stem().unwrap().to_string_lossy().into_owned();
+        let top = dir.join(format!("{}.top", stem.split('-').next().unwrap()));
+        let snaps: Vec<PathBuf> = files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "snap"))
+            .filter(|p| {
+                let s = p.file_stem().unwrap().to_string_lossy();
+                s.strip_prefix(stem.as_str()).is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit()))
+            })
+            .cloned()
+            .collect();
+        out.push((top, ev.clone(), snaps));
+    }
+    out
+}
+
+#[test]
+fn every_course_case_matches_its_expected_snapshots_exactly() {
+    let Some(dir) = data() else { return };
+    let table = CookedTable::load(&dir.join("go_math_rand_rng_cooked.txt")).unwrap();
+    let cases = cases(&dir);
+    assert!(cases.len() >= 3, "expected the course cases in {}", dir.display());
+    for (top, events, snaps) in cases {
+        assert!(!snaps.is_empty(), "{}: no expected snapshot", events.display());
+        let (t, e) = cos418::load(&top, &events).unwrap();
+        let out = cos418::run(&t, &e, Delays::course(&table));
+        assert!(out.violations.is_empty(), "{}: {:?}", events.display(), out.violations);
+        assert_eq!(out.snapshots.len(), snaps.len(), "{}: number of snapshots", events.display());
+        for snap in snaps {
+            let want = Snap::parse(&std::fs::read_to_string(&snap).unwrap(), &snap.display().to_string()).unwrap();
+            let got = &out.snapshots[want.id];
+            let diff = got.diff(&want);
+            assert!(diff.is_empty(), "{}:\n{}\ngot:\n{}", snap.display(), diff.join("\n"), got.to_text());
+        }
+    }
+}
+
+#[test]
+fn our_own_seeds_keep_tokens_conserved_and_cuts_consistent() {
+    let Some(dir) = data() else { return };
+    for (top, events, _) in cases(&dir) {
+        let (t, e) = cos418::load(&top, &events).unwrap();
+        for seed in 0..200 {
+            let out = cos418::run(&t, &e, Delays::seeded(seed));
+            assert!(out.violations.is_empty(), "{} seed {seed}: {:?}", events.display(), out.violations);
+        }
+    }
+}
+
+#[test]
+fn a_wrong_expectation_is_reported_with_a_diff_and_exit_code_1() {
+    let Some(dir) = data() else { return };
+    let bad = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wrong.snap");
+    std::fs::write(&bad, "0\nN1 5\nN2 2\nN3 1\nN1 N2 token(2)\nN1 N2 token(3)\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .arg("cos418")
+        .arg(dir.join("3nodes.top"))
+        .arg(dir.join("3nodes-simple.events"))
+        .arg("--expect")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server N2: tokens Some(1), expected Some(2)"), "{err}");
+    assert!(err.contains("messages to N2"), "{err}");
+    // The right expectation passes, and the snapshot is printed in the .snap format.
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .arg("cos418")
+        .arg(dir.join("3nodes.top"))
+        .arg(dir.join("3nodes-simple.events"))
+        .arg("--expect")
+        .arg(dir.join("3nodes-simple.snap"))
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), std::fs::read_to_string(dir.join("3nodes-simple.snap")).unwrap());
+}
+
+#[test]
+fn bad_input_names_the_file_and_line() {
+    let t = cos418::Topology::parse("2\nN1 1\nN2 x\n", "t.top").unwrap_err();
+    assert!(t.contains("t.top:3") && t.contains("\"x\""), "{t}");
+    let top = cos418::Topology::parse("2\nN1 1\nN2 0\nN1 N2\n", "t.top").unwrap();
+    let e = cos418::parse_events("send N2 N1 1\n", "e.events", &top).unwrap_err();
+    assert!(e.contains("e.events:1: no link N2 → N1"), "{e}");
+    let e = cos418::parse_events("jump\n", "e.events", &top).unwrap_err();
+    assert!(e.contains("expected `send SRC DST K`"), "{e}");
+}
