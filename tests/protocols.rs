@@ -5,10 +5,11 @@
 mod common;
 
 use ckptsim::engine::{self, RunOptions, RunResult};
-use ckptsim::graph::{ChannelId, TaskId};
-use ckptsim::protocol::{self, Action, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
+use ckptsim::graph::ChannelId;
+use ckptsim::protocol::{Action, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
 use ckptsim::scenario::{ProtocolName, Scenario};
 use ckptsim::sim::SimTime;
+use ckptsim::verify::mutants::Mutant;
 
 const CORRECT: [ProtocolName; 4] =
     [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport, ProtocolName::AlignedTimeout];
@@ -55,45 +56,15 @@ fn at_least_once_is_caught_with_orphans_on_multi_input_scenarios() {
     }
 }
 
-/// Aligned, except that it never blocks the first input channel of any task.
-struct ForgetsToBlockOneInput {
-    inner: protocol::Aligned,
-    first_inputs: Vec<ChannelId>,
-}
-
-impl Protocol for ForgetsToBlockOneInput {
-    fn name(&self) -> ProtocolName {
-        ProtocolName::Aligned
-    }
-    fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
-        self.inner.barrier_path(cp, now)
-    }
-    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
-        self.inner.on_barrier(t, ch, cp, o, out);
-        out.retain(|a| !matches!(a, Action::Block(c) if self.first_inputs.contains(c)));
-    }
-    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
-        self.inner.on_input_ended(t, ch, out);
-    }
-    fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
-        self.inner.on_checkpoint_end(task, cp, out);
-    }
-}
-
 #[test]
 fn the_checker_catches_aligned_that_forgets_to_block_one_input() {
     for name in ["diamond", "backpressure"] {
         let s = with_protocol(name, ProtocolName::Aligned);
-        let g = ckptsim::graph::Graph::build(&s);
-        let first_inputs: Vec<ChannelId> =
-            g.tasks.iter().filter_map(|t| t.input_gates.first().and_then(|g| g.first().copied())).collect();
-        // Whether an unblocked input delivers a record early depends on timing: three seeds.
         let violations: usize = (0..3)
             .map(|k| {
                 let mut seeded = s.clone();
                 seeded.seed += k;
-                let mutant = ForgetsToBlockOneInput { inner: Default::default(), first_inputs: first_inputs.clone() };
-                run_with(&seeded, Box::new(mutant)).summary.consistent_cut.violations
+                run_with(&seeded, Mutant::AlignedSkipsOneBlock.protocol(&seeded)).summary.consistent_cut.violations
             })
             .sum();
         assert!(violations > 0, "{name}: the broken aligned variant passed on three seeds");
@@ -102,28 +73,10 @@ fn the_checker_catches_aligned_that_forgets_to_block_one_input() {
     }
 }
 
-/// Unaligned, except that the output buffers its barriers overtake are not persisted.
-struct DropsOutputBufferState;
-
-impl Protocol for DropsOutputBufferState {
-    fn name(&self) -> ProtocolName {
-        ProtocolName::Unaligned
-    }
-    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
-        BarrierPath::Priority
-    }
-    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
-        protocol::Unaligned.on_barrier(t, ch, cp, o, out);
-    }
-    fn persists_overtaken_output(&self) -> bool {
-        false
-    }
-}
-
 #[test]
 fn the_checker_catches_unaligned_that_drops_its_output_buffer_state() {
     let s = with_protocol("backpressure", ProtocolName::Unaligned);
-    let r = run_with(&s, Box::new(DropsOutputBufferState));
+    let r = run_with(&s, Mutant::UnalignedDropsOutputState.protocol(&s));
     assert!(r.summary.consistent_cut.violations > 0, "dropping output-buffer state passed the checker");
     let first = r.summary.consistent_cut.first_violation.unwrap();
     assert!(first.contains("channel state should be records"), "{first}");

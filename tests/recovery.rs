@@ -3,11 +3,10 @@
 mod common;
 
 use ckptsim::engine::{self, RunOptions, RunResult};
-use ckptsim::graph::ChannelId;
-use ckptsim::protocol::{self, Action, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
+use ckptsim::protocol::{self, Protocol};
 use ckptsim::scenario::{Delivery, OperatorKind, ProtocolName, Scenario};
-use ckptsim::sim::SimTime;
 use ckptsim::verify::Oracle;
+use ckptsim::verify::mutants::Mutant;
 
 const CORRECT: [ProtocolName; 4] =
     [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport, ProtocolName::AlignedTimeout];
@@ -87,28 +86,10 @@ fn a_plain_sink_duplicates_output_for_every_protocol() {
     }
 }
 
-/// Unaligned, except that a restore does not replay the checkpoint's channel state.
-struct DropsRecoveredChannelState;
-
-impl Protocol for DropsRecoveredChannelState {
-    fn name(&self) -> ProtocolName {
-        ProtocolName::Unaligned
-    }
-    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
-        BarrierPath::Priority
-    }
-    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
-        protocol::Unaligned.on_barrier(t, ch, cp, o, out);
-    }
-    fn replays_channel_state(&self) -> bool {
-        false
-    }
-}
-
 #[test]
 fn unaligned_that_drops_recovered_channel_state_loses_records() {
     let s = with_protocol("crash-during-alignment", ProtocolName::Unaligned);
-    let r = run_checked(&s, Some(Box::new(DropsRecoveredChannelState)));
+    let r = run_checked(&s, Some(Mutant::UnalignedDropsRecoveredState.protocol(&s)));
     let eo = &r.summary.exactly_once;
     assert!(eo.missing > 0, "dropping recovered channel state lost nothing");
     assert!(eo.first_violation.as_deref().unwrap().contains("missing"), "{:?}", eo.first_violation);

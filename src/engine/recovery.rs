@@ -117,7 +117,14 @@ impl Faults {
         for t in c.targets.iter_mut().filter(|t| t.0 == task) {
             t.2 |= offset >= t.1;
         }
-        if c.targets.iter().all(|t| t.2) {
+        self.settle_catch_up(now);
+    }
+
+    /// Ends the catch-up once every source is back at its offset of the failure.
+    fn settle_catch_up(&mut self, now: SimTime) {
+        if let Some(c) = &self.catching_up
+            && c.targets.iter().all(|t| t.2)
+        {
             self.catch_up += now - c.since;
             self.catching_up = None;
         }
@@ -273,7 +280,8 @@ impl Engine<'_> {
             targets.push((task, at_crash, restored >= at_crash));
         }
         self.faults.catching_up = Some(CatchUp { since: now, targets });
-        self.faults.source_progress(TaskId(u32::MAX), 0, now);
+        // Sources that lost nothing are back already (a restore right at their offsets).
+        self.faults.settle_catch_up(now);
         for a in self.faults.during_recovery.iter_mut().filter(|a| !a.fired) {
             a.fired = true;
             self.queue.push(now + a.when, Event::Crash(a.task));
