@@ -157,13 +157,18 @@ fn row(r: &RunResult) -> CompareRow {
     }
 }
 
-/// Writes each protocol's outputs into `dir/<protocol>/` and `dir/compare.json`.
-pub fn write(dir: &Path, report: &CompareReport) -> std::io::Result<()> {
+/// Writes each protocol's outputs into `dir/<protocol>/`, `dir/compare.json`, the side-by-side
+/// charts `dir/compare_*.svg` and `dir/report.html`.
+pub fn write(dir: &Path, s: &Scenario, report: &CompareReport) -> std::io::Result<()> {
     for r in &report.results {
         report::write_run(&dir.join(&r.summary.protocol), r)?;
     }
     let json = serde_json::to_string_pretty(report).map_err(std::io::Error::other)?;
-    std::fs::write(dir.join("compare.json"), json + "\n")
+    std::fs::write(dir.join("compare.json"), json + "\n")?;
+    let charts = report::charts::compare_charts(&report.results);
+    report::charts::write(dir, &charts)?;
+    let html = report::html::compare_report(s, report, &charts).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("report.html"), html)
 }
 
 /// The side-by-side table printed by `ckptsim compare`.

@@ -505,7 +505,10 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             if let Some(t) = &trace {
                 say!("  trace: {}", t.display());
             }
-            say!("  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv", dir.display());
+            say!(
+                "  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv and charts (*.svg)",
+                dir.display()
+            );
             Ok(())
         }
         Command::Compare { scenario, seed, out, fail_at } => {
@@ -513,7 +516,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name));
             say!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
             let report = crate::compare::compare(&s).map_err(CliError::input)?;
-            crate::compare::write(&dir, &report).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
+            crate::compare::write(&dir, &s, &report)
+                .map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
             say_raw!("{}", crate::compare::table(&report));
             for note in &report.notes {
                 say!("note: {note}");
@@ -531,7 +535,12 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                     say!("{}: {first}\n  replay: {}", row.protocol, replay_command(&scenario, &one, &fail_at));
                 }
             }
-            say!("wrote {}/<protocol>/… and {}/compare.json", dir.display(), dir.display());
+            say!(
+                "wrote {}/<protocol>/…, {}/compare.json, compare_*.svg and {}/report.html",
+                dir.display(),
+                dir.display(),
+                dir.display()
+            );
             Ok(())
         }
         Command::Explore { seeds, jobs, protocol, mutant, invariants, keep_going, out, min_operators } => {

@@ -146,6 +146,8 @@ pub struct RunResult {
     pub checkpoint_tasks: Vec<TaskCheckpointRow>,
     /// Every consistent-cut violation found, in order.
     pub cut_violations: Vec<crate::verify::CutViolation>,
+    /// When tasks crashed (ms).
+    pub crashes_ms: Vec<f64>,
 }
 
 /// Runs a validated scenario to completion (until no event is left).
@@ -700,6 +702,7 @@ impl<'a> Engine<'a> {
             checkpoints: stats,
             checkpoint_tasks: rows,
             cut_violations: violations,
+            crashes_ms: self.faults.crash_times.iter().map(|&t| ns_to_ms(t)).collect(),
         })
     }
 }

@@ -43,6 +43,8 @@ pub(super) struct Faults {
     delay: SimTime,
     attempts: u32,
     pub(super) failures: u32,
+    /// When each crash happened.
+    pub(super) crash_times: Vec<SimTime>,
     pub(super) restarts: u32,
     down_since: Option<SimTime>,
     pub(super) downtime: SimTime,
@@ -69,6 +71,7 @@ impl Faults {
             delay: s.restart.delay_ms * MS,
             attempts: s.restart.attempts,
             failures: 0,
+            crash_times: Vec::new(),
             restarts: 0,
             down_since: None,
             downtime: 0,
@@ -167,6 +170,7 @@ impl Engine<'_> {
             return;
         }
         self.faults.failures += 1;
+        self.faults.crash_times.push(now);
         self.tracer.record(now, TraceEvent::Crash { task }, &self.graph);
         if self.faults.down_since.is_none() {
             self.faults.down_since = Some(now);

@@ -1,19 +1,23 @@
 //! Writing a run's results to disk: `summary.json`, `timeseries.csv`, `checkpoints.csv` and
 //! `checkpoint_tasks.csv` (see the README for the columns).
 
+pub mod charts;
+pub mod html;
+
 use crate::engine::RunResult;
 use crate::metrics::to_csv;
 use std::fs;
 use std::io;
 use std::path::Path;
 
-/// Writes `summary.json`, `timeseries.csv`, `checkpoints.csv` and `checkpoint_tasks.csv` into
-/// `dir` (created if missing).
+/// Writes `summary.json`, `timeseries.csv`, `checkpoints.csv`, `checkpoint_tasks.csv` and the
+/// run's charts (`*.svg`) into `dir` (created if missing).
 pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(&result.summary).map_err(io::Error::other)?;
     fs::write(dir.join("summary.json"), json + "\n")?;
     fs::write(dir.join("timeseries.csv"), to_csv(&result.timeseries))?;
     fs::write(dir.join("checkpoints.csv"), to_csv(&result.checkpoints))?;
-    fs::write(dir.join("checkpoint_tasks.csv"), to_csv(&result.checkpoint_tasks))
+    fs::write(dir.join("checkpoint_tasks.csv"), to_csv(&result.checkpoint_tasks))?;
+    charts::write(dir, &charts::run_charts(result))
 }

@@ -1,0 +1,274 @@
+//! Charts (plotters, SVG). A [`Chart`] is plain data — titled series of points with axis labels
+//! and event markers — built from a run's results by [`run_charts`] or, one series per protocol
+//! on the same axes, by [`compare_charts`]; [`Chart::to_svg`] renders it. Keeping the data apart
+//! from the drawing lets tests check every chart against the CSV files it summarizes.
+//!
+//! SVG only: plotters' SVG backend writes text as `<text>` elements that the browser renders,
+//! so no font library (fontconfig, freetype) and no shipped font file are needed.
+
+use crate::coordinator::{CheckpointStats, Outcome};
+use crate::engine::RunResult;
+use crate::metrics::SampleRow;
+use plotters::prelude::*;
+
+/// One line of a chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// Legend label.
+    pub name: String,
+    /// `(x, y)` points in x order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A vertical marker: a moment on the x axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Marker {
+    /// Where.
+    pub x: f64,
+    /// What happened (`checkpoint`, `failure`).
+    pub kind: &'static str,
+}
+
+/// A chart as data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chart {
+    /// File stem (`checkpoint_duration` → `checkpoint_duration.svg`).
+    pub name: &'static str,
+    /// Title.
+    pub title: String,
+    /// X axis label, with unit.
+    pub x_label: &'static str,
+    /// Y axis label, with unit.
+    pub y_label: &'static str,
+    /// The lines.
+    pub series: Vec<Series>,
+    /// Vertical markers.
+    pub markers: Vec<Marker>,
+}
+
+const COLORS: [RGBColor; 7] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(23, 190, 207),
+];
+
+/// A protocol keeps its colour in every chart; other series take the palette in order.
+fn color_of(series: &str, index: usize) -> RGBColor {
+    match crate::scenario::ProtocolName::parse(series) {
+        Some(p) => COLORS[crate::scenario::ProtocolName::ALL.iter().position(|&q| q == p).expect("listed")],
+        None => COLORS[index % COLORS.len()],
+    }
+}
+
+fn completed(c: &[CheckpointStats]) -> impl Iterator<Item = &CheckpointStats> {
+    c.iter().filter(|s| s.outcome == Outcome::Completed)
+}
+
+fn per_checkpoint(c: &[CheckpointStats], f: impl Fn(&CheckpointStats) -> f64) -> Vec<(f64, f64)> {
+    completed(c).map(|s| (s.id as f64, f(s))).collect()
+}
+
+fn over_time(rows: &[SampleRow], f: impl Fn(&SampleRow) -> f64) -> Vec<(f64, f64)> {
+    rows.iter().map(|r| (r.t_ms, f(r))).collect()
+}
+
+fn markers(r: &RunResult) -> Vec<Marker> {
+    let mut m: Vec<Marker> = completed(&r.checkpoints).map(|s| Marker { x: s.end_ms, kind: "checkpoint" }).collect();
+    m.extend(r.crashes_ms.iter().map(|&x| Marker { x, kind: "failure" }));
+    m
+}
+
+/// The charts of one run.
+pub fn run_charts(r: &RunResult) -> Vec<Chart> {
+    let p = &r.summary.protocol;
+    let s = |name: &str, points| Series { name: name.to_string(), points };
+    vec![
+        Chart {
+            name: "checkpoint_duration",
+            title: format!("Checkpoint duration ({p})"),
+            x_label: "checkpoint",
+            y_label: "duration (ms)",
+            series: vec![s("end-to-end", per_checkpoint(&r.checkpoints, |c| c.duration_ms))],
+            markers: vec![],
+        },
+        Chart {
+            name: "checkpoint_alignment",
+            title: format!("Start delay and alignment, largest task ({p})"),
+            x_label: "checkpoint",
+            y_label: "time (ms)",
+            series: vec![
+                s("start delay", per_checkpoint(&r.checkpoints, |c| c.start_delay_max_ms)),
+                s("alignment", per_checkpoint(&r.checkpoints, |c| c.alignment_max_ms)),
+            ],
+            markers: vec![],
+        },
+        Chart {
+            name: "snapshot_size",
+            title: format!("Snapshot size: operator state and in-flight data ({p})"),
+            x_label: "checkpoint",
+            y_label: "size (KiB)",
+            series: vec![
+                s("state", per_checkpoint(&r.checkpoints, |c| c.state_bytes as f64 / 1024.0)),
+                s(
+                    "channel state (in-flight)",
+                    per_checkpoint(&r.checkpoints, |c| c.channel_state_bytes as f64 / 1024.0),
+                ),
+            ],
+            markers: vec![],
+        },
+        Chart {
+            name: "latency",
+            title: format!("Record latency, log arrival → sink ({p})"),
+            x_label: "time (ms)",
+            y_label: "latency (ms)",
+            series: vec![
+                s("p50", over_time(&r.timeseries, |x| x.latency_p50_ms)),
+                s("p99", over_time(&r.timeseries, |x| x.latency_p99_ms)),
+            ],
+            markers: markers(r),
+        },
+        Chart {
+            name: "throughput",
+            title: format!("Throughput ({p})"),
+            x_label: "time (ms)",
+            y_label: "records/s",
+            series: vec![
+                s("source read", over_time(&r.timeseries, |x| x.read_rps)),
+                s("sink received", over_time(&r.timeseries, |x| x.sink_rps)),
+            ],
+            markers: markers(r),
+        },
+        Chart {
+            name: "backpressure",
+            title: format!("Backpressure and queues ({p})"),
+            x_label: "time (ms)",
+            y_label: "count",
+            series: vec![
+                s("tasks blocked on output", over_time(&r.timeseries, |x| x.backpressured_tasks as f64)),
+                s("buffers queued at receivers", over_time(&r.timeseries, |x| x.queued_buffers as f64)),
+            ],
+            markers: markers(r),
+        },
+    ]
+}
+
+/// One chart per figure with a line per protocol, on the same axes.
+pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
+    let each = |f: &dyn Fn(&RunResult) -> Vec<(f64, f64)>| {
+        runs.iter()
+            .map(|r| Series { name: r.summary.protocol.clone(), points: f(r) })
+            .filter(|s| !s.points.is_empty())
+            .collect()
+    };
+    vec![
+        Chart {
+            name: "compare_checkpoint_duration",
+            title: "Checkpoint duration per protocol".into(),
+            x_label: "checkpoint",
+            y_label: "duration (ms)",
+            series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.duration_ms)),
+            markers: vec![],
+        },
+        Chart {
+            name: "compare_alignment",
+            title: "Alignment (first barrier → snapshot, largest task) per protocol".into(),
+            x_label: "checkpoint",
+            y_label: "alignment (ms)",
+            series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.alignment_max_ms)),
+            markers: vec![],
+        },
+        Chart {
+            name: "compare_channel_state",
+            title: "In-flight data persisted per checkpoint (channel state)".into(),
+            x_label: "checkpoint",
+            y_label: "channel state (KiB)",
+            series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.channel_state_bytes as f64 / 1024.0)),
+            markers: vec![],
+        },
+        Chart {
+            name: "compare_latency_p99",
+            title: "Record latency p99 (log arrival → sink) over time".into(),
+            x_label: "time (ms)",
+            y_label: "latency p99 (ms)",
+            series: each(&|r| over_time(&r.timeseries, |x| x.latency_p99_ms)),
+            markers: vec![],
+        },
+        Chart {
+            name: "compare_throughput",
+            title: "Source read rate over time".into(),
+            x_label: "time (ms)",
+            y_label: "records/s",
+            series: each(&|r| over_time(&r.timeseries, |x| x.read_rps)),
+            markers: vec![],
+        },
+    ]
+}
+
+impl Chart {
+    /// The chart as an SVG document (640 × 400).
+    pub fn to_svg(&self) -> Result<String, String> {
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, (640, 400)).into_drawing_area();
+            self.draw(&root).map_err(|e| format!("drawing {}: {e}", self.name))?;
+            root.present().map_err(|e| format!("drawing {}: {e}", self.name))?;
+        }
+        Ok(out)
+    }
+
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, plotters::coord::Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+        root.fill(&WHITE)?;
+        let pts = || self.series.iter().flat_map(|s| s.points.iter());
+        let (mut x0, mut x1) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
+        if x0 > x1 {
+            (x0, x1) = (0.0, 1.0);
+        }
+        if x0 == x1 {
+            (x0, x1) = (x0 - 1.0, x1 + 1.0);
+        }
+        let y1 = pts().fold(0.0f64, |m, p| m.max(p.1));
+        let y1 = if y1 > 0.0 { y1 * 1.1 } else { 1.0 };
+        let mut chart = ChartBuilder::on(root)
+            .caption(&self.title, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, 0.0..y1)?;
+        chart.configure_mesh().x_desc(self.x_label).y_desc(self.y_label).light_line_style(WHITE.mix(0.0)).draw()?;
+        for m in &self.markers {
+            let color =
+                if m.kind == "failure" { RGBColor(214, 39, 40).mix(0.6) } else { RGBColor(120, 120, 120).mix(0.25) };
+            chart.draw_series(std::iter::once(PathElement::new(vec![(m.x, 0.0), (m.x, y1)], color.stroke_width(1))))?;
+        }
+        for (i, s) in self.series.iter().enumerate() {
+            let color = color_of(&s.name, i);
+            chart
+                .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))?
+                .label(s.name.clone())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            if s.points.len() <= 60 {
+                chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+            }
+        }
+        if !self.series.is_empty() {
+            chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK.mix(0.3)).draw()?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes every chart as `dir/<name>.svg`.
+pub fn write(dir: &std::path::Path, charts: &[Chart]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for c in charts {
+        std::fs::write(dir.join(format!("{}.svg", c.name)), c.to_svg().map_err(std::io::Error::other)?)?;
+    }
+    Ok(())
+}

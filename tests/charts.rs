@@ -1,0 +1,140 @@
+//! Charts and the HTML report: files exist and are well-formed, and the data behind every chart
+//! is the data of the CSV files it summarizes.
+
+mod common;
+
+use ckptsim::report::charts::{self, Chart};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A CSV file as rows of column → value.
+fn csv(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
+    lines.map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect()).collect()
+}
+
+fn num(row: &BTreeMap<String, String>, col: &str) -> f64 {
+    row[col].parse().unwrap_or_else(|_| panic!("{col} = {:?}", row[col]))
+}
+
+/// Chart points equal CSV values up to the CSV's 3 decimals.
+fn assert_points(chart: &Chart, series: &str, expected: &[(f64, f64)]) {
+    let s =
+        chart.series.iter().find(|s| s.name == series).unwrap_or_else(|| panic!("{}: no series {series}", chart.name));
+    assert_eq!(s.points.len(), expected.len(), "{} / {series}: number of points", chart.name);
+    for (p, e) in s.points.iter().zip(expected) {
+        assert!(
+            (p.0 - e.0).abs() < 1e-3 && (p.1 - e.1).abs() <= 1e-3 * e.1.abs().max(1.0),
+            "{} / {series}: {p:?} vs {e:?}",
+            chart.name
+        );
+    }
+}
+
+fn compare_into(dir: &Path, scenario: &str) {
+    let _ = std::fs::remove_dir_all(dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["compare", &common::scenario_path(scenario).to_string_lossy(), "--out"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn assert_svg(path: &Path, title: &str) {
+    let svg = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(svg.len() > 2000, "{} is nearly empty", path.display());
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{} is not an SVG document", path.display());
+    assert!(
+        svg.contains(&title.replace('&', "&amp;").replace('>', "&gt;")),
+        "{} lacks its title {title:?}",
+        path.display()
+    );
+}
+
+#[test]
+fn run_charts_hold_the_data_of_the_csv_files() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("charts-compare");
+    compare_into(&dir, "crash-during-alignment");
+    for p in ["aligned", "unaligned"] {
+        let run_dir = dir.join(p);
+        let mut s = common::load("crash-during-alignment");
+        s.set_protocol(ckptsim::scenario::ProtocolName::parse(p).unwrap()).unwrap();
+        let r = common::run(&s);
+        let charts = charts::run_charts(&r);
+        for c in &charts {
+            assert_svg(&run_dir.join(format!("{}.svg", c.name)), &c.title);
+        }
+        let cps: Vec<_> =
+            csv(&run_dir.join("checkpoints.csv")).into_iter().filter(|r| r["outcome"] == "completed").collect();
+        let ts = csv(&run_dir.join("timeseries.csv"));
+        let by = |name: &str| charts.iter().find(|c| c.name == name).unwrap();
+        let per_cp =
+            |col: &str, scale: f64| cps.iter().map(|r| (num(r, "id"), num(r, col) / scale)).collect::<Vec<_>>();
+        let over_t = |col: &str| ts.iter().map(|r| (num(r, "t_ms"), num(r, col))).collect::<Vec<_>>();
+        assert_points(by("checkpoint_duration"), "end-to-end", &per_cp("duration_ms", 1.0));
+        assert_points(by("checkpoint_alignment"), "alignment", &per_cp("alignment_max_ms", 1.0));
+        assert_points(by("checkpoint_alignment"), "start delay", &per_cp("start_delay_max_ms", 1.0));
+        assert_points(by("snapshot_size"), "state", &per_cp("state_bytes", 1024.0));
+        assert_points(by("snapshot_size"), "channel state (in-flight)", &per_cp("channel_state_bytes", 1024.0));
+        assert_points(by("latency"), "p99", &over_t("latency_p99_ms"));
+        assert_points(by("throughput"), "source read", &over_t("read_rps"));
+        assert_points(by("backpressure"), "tasks blocked on output", &over_t("backpressured_tasks"));
+        // Failure markers where the crashes were; checkpoint markers at completions.
+        let latency = by("latency");
+        assert_eq!(latency.markers.iter().filter(|m| m.kind == "failure").count() as u32, r.summary.failures);
+        assert_eq!(latency.markers.iter().filter(|m| m.kind == "checkpoint").count(), cps.len());
+    }
+    // Side by side: one line per protocol with checkpoints, on shared axes.
+    let runs: Vec<_> = ["aligned", "unaligned", "chandy_lamport", "aligned_timeout", "at_least_once"]
+        .iter()
+        .map(|p| {
+            let mut s = common::load("crash-during-alignment");
+            s.set_protocol(ckptsim::scenario::ProtocolName::parse(p).unwrap()).unwrap();
+            common::run(&s)
+        })
+        .collect();
+    for c in charts::compare_charts(&runs) {
+        assert_svg(&dir.join(format!("{}.svg", c.name)), &c.title);
+        if c.name == "compare_checkpoint_duration" {
+            assert_eq!(c.series.len(), 5);
+            for p in ["aligned", "unaligned"] {
+                let cps: Vec<_> = csv(&dir.join(p).join("checkpoints.csv"))
+                    .into_iter()
+                    .filter(|r| r["outcome"] == "completed")
+                    .collect();
+                assert_points(&c, p, &cps.iter().map(|r| (num(r, "id"), num(r, "duration_ms"))).collect::<Vec<_>>());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_report_is_self_contained_and_holds_every_chart() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("charts-report");
+    compare_into(&dir, "backpressure");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
+    let svgs = html.matches("<svg").count();
+    assert_eq!(svgs, html.matches("</svg>").count());
+    // 5 side-by-side charts + 6 per protocol × 6 protocols.
+    assert_eq!(svgs, 5 + 6 * 6);
+    for title in ["Checkpoint duration per protocol", "In-flight data persisted per checkpoint", "Record latency p99"] {
+        assert!(html.contains(title), "report lacks {title:?}");
+    }
+    assert!(
+        !html.contains("http://")
+            || html.matches("http://").count() == html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count(),
+        "external reference"
+    );
+    assert!(!html.contains("<script"), "the report needs no script");
+    assert!(
+        html.contains("longer: aligned barriers queue behind the in-flight data"),
+        "the findings paragraph is missing"
+    );
+    for row in ["<td>aligned</td>", "<td>unaligned</td>", "<td>at_least_once</td>"] {
+        assert!(html.contains(row), "table lacks {row}");
+    }
+}
