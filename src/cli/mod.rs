@@ -121,6 +121,30 @@ enum Command {
         #[arg(long)]
         rng_table: Option<PathBuf>,
     },
+    /// Vary one scenario field over values, run each value with each protocol, and chart the
+    /// figures against the value (sweep.csv, sweep_*.svg, report.html).
+    Sweep {
+        /// Scenario file (JSON).
+        scenario: PathBuf,
+        /// The field's JSON path, e.g. `network.buffer_records` or `checkpointing.interval_ms`.
+        #[arg(long)]
+        param: String,
+        /// Values, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        values: Vec<String>,
+        /// Protocols, comma-separated [default: aligned,unaligned,chandy_lamport,aligned_timeout].
+        #[arg(long, value_delimiter = ',', value_parser = parse_protocol)]
+        protocols: Vec<ProtocolName>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Worker threads [default: all cores].
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Output directory [default: output/<scenario>/sweep-<param>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check a scenario file and report the first problem.
     Validate {
         /// Scenario file (JSON).
@@ -263,6 +287,10 @@ fn cos418(
     } else {
         Err(CliError { code: 1, message: format!("{} problems:\n  {}", problems.len(), problems.join("\n  ")) })
     }
+}
+
+fn param_short(p: &str) -> &str {
+    p.rsplit('.').next().unwrap_or(p)
 }
 
 fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
@@ -550,6 +578,55 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         }
         Command::Cos418 { topology, events, expect, seed, rng_table } => {
             cos418(&topology, &events, &expect, seed, rng_table)
+        }
+        Command::Sweep { scenario, param, values, protocols, seed, jobs, out } => {
+            let s = load(&scenario, seed, None, &[])?;
+            let protocols = if protocols.is_empty() { crate::explore::CORRECT.to_vec() } else { protocols };
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+            let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(format!("sweep-{param}")));
+            say!(
+                "ckptsim sweep {} --param {param} over {} values × {} protocols",
+                scenario.display(),
+                values.len(),
+                protocols.len()
+            );
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let progress = |done: usize, total: usize| {
+                if tty {
+                    eprint!(
+                        "\r[{}{}] {done}/{total} runs ",
+                        "#".repeat(done * 30 / total),
+                        "-".repeat(30 - done * 30 / total)
+                    );
+                }
+            };
+            let r = crate::sweep::sweep(&s, &param, &values, &protocols, jobs, &progress).map_err(CliError::input)?;
+            if tty {
+                eprintln!();
+            }
+            crate::sweep::write(&dir, &s, &r).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
+            say!(
+                "{:>10} {:<16} {:>11} {:>11} {:>13} {:>11}",
+                param_short(&param),
+                "protocol",
+                "dur p50 ms",
+                "dur p99 ms",
+                "channel KiB",
+                "vis p99 ms"
+            );
+            for x in &r.rows {
+                say!(
+                    "{:>10} {:<16} {:>11.2} {:>11.2} {:>13.1} {:>11.2}",
+                    x.value,
+                    x.protocol,
+                    x.duration_p50_ms,
+                    x.duration_p99_ms,
+                    x.channel_state_bytes_p50 / 1024.0,
+                    x.committed_latency_p99_ms
+                );
+            }
+            say!("wrote {}/sweep.csv, sweep_*.svg and report.html", dir.display());
+            Ok(())
         }
         Command::Validate { scenario } => {
             let s = load(&scenario, None, None, &[])?;

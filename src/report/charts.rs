@@ -37,9 +37,9 @@ pub struct Chart {
     /// Title.
     pub title: String,
     /// X axis label, with unit.
-    pub x_label: &'static str,
+    pub x_label: String,
     /// Y axis label, with unit.
-    pub y_label: &'static str,
+    pub y_label: String,
     /// The lines.
     pub series: Vec<Series>,
     /// Vertical markers.
@@ -90,16 +90,16 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         Chart {
             name: "checkpoint_duration",
             title: format!("Checkpoint duration ({p})"),
-            x_label: "checkpoint",
-            y_label: "duration (ms)",
+            x_label: "checkpoint".into(),
+            y_label: "duration (ms)".into(),
             series: vec![s("end-to-end", per_checkpoint(&r.checkpoints, |c| c.duration_ms))],
             markers: vec![],
         },
         Chart {
             name: "checkpoint_alignment",
             title: format!("Start delay and alignment, largest task ({p})"),
-            x_label: "checkpoint",
-            y_label: "time (ms)",
+            x_label: "checkpoint".into(),
+            y_label: "time (ms)".into(),
             series: vec![
                 s("start delay", per_checkpoint(&r.checkpoints, |c| c.start_delay_max_ms)),
                 s("alignment", per_checkpoint(&r.checkpoints, |c| c.alignment_max_ms)),
@@ -109,8 +109,8 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         Chart {
             name: "snapshot_size",
             title: format!("Snapshot size: operator state and in-flight data ({p})"),
-            x_label: "checkpoint",
-            y_label: "size (KiB)",
+            x_label: "checkpoint".into(),
+            y_label: "size (KiB)".into(),
             series: vec![
                 s("state", per_checkpoint(&r.checkpoints, |c| c.state_bytes as f64 / 1024.0)),
                 s(
@@ -123,8 +123,8 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         Chart {
             name: "latency",
             title: format!("Record latency, log arrival → sink ({p})"),
-            x_label: "time (ms)",
-            y_label: "latency (ms)",
+            x_label: "time (ms)".into(),
+            y_label: "latency (ms)".into(),
             series: vec![
                 s("p50", over_time(&r.timeseries, |x| x.latency_p50_ms)),
                 s("p99", over_time(&r.timeseries, |x| x.latency_p99_ms)),
@@ -134,8 +134,8 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         Chart {
             name: "throughput",
             title: format!("Throughput ({p})"),
-            x_label: "time (ms)",
-            y_label: "records/s",
+            x_label: "time (ms)".into(),
+            y_label: "records/s".into(),
             series: vec![
                 s("source read", over_time(&r.timeseries, |x| x.read_rps)),
                 s("sink received", over_time(&r.timeseries, |x| x.sink_rps)),
@@ -145,8 +145,8 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         Chart {
             name: "backpressure",
             title: format!("Backpressure and queues ({p})"),
-            x_label: "time (ms)",
-            y_label: "count",
+            x_label: "time (ms)".into(),
+            y_label: "count".into(),
             series: vec![
                 s("tasks blocked on output", over_time(&r.timeseries, |x| x.backpressured_tasks as f64)),
                 s("buffers queued at receivers", over_time(&r.timeseries, |x| x.queued_buffers as f64)),
@@ -168,40 +168,40 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
         Chart {
             name: "compare_checkpoint_duration",
             title: "Checkpoint duration per protocol".into(),
-            x_label: "checkpoint",
-            y_label: "duration (ms)",
+            x_label: "checkpoint".into(),
+            y_label: "duration (ms)".into(),
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.duration_ms)),
             markers: vec![],
         },
         Chart {
             name: "compare_alignment",
             title: "Alignment (first barrier → snapshot, largest task) per protocol".into(),
-            x_label: "checkpoint",
-            y_label: "alignment (ms)",
+            x_label: "checkpoint".into(),
+            y_label: "alignment (ms)".into(),
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.alignment_max_ms)),
             markers: vec![],
         },
         Chart {
             name: "compare_channel_state",
             title: "In-flight data persisted per checkpoint (channel state)".into(),
-            x_label: "checkpoint",
-            y_label: "channel state (KiB)",
+            x_label: "checkpoint".into(),
+            y_label: "channel state (KiB)".into(),
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.channel_state_bytes as f64 / 1024.0)),
             markers: vec![],
         },
         Chart {
             name: "compare_latency_p99",
             title: "Record latency p99 (log arrival → sink) over time".into(),
-            x_label: "time (ms)",
-            y_label: "latency p99 (ms)",
+            x_label: "time (ms)".into(),
+            y_label: "latency p99 (ms)".into(),
             series: each(&|r| over_time(&r.timeseries, |x| x.latency_p99_ms)),
             markers: vec![],
         },
         Chart {
             name: "compare_throughput",
             title: "Source read rate over time".into(),
-            x_label: "time (ms)",
-            y_label: "records/s",
+            x_label: "time (ms)".into(),
+            y_label: "records/s".into(),
             series: each(&|r| over_time(&r.timeseries, |x| x.read_rps)),
             markers: vec![],
         },
@@ -241,7 +241,7 @@ impl Chart {
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, 0.0..y1)?;
-        chart.configure_mesh().x_desc(self.x_label).y_desc(self.y_label).light_line_style(WHITE.mix(0.0)).draw()?;
+        chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).light_line_style(WHITE.mix(0.0)).draw()?;
         for m in &self.markers {
             let color =
                 if m.kind == "failure" { RGBColor(214, 39, 40).mix(0.6) } else { RGBColor(120, 120, 120).mix(0.25) };

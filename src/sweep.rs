@@ -1,0 +1,228 @@
+//! `ckptsim sweep`: one scenario field varied over values, every value run with each protocol
+//! (in parallel; every run is deterministic on its own), and each figure drawn against the value.
+//! The field is named by its JSON path (`network.buffer_records`,
+//! `topology.operators[3].task_costs.2`, …) and set in the scenario's JSON, so the usual
+//! validation applies to every value and names the path when a value is not allowed.
+
+use crate::engine::{self, RunOptions, RunResult};
+use crate::metrics::CsvRow;
+use crate::report::charts::{Chart, Series};
+use crate::scenario::{ProtocolName, Scenario, ScenarioError};
+use serde_json::Value;
+
+/// One run of the sweep: a row of `sweep.csv`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SweepRow {
+    /// The value of the parameter (as written).
+    pub value: String,
+    /// Protocol.
+    pub protocol: String,
+    /// Checkpoints completed.
+    pub completed: usize,
+    /// Checkpoint duration p50 (ms).
+    pub duration_p50_ms: f64,
+    /// Checkpoint duration p99 (ms).
+    pub duration_p99_ms: f64,
+    /// Alignment p50 (ms).
+    pub alignment_p50_ms: f64,
+    /// Operator state per checkpoint, p50 (bytes).
+    pub state_bytes_p50: f64,
+    /// Channel state per checkpoint, p50 (bytes).
+    pub channel_state_bytes_p50: f64,
+    /// Log arrival → visible output, p99 (ms).
+    pub committed_latency_p99_ms: f64,
+    /// Source records per simulated second.
+    pub throughput_rps: f64,
+    /// Consistent-cut violations.
+    pub cut_violations: usize,
+}
+
+impl CsvRow for SweepRow {
+    const CSV_HEADER: &'static str = "value,protocol,completed,duration_p50_ms,duration_p99_ms,alignment_p50_ms,state_bytes_p50,channel_state_bytes_p50,committed_latency_p99_ms,throughput_rps,cut_violations";
+    fn to_csv(&self) -> String {
+        format!(
+            "{},{},{},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{:.1},{}",
+            self.value,
+            self.protocol,
+            self.completed,
+            self.duration_p50_ms,
+            self.duration_p99_ms,
+            self.alignment_p50_ms,
+            self.state_bytes_p50,
+            self.channel_state_bytes_p50,
+            self.committed_latency_p99_ms,
+            self.throughput_rps,
+            self.cut_violations
+        )
+    }
+}
+
+/// The result of a sweep.
+#[derive(Debug)]
+pub struct SweepResult {
+    /// The parameter's JSON path.
+    pub param: String,
+    /// One row per value × protocol, values in the given order, protocols in the given order.
+    pub rows: Vec<SweepRow>,
+}
+
+/// Sets the field at `path` (dots and `[i]`) in `v`; the field must exist or be optional.
+fn set(v: &mut Value, path: &str, new: Value) -> Result<(), String> {
+    let mut cur = v;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let (key, indices) = match part.find('[') {
+            Some(b) => (&part[..b], &part[b..]),
+            None => (*part, ""),
+        };
+        if !key.is_empty() {
+            let obj = cur.as_object_mut().ok_or_else(|| format!("`{path}`: {key:?} is not inside an object"))?;
+            if i + 1 == parts.len() && indices.is_empty() {
+                obj.insert(key.to_string(), new);
+                return Ok(());
+            }
+            cur = obj.entry(key.to_string()).or_insert_with(|| Value::Object(Default::default()));
+        }
+        for idx in indices.split('[').filter(|s| !s.is_empty()) {
+            let n: usize = idx.trim_end_matches(']').parse().map_err(|_| format!("`{path}`: bad index [{idx}"))?;
+            let arr = cur.as_array_mut().ok_or_else(|| format!("`{path}`: {key:?} is not a list"))?;
+            let len = arr.len();
+            cur = arr.get_mut(n).ok_or_else(|| format!("`{path}`: index {n} out of range (the list has {len})"))?;
+        }
+        if i + 1 == parts.len() {
+            *cur = new;
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The scenario with `path` set to `value` (JSON: a number, `true`, or a string), validated.
+pub fn with_value(s: &Scenario, path: &str, value: &str) -> Result<Scenario, ScenarioError> {
+    let mut v = serde_json::to_value(s).expect("a scenario serializes");
+    let new = serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_string()));
+    set(&mut v, path, new).map_err(|e| ScenarioError::field(path, e))?;
+    Scenario::from_json(&v.to_string())
+}
+
+/// Runs every value × protocol on `jobs` threads, calling `progress(done, total)`.
+pub fn sweep(
+    s: &Scenario,
+    path: &str,
+    values: &[String],
+    protocols: &[ProtocolName],
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<SweepResult, ScenarioError> {
+    let mut runs = Vec::new();
+    for v in values {
+        let base = with_value(s, path, v)?;
+        for &p in protocols {
+            let mut one = base.clone();
+            one.set_protocol(p)?;
+            runs.push((v.clone(), one));
+        }
+    }
+    let total = runs.len();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<Option<RunResult>>> = std::sync::Mutex::new((0..total).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if i >= total {
+                        break;
+                    }
+                    let r = engine::run(&runs[i].1, RunOptions::default()).expect("no trace file: no I/O");
+                    results.lock().expect("no worker panics holding the lock")[i] = Some(r);
+                    progress(done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1, total);
+                }
+            });
+        }
+    });
+    let rows = results
+        .into_inner()
+        .expect("workers joined")
+        .into_iter()
+        .zip(&runs)
+        .map(|(r, (value, _))| {
+            let m = r.expect("every run finished").summary;
+            let c = &m.checkpoints;
+            SweepRow {
+                value: value.clone(),
+                protocol: m.protocol.clone(),
+                completed: c.completed,
+                duration_p50_ms: c.duration_ms.p50,
+                duration_p99_ms: c.duration_ms.p99,
+                alignment_p50_ms: c.alignment_ms.p50,
+                state_bytes_p50: c.state_bytes.p50,
+                channel_state_bytes_p50: c.channel_state_bytes.p50,
+                committed_latency_p99_ms: m.latency_ms.committed_p99,
+                throughput_rps: m.throughput_rps,
+                cut_violations: m.consistent_cut.violations,
+            }
+        })
+        .collect();
+    Ok(SweepResult { param: path.to_string(), rows })
+}
+
+impl SweepResult {
+    /// One chart per figure, a line per protocol, the parameter on the x axis. Values that are
+    /// not numbers are placed at their position in the list.
+    pub fn charts(&self) -> Vec<Chart> {
+        let values: Vec<&str> = self.rows.iter().map(|r| r.value.as_str()).fold(Vec::new(), |mut v, x| {
+            if !v.contains(&x) {
+                v.push(x);
+            }
+            v
+        });
+        let x_of =
+            |v: &str| v.parse::<f64>().unwrap_or_else(|_| values.iter().position(|&x| x == v).unwrap_or(0) as f64);
+        let protocols: Vec<&str> = self.rows.iter().map(|r| r.protocol.as_str()).fold(Vec::new(), |mut v, x| {
+            if !v.contains(&x) {
+                v.push(x);
+            }
+            v
+        });
+        let line = |f: &dyn Fn(&SweepRow) -> f64| {
+            protocols
+                .iter()
+                .map(|p| Series {
+                    name: p.to_string(),
+                    points: self.rows.iter().filter(|r| r.protocol == *p).map(|r| (x_of(&r.value), f(r))).collect(),
+                })
+                .collect::<Vec<_>>()
+        };
+        let chart = |name, title: &str, y_label: &str, f: &dyn Fn(&SweepRow) -> f64| Chart {
+            name,
+            title: format!("{title} vs {}", self.param),
+            x_label: self.param.clone(),
+            y_label: y_label.to_string(),
+            series: line(f),
+            markers: vec![],
+        };
+        vec![
+            chart("sweep_duration_p50", "Checkpoint duration p50", "duration p50 (ms)", &|r| r.duration_p50_ms),
+            chart("sweep_duration_p99", "Checkpoint duration p99", "duration p99 (ms)", &|r| r.duration_p99_ms),
+            chart("sweep_channel_state", "In-flight data per checkpoint (p50)", "channel state (KiB)", &|r| {
+                r.channel_state_bytes_p50 / 1024.0
+            }),
+            chart("sweep_committed_latency", "Visible-output latency p99", "latency p99 (ms)", &|r| {
+                r.committed_latency_p99_ms
+            }),
+            chart("sweep_throughput", "Throughput", "records/s", &|r| r.throughput_rps),
+        ]
+    }
+}
+
+/// Writes `dir/sweep.csv`, the charts `dir/sweep_*.svg` and `dir/report.html`.
+pub fn write(dir: &std::path::Path, s: &Scenario, r: &SweepResult) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("sweep.csv"), crate::metrics::to_csv(&r.rows))?;
+    let charts = r.charts();
+    crate::report::charts::write(dir, &charts)?;
+    let html = crate::report::html::sweep_report(s, r, &charts).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("report.html"), html)
+}

@@ -1,0 +1,133 @@
+//! `ckptsim sweep`: the classic results as figures, outputs that match each other, clear errors.
+
+mod common;
+
+use ckptsim::scenario::ProtocolName;
+use ckptsim::sweep::{self, SweepRow};
+
+fn run(name: &str, param: &str, values: &[&str], protocols: &[ProtocolName]) -> Vec<SweepRow> {
+    let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    sweep::sweep(&common::load(name), param, &values, protocols, 2, &|_, _| {}).unwrap().rows
+}
+
+fn find<'a>(rows: &'a [SweepRow], value: &str, p: &str) -> &'a SweepRow {
+    rows.iter().find(|r| r.value == value && r.protocol == p).unwrap()
+}
+
+#[test]
+fn aligned_grows_with_buffers_while_unaligned_stays_flat_but_grows_in_size() {
+    let rows =
+        run("backpressure", "network.buffer_records", &["16", "64"], &[ProtocolName::Aligned, ProtocolName::Unaligned]);
+    let (a16, a64) = (find(&rows, "16", "aligned"), find(&rows, "64", "aligned"));
+    let (u16, u64) = (find(&rows, "16", "unaligned"), find(&rows, "64", "unaligned"));
+    assert!(
+        a64.duration_p50_ms > 2.5 * a16.duration_p50_ms,
+        "aligned {} → {}",
+        a16.duration_p50_ms,
+        a64.duration_p50_ms
+    );
+    assert!(
+        (u64.duration_p50_ms - u16.duration_p50_ms).abs() < 0.2 * u16.duration_p50_ms,
+        "unaligned {} → {}",
+        u16.duration_p50_ms,
+        u64.duration_p50_ms
+    );
+    assert!(u64.channel_state_bytes_p50 > 3.0 * u16.channel_state_bytes_p50);
+    assert_eq!(a64.channel_state_bytes_p50, 0.0);
+    assert!(rows.iter().all(|r| r.cut_violations == 0));
+}
+
+#[test]
+fn visible_latency_grows_with_the_interval_and_the_timeout_bounds_duration() {
+    let rows = run("pipeline", "checkpointing.interval_ms", &["25", "200"], &[ProtocolName::Aligned]);
+    assert!(
+        find(&rows, "200", "aligned").committed_latency_p99_ms
+            > 4.0 * find(&rows, "25", "aligned").committed_latency_p99_ms
+    );
+    let p = [ProtocolName::Aligned, ProtocolName::AlignedTimeout];
+    let rows = run("backpressure", "checkpointing.aligned_checkpoint_timeout_ms", &["10", "40"], &p);
+    for (v, t) in [("10", 10.0), ("40", 40.0)] {
+        let d = find(&rows, v, "aligned_timeout").duration_p99_ms;
+        assert!(d > t && d < t + 15.0, "timeout {t} ms: duration p99 {d} ms");
+        assert!(d < find(&rows, v, "aligned").duration_p50_ms);
+    }
+}
+
+#[test]
+fn the_cli_writes_csv_charts_and_report_that_agree() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sweep-cli");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args([
+            "sweep",
+            &common::scenario_path("diamond").to_string_lossy(),
+            "--param",
+            "network.latency_us",
+            "--values",
+            "100,400",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2 * 4, "2 values × 4 correct protocols");
+    let values = ["100", "400"];
+    let r = sweep::sweep(
+        &common::load("diamond"),
+        "network.latency_us",
+        &values.map(String::from),
+        &ckptsim::explore::CORRECT,
+        1,
+        &|_, _| {},
+    )
+    .unwrap();
+    for c in r.charts() {
+        let svg = std::fs::read_to_string(dir.join(format!("{}.svg", c.name))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.len() > 2000, "{}", c.name);
+        if c.name == "sweep_duration_p50" {
+            for s in &c.series {
+                for (x, y) in &s.points {
+                    let line = rows.iter().find(|l| l.starts_with(&format!("{x},{},", s.name))).unwrap();
+                    let v: f64 = line.split(',').nth(3).unwrap().parse().unwrap();
+                    assert!((v - y).abs() < 1e-3, "{line} vs {y}");
+                }
+            }
+        }
+    }
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 5);
+    // Bad input names the path.
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args([
+            "sweep",
+            &common::scenario_path("diamond").to_string_lossy(),
+            "--param",
+            "network.buffer_records",
+            "--values",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("network.buffer_records`: found 0"));
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args([
+            "sweep",
+            &common::scenario_path("diamond").to_string_lossy(),
+            "--param",
+            "topology.operators[9].parallelism",
+            "--values",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("index 9 out of range"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
