@@ -80,6 +80,16 @@ fn run_charts_hold_the_data_of_the_csv_files() {
         assert_points(by("snapshot_size"), "state", &per_cp("state_bytes", 1024.0));
         assert_points(by("snapshot_size"), "channel state (in-flight)", &per_cp("channel_state_bytes", 1024.0));
         assert_points(by("latency"), "p99", &over_t("latency_p99_ms"));
+        let committed: Vec<(f64, f64)> = ts
+            .iter()
+            .filter(|r| !r["committed_p99_ms"].is_empty())
+            .map(|r| (num(r, "t_ms"), num(r, "committed_p99_ms")))
+            .collect();
+        assert!(!committed.is_empty());
+        assert_points(by("latency"), "visible p99 (committed)", &committed);
+        let recovery = by("recovery");
+        assert_eq!(recovery.markers.iter().filter(|m| m.kind == "restart").count() as u32, r.summary.recoveries);
+        assert!(recovery.markers.iter().any(|m| m.kind == "caught up"));
         assert_points(by("throughput"), "source read", &over_t("read_rps"));
         assert_points(by("backpressure"), "tasks blocked on output", &over_t("backpressured_tasks"));
         // Failure markers where the crashes were; checkpoint markers at completions.
@@ -119,8 +129,8 @@ fn the_report_is_self_contained_and_holds_every_chart() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let svgs = html.matches("<svg").count();
     assert_eq!(svgs, html.matches("</svg>").count());
-    // 5 side-by-side charts + 6 per protocol × 6 protocols.
-    assert_eq!(svgs, 5 + 6 * 6);
+    // 5 side-by-side charts + 7 per protocol × 6 protocols.
+    assert_eq!(svgs, 5 + 7 * 6);
     for title in ["Checkpoint duration per protocol", "In-flight data persisted per checkpoint", "Record latency p99"] {
         assert!(html.contains(title), "report lacks {title:?}");
     }

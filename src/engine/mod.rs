@@ -148,6 +148,10 @@ pub struct RunResult {
     pub cut_violations: Vec<crate::verify::CutViolation>,
     /// When tasks crashed (ms).
     pub crashes_ms: Vec<f64>,
+    /// When the job restarted (ms).
+    pub restarts_ms: Vec<f64>,
+    /// When, after each restart, the sources were back at their offsets of the failure (ms).
+    pub caught_up_ms: Vec<f64>,
 }
 
 /// Runs a validated scenario to completion (until no event is left).
@@ -191,6 +195,7 @@ struct Engine<'a> {
     counts: RecordCounts,
     latency: Histogram,
     window_latency: Histogram,
+    window_committed: Histogram,
     samples: Vec<SampleRow>,
     last_sample: (SimTime, u64, u64),
     output: Option<OutputLog>,
@@ -277,6 +282,7 @@ impl<'a> Engine<'a> {
             counts: RecordCounts::default(),
             latency: Histogram::new(),
             window_latency: Histogram::new(),
+            window_committed: Histogram::new(),
             samples: Vec::new(),
             last_sample: (0, 0, 0),
             output: opts.collect_output.then(OutputLog::default),
@@ -506,6 +512,7 @@ impl<'a> Engine<'a> {
         for &(lineage, arrival) in records {
             self.committed += 1;
             self.committed_latency.record(self.now - arrival);
+            self.window_committed.record(self.now - arrival);
             if let Some(out) = &mut self.output {
                 out.add(lineage);
             }
@@ -605,8 +612,11 @@ impl<'a> Engine<'a> {
             backpressured_tasks: self.tasks.iter().filter(|t| t.blocked_since.is_some()).count() as u32,
             latency_p50_ms: ns_to_ms(self.window_latency.percentile(50.0)),
             latency_p99_ms: ns_to_ms(self.window_latency.percentile(99.0)),
+            committed_p99_ms: (self.window_committed.count() > 0)
+                .then(|| ns_to_ms(self.window_committed.percentile(99.0))),
         });
         self.window_latency.clear();
+        self.window_committed.clear();
         self.last_sample = (self.now, self.counts.source_read, self.counts.sink_received);
     }
 
@@ -703,6 +713,8 @@ impl<'a> Engine<'a> {
             checkpoint_tasks: rows,
             cut_violations: violations,
             crashes_ms: self.faults.crash_times.iter().map(|&t| ns_to_ms(t)).collect(),
+            restarts_ms: self.faults.restart_times.iter().map(|&t| ns_to_ms(t)).collect(),
+            caught_up_ms: self.faults.caught_up_times.iter().map(|&t| ns_to_ms(t)).collect(),
         })
     }
 }

@@ -45,6 +45,10 @@ pub(super) struct Faults {
     pub(super) failures: u32,
     /// When each crash happened.
     pub(super) crash_times: Vec<SimTime>,
+    /// When each restart happened.
+    pub(super) restart_times: Vec<SimTime>,
+    /// When each catch-up ended.
+    pub(super) caught_up_times: Vec<SimTime>,
     pub(super) restarts: u32,
     down_since: Option<SimTime>,
     pub(super) downtime: SimTime,
@@ -72,6 +76,8 @@ impl Faults {
             attempts: s.restart.attempts,
             failures: 0,
             crash_times: Vec::new(),
+            restart_times: Vec::new(),
+            caught_up_times: Vec::new(),
             restarts: 0,
             down_since: None,
             downtime: 0,
@@ -129,6 +135,7 @@ impl Faults {
             && c.targets.iter().all(|t| t.2)
         {
             self.catch_up += now - c.since;
+            self.caught_up_times.push(now);
             self.catching_up = None;
         }
     }
@@ -227,6 +234,7 @@ impl Engine<'_> {
     pub(super) fn restart(&mut self) {
         let now = self.now;
         self.faults.restarts += 1;
+        self.faults.restart_times.push(now);
         if let Some(since) = self.faults.down_since.take() {
             self.faults.downtime += now - since;
         }

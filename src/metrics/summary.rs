@@ -223,16 +223,20 @@ pub struct SampleRow {
     pub latency_p50_ms: f64,
     /// 99th-percentile sink latency over the interval (ms).
     pub latency_p99_ms: f64,
+    /// 99th-percentile log arrival → visible output of the records made visible in the interval
+    /// (ms; commit, for a transactional sink); empty when nothing became visible in it (commits
+    /// come in bursts, at checkpoint completions).
+    pub committed_p99_ms: Option<f64>,
 }
 
 impl crate::metrics::CsvRow for SampleRow {
     /// The CSV header, matching the field order.
-    const CSV_HEADER: &'static str = "t_ms,source_read,sink_received,read_rps,sink_rps,source_lag_ms,queued_buffers,backlog_buffers,backpressured_tasks,latency_p50_ms,latency_p99_ms";
+    const CSV_HEADER: &'static str = "t_ms,source_read,sink_received,read_rps,sink_rps,source_lag_ms,queued_buffers,backlog_buffers,backpressured_tasks,latency_p50_ms,latency_p99_ms,committed_p99_ms";
 
     /// The row as CSV.
     fn to_csv(&self) -> String {
         format!(
-            "{:.3},{},{},{:.1},{:.1},{:.3},{},{},{},{:.3},{:.3}",
+            "{:.3},{},{},{:.1},{:.1},{:.3},{},{},{},{:.3},{:.3},{}",
             self.t_ms,
             self.source_read,
             self.sink_received,
@@ -243,7 +247,8 @@ impl crate::metrics::CsvRow for SampleRow {
             self.backlog_buffers,
             self.backpressured_tasks,
             self.latency_p50_ms,
-            self.latency_p99_ms
+            self.latency_p99_ms,
+            self.committed_p99_ms.map(|v| format!("{v:.3}")).unwrap_or_default()
         )
     }
 }

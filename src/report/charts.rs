@@ -122,12 +122,16 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         },
         Chart {
             name: "latency",
-            title: format!("Record latency, log arrival → sink ({p})"),
+            title: format!("Record latency: log arrival → sink, and → visible ({p})"),
             x_label: "time (ms)".into(),
             y_label: "latency (ms)".into(),
             series: vec![
                 s("p50", over_time(&r.timeseries, |x| x.latency_p50_ms)),
                 s("p99", over_time(&r.timeseries, |x| x.latency_p99_ms)),
+                s(
+                    "visible p99 (committed)",
+                    r.timeseries.iter().filter_map(|x| x.committed_p99_ms.map(|v| (x.t_ms, v))).collect(),
+                ),
             ],
             markers: markers(r),
         },
@@ -141,6 +145,20 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
                 s("sink received", over_time(&r.timeseries, |x| x.sink_rps)),
             ],
             markers: markers(r),
+        },
+        Chart {
+            name: "recovery",
+            title: format!("Recovery timeline: failure → restart → caught up ({p})"),
+            x_label: "time (ms)".into(),
+            y_label: "records/s".into(),
+            series: vec![s("source read", over_time(&r.timeseries, |x| x.read_rps))],
+            markers: r
+                .crashes_ms
+                .iter()
+                .map(|&x| Marker { x, kind: "failure" })
+                .chain(r.restarts_ms.iter().map(|&x| Marker { x, kind: "restart" }))
+                .chain(r.caught_up_ms.iter().map(|&x| Marker { x, kind: "caught up" }))
+                .collect(),
         },
         Chart {
             name: "backpressure",
@@ -243,8 +261,12 @@ impl Chart {
             .build_cartesian_2d(x0..x1, 0.0..y1)?;
         chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).light_line_style(WHITE.mix(0.0)).draw()?;
         for m in &self.markers {
-            let color =
-                if m.kind == "failure" { RGBColor(214, 39, 40).mix(0.6) } else { RGBColor(120, 120, 120).mix(0.25) };
+            let color = match m.kind {
+                "failure" => RGBColor(214, 39, 40).mix(0.7),
+                "restart" => RGBColor(255, 127, 14).mix(0.8),
+                "caught up" => RGBColor(44, 160, 44).mix(0.8),
+                _ => RGBColor(120, 120, 120).mix(0.25),
+            };
             chart.draw_series(std::iter::once(PathElement::new(vec![(m.x, 0.0), (m.x, y1)], color.stroke_width(1))))?;
         }
         for (i, s) in self.series.iter().enumerate() {
