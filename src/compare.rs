@@ -106,7 +106,7 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
                 scope.spawn(move || {
                     idx.into_iter()
                         .map(|i| {
-                            let opts = RunOptions { collect_output: true, trace: None };
+                            let opts = RunOptions { collect_output: true, trace: None, ..Default::default() };
                             (i, engine::run(&scenarios[i], opts).expect("no trace file: no I/O"))
                         })
                         .collect::<Vec<_>>()

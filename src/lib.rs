@@ -36,5 +36,6 @@ pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod sweep;
+pub mod teach;
 pub mod trace;
 pub mod verify;

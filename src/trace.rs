@@ -191,18 +191,43 @@ impl TraceEvent {
     }
 }
 
-/// Hashes trace events and optionally writes them as JSON Lines.
+impl TraceEvent {
+    /// True for checkpoint and failure events (everything but the per-record data path).
+    pub fn is_protocol(&self) -> bool {
+        !matches!(
+            self,
+            TraceEvent::Process { .. }
+                | TraceEvent::Arrive { .. }
+                | TraceEvent::Credit { .. }
+                | TraceEvent::Blocked { .. }
+                | TraceEvent::Unblocked { .. }
+        )
+    }
+}
+
+/// Hashes trace events and optionally writes them as JSON Lines or keeps the protocol events.
 pub struct Tracer {
     hasher: StableHasher,
     count: u64,
     out: Option<Box<dyn Write>>,
     error: Option<io::Error>,
+    kept: Option<Vec<(SimTime, TraceEvent)>>,
 }
 
 impl Tracer {
     /// A tracer that writes JSON Lines to `out` (if any).
     pub fn new(out: Option<Box<dyn Write>>) -> Self {
-        Tracer { hasher: StableHasher::new(), count: 0, out, error: None }
+        Tracer { hasher: StableHasher::new(), count: 0, out, error: None, kept: None }
+    }
+
+    /// Also keep the protocol events ([`TraceEvent::is_protocol`]) in memory.
+    pub fn keep_protocol_events(&mut self) {
+        self.kept = Some(Vec::new());
+    }
+
+    /// The protocol events kept so far.
+    pub fn take_kept(&mut self) -> Vec<(SimTime, TraceEvent)> {
+        self.kept.take().unwrap_or_default()
     }
 
     /// Records one event at time `t`.
@@ -215,6 +240,11 @@ impl Tracer {
             self.hasher.write_u64(x);
         }
         self.count += 1;
+        if let Some(kept) = &mut self.kept
+            && ev.is_protocol()
+        {
+            kept.push((t, ev));
+        }
         if let Some(out) = &mut self.out
             && self.error.is_none()
             && let Err(e) = writeln!(out, "{}", ev.to_json(t, g))

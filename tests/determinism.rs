@@ -10,8 +10,11 @@ fn traced(name: &str, seed: u64, file: &str) -> (String, Vec<u8>) {
     s.seed = seed;
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(file);
     let out = std::fs::File::create(&path).unwrap();
-    let r = engine::run(&s, RunOptions { collect_output: false, trace: Some(Box::new(std::io::BufWriter::new(out))) })
-        .unwrap();
+    let r = engine::run(
+        &s,
+        RunOptions { collect_output: false, trace: Some(Box::new(std::io::BufWriter::new(out))), ..Default::default() },
+    )
+    .unwrap();
     (r.summary.trace_hash, std::fs::read(&path).unwrap())
 }
 

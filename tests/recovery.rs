@@ -17,7 +17,9 @@ fn with_failures() -> Vec<String> {
 }
 
 fn run_checked(s: &Scenario, protocol: Option<Box<dyn Protocol>>) -> RunResult {
-    let mut r = engine::run_with_protocol(s, RunOptions { collect_output: true, trace: None }, protocol).unwrap();
+    let mut r =
+        engine::run_with_protocol(s, RunOptions { collect_output: true, trace: None, ..Default::default() }, protocol)
+            .unwrap();
     r.summary.exactly_once = Oracle::reference(s).check(&r);
     r
 }

@@ -145,6 +145,27 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// A narrated step log of one checkpoint: every barrier, block, snapshot, ack and commit, with
+    /// the protocol rule behind it.
+    Explain {
+        /// Scenario file (JSON).
+        scenario: PathBuf,
+        /// Override `checkpointing.mode`.
+        #[arg(long, value_parser = parse_protocol)]
+        protocol: Option<ProtocolName>,
+        /// The checkpoint to narrate.
+        #[arg(long, default_value_t = 1)]
+        checkpoint: u64,
+        /// Output format.
+        #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
+        format: String,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Add a crash of TASK at MS milliseconds (repeatable).
+        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
+        fail_at: Vec<(String, u64)>,
+    },
     /// Check a scenario file and report the first problem.
     Validate {
         /// Scenario file (JSON).
@@ -521,8 +542,9 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 }
                 None => None,
             };
-            let mut result = engine::run(&s, RunOptions { collect_output: true, trace: trace_out })
-                .map_err(|e| CliError::io("writing the trace", e))?;
+            let mut result =
+                engine::run(&s, RunOptions { collect_output: true, trace: trace_out, ..Default::default() })
+                    .map_err(|e| CliError::io("writing the trace", e))?;
             crate::verify::oracle::attach(&s, &mut result);
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
             report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
@@ -626,6 +648,25 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 );
             }
             say!("wrote {}/sweep.csv, sweep_*.svg and report.html", dir.display());
+            Ok(())
+        }
+        Command::Explain { scenario, protocol, checkpoint, format, seed, fail_at } => {
+            let s = load(&scenario, seed, protocol, &fail_at)?;
+            let opts = RunOptions { keep_protocol_trace: true, ..Default::default() };
+            let r = engine::run(&s, opts).map_err(|e| CliError::io("running", e))?;
+            let steps = crate::teach::explain::explain(&s, &r, checkpoint);
+            if steps.is_empty() {
+                return Err(CliError::input(format!(
+                    "checkpoint {checkpoint} was never triggered (protocol {}, {} checkpoints triggered)",
+                    r.summary.protocol, r.summary.checkpoints.triggered
+                )));
+            }
+            if format == "jsonl" {
+                say_raw!("{}", crate::teach::explain::to_jsonl(&steps));
+            } else {
+                say!("checkpoint {checkpoint} of {} with protocol {} (seed {})", s.name, r.summary.protocol, s.seed);
+                say_raw!("{}", crate::teach::explain::to_text(&steps));
+            }
             Ok(())
         }
         Command::Validate { scenario } => {

@@ -126,6 +126,8 @@ pub struct RunOptions {
     pub collect_output: bool,
     /// Write every trace event as JSON Lines here.
     pub trace: Option<Box<dyn Write>>,
+    /// Keep the checkpoint and failure trace events in [`RunResult::protocol_trace`].
+    pub keep_protocol_trace: bool,
 }
 
 /// Everything a run produced.
@@ -152,6 +154,8 @@ pub struct RunResult {
     pub restarts_ms: Vec<f64>,
     /// When, after each restart, the sources were back at their offsets of the failure (ms).
     pub caught_up_ms: Vec<f64>,
+    /// The checkpoint and failure trace events, with [`RunOptions::keep_protocol_trace`].
+    pub protocol_trace: Vec<(SimTime, TraceEvent)>,
 }
 
 /// Runs a validated scenario to completion (until no event is left).
@@ -273,7 +277,13 @@ impl<'a> Engine<'a> {
             queue: EventQueue::new(),
             net,
             tasks,
-            tracer: Tracer::new(opts.trace),
+            tracer: {
+                let mut t = Tracer::new(opts.trace);
+                if opts.keep_protocol_trace {
+                    t.keep_protocol_events();
+                }
+                t
+            },
             buffer_timeout: scenario.network.buffer_timeout_us * US,
             sample_interval: scenario.metrics.sample_interval_ms * MS,
             events: 0,
@@ -715,6 +725,7 @@ impl<'a> Engine<'a> {
             crashes_ms: self.faults.crash_times.iter().map(|&t| ns_to_ms(t)).collect(),
             restarts_ms: self.faults.restart_times.iter().map(|&t| ns_to_ms(t)).collect(),
             caught_up_ms: self.faults.caught_up_times.iter().map(|&t| ns_to_ms(t)).collect(),
+            protocol_trace: self.tracer.take_kept(),
         })
     }
 }

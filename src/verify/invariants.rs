@@ -70,7 +70,8 @@ impl fmt::Display for Violation {
 }
 
 fn run(s: &Scenario, p: Option<Box<dyn Protocol>>) -> RunResult {
-    engine::run_with_protocol(s, RunOptions { collect_output: true, trace: None }, p).expect("no trace file: no I/O")
+    engine::run_with_protocol(s, RunOptions { collect_output: true, trace: None, ..Default::default() }, p)
+        .expect("no trace file: no I/O")
 }
 
 /// Checks `which` invariants on `s`; `make` builds a fresh protocol instance per run.

@@ -52,7 +52,8 @@ impl Oracle {
         let mut r = s.clone();
         r.failures.clear();
         r.set_protocol(ProtocolName::None).expect("protocol none needs no settings");
-        let run = engine::run(&r, RunOptions { collect_output: true, trace: None }).expect("no trace file: no I/O");
+        let run = engine::run(&r, RunOptions { collect_output: true, trace: None, ..Default::default() })
+            .expect("no trace file: no I/O");
         Oracle { output: run.output.expect("collected"), state: run.final_state, out_of_scope: order_dependence(s) }
     }
 

@@ -22,7 +22,8 @@ pub fn json(name: &str) -> serde_json::Value {
 
 /// Runs with output collection on.
 pub fn run_collect(s: &Scenario) -> RunResult {
-    engine::run(s, RunOptions { collect_output: true, trace: None }).expect("run without trace file cannot fail")
+    engine::run(s, RunOptions { collect_output: true, trace: None, ..Default::default() })
+        .expect("run without trace file cannot fail")
 }
 
 /// Runs with default options.

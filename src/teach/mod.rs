@@ -1,0 +1,3 @@
+//! Teaching tools: narrated step logs of what a protocol does ([`explain`]).
+
+pub mod explain;
