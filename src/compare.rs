@@ -3,7 +3,7 @@
 //! The runs are independent, so they run in parallel threads; each is deterministic on its own,
 //! so the result does not depend on the number of threads.
 
-use crate::engine::{self, RunOptions, RunResult};
+use crate::engine::{self, RunResult};
 use crate::report;
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
 use crate::verify::Oracle;
@@ -95,31 +95,8 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
             Err(e) => notes.push(format!("{} skipped: {e}", p.name())),
         }
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(scenarios.len()).max(1);
-    let mut results: Vec<Option<RunResult>> = (0..scenarios.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let chunks: Vec<Vec<usize>> = (0..threads).map(|k| (k..scenarios.len()).step_by(threads).collect()).collect();
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|idx| {
-                let scenarios = &scenarios;
-                scope.spawn(move || {
-                    idx.into_iter()
-                        .map(|i| {
-                            let opts = RunOptions { collect_output: true, trace: None, ..Default::default() };
-                            (i, engine::run(&scenarios[i], opts).expect("no trace file: no I/O"))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, r) in h.join().expect("a simulation thread panicked") {
-                results[i] = Some(r);
-            }
-        }
-    });
-    let mut results: Vec<RunResult> = results.into_iter().map(|r| r.expect("every run finished")).collect();
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut results = engine::run_many(&scenarios, true, jobs, &|_, _| {});
     let oracle = Oracle::reference(s);
     for r in &mut results {
         r.summary.exactly_once = oracle.check(r);

@@ -4,7 +4,7 @@
 //! `topology.operators[3].task_costs.2`, …) and set in the scenario's JSON, so the usual
 //! validation applies to every value and names the path when a value is not allowed.
 
-use crate::engine::{self, RunOptions, RunResult};
+use crate::engine;
 use crate::metrics::CsvRow;
 use crate::report::charts::{Chart, Series};
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
@@ -123,32 +123,13 @@ pub fn sweep(
             runs.push((v.clone(), one));
         }
     }
-    let total = runs.len();
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let results: std::sync::Mutex<Vec<Option<RunResult>>> = std::sync::Mutex::new((0..total).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    if i >= total {
-                        break;
-                    }
-                    let r = engine::run(&runs[i].1, RunOptions::default()).expect("no trace file: no I/O");
-                    results.lock().expect("no worker panics holding the lock")[i] = Some(r);
-                    progress(done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1, total);
-                }
-            });
-        }
-    });
+    let scenarios: Vec<Scenario> = runs.iter().map(|(_, s)| s.clone()).collect();
+    let results = engine::run_many(&scenarios, false, jobs, progress);
     let rows = results
-        .into_inner()
-        .expect("workers joined")
         .into_iter()
         .zip(&runs)
         .map(|(r, (value, _))| {
-            let m = r.expect("every run finished").summary;
+            let m = r.summary;
             let c = &m.checkpoints;
             SweepRow {
                 value: value.clone(),
@@ -172,20 +153,10 @@ impl SweepResult {
     /// One chart per figure, a line per protocol, the parameter on the x axis. Values that are
     /// not numbers are placed at their position in the list.
     pub fn charts(&self) -> Vec<Chart> {
-        let values: Vec<&str> = self.rows.iter().map(|r| r.value.as_str()).fold(Vec::new(), |mut v, x| {
-            if !v.contains(&x) {
-                v.push(x);
-            }
-            v
-        });
+        let values = distinct(self.rows.iter().map(|r| r.value.as_str()));
         let x_of =
             |v: &str| v.parse::<f64>().unwrap_or_else(|_| values.iter().position(|&x| x == v).unwrap_or(0) as f64);
-        let protocols: Vec<&str> = self.rows.iter().map(|r| r.protocol.as_str()).fold(Vec::new(), |mut v, x| {
-            if !v.contains(&x) {
-                v.push(x);
-            }
-            v
-        });
+        let protocols = distinct(self.rows.iter().map(|r| r.protocol.as_str()));
         let line = |f: &dyn Fn(&SweepRow) -> f64| {
             protocols
                 .iter()
@@ -215,6 +186,17 @@ impl SweepResult {
             chart("sweep_throughput", "Throughput", "records/s", &|r| r.throughput_rps),
         ]
     }
+}
+
+/// The distinct items, in the order they first appear.
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut out: Vec<&str> = Vec::new();
+    for x in items {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
 }
 
 /// Writes `dir/sweep.csv`, the charts `dir/sweep_*.svg` and `dir/report.html`.

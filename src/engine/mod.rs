@@ -171,6 +171,37 @@ pub fn run(scenario: &Scenario, opts: RunOptions) -> std::io::Result<RunResult> 
     run_with_protocol(scenario, opts, crate::protocol::create(scenario.protocol()))
 }
 
+/// Runs every scenario (each deterministic on its own) on `jobs` threads; results in input order.
+/// `progress(done, total)` is called as runs finish.
+pub fn run_many(
+    scenarios: &[Scenario],
+    collect_output: bool,
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<RunResult> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let total = scenarios.len();
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let results: std::sync::Mutex<Vec<Option<RunResult>>> = std::sync::Mutex::new((0..total).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, total.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= total {
+                        break;
+                    }
+                    let r = run(&scenarios[i], RunOptions { collect_output, ..Default::default() })
+                        .expect("no trace file: no I/O");
+                    results.lock().expect("no worker panics holding the lock")[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
+                }
+            });
+        }
+    });
+    results.into_inner().expect("workers joined").into_iter().map(|r| r.expect("every run finished")).collect()
+}
+
 /// Runs with an explicit protocol implementation (tests use this for deliberately broken
 /// variants); `None` runs without checkpointing. The scenario's `checkpointing` settings apply.
 pub fn run_with_protocol(
