@@ -145,6 +145,36 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// A space-time diagram (SVG) of one checkpoint: lanes per task, messages, barriers,
+    /// snapshots and the cut.
+    Diagram {
+        /// Scenario file (JSON).
+        scenario: PathBuf,
+        /// Override `checkpointing.mode`.
+        #[arg(long, value_parser = parse_protocol)]
+        protocol: Option<ProtocolName>,
+        /// The checkpoint to draw.
+        #[arg(long, default_value_t = 1)]
+        checkpoint: u64,
+        /// Start of the time window (ms) [default: the checkpoint with a margin].
+        #[arg(long)]
+        from: Option<u64>,
+        /// End of the time window (ms).
+        #[arg(long)]
+        to: Option<u64>,
+        /// At most this many ordinary data messages are drawn; the rest are sampled.
+        #[arg(long, default_value_t = 300)]
+        max_messages: usize,
+        /// Output file [default: output/<scenario>/<protocol>/diagram-<checkpoint>.svg].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Add a crash of TASK at MS milliseconds (repeatable).
+        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
+        fail_at: Vec<(String, u64)>,
+    },
     /// A narrated step log of one checkpoint: every barrier, block, snapshot, ack and commit, with
     /// the protocol rule behind it.
     Explain {
@@ -648,6 +678,54 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 );
             }
             say!("wrote {}/sweep.csv, sweep_*.svg and report.html", dir.display());
+            Ok(())
+        }
+        Command::Diagram { scenario, protocol, checkpoint, from, to, max_messages, out, seed, fail_at } => {
+            use crate::sim::MS;
+            use crate::teach::diagram;
+            let s = load(&scenario, seed, protocol, &fail_at)?;
+            let first = engine::run(&s, RunOptions { keep_protocol_trace: true, ..Default::default() })
+                .map_err(|e| CliError::io("running", e))?;
+            let Some((start, end)) = diagram::checkpoint_span(&first, checkpoint) else {
+                return Err(CliError::input(format!(
+                    "checkpoint {checkpoint} was never triggered (protocol {})",
+                    first.summary.protocol
+                )));
+            };
+            let window = match (from, to) {
+                (None, None) => None,
+                (f, t) => Some((f.map_or(start, |f| f * MS), t.map_or(end, |t| t * MS))),
+            };
+            if let Some((a, b)) = window
+                && a >= b
+            {
+                return Err(CliError::input(format!("--from {} ms must be before --to {} ms", a / MS, b / MS)));
+            }
+            let until = window.map_or(end, |w| w.1.max(end));
+            let opts =
+                RunOptions { keep_protocol_trace: true, capture_messages: Some((0, until)), ..Default::default() };
+            let r = engine::run(&s, opts).map_err(|e| CliError::io("running", e))?;
+            let d = diagram::build(&s, &r, checkpoint, window).expect("the same run triggered it");
+            let path = out.unwrap_or_else(|| {
+                PathBuf::from("output")
+                    .join(&s.name)
+                    .join(&r.summary.protocol)
+                    .join(format!("diagram-{checkpoint}.svg"))
+            });
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| CliError::io(&format!("creating {}", dir.display()), e))?;
+            }
+            std::fs::write(&path, d.to_svg(&s, max_messages))
+                .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
+            let crossing = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::ChannelState).count();
+            let orphans = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::Orphan).count();
+            say!(
+                "wrote {}: checkpoint {checkpoint} ({}), {} snapshots, {} barriers, {crossing} messages crossing the cut, {orphans} orphans",
+                path.display(),
+                r.summary.protocol,
+                d.snapshots.len(),
+                d.barriers.len()
+            );
             Ok(())
         }
         Command::Explain { scenario, protocol, checkpoint, format, seed, fail_at } => {

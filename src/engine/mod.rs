@@ -128,6 +128,47 @@ pub struct RunOptions {
     pub trace: Option<Box<dyn Write>>,
     /// Keep the checkpoint and failure trace events in [`RunResult::protocol_trace`].
     pub keep_protocol_trace: bool,
+    /// Record every data record written to a channel in this time window (ns), with the time
+    /// its receiver took it ([`RunResult::messages`]); for space-time diagrams.
+    pub capture_messages: Option<(SimTime, SimTime)>,
+}
+
+/// A data record on a channel, for space-time diagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The channel.
+    pub ch: ChannelId,
+    /// Its sequence number on the channel.
+    pub seq: u64,
+    /// Restarts before it was sent (sequence numbers repeat after a restore).
+    pub epoch: u32,
+    /// When the sender wrote it to the channel.
+    pub sent: SimTime,
+    /// When the receiver took it, if it did.
+    pub consumed: Option<SimTime>,
+}
+
+/// Records the messages of a time window.
+#[derive(Debug, Default)]
+struct Capture {
+    window: (SimTime, SimTime),
+    messages: Vec<Message>,
+    index: BTreeMap<(ChannelId, u64, u32), usize>,
+}
+
+impl Capture {
+    fn sent(&mut self, ch: ChannelId, seq: u64, epoch: u32, now: SimTime) {
+        if now >= self.window.0 && now <= self.window.1 {
+            self.index.insert((ch, seq, epoch), self.messages.len());
+            self.messages.push(Message { ch, seq, epoch, sent: now, consumed: None });
+        }
+    }
+
+    fn consumed(&mut self, ch: ChannelId, seq: u64, epoch: u32, now: SimTime) {
+        if let Some(&i) = self.index.get(&(ch, seq, epoch)) {
+            self.messages[i].consumed = Some(now);
+        }
+    }
 }
 
 /// Everything a run produced.
@@ -156,6 +197,8 @@ pub struct RunResult {
     pub caught_up_ms: Vec<f64>,
     /// The checkpoint and failure trace events, with [`RunOptions::keep_protocol_trace`].
     pub protocol_trace: Vec<(SimTime, TraceEvent)>,
+    /// The data messages of [`RunOptions::capture_messages`]'s window.
+    pub messages: Vec<Message>,
 }
 
 /// Runs a validated scenario to completion (until no event is left).
@@ -245,6 +288,8 @@ struct Engine<'a> {
     input_blocked_ns: SimTime,
     /// Failures, restarts and recovery figures.
     faults: recovery::Faults,
+    /// Data messages of the capture window, if any.
+    capture: Option<Capture>,
     /// Records that became visible at sinks, and their latency from log arrival.
     committed: u64,
     committed_latency: Histogram,
@@ -338,6 +383,7 @@ impl<'a> Engine<'a> {
             input_blocked_since: vec![None; graph_channels],
             input_blocked_ns: 0,
             faults,
+            capture: opts.capture_messages.map(|window| Capture { window, ..Default::default() }),
             committed: 0,
             committed_latency: Histogram::new(),
         }
@@ -498,7 +544,12 @@ impl<'a> Engine<'a> {
                     }
                     return;
                 }
-                Some(Taken::Record(_, r)) => return self.start(task, r),
+                Some(Taken::Record(ch, r)) => {
+                    if let Some(c) = &mut self.capture {
+                        c.consumed(ch, r.seq, self.faults.restarts, self.now);
+                    }
+                    return self.start(task, r);
+                }
                 Some(Taken::Barrier(ch, cp)) => self.on_inband_barrier(task, ch, cp),
                 Some(Taken::EndOfPartition(ch)) => {
                     self.tasks[ti].ended_inputs += 1;
@@ -567,6 +618,14 @@ impl<'a> Engine<'a> {
         self.make_visible(&visible);
     }
 
+    /// Writes `r` to channel `ch` (noting it when capturing data messages).
+    fn send(&mut self, ch: ChannelId, r: Record) -> bool {
+        if let Some(c) = &mut self.capture {
+            c.sent(ch, self.net.sent(ch), self.faults.restarts, self.now);
+        }
+        self.net.push_record(ch, r, self.now, &mut self.queue)
+    }
+
     fn emit(&mut self, task: TaskId, r: Record) {
         let ti = task.0 as usize;
         let mut started = false;
@@ -575,21 +634,21 @@ impl<'a> Engine<'a> {
             let edge = self.graph.channel(chs[0]).edge;
             let pick = |chs: &Vec<ChannelId>, i: usize| chs[i];
             match self.graph.edges[edge].partitioner {
-                Partitioner::Forward => started |= self.net.push_record(pick(chs, 0), r, self.now, &mut self.queue),
+                Partitioner::Forward => started |= self.send(pick(chs, 0), r),
                 Partitioner::Hash => {
                     let ch = pick(chs, (mix64(r.key) % chs.len() as u64) as usize);
-                    started |= self.net.push_record(ch, r, self.now, &mut self.queue);
+                    started |= self.send(ch, r);
                 }
                 Partitioner::Rebalance => {
                     let i = self.tasks[ti].rebalance_next[e];
                     self.tasks[ti].rebalance_next[e] = (i + 1) % chs.len();
                     let ch = pick(chs, i);
-                    started |= self.net.push_record(ch, r, self.now, &mut self.queue);
+                    started |= self.send(ch, r);
                 }
                 Partitioner::Broadcast => {
                     for j in 0..self.graph.tasks[ti].outputs[e].len() {
                         let ch = self.graph.tasks[ti].outputs[e][j];
-                        started |= self.net.push_record(ch, r, self.now, &mut self.queue);
+                        started |= self.send(ch, r);
                     }
                 }
             }
@@ -757,6 +816,7 @@ impl<'a> Engine<'a> {
             restarts_ms: self.faults.restart_times.iter().map(|&t| ns_to_ms(t)).collect(),
             caught_up_ms: self.faults.caught_up_times.iter().map(|&t| ns_to_ms(t)).collect(),
             protocol_trace: self.tracer.take_kept(),
+            messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
         })
     }
 }

@@ -1,3 +1,4 @@
-//! Teaching tools: narrated step logs of what a protocol does ([`explain`]).
+//! Teaching tools: narrated step logs ([`explain`]) and space-time diagrams ([`diagram`]).
 
+pub mod diagram;
 pub mod explain;

@@ -1,0 +1,347 @@
+//! `ckptsim diagram`: a space-time (Lamport) diagram of one checkpoint, as SVG. One lane per
+//! task, time left to right; data messages as thin arrows (sampled when dense — the caption says
+//! so), barriers as bold arrows (blue in-band, red priority), each task's snapshot as a dot and
+//! the cut through them; blocked inputs (aligned) and recorded channels (Chandy-Lamport,
+//! unaligned) shaded on the receiving lane; failures and restarts marked.
+//!
+//! A message *crosses the cut* when it was sent before its sender's snapshot and taken after its
+//! receiver's: it is in flight at the cut, so it must be channel state (drawn orange). One sent
+//! after the sender's snapshot but taken before the receiver's is an *orphan* (purple) — what
+//! at-least-once produces. The diagram is built as data ([`Diagram`]) before it is drawn, so
+//! tests check it against the run.
+
+use crate::engine::RunResult;
+use crate::graph::{ChannelId, Graph, TaskId};
+use crate::protocol::CheckpointId;
+use crate::scenario::{ProtocolName, Scenario};
+use crate::sim::{SimTime, fmt_ms};
+use crate::trace::TraceEvent;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// How a data message relates to the checkpoint's cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Crossing {
+    /// Both ends on the same side of the cut.
+    None,
+    /// Sent before the sender's snapshot, taken after the receiver's (or never): channel state.
+    ChannelState,
+    /// Sent after the sender's snapshot, taken before the receiver's: an orphan.
+    Orphan,
+}
+
+/// A data message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Msg {
+    /// Its channel.
+    pub ch: ChannelId,
+    /// Sent.
+    pub sent: SimTime,
+    /// Taken by the receiver, if it was.
+    pub consumed: Option<SimTime>,
+    /// Against the cut.
+    pub crossing: Crossing,
+}
+
+/// A barrier (or marker) from its sender's snapshot to its arrival.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BarrierArrow {
+    /// Its channel.
+    pub ch: ChannelId,
+    /// Emitted (the sender's snapshot, or the trigger for a source's input).
+    pub sent: SimTime,
+    /// Arrived at the receiver.
+    pub arrived: SimTime,
+    /// Priority (overtaking) barrier.
+    pub priority: bool,
+}
+
+/// The elements of a diagram.
+#[derive(Clone, Debug)]
+pub struct Diagram {
+    /// The checkpoint.
+    pub cp: CheckpointId,
+    /// Time window shown.
+    pub from: SimTime,
+    /// Time window shown.
+    pub to: SimTime,
+    /// Snapshot of each task that took one.
+    pub snapshots: BTreeMap<TaskId, SimTime>,
+    /// Barrier arrows.
+    pub barriers: Vec<BarrierArrow>,
+    /// Every captured data message (the drawing may sample the ordinary ones).
+    pub messages: Vec<Msg>,
+    /// Intervals an input was blocked.
+    pub blocked: Vec<(ChannelId, SimTime, SimTime)>,
+    /// Intervals an input was being recorded as channel state.
+    pub recording: Vec<(ChannelId, SimTime, SimTime)>,
+    /// Crashes.
+    pub crashes: Vec<(TaskId, SimTime)>,
+    /// Restarts.
+    pub restarts: Vec<SimTime>,
+}
+
+/// The trigger and end time of checkpoint `cp` in a run's protocol trace.
+pub fn checkpoint_span(r: &RunResult, cp: CheckpointId) -> Option<(SimTime, SimTime)> {
+    let start = r.protocol_trace.iter().find(|(_, e)| *e == TraceEvent::Triggered { cp })?.0;
+    let end = r
+        .protocol_trace
+        .iter()
+        .find(|(_, e)| matches!(e, TraceEvent::Completed { cp: c } | TraceEvent::Aborted { cp: c } if *c == cp))
+        .map_or(start, |x| x.0);
+    Some((start, end))
+}
+
+/// Builds the diagram of checkpoint `cp` from a run that kept its protocol trace and captured
+/// its messages; `window` defaults to the checkpoint with a margin.
+pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimTime, SimTime)>) -> Option<Diagram> {
+    let g = Graph::build(s);
+    let (start, _) = checkpoint_span(r, cp)?;
+    // By default: the protocol at work — from the trigger to the last snapshot or barrier
+    // arrival (the uploads after it are not drawn), with a margin.
+    let last = r
+        .protocol_trace
+        .iter()
+        .filter(|(_, e)| matches!(e, TraceEvent::Snapshot { cp: c, .. } | TraceEvent::BarrierArrive { cp: c, .. } if *c == cp))
+        .map(|x| x.0)
+        .max()
+        .unwrap_or(start);
+    let margin = ((last - start) / 5).max(100_000);
+    let (from, to) = window.unwrap_or((start.saturating_sub(margin), last + margin));
+    let protocol = ProtocolName::parse(&r.summary.protocol).unwrap_or(ProtocolName::None);
+    let mut snapshots = BTreeMap::new();
+    let mut deadline = None;
+    let mut arrivals = Vec::new();
+    let (mut blocked, mut open) = (Vec::new(), BTreeMap::new());
+    let (mut crashes, mut restarts) = (Vec::new(), Vec::new());
+    for &(t, ev) in &r.protocol_trace {
+        match ev {
+            TraceEvent::Snapshot { task, cp: c } if c == cp => {
+                snapshots.insert(task, t);
+            }
+            TraceEvent::BarrierArrive { ch, cp: c, priority } if c == cp => arrivals.push((ch, t, priority)),
+            TraceEvent::Deadline { cp: c } if c == cp => deadline = Some(t),
+            TraceEvent::Block { ch } => {
+                open.insert(ch, t);
+            }
+            TraceEvent::Unblock { ch } => {
+                if let Some(b) = open.remove(&ch)
+                    && t >= from
+                    && b <= to
+                {
+                    blocked.push((ch, b, t));
+                }
+            }
+            TraceEvent::Crash { task } if t >= from && t <= to => crashes.push((task, t)),
+            TraceEvent::Restart if t >= from && t <= to => restarts.push(t),
+            _ => {}
+        }
+    }
+    let barriers = arrivals
+        .iter()
+        .map(|&(ch, arrived, priority)| {
+            let sender = g.channel(ch).from;
+            BarrierArrow { ch, sent: snapshots.get(&sender).copied().unwrap_or(start), arrived, priority }
+        })
+        .collect();
+    // Recorded channels: from the receiver's snapshot until the barrier arrives on that input.
+    let records = |t: SimTime| match protocol {
+        ProtocolName::Unaligned | ProtocolName::ChandyLamport => true,
+        ProtocolName::AlignedTimeout => deadline.is_some_and(|d| t >= d),
+        _ => false,
+    };
+    let recording = arrivals
+        .iter()
+        .filter_map(|&(ch, arrived, _)| {
+            let snap = *snapshots.get(&g.channel(ch).to)?;
+            (records(snap) && arrived > snap).then_some((ch, snap, arrived))
+        })
+        .collect();
+    let messages = r
+        .messages
+        .iter()
+        .map(|m| {
+            let node = g.channel(m.ch);
+            let crossing = match (snapshots.get(&node.from), snapshots.get(&node.to)) {
+                (Some(&ts), Some(&tr)) if m.sent <= ts && m.consumed.is_none_or(|c| c > tr) => Crossing::ChannelState,
+                (Some(&ts), Some(&tr)) if m.sent > ts && m.consumed.is_some_and(|c| c <= tr) => Crossing::Orphan,
+                _ => Crossing::None,
+            };
+            Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing }
+        })
+        .collect();
+    Some(Diagram { cp, from, to, snapshots, barriers, messages, blocked, recording, crashes, restarts })
+}
+
+impl Diagram {
+    /// Draws the diagram (at most `max_messages` ordinary data messages; the rest are sampled).
+    pub fn to_svg(&self, s: &Scenario, max_messages: usize) -> String {
+        let g = Graph::build(s);
+        let (left, right, top, lane) = (120.0, 40.0, 60.0, 46.0);
+        let width = 1200.0;
+        let height = top + lane * g.tasks.len() as f64 + 70.0;
+        let span = (self.to - self.from).max(1) as f64;
+        let x = |t: SimTime| left + (t.clamp(self.from, self.to) - self.from) as f64 / span * (width - left - right);
+        let y = |t: TaskId| top + lane * (t.0 as f64 + 0.5);
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif">"#
+        );
+        let _ = writeln!(
+            o,
+            r#"<defs><marker id="a" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="context-stroke"/></marker></defs>"#
+        );
+        let _ = writeln!(o, r#"<rect width="100%" height="100%" fill="white"/>"#);
+        let _ = writeln!(
+            o,
+            r#"<text x="{left}" y="24" font-size="16">Checkpoint {} of {} ({}), {} ms to {} ms</text>"#,
+            self.cp,
+            esc(&s.name),
+            s.protocol().name(),
+            fmt_ms(self.from),
+            fmt_ms(self.to)
+        );
+        for (i, t) in g.tasks.iter().enumerate() {
+            let yy = y(TaskId(i as u32));
+            let _ = writeln!(
+                o,
+                r##"<line x1="{left}" y1="{yy}" x2="{}" y2="{yy}" stroke="#999"/><text x="10" y="{}" font-size="13">{}</text>"##,
+                width - right,
+                yy + 4.0,
+                esc(&t.name)
+            );
+        }
+        for &(ch, a, b) in &self.blocked {
+            let yy = y(g.channel(ch).to);
+            let _ = writeln!(
+                o,
+                r##"<rect x="{}" y="{}" width="{}" height="14" fill="#d62728" opacity="0.18"><title>{} blocked</title></rect>"##,
+                x(a),
+                yy - 7.0,
+                (x(b) - x(a)).max(1.0),
+                esc(&g.channel(ch).name)
+            );
+        }
+        for &(ch, a, b) in &self.recording {
+            let yy = y(g.channel(ch).to);
+            let _ = writeln!(
+                o,
+                r##"<rect x="{}" y="{}" width="{}" height="14" fill="#2ca02c" opacity="0.18"><title>{} recorded</title></rect>"##,
+                x(a),
+                yy - 7.0,
+                (x(b) - x(a)).max(1.0),
+                esc(&g.channel(ch).name)
+            );
+        }
+        let ordinary = self.messages.iter().filter(|m| m.crossing == Crossing::None).count();
+        let every = ordinary.div_ceil(max_messages.max(1)).max(1);
+        let mut k = 0;
+        for m in &self.messages {
+            let (color, w) = match m.crossing {
+                Crossing::ChannelState => ("#ff7f0e", 1.6),
+                Crossing::Orphan => ("#9467bd", 1.6),
+                Crossing::None => {
+                    k += 1;
+                    if k % every != 0 {
+                        continue;
+                    }
+                    ("#bbbbbb", 0.7)
+                }
+            };
+            let node = g.channel(m.ch);
+            let end = m.consumed.unwrap_or(self.to);
+            if end < self.from || m.sent > self.to {
+                continue;
+            }
+            let _ = writeln!(
+                o,
+                r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{color}" stroke-width="{w}" marker-end="url(#a)"/>"#,
+                x(m.sent),
+                y(node.from),
+                x(end),
+                y(node.to)
+            );
+        }
+        for b in &self.barriers {
+            let node = g.channel(b.ch);
+            let color = if b.priority { "#d62728" } else { "#1f77b4" };
+            let _ = writeln!(
+                o,
+                r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{color}" stroke-width="2.6" marker-end="url(#a)"><title>barrier {} on {}</title></line>"#,
+                x(b.sent),
+                y(node.from),
+                x(b.arrived),
+                y(node.to),
+                self.cp,
+                esc(&node.name)
+            );
+        }
+        let mut cut: Vec<(TaskId, SimTime)> = self.snapshots.iter().map(|(&t, &s)| (t, s)).collect();
+        cut.sort();
+        let points: Vec<String> = cut.iter().map(|&(t, s)| format!("{:.1},{:.1}", x(s), y(t))).collect();
+        let _ = writeln!(
+            o,
+            r##"<polyline points="{}" fill="none" stroke="#e377c2" stroke-width="2" stroke-dasharray="6,4"/>"##,
+            points.join(" ")
+        );
+        for &(t, s) in &cut {
+            let _ = writeln!(
+                o,
+                r#"<circle cx="{}" cy="{}" r="5" fill="black"><title>{} snapshot at {} ms</title></circle>"#,
+                x(s),
+                y(t),
+                esc(&g.task(t).name),
+                fmt_ms(s)
+            );
+        }
+        for &(t, at) in &self.crashes {
+            let (cx, cy) = (x(at), y(t));
+            let _ = writeln!(
+                o,
+                r##"<path d="M{},{} L{},{} M{},{} L{},{}" stroke="#d62728" stroke-width="3"><title>crash</title></path>"##,
+                cx - 7.0,
+                cy - 7.0,
+                cx + 7.0,
+                cy + 7.0,
+                cx - 7.0,
+                cy + 7.0,
+                cx + 7.0,
+                cy - 7.0
+            );
+        }
+        for &at in &self.restarts {
+            let _ = writeln!(
+                o,
+                r##"<line x1="{0}" y1="{top}" x2="{0}" y2="{1}" stroke="#ff7f0e" stroke-dasharray="4,3"><title>restart</title></line>"##,
+                x(at),
+                height - 70.0
+            );
+        }
+        let (cs, orphans) = (
+            self.messages.iter().filter(|m| m.crossing == Crossing::ChannelState).count(),
+            self.messages.iter().filter(|m| m.crossing == Crossing::Orphan).count(),
+        );
+        let sampled = if every > 1 {
+            format!("grey: data messages, 1 in {every} shown")
+        } else {
+            "grey: data messages".to_string()
+        };
+        let _ = writeln!(
+            o,
+            r##"<text x="{left}" y="{}" font-size="12">{sampled}; blue: in-band barriers; red: priority barriers; dots and dashed line: the snapshots and the cut.</text>"##,
+            height - 38.0
+        );
+        let _ = writeln!(
+            o,
+            r##"<text x="{left}" y="{}" font-size="12">orange: {cs} messages crossing the cut (channel state); purple: {orphans} orphans; shaded red: blocked input; shaded green: recorded input; ✕: crash; dashed orange: restart.</text>"##,
+            height - 20.0
+        );
+        o.push_str("</svg>\n");
+        o
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}

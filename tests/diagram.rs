@@ -1,0 +1,116 @@
+//! Space-time diagrams: the elements lie where the semantics say. Every snapshot dot is at its
+//! task's snapshot time, the cut crosses exactly the messages recorded as channel state (and
+//! the orphans of at-least-once), blocked inputs appear only for aligned, recorded ones only for
+//! recording protocols.
+
+mod common;
+
+use ckptsim::engine::{self, RunOptions, RunResult};
+use ckptsim::scenario::{ProtocolName, Scenario};
+use ckptsim::teach::diagram::{self, Crossing, Diagram};
+use ckptsim::trace::TraceEvent;
+
+fn draw(name: &str, p: ProtocolName, cp: u64) -> (Scenario, RunResult, Diagram) {
+    let mut s = common::load(name);
+    s.set_protocol(p).unwrap();
+    let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, u64::MAX)), ..Default::default() };
+    let r = engine::run(&s, opts).unwrap();
+    let d = diagram::build(&s, &r, cp, None).unwrap();
+    (s, r, d)
+}
+
+fn crossing(d: &Diagram, c: Crossing) -> u64 {
+    d.messages.iter().filter(|m| m.crossing == c).count() as u64
+}
+
+#[test]
+fn the_cut_crosses_exactly_the_channel_state_messages() {
+    for p in [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport] {
+        for cp in [1, 3] {
+            let (_, r, d) = draw("diamond", p, cp);
+            let recorded = r.checkpoints.iter().find(|c| c.id == cp).unwrap().channel_state_records;
+            assert_eq!(crossing(&d, Crossing::ChannelState), recorded, "{} checkpoint {cp}", p.name());
+            assert_eq!(crossing(&d, Crossing::Orphan), 0, "{} checkpoint {cp}", p.name());
+        }
+    }
+}
+
+#[test]
+fn at_least_once_shows_its_orphans_backwards_across_the_cut() {
+    let (_, r, _) = draw("diamond", ProtocolName::AtLeastOnce, 1);
+    let bad = r.checkpoints.iter().find(|c| c.cut_violations > 0).expect("at_least_once violates some cut on diamond");
+    let (_, _, d) = draw("diamond", ProtocolName::AtLeastOnce, bad.id);
+    assert!(
+        crossing(&d, Crossing::Orphan) > 0,
+        "checkpoint {} has cut violations but no orphan in the diagram",
+        bad.id
+    );
+}
+
+#[test]
+fn snapshot_dots_barriers_and_shading_follow_the_trace() {
+    for p in [ProtocolName::Aligned, ProtocolName::ChandyLamport] {
+        let (s, r, d) = draw("diamond", p, 2);
+        let snaps: Vec<_> = r
+            .protocol_trace
+            .iter()
+            .filter_map(|&(t, e)| match e {
+                TraceEvent::Snapshot { task, cp: 2 } => Some((task, t)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(d.snapshots.len(), snaps.len());
+        for (task, t) in snaps {
+            assert_eq!(d.snapshots[&task], t, "{}: dot of {task:?}", p.name());
+        }
+        let arrivals =
+            r.protocol_trace.iter().filter(|(_, e)| matches!(e, TraceEvent::BarrierArrive { cp: 2, .. })).count();
+        assert_eq!(d.barriers.len(), arrivals);
+        assert!(d.barriers.iter().all(|b| b.sent <= b.arrived));
+        match p {
+            ProtocolName::Aligned => {
+                assert!(!d.blocked.is_empty() && d.recording.is_empty());
+                // A blocked input stays blocked until its task's snapshot.
+                let g = ckptsim::graph::Graph::build(&s);
+                for &(ch, _, until) in &d.blocked {
+                    assert_eq!(
+                        until,
+                        d.snapshots[&g.channel(ch).to],
+                        "{} unblocked at its snapshot",
+                        g.channel(ch).name
+                    );
+                }
+            }
+            _ => assert!(d.blocked.is_empty() && !d.recording.is_empty()),
+        }
+        let svg = d.to_svg(&s, 300);
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        for t in ["src[0]", "merge[1]", "sink[0]"] {
+            assert!(svg.contains(&format!(">{t}</text>")), "lane {t} missing");
+        }
+        assert_eq!(svg.matches("<circle").count(), d.snapshots.len());
+    }
+}
+
+#[test]
+fn failures_are_marked_and_the_cli_writes_the_svg() {
+    let (_, _, d) = draw("crash-during-alignment", ProtocolName::Aligned, 3);
+    assert_eq!(d.crashes.len(), 1, "agg[2] crashes while aligning checkpoint 3");
+    let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("diagram.svg");
+    let bin = env!("CARGO_BIN_EXE_ckptsim");
+    let file = common::scenario_path("diamond");
+    let run = std::process::Command::new(bin)
+        .args(["diagram", &file.to_string_lossy(), "--protocol", "unaligned", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("116 messages crossing the cut"));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("priority barriers"));
+    let bad = std::process::Command::new(bin)
+        .args(["diagram", &file.to_string_lossy(), "--from", "90", "--to", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("must be before"));
+}
