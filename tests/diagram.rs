@@ -96,6 +96,10 @@ fn snapshot_dots_barriers_and_shading_follow_the_trace() {
 fn failures_are_marked_and_the_cli_writes_the_svg() {
     let (_, _, d) = draw("crash-during-alignment", ProtocolName::Aligned, 3);
     assert_eq!(d.crashes.len(), 1, "agg[2] crashes while aligning checkpoint 3");
+    // After a restore, messages the crash discarded cross no cut: aligned still records nothing.
+    let (_, r, d) = draw("crash-during-alignment", ProtocolName::Aligned, 5);
+    assert!(r.summary.recoveries > 0);
+    assert_eq!(crossing(&d, Crossing::ChannelState), 0);
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("diagram.svg");
     let bin = env!("CARGO_BIN_EXE_ckptsim");
     let file = common::scenario_path("diamond");

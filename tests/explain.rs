@@ -98,3 +98,18 @@ fn the_cli_prints_text_and_jsonl() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("checkpoint 999 was never triggered"));
 }
+
+#[test]
+fn checkpoint_1_of_every_tutorial_scenario_is_pinned() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/tutorial");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert_eq!(files.len(), 5, "five tutorial scenarios");
+    for f in files {
+        let s = ckptsim::scenario::Scenario::load(&f).unwrap();
+        let r = engine::run(&s, RunOptions { keep_protocol_trace: true, ..Default::default() }).unwrap();
+        let steps = explain::explain(&s, &r, 1);
+        assert!(!steps.is_empty(), "{}", f.display());
+        golden(&format!("explain-{}-1.txt", f.file_stem().unwrap().to_string_lossy()), &explain::to_text(&steps));
+    }
+}

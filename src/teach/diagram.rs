@@ -157,12 +157,18 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
             (records(snap) && arrived > snap).then_some((ch, snap, arrived))
         })
         .collect();
+    // Sequence numbers restart with each restore: only messages of the checkpoint's own epoch
+    // can cross its cut, and those a failure discarded (never taken, from an earlier epoch) are
+    // not drawn.
+    let epoch = r.protocol_trace.iter().filter(|(t, e)| *e == TraceEvent::Restart && *t < start).count() as u32;
     let messages = r
         .messages
         .iter()
+        .filter(|m| m.epoch == epoch || m.consumed.is_some())
         .map(|m| {
             let node = g.channel(m.ch);
             let crossing = match (snapshots.get(&node.from), snapshots.get(&node.to)) {
+                _ if m.epoch != epoch => Crossing::None,
                 (Some(&ts), Some(&tr)) if m.sent <= ts && m.consumed.is_none_or(|c| c > tr) => Crossing::ChannelState,
                 (Some(&ts), Some(&tr)) if m.sent > ts && m.consumed.is_some_and(|c| c <= tr) => Crossing::Orphan,
                 _ => Crossing::None,
