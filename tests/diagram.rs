@@ -118,3 +118,38 @@ fn failures_are_marked_and_the_cli_writes_the_svg() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("must be before"));
 }
+
+#[test]
+fn the_shiviz_export_has_consistent_vector_clocks() {
+    use ckptsim::teach::shiviz;
+    let (s, _, d) = draw("diamond", ProtocolName::ChandyLamport, 1);
+    let events = shiviz::events(&s, &d);
+    assert!(events.len() > 50);
+    let mut own: std::collections::BTreeMap<_, u64> = Default::default();
+    for (i, e) in events.iter().enumerate() {
+        // Each host's own component counts its events.
+        let n = own.entry(e.host).or_insert(0);
+        *n += 1;
+        assert_eq!(e.clock[&e.host], *n, "event {i}");
+        // A receive knows everything its send knew, and comes after it.
+        if let Some(j) = e.received_from {
+            assert!(j < i && events[j].t <= e.t);
+            for (k, v) in &events[j].clock {
+                assert!(e.clock.get(k).copied().unwrap_or(0) >= *v, "event {i} does not dominate its send {j}");
+            }
+        }
+    }
+    let receives = events.iter().filter(|e| e.received_from.is_some()).count();
+    assert_eq!(receives, events.iter().filter(|e| e.text.starts_with("take") || e.text.contains("arrives")).count());
+    // The log: a description line, then `host {json}`, for every event.
+    let log = shiviz::log(&s, &events);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2 * events.len());
+    for pair in lines.chunks(2) {
+        let (host, clock) = pair[1].split_once(' ').unwrap();
+        assert!(!host.is_empty() && !host.contains(' '));
+        let v: serde_json::Value = serde_json::from_str(clock).unwrap();
+        assert!(v[host].as_u64().unwrap() >= 1);
+    }
+    assert_eq!(shiviz::REGEX, r"(?<event>.*)\n(?<host>\S*) (?<clock>{.*})");
+}

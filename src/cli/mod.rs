@@ -175,6 +175,35 @@ enum Command {
         #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
         fail_at: Vec<(String, u64)>,
     },
+    /// Write a run's trace: every event as JSON Lines, or one checkpoint as a ShiViz log.
+    Trace {
+        /// Scenario file (JSON).
+        scenario: PathBuf,
+        /// `jsonl` (every event of the run) or `shiviz` (one checkpoint, with vector clocks).
+        #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "shiviz"])]
+        format: String,
+        /// Override `checkpointing.mode`.
+        #[arg(long, value_parser = parse_protocol)]
+        protocol: Option<ProtocolName>,
+        /// `shiviz`: the checkpoint to export.
+        #[arg(long, default_value_t = 1)]
+        checkpoint: u64,
+        /// `shiviz`: start of the time window (ms).
+        #[arg(long)]
+        from: Option<u64>,
+        /// `shiviz`: end of the time window (ms).
+        #[arg(long)]
+        to: Option<u64>,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Add a crash of TASK at MS milliseconds (repeatable).
+        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
+        fail_at: Vec<(String, u64)>,
+    },
     /// A narrated step log of one checkpoint: every barrier, block, snapshot, ack and commit, with
     /// the protocol rule behind it.
     Explain {
@@ -338,6 +367,39 @@ fn cos418(
     } else {
         Err(CliError { code: 1, message: format!("{} problems:\n  {}", problems.len(), problems.join("\n  ")) })
     }
+}
+
+/// Runs `s` twice — to find checkpoint `cp`, then capturing its messages — and builds its diagram.
+fn checkpoint_diagram(
+    s: &Scenario,
+    cp: u64,
+    from: Option<u64>,
+    to: Option<u64>,
+) -> Result<(crate::engine::RunResult, crate::teach::diagram::Diagram), CliError> {
+    use crate::sim::MS;
+    use crate::teach::diagram;
+    let first = engine::run(s, RunOptions { keep_protocol_trace: true, ..Default::default() })
+        .map_err(|e| CliError::io("running", e))?;
+    let Some((start, end)) = diagram::checkpoint_span(&first, cp) else {
+        return Err(CliError::input(format!(
+            "checkpoint {cp} was never triggered (protocol {})",
+            first.summary.protocol
+        )));
+    };
+    let window = match (from, to) {
+        (None, None) => None,
+        (f, t) => Some((f.map_or(start, |f| f * MS), t.map_or(end, |t| t * MS))),
+    };
+    if let Some((a, b)) = window
+        && a >= b
+    {
+        return Err(CliError::input(format!("--from {} ms must be before --to {} ms", a / MS, b / MS)));
+    }
+    let until = window.map_or(end, |w| w.1.max(end));
+    let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, until)), ..Default::default() };
+    let r = engine::run(s, opts).map_err(|e| CliError::io("running", e))?;
+    let d = diagram::build(s, &r, cp, window).expect("the same run triggered it");
+    Ok((r, d))
 }
 
 fn param_short(p: &str) -> &str {
@@ -681,31 +743,9 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Diagram { scenario, protocol, checkpoint, from, to, max_messages, out, seed, fail_at } => {
-            use crate::sim::MS;
             use crate::teach::diagram;
             let s = load(&scenario, seed, protocol, &fail_at)?;
-            let first = engine::run(&s, RunOptions { keep_protocol_trace: true, ..Default::default() })
-                .map_err(|e| CliError::io("running", e))?;
-            let Some((start, end)) = diagram::checkpoint_span(&first, checkpoint) else {
-                return Err(CliError::input(format!(
-                    "checkpoint {checkpoint} was never triggered (protocol {})",
-                    first.summary.protocol
-                )));
-            };
-            let window = match (from, to) {
-                (None, None) => None,
-                (f, t) => Some((f.map_or(start, |f| f * MS), t.map_or(end, |t| t * MS))),
-            };
-            if let Some((a, b)) = window
-                && a >= b
-            {
-                return Err(CliError::input(format!("--from {} ms must be before --to {} ms", a / MS, b / MS)));
-            }
-            let until = window.map_or(end, |w| w.1.max(end));
-            let opts =
-                RunOptions { keep_protocol_trace: true, capture_messages: Some((0, until)), ..Default::default() };
-            let r = engine::run(&s, opts).map_err(|e| CliError::io("running", e))?;
-            let d = diagram::build(&s, &r, checkpoint, window).expect("the same run triggered it");
+            let (r, d) = checkpoint_diagram(&s, checkpoint, from, to)?;
             let path = out.unwrap_or_else(|| {
                 PathBuf::from("output")
                     .join(&s.name)
@@ -726,6 +766,31 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 d.snapshots.len(),
                 d.barriers.len()
             );
+            Ok(())
+        }
+        Command::Trace { scenario, format, protocol, checkpoint, from, to, out, seed, fail_at } => {
+            let s = load(&scenario, seed, protocol, &fail_at)?;
+            if format == "jsonl" {
+                let f = std::fs::File::create(&out)
+                    .map_err(|e| CliError::io(&format!("cannot create {}", out.display()), e))?;
+                let r = engine::run(
+                    &s,
+                    RunOptions { trace: Some(Box::new(std::io::BufWriter::new(f))), ..Default::default() },
+                )
+                .map_err(|e| CliError::io("writing the trace", e))?;
+                say!("wrote {}: {} events, trace hash {}", out.display(), r.summary.trace_events, r.summary.trace_hash);
+                return Ok(());
+            }
+            let (_, d) = checkpoint_diagram(&s, checkpoint, from, to)?;
+            let events = crate::teach::shiviz::events(&s, &d);
+            std::fs::write(&out, crate::teach::shiviz::log(&s, &events))
+                .map_err(|e| CliError::io(&format!("writing {}", out.display()), e))?;
+            say!(
+                "wrote {}: {} events of checkpoint {checkpoint} for ShiViz; paste it with this regular expression:",
+                out.display(),
+                events.len()
+            );
+            say!("{}", crate::teach::shiviz::REGEX);
             Ok(())
         }
         Command::Explain { scenario, protocol, checkpoint, format, seed, fail_at } => {

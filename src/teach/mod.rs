@@ -1,4 +1,6 @@
-//! Teaching tools: narrated step logs ([`explain`]) and space-time diagrams ([`diagram`]).
+//! Teaching tools: narrated step logs ([`explain`]), space-time diagrams ([`diagram`]) and the
+//! ShiViz export ([`shiviz`]).
 
 pub mod diagram;
 pub mod explain;
+pub mod shiviz;
