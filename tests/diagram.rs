@@ -83,7 +83,7 @@ fn snapshot_dots_barriers_and_shading_follow_the_trace() {
             }
             _ => assert!(d.blocked.is_empty() && !d.recording.is_empty()),
         }
-        let svg = d.to_svg(&s, 300);
+        let svg = d.to_svg(300);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         for t in ["src[0]", "merge[1]", "sink[0]"] {
             assert!(svg.contains(&format!(">{t}</text>")), "lane {t} missing");
@@ -123,7 +123,7 @@ fn failures_are_marked_and_the_cli_writes_the_svg() {
 fn the_shiviz_export_has_consistent_vector_clocks() {
     use ckptsim::teach::shiviz;
     let (s, _, d) = draw("diamond", ProtocolName::ChandyLamport, 1);
-    let events = shiviz::events(&s, &d);
+    let events = shiviz::events(&d);
     assert!(events.len() > 50);
     let mut own: std::collections::BTreeMap<_, u64> = Default::default();
     for (i, e) in events.iter().enumerate() {
@@ -142,7 +142,7 @@ fn the_shiviz_export_has_consistent_vector_clocks() {
     let receives = events.iter().filter(|e| e.received_from.is_some()).count();
     assert_eq!(receives, events.iter().filter(|e| e.text.starts_with("take") || e.text.contains("arrives")).count());
     // The log: a description line, then `host {json}`, for every event.
-    let log = shiviz::log(&s, &events);
+    let log = shiviz::log(&d, &events);
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 2 * events.len());
     for pair in lines.chunks(2) {

@@ -755,7 +755,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| CliError::io(&format!("creating {}", dir.display()), e))?;
             }
-            std::fs::write(&path, d.to_svg(&s, max_messages))
+            std::fs::write(&path, d.to_svg(max_messages))
                 .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
             let crossing = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::ChannelState).count();
             let orphans = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::Orphan).count();
@@ -782,8 +782,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 return Ok(());
             }
             let (_, d) = checkpoint_diagram(&s, checkpoint, from, to)?;
-            let events = crate::teach::shiviz::events(&s, &d);
-            std::fs::write(&out, crate::teach::shiviz::log(&s, &events))
+            let events = crate::teach::shiviz::events(&d);
+            std::fs::write(&out, crate::teach::shiviz::log(&d, &events))
                 .map_err(|e| CliError::io(&format!("writing {}", out.display()), e))?;
             say!(
                 "wrote {}: {} events of checkpoint {checkpoint} for ShiViz; paste it with this regular expression:",

@@ -59,6 +59,14 @@ pub struct BarrierArrow {
 /// The elements of a diagram.
 #[derive(Clone, Debug)]
 pub struct Diagram {
+    /// Title.
+    pub title: String,
+    /// Lane names (one per task or server), indexed by `TaskId`.
+    pub lanes: Vec<String>,
+    /// Channels `(from, to, name)`, indexed by `ChannelId`.
+    pub channels: Vec<(TaskId, TaskId, String)>,
+    /// Times are ticks (1 tick = 1 ms of `SimTime`), as in the COS 418 world.
+    pub ticks: bool,
     /// The checkpoint.
     pub cp: CheckpointId,
     /// Time window shown.
@@ -176,16 +184,36 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
             Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing }
         })
         .collect();
-    Some(Diagram { cp, from, to, snapshots, barriers, messages, blocked, recording, crashes, restarts })
+    Some(Diagram {
+        title: format!("Checkpoint {cp} of {} ({})", s.name, protocol.name()),
+        lanes: g.tasks.iter().map(|t| t.name.clone()).collect(),
+        channels: g.channels.iter().map(|c| (c.from, c.to, c.name.clone())).collect(),
+        ticks: false,
+        cp,
+        from,
+        to,
+        snapshots,
+        barriers,
+        messages,
+        blocked,
+        recording,
+        crashes,
+        restarts,
+    })
 }
 
 impl Diagram {
+    /// A time as shown: milliseconds, or ticks in the COS 418 world.
+    pub fn time(&self, t: SimTime) -> String {
+        if self.ticks { format!("tick {}", t / crate::sim::MS) } else { format!("{} ms", fmt_ms(t)) }
+    }
+
     /// Draws the diagram (at most `max_messages` ordinary data messages; the rest are sampled).
-    pub fn to_svg(&self, s: &Scenario, max_messages: usize) -> String {
-        let g = Graph::build(s);
+    pub fn to_svg(&self, max_messages: usize) -> String {
         let (left, right, top, lane) = (120.0, 40.0, 60.0, 46.0);
         let width = 1200.0;
-        let height = top + lane * g.tasks.len() as f64 + 70.0;
+        let height = top + lane * self.lanes.len() as f64 + 70.0;
+        let channel = |ch: ChannelId| &self.channels[ch.0 as usize];
         let span = (self.to - self.from).max(1) as f64;
         let x = |t: SimTime| left + (t.clamp(self.from, self.to) - self.from) as f64 / span * (width - left - right);
         let y = |t: TaskId| top + lane * (t.0 as f64 + 0.5);
@@ -201,43 +229,41 @@ impl Diagram {
         let _ = writeln!(o, r#"<rect width="100%" height="100%" fill="white"/>"#);
         let _ = writeln!(
             o,
-            r#"<text x="{left}" y="24" font-size="16">Checkpoint {} of {} ({}), {} ms to {} ms</text>"#,
-            self.cp,
-            esc(&s.name),
-            s.protocol().name(),
-            fmt_ms(self.from),
-            fmt_ms(self.to)
+            r#"<text x="{left}" y="24" font-size="16">{}, {} to {}</text>"#,
+            esc(&self.title),
+            self.time(self.from),
+            self.time(self.to)
         );
-        for (i, t) in g.tasks.iter().enumerate() {
+        for (i, name) in self.lanes.iter().enumerate() {
             let yy = y(TaskId(i as u32));
             let _ = writeln!(
                 o,
                 r##"<line x1="{left}" y1="{yy}" x2="{}" y2="{yy}" stroke="#999"/><text x="10" y="{}" font-size="13">{}</text>"##,
                 width - right,
                 yy + 4.0,
-                esc(&t.name)
+                esc(name)
             );
         }
         for &(ch, a, b) in &self.blocked {
-            let yy = y(g.channel(ch).to);
+            let yy = y(channel(ch).1);
             let _ = writeln!(
                 o,
                 r##"<rect x="{}" y="{}" width="{}" height="14" fill="#d62728" opacity="0.18"><title>{} blocked</title></rect>"##,
                 x(a),
                 yy - 7.0,
                 (x(b) - x(a)).max(1.0),
-                esc(&g.channel(ch).name)
+                esc(&channel(ch).2)
             );
         }
         for &(ch, a, b) in &self.recording {
-            let yy = y(g.channel(ch).to);
+            let yy = y(channel(ch).1);
             let _ = writeln!(
                 o,
                 r##"<rect x="{}" y="{}" width="{}" height="14" fill="#2ca02c" opacity="0.18"><title>{} recorded</title></rect>"##,
                 x(a),
                 yy - 7.0,
                 (x(b) - x(a)).max(1.0),
-                esc(&g.channel(ch).name)
+                esc(&channel(ch).2)
             );
         }
         let ordinary = self.messages.iter().filter(|m| m.crossing == Crossing::None).count();
@@ -255,7 +281,7 @@ impl Diagram {
                     ("#bbbbbb", 0.7)
                 }
             };
-            let node = g.channel(m.ch);
+            let node = channel(m.ch);
             let end = m.consumed.unwrap_or(self.to);
             if end < self.from || m.sent > self.to {
                 continue;
@@ -264,23 +290,23 @@ impl Diagram {
                 o,
                 r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{color}" stroke-width="{w}" marker-end="url(#a)"/>"#,
                 x(m.sent),
-                y(node.from),
+                y(node.0),
                 x(end),
-                y(node.to)
+                y(node.1)
             );
         }
         for b in &self.barriers {
-            let node = g.channel(b.ch);
+            let node = channel(b.ch);
             let color = if b.priority { "#d62728" } else { "#1f77b4" };
             let _ = writeln!(
                 o,
                 r#"<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{color}" stroke-width="2.6" marker-end="url(#a)"><title>barrier {} on {}</title></line>"#,
                 x(b.sent),
-                y(node.from),
+                y(node.0),
                 x(b.arrived),
-                y(node.to),
+                y(node.1),
                 self.cp,
-                esc(&node.name)
+                esc(&node.2)
             );
         }
         let mut cut: Vec<(TaskId, SimTime)> = self.snapshots.iter().map(|(&t, &s)| (t, s)).collect();
@@ -294,11 +320,11 @@ impl Diagram {
         for &(t, s) in &cut {
             let _ = writeln!(
                 o,
-                r#"<circle cx="{}" cy="{}" r="5" fill="black"><title>{} snapshot at {} ms</title></circle>"#,
+                r#"<circle cx="{}" cy="{}" r="5" fill="black"><title>{} snapshot at {}</title></circle>"#,
                 x(s),
                 y(t),
-                esc(&g.task(t).name),
-                fmt_ms(s)
+                esc(&self.lanes[t.0 as usize]),
+                self.time(s)
             );
         }
         for &(t, at) in &self.crashes {

@@ -4,9 +4,8 @@
 //! vector clock. Paste the log and [`REGEX`] into ShiViz to explore a run interactively.
 
 use super::diagram::Diagram;
-use crate::graph::{Graph, TaskId};
-use crate::scenario::Scenario;
-use crate::sim::{SimTime, fmt_ms};
+use crate::graph::TaskId;
+use crate::sim::SimTime;
 use std::collections::BTreeMap;
 
 /// The regular expression ShiViz needs to parse the log: a description line, then the host and
@@ -36,39 +35,27 @@ enum Kind {
 }
 
 /// The events of a diagram, with vector clocks, in causal (time) order.
-pub fn events(s: &Scenario, d: &Diagram) -> Vec<Event> {
-    let g = Graph::build(s);
+pub fn events(d: &Diagram) -> Vec<Event> {
+    let name = |t: TaskId| d.lanes[t.0 as usize].as_str();
     // (time, rank, host, text, kind): sends before local events before receives at one instant.
     let mut raw: Vec<(SimTime, u8, TaskId, String, Kind)> = Vec::new();
     let mut message = 0usize;
     for m in &d.messages {
-        let node = g.channel(m.ch);
+        let (from, to, _) = &d.channels[m.ch.0 as usize];
         if m.sent < d.from || m.sent > d.to {
             continue;
         }
-        raw.push((m.sent, 0, node.from, format!("send record to {}", g.task(node.to).name), Kind::Send(message)));
+        raw.push((m.sent, 0, *from, format!("send record to {}", name(*to)), Kind::Send(message)));
         if let Some(c) = m.consumed {
-            raw.push((c, 2, node.to, format!("take record from {}", g.task(node.from).name), Kind::Receive(message)));
+            raw.push((c, 2, *to, format!("take record from {}", name(*from)), Kind::Receive(message)));
         }
         message += 1;
     }
     for b in &d.barriers {
-        let node = g.channel(b.ch);
+        let (from, to, _) = &d.channels[b.ch.0 as usize];
         let what = if b.priority { "priority barrier" } else { "barrier" };
-        raw.push((
-            b.sent,
-            0,
-            node.from,
-            format!("send {what} {} to {}", d.cp, g.task(node.to).name),
-            Kind::Send(message),
-        ));
-        raw.push((
-            b.arrived,
-            2,
-            node.to,
-            format!("{what} {} arrives from {}", d.cp, g.task(node.from).name),
-            Kind::Receive(message),
-        ));
+        raw.push((b.sent, 0, *from, format!("send {what} {} to {}", d.cp, name(*to)), Kind::Send(message)));
+        raw.push((b.arrived, 2, *to, format!("{what} {} arrives from {}", d.cp, name(*from)), Kind::Receive(message)));
         message += 1;
     }
     for (&t, &at) in &d.snapshots {
@@ -105,12 +92,11 @@ pub fn events(s: &Scenario, d: &Diagram) -> Vec<Event> {
 }
 
 /// The ShiViz log: for each event a description line, then `host {"task": count, …}`.
-pub fn log(s: &Scenario, events: &[Event]) -> String {
-    let g = Graph::build(s);
+pub fn log(d: &Diagram, events: &[Event]) -> String {
     let mut out = String::new();
     for e in events {
-        let clock: Vec<String> = e.clock.iter().map(|(t, v)| format!("\"{}\": {v}", g.task(*t).name)).collect();
-        out.push_str(&format!("t={} ms {}\n{} {{{}}}\n", fmt_ms(e.t), e.text, g.task(e.host).name, clock.join(", ")));
+        let clock: Vec<String> = e.clock.iter().map(|(t, v)| format!("\"{}\": {v}", d.lanes[t.0 as usize])).collect();
+        out.push_str(&format!("{} {}\n{} {{{}}}\n", d.time(e.t), e.text, d.lanes[e.host.0 as usize], clock.join(", ")));
     }
     out
 }
