@@ -122,7 +122,7 @@ fn failures_are_marked_and_the_cli_writes_the_svg() {
 #[test]
 fn the_shiviz_export_has_consistent_vector_clocks() {
     use ckptsim::teach::shiviz;
-    let (s, _, d) = draw("diamond", ProtocolName::ChandyLamport, 1);
+    let (_, _, d) = draw("diamond", ProtocolName::ChandyLamport, 1);
     let events = shiviz::events(&d);
     assert!(events.len() > 50);
     let mut own: std::collections::BTreeMap<_, u64> = Default::default();
