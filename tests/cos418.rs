@@ -109,3 +109,45 @@ fn bad_input_names_the_file_and_line() {
     let e = cos418::parse_events("jump\n", "e.events", &top).unwrap_err();
     assert!(e.contains("expected `send SRC DST K`"), "{e}");
 }
+
+#[test]
+fn diagrams_and_narrations_of_the_course_cases_agree_with_the_expected_snapshots() {
+    use ckptsim::teach::diagram::Crossing;
+    let Some(dir) = data() else { return };
+    let table = CookedTable::load(&dir.join("go_math_rand_rng_cooked.txt")).unwrap();
+    for (top, events, snaps) in cases(&dir) {
+        let (t, e) = cos418::load(&top, &events).unwrap();
+        let out = cos418::run(&t, &e, Delays::course(&table));
+        for snap in snaps {
+            let want = Snap::parse(&std::fs::read_to_string(&snap).unwrap(), "x").unwrap();
+            // The messages crossing the cut in the diagram are exactly the recorded ones.
+            let d = cos418::teach::diagram(&t, &out, want.id).unwrap();
+            let crossing = d.messages.iter().filter(|m| m.crossing == Crossing::ChannelState).count();
+            assert_eq!(crossing, want.messages.len(), "{}: diagram of snapshot {}", snap.display(), want.id);
+            assert_eq!(d.snapshots.len(), t.servers.len());
+            assert!(d.to_svg(300).contains(">N1</text>"));
+            // The narration records the same messages, and every server records its state.
+            let steps = cos418::teach::explain(&t, &out, want.id);
+            assert_eq!(
+                steps.iter().filter(|s| s.event == "recorded").count(),
+                want.messages.len(),
+                "{}",
+                snap.display()
+            );
+            assert_eq!(steps.iter().filter(|s| s.event == "snapshot").count(), t.servers.len());
+        }
+    }
+    // The CLI draws and narrates a case.
+    let svg = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cos418.svg");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .arg("cos418")
+        .arg(dir.join("3nodes.top"))
+        .arg(dir.join("3nodes-simple.events"))
+        .args(["--explain", "--diagram"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("N2 starts snapshot 0"));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("2 messages crossing the cut"));
+}

@@ -120,6 +120,15 @@ enum Command {
         /// Go's `rngCooked` table [default: go_math_rand_rng_cooked.txt beside the topology].
         #[arg(long)]
         rng_table: Option<PathBuf>,
+        /// Write the space-time diagram of `--snapshot` to this SVG file.
+        #[arg(long)]
+        diagram: Option<PathBuf>,
+        /// Print a narrated log of `--snapshot` (instead of the snapshots).
+        #[arg(long)]
+        explain: bool,
+        /// The snapshot to draw or narrate.
+        #[arg(long, default_value_t = 0)]
+        snapshot: usize,
     },
     /// Vary one scenario field over values, run each value with each protocol, and chart the
     /// figures against the value (sweep.csv, sweep_*.svg, report.html).
@@ -321,12 +330,20 @@ fn replay_command(path: &Path, s: &Scenario, fail_at: &[(String, u64)]) -> Strin
     cmd
 }
 
+/// What `cos418` shows besides the snapshots.
+struct Cos418Teach {
+    diagram: Option<PathBuf>,
+    explain: bool,
+    snapshot: usize,
+}
+
 fn cos418(
     top: &Path,
     events: &Path,
     expect: &[PathBuf],
     seed: Option<u64>,
     table: Option<PathBuf>,
+    teach: Cos418Teach,
 ) -> Result<(), CliError> {
     use crate::cos418::{self, Delays, Snap, gorand::CookedTable};
     let (t, e) = cos418::load(top, events).map_err(CliError::input)?;
@@ -343,8 +360,26 @@ fn cos418(
         }
     };
     let out = cos418::run(&t, &e, delays);
-    for s in &out.snapshots {
-        say_raw!("{}", s.to_text());
+    if teach.snapshot >= out.snapshots.len() && (teach.explain || teach.diagram.is_some()) {
+        return Err(CliError::input(format!(
+            "--snapshot {}: the events take {} snapshots",
+            teach.snapshot,
+            out.snapshots.len()
+        )));
+    }
+    if let Some(path) = &teach.diagram {
+        let d = cos418::teach::diagram(&t, &out, teach.snapshot).expect("the snapshot exists");
+        std::fs::write(path, d.to_svg(300)).map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
+        eprintln!("wrote {}", path.display());
+    }
+    if teach.explain {
+        for s in cos418::teach::explain(&t, &out, teach.snapshot) {
+            say!("tick {:>3}  {}\n          ↳ {}", s.t_ms, s.text, s.rule);
+        }
+    } else {
+        for s in &out.snapshots {
+            say_raw!("{}", s.to_text());
+        }
     }
     let mut problems = out.violations.clone();
     for path in expect {
@@ -690,8 +725,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 ExploreOpts { jobs, protocol, mutant, invariants, keep_going, min_operators: min_operators as usize };
             explore(seeds, opts, &out)
         }
-        Command::Cos418 { topology, events, expect, seed, rng_table } => {
-            cos418(&topology, &events, &expect, seed, rng_table)
+        Command::Cos418 { topology, events, expect, seed, rng_table, diagram, explain, snapshot } => {
+            cos418(&topology, &events, &expect, seed, rng_table, Cos418Teach { diagram, explain, snapshot })
         }
         Command::Sweep { scenario, param, values, protocols, seed, jobs, out } => {
             let s = load(&scenario, seed, None, &[])?;

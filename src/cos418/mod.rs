@@ -13,6 +13,7 @@
 //! those sent before the sender's snapshot and received after the receiver's, in order.
 
 pub mod gorand;
+pub mod teach;
 
 use gorand::{CookedTable, GoRand};
 use rand::{Rng, SeedableRng};
@@ -20,6 +21,9 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::path::Path;
+
+/// A one-way link `(src, dst)`.
+type Link = (String, String);
 
 /// The seed the course's tests give Go's global generator.
 pub const COURSE_SEED: i64 = 8053172852482175524;
@@ -234,10 +238,61 @@ impl Delays {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Msg {
+/// A message of the token world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// `token(K)`, with its sequence number on its link.
     Token(i64, u64),
+    /// The marker of snapshot `n`.
     Marker(usize),
+}
+
+/// One step of a run, for diagrams and narrated logs. `at` orders them: `tick × 1 ms` plus the
+/// step's position within its tick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogEntry {
+    /// A message is put on a link, due at tick `due`.
+    Send {
+        /// When.
+        at: u64,
+        /// Link.
+        src: String,
+        /// Link.
+        dst: String,
+        /// What.
+        msg: Msg,
+        /// Message id.
+        id: u64,
+        /// Due tick.
+        due: u64,
+    },
+    /// A message is delivered.
+    Deliver {
+        /// When.
+        at: u64,
+        /// Link.
+        src: String,
+        /// Link.
+        dst: String,
+        /// What.
+        msg: Msg,
+        /// Message id.
+        id: u64,
+    },
+    /// A server records its state for snapshot `n` (`marker_from`: the link of its first marker;
+    /// `None` for the initiator).
+    Record {
+        /// When.
+        at: u64,
+        /// Server.
+        server: String,
+        /// Snapshot.
+        n: usize,
+        /// Tokens recorded.
+        tokens: i64,
+        /// Where the first marker came from.
+        marker_from: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -260,6 +315,8 @@ pub struct Outcome {
     pub violations: Vec<String>,
     /// Ticks simulated.
     pub ticks: u64,
+    /// Every send, delivery and state recording, in order.
+    pub log: Vec<LogEntry>,
 }
 
 struct World<'a> {
@@ -267,7 +324,11 @@ struct World<'a> {
     delays: Delays,
     now: u64,
     tokens: BTreeMap<String, i64>,
-    queues: BTreeMap<(String, String), VecDeque<(u64, Msg)>>,
+    /// Per link: `(due tick, message, id)` in FIFO order.
+    queues: BTreeMap<Link, VecDeque<(u64, Msg, u64)>>,
+    log: Vec<LogEntry>,
+    next_id: u64,
+    step_in_tick: u64,
     sent: BTreeMap<(String, String), u64>,
     received: BTreeMap<(String, String), u64>,
     /// Per snapshot, per server that joined it.
@@ -277,9 +338,18 @@ struct World<'a> {
 }
 
 impl World<'_> {
+    fn at(&mut self) -> u64 {
+        self.step_in_tick += 1;
+        self.now * crate::sim::MS + self.step_in_tick
+    }
+
     fn send(&mut self, src: &str, dst: &str, m: Msg) {
         let due = self.now + self.delays.next();
-        self.queues.get_mut(&(src.to_string(), dst.to_string())).expect("a known link").push_back((due, m));
+        let id = self.next_id;
+        self.next_id += 1;
+        self.queues.get_mut(&(src.to_string(), dst.to_string())).expect("a known link").push_back((due, m, id));
+        let at = self.at();
+        self.log.push(LogEntry::Send { at, src: src.to_string(), dst: dst.to_string(), msg: m, id, due });
     }
 
     fn outbound(&self, s: &str) -> Vec<String> {
@@ -308,13 +378,23 @@ impl World<'_> {
                 .map(|(a, b)| (a.clone(), self.received[&(a.clone(), b.clone())]))
                 .collect(),
         };
+        let at = self.at();
+        self.log.push(LogEntry::Record {
+            at,
+            server: s.to_string(),
+            n,
+            tokens: local.tokens,
+            marker_from: marker_from.map(String::from),
+        });
         self.snaps[n].insert(s.to_string(), local);
         for d in self.outbound(s) {
             self.send(s, &d, Msg::Marker(n));
         }
     }
 
-    fn deliver(&mut self, src: &str, dst: &str, m: Msg) {
+    fn deliver(&mut self, src: &str, dst: &str, m: Msg, id: u64) {
+        let at = self.at();
+        self.log.push(LogEntry::Deliver { at, src: src.to_string(), dst: dst.to_string(), msg: m, id });
         match m {
             Msg::Token(k, seq) => {
                 *self.tokens.get_mut(dst).expect("known") += k;
@@ -336,12 +416,13 @@ impl World<'_> {
 
     fn tick(&mut self) {
         self.now += 1;
+        self.step_in_tick = 0;
         for s in self.top.servers.keys() {
             for d in self.outbound(s) {
                 let key = (s.clone(), d.clone());
-                if self.queues[&key].front().is_some_and(|(due, _)| *due <= self.now) {
-                    let (_, m) = self.queues.get_mut(&key).expect("known").pop_front().expect("checked");
-                    self.deliver(s, &d, m);
+                if self.queues[&key].front().is_some_and(|(due, _, _)| *due <= self.now) {
+                    let (_, m, id) = self.queues.get_mut(&key).expect("known").pop_front().expect("checked");
+                    self.deliver(s, &d, m, id);
                     break;
                 }
             }
@@ -365,6 +446,9 @@ pub fn run(top: &Topology, events: &[Event], delays: Delays) -> Outcome {
         received: top.links.iter().map(|l| (l.clone(), 0)).collect(),
         snaps: Vec::new(),
         recorded: Vec::new(),
+        log: Vec::new(),
+        next_id: 0,
+        step_in_tick: 0,
     };
     for e in events {
         match e {
@@ -426,7 +510,7 @@ pub fn run(top: &Topology, events: &[Event], delays: Delays) -> Outcome {
         }
         snapshots.push(Snap { id: n, tokens, messages });
     }
-    Outcome { snapshots, violations, ticks: w.now }
+    Outcome { snapshots, violations, ticks: w.now, log: w.log }
 }
 
 /// Reads a `.top` and an `.events` file.
