@@ -28,7 +28,7 @@ use crate::engine::{self, RunOptions};
 use crate::report;
 use crate::scenario::{ProtocolName, Scenario};
 use crate::sim::fmt_ms;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -40,27 +40,54 @@ pub struct Cli {
     command: Command,
 }
 
+/// A scenario file and what the command line changes in it.
+#[derive(Args, Debug)]
+struct ScenarioArgs {
+    /// Scenario file (JSON).
+    scenario: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override `checkpointing.mode`: none, aligned, unaligned, chandy_lamport, aligned_timeout, at_least_once.
+    #[arg(long, value_parser = parse_protocol)]
+    protocol: Option<ProtocolName>,
+    /// Add a crash of TASK at MS milliseconds, e.g. `agg[2]@500` (repeatable).
+    #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
+    fail_at: Vec<(String, u64)>,
+}
+
+impl ScenarioArgs {
+    fn load(&self) -> Result<Scenario, CliError> {
+        load(&self.scenario, self.seed, self.protocol, &self.fail_at)
+    }
+}
+
+/// A checkpoint and the time window around it.
+#[derive(Args, Debug)]
+struct CheckpointWindow {
+    /// The checkpoint.
+    #[arg(long, default_value_t = 1)]
+    checkpoint: u64,
+    /// Start of the time window (ms) [default: the checkpoint with a margin].
+    #[arg(long)]
+    from: Option<u64>,
+    /// End of the time window (ms).
+    #[arg(long)]
+    to: Option<u64>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a scenario and write summary.json and timeseries.csv.
     Run {
-        /// Scenario file (JSON).
-        scenario: PathBuf,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
+        #[command(flatten)]
+        input: ScenarioArgs,
         /// Output directory [default: output/<scenario>/<protocol>].
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write every trace event to this file as JSON Lines.
         #[arg(long)]
         trace: Option<PathBuf>,
-        /// Override `checkpointing.mode`: none, aligned, unaligned, chandy_lamport, aligned_timeout, at_least_once.
-        #[arg(long, value_parser = parse_protocol)]
-        protocol: Option<ProtocolName>,
-        /// Add a crash of TASK at MS milliseconds, e.g. `agg[2]@500` (repeatable).
-        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
-        fail_at: Vec<(String, u64)>,
     },
     /// Run every protocol on the same scenario and seed; print a side-by-side table and write
     /// each protocol's outputs plus compare.json.
@@ -157,82 +184,42 @@ enum Command {
     /// A space-time diagram (SVG) of one checkpoint: lanes per task, messages, barriers,
     /// snapshots and the cut.
     Diagram {
-        /// Scenario file (JSON).
-        scenario: PathBuf,
-        /// Override `checkpointing.mode`.
-        #[arg(long, value_parser = parse_protocol)]
-        protocol: Option<ProtocolName>,
-        /// The checkpoint to draw.
-        #[arg(long, default_value_t = 1)]
-        checkpoint: u64,
-        /// Start of the time window (ms) [default: the checkpoint with a margin].
-        #[arg(long)]
-        from: Option<u64>,
-        /// End of the time window (ms).
-        #[arg(long)]
-        to: Option<u64>,
+        #[command(flatten)]
+        input: ScenarioArgs,
+        #[command(flatten)]
+        window: CheckpointWindow,
         /// At most this many ordinary data messages are drawn; the rest are sampled.
         #[arg(long, default_value_t = 300)]
         max_messages: usize,
         /// Output file [default: output/<scenario>/<protocol>/diagram-<checkpoint>.svg].
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Add a crash of TASK at MS milliseconds (repeatable).
-        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
-        fail_at: Vec<(String, u64)>,
     },
     /// Write a run's trace: every event as JSON Lines, or one checkpoint as a ShiViz log.
     Trace {
-        /// Scenario file (JSON).
-        scenario: PathBuf,
+        #[command(flatten)]
+        input: ScenarioArgs,
         /// `jsonl` (every event of the run) or `shiviz` (one checkpoint, with vector clocks).
         #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "shiviz"])]
         format: String,
-        /// Override `checkpointing.mode`.
-        #[arg(long, value_parser = parse_protocol)]
-        protocol: Option<ProtocolName>,
-        /// `shiviz`: the checkpoint to export.
-        #[arg(long, default_value_t = 1)]
-        checkpoint: u64,
-        /// `shiviz`: start of the time window (ms).
-        #[arg(long)]
-        from: Option<u64>,
-        /// `shiviz`: end of the time window (ms).
-        #[arg(long)]
-        to: Option<u64>,
+        /// `shiviz`: the checkpoint and window to export.
+        #[command(flatten)]
+        window: CheckpointWindow,
         /// Output file.
         #[arg(long)]
         out: PathBuf,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Add a crash of TASK at MS milliseconds (repeatable).
-        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
-        fail_at: Vec<(String, u64)>,
     },
     /// A narrated step log of one checkpoint: every barrier, block, snapshot, ack and commit, with
     /// the protocol rule behind it.
     Explain {
-        /// Scenario file (JSON).
-        scenario: PathBuf,
-        /// Override `checkpointing.mode`.
-        #[arg(long, value_parser = parse_protocol)]
-        protocol: Option<ProtocolName>,
+        #[command(flatten)]
+        input: ScenarioArgs,
         /// The checkpoint to narrate.
         #[arg(long, default_value_t = 1)]
         checkpoint: u64,
         /// Output format.
         #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
         format: String,
-        /// Override the scenario's seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Add a crash of TASK at MS milliseconds (repeatable).
-        #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
-        fail_at: Vec<(String, u64)>,
     },
     /// Check a scenario file and report the first problem.
     Validate {
@@ -407,10 +394,9 @@ fn cos418(
 /// Runs `s` twice — to find checkpoint `cp`, then capturing its messages — and builds its diagram.
 fn checkpoint_diagram(
     s: &Scenario,
-    cp: u64,
-    from: Option<u64>,
-    to: Option<u64>,
+    w: &CheckpointWindow,
 ) -> Result<(crate::engine::RunResult, crate::teach::diagram::Diagram), CliError> {
+    let (cp, from, to) = (w.checkpoint, w.from, w.to);
     use crate::sim::MS;
     use crate::teach::diagram;
     let first = engine::run(s, RunOptions { keep_protocol_trace: true, ..Default::default() })
@@ -658,8 +644,9 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
 
 fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::Run { scenario, seed, out, trace, protocol, fail_at } => {
-            let s = load(&scenario, seed, protocol, &fail_at)?;
+        Command::Run { input, out, trace } => {
+            let s = input.load()?;
+            let (scenario, fail_at) = (&input.scenario, &input.fail_at);
             say!("ckptsim run {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
             let trace_out: Option<Box<dyn std::io::Write>> = match &trace {
                 Some(p) => {
@@ -677,7 +664,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
             print_summary(&result.summary)?;
             if result.summary.exactly_once.violations > 0 || result.summary.consistent_cut.violations > 0 {
-                say!("  replay: {}", replay_command(&scenario, &s, &fail_at));
+                say!("  replay: {}", replay_command(scenario, &s, fail_at));
             }
             if let Some(t) = &trace {
                 say!("  trace: {}", t.display());
@@ -777,10 +764,11 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             say!("wrote {}/sweep.csv, sweep_*.svg and report.html", dir.display());
             Ok(())
         }
-        Command::Diagram { scenario, protocol, checkpoint, from, to, max_messages, out, seed, fail_at } => {
+        Command::Diagram { input, window, max_messages, out } => {
             use crate::teach::diagram;
-            let s = load(&scenario, seed, protocol, &fail_at)?;
-            let (r, d) = checkpoint_diagram(&s, checkpoint, from, to)?;
+            let s = input.load()?;
+            let checkpoint = window.checkpoint;
+            let (r, d) = checkpoint_diagram(&s, &window)?;
             let path = out.unwrap_or_else(|| {
                 PathBuf::from("output")
                     .join(&s.name)
@@ -803,8 +791,9 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Trace { scenario, format, protocol, checkpoint, from, to, out, seed, fail_at } => {
-            let s = load(&scenario, seed, protocol, &fail_at)?;
+        Command::Trace { input, format, window, out } => {
+            let s = input.load()?;
+            let checkpoint = window.checkpoint;
             if format == "jsonl" {
                 let f = std::fs::File::create(&out)
                     .map_err(|e| CliError::io(&format!("cannot create {}", out.display()), e))?;
@@ -816,7 +805,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 say!("wrote {}: {} events, trace hash {}", out.display(), r.summary.trace_events, r.summary.trace_hash);
                 return Ok(());
             }
-            let (_, d) = checkpoint_diagram(&s, checkpoint, from, to)?;
+            let (_, d) = checkpoint_diagram(&s, &window)?;
             let events = crate::teach::shiviz::events(&d);
             std::fs::write(&out, crate::teach::shiviz::log(&d, &events))
                 .map_err(|e| CliError::io(&format!("writing {}", out.display()), e))?;
@@ -828,8 +817,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             say!("{}", crate::teach::shiviz::REGEX);
             Ok(())
         }
-        Command::Explain { scenario, protocol, checkpoint, format, seed, fail_at } => {
-            let s = load(&scenario, seed, protocol, &fail_at)?;
+        Command::Explain { input, checkpoint, format } => {
+            let s = input.load()?;
             let opts = RunOptions { keep_protocol_trace: true, ..Default::default() };
             let r = engine::run(&s, opts).map_err(|e| CliError::io("running", e))?;
             let steps = crate::teach::explain::explain(&s, &r, checkpoint);
