@@ -5,10 +5,8 @@
 mod common;
 
 use ckptsim::engine::{self, RunOptions, RunResult};
-use ckptsim::graph::ChannelId;
-use ckptsim::protocol::{Action, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
+use ckptsim::protocol::Protocol;
 use ckptsim::scenario::{ProtocolName, Scenario};
-use ckptsim::sim::SimTime;
 use ckptsim::verify::mutants::Mutant;
 
 const CORRECT: [ProtocolName; 4] =
@@ -82,27 +80,10 @@ fn the_checker_catches_unaligned_that_drops_its_output_buffer_state() {
     assert!(first.contains("channel state should be records"), "{first}");
 }
 
-/// Chandy-Lamport, except that the snapshot does not record the other inputs.
-struct RecordsNothing;
-
-impl Protocol for RecordsNothing {
-    fn name(&self) -> ProtocolName {
-        ProtocolName::ChandyLamport
-    }
-    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
-        BarrierPath::InBand
-    }
-    fn on_barrier(&mut self, t: &TaskView, _: ChannelId, cp: CheckpointId, _: bool, out: &mut Vec<Action>) {
-        if !t.snapshotted {
-            out.push(Action::Snapshot { cp, record_inputs: false });
-        }
-    }
-}
-
 #[test]
 fn the_checker_catches_chandy_lamport_without_channel_recording() {
     let s = with_protocol("diamond", ProtocolName::ChandyLamport);
-    let r = run_with(&s, Box::new(RecordsNothing));
+    let r = run_with(&s, Mutant::ChandyLamportRecordsNothing.protocol(&s));
     assert!(r.summary.consistent_cut.violations > 0);
 }
 

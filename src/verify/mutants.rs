@@ -4,7 +4,7 @@
 
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::protocol::{
-    self, Action, Aligned, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView, Unaligned,
+    self, Action, Aligned, BarrierPath, ChandyLamport, CheckpointId, CheckpointTiming, Protocol, TaskView, Unaligned,
 };
 use crate::scenario::{ProtocolName, Scenario};
 use crate::sim::SimTime;
@@ -22,18 +22,21 @@ pub enum Mutant {
     UnalignedDropsRecoveredState,
     /// Chandy-Lamport, but its markers overtake the data (and nobody records what they overtook).
     ChandyLamportOvertakingMarkers,
+    /// Chandy-Lamport, but a snapshot does not record the inputs whose marker is still to come.
+    ChandyLamportRecordsNothing,
     /// Aligned, but the sink commits its transaction at its snapshot instead of on completion.
     SinkCommitsEarly,
 }
 
 impl Mutant {
     /// Every mutant.
-    pub const ALL: [Mutant; 6] = [
+    pub const ALL: [Mutant; 7] = [
         Mutant::AtLeastOnce,
         Mutant::AlignedSkipsOneBlock,
         Mutant::UnalignedDropsOutputState,
         Mutant::UnalignedDropsRecoveredState,
         Mutant::ChandyLamportOvertakingMarkers,
+        Mutant::ChandyLamportRecordsNothing,
         Mutant::SinkCommitsEarly,
     ];
 
@@ -45,6 +48,7 @@ impl Mutant {
             Mutant::UnalignedDropsOutputState => "unaligned_drops_output_state",
             Mutant::UnalignedDropsRecoveredState => "unaligned_drops_recovered_state",
             Mutant::ChandyLamportOvertakingMarkers => "chandy_lamport_overtaking_markers",
+            Mutant::ChandyLamportRecordsNothing => "chandy_lamport_records_nothing",
             Mutant::SinkCommitsEarly => "sink_commits_early",
         }
     }
@@ -60,7 +64,7 @@ impl Mutant {
             Mutant::AtLeastOnce => ProtocolName::AtLeastOnce,
             Mutant::AlignedSkipsOneBlock | Mutant::SinkCommitsEarly => ProtocolName::Aligned,
             Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => ProtocolName::Unaligned,
-            Mutant::ChandyLamportOvertakingMarkers => ProtocolName::ChandyLamport,
+            Mutant::ChandyLamportOvertakingMarkers | Mutant::ChandyLamportRecordsNothing => ProtocolName::ChandyLamport,
         }
     }
 
@@ -79,6 +83,7 @@ impl Mutant {
             Mutant::ChandyLamportOvertakingMarkers => {
                 Box::new(Knobs { name: ProtocolName::ChandyLamport, output: false, ..Knobs::UNALIGNED })
             }
+            Mutant::ChandyLamportRecordsNothing => Box::new(RecordsNothing),
             Mutant::SinkCommitsEarly => Box::new(EarlySink(Aligned::default())),
         }
     }
@@ -134,6 +139,27 @@ impl Protocol for Knobs {
     }
     fn replays_channel_state(&self) -> bool {
         self.replay
+    }
+}
+
+/// Chandy-Lamport's decisions, with every snapshot told not to record its inputs.
+struct RecordsNothing;
+
+impl Protocol for RecordsNothing {
+    fn name(&self) -> ProtocolName {
+        ProtocolName::ChandyLamport
+    }
+    fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
+        ChandyLamport.barrier_path(cp, now)
+    }
+    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
+        let from = out.len();
+        ChandyLamport.on_barrier(t, ch, cp, o, out);
+        for a in &mut out[from..] {
+            if let Action::Snapshot { record_inputs, .. } = a {
+                *record_inputs = false;
+            }
+        }
     }
 }
 
