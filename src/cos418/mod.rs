@@ -15,9 +15,8 @@
 pub mod gorand;
 pub mod teach;
 
+use crate::sim::{Component, RngTree, SimRng};
 use gorand::{CookedTable, GoRand};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -215,7 +214,7 @@ pub enum Delays {
     /// Go's `math/rand`, as the course's tests.
     Go(GoRand),
     /// Our own seed: a ChaCha stream.
-    Seeded(Box<ChaCha8Rng>),
+    Seeded(Box<SimRng>),
 }
 
 impl Delays {
@@ -226,14 +225,14 @@ impl Delays {
 
     /// A ChaCha stream from `seed`.
     pub fn seeded(seed: u64) -> Self {
-        Delays::Seeded(Box::new(ChaCha8Rng::seed_from_u64(seed)))
+        Delays::Seeded(Box::new(RngTree::new(seed).stream(Component::Cos418Delays)))
     }
 
     /// `1 + Intn(5)`.
     fn next(&mut self) -> u64 {
         1 + match self {
             Delays::Go(g) => g.intn(5) as u64,
-            Delays::Seeded(r) => r.gen_range(0..5),
+            Delays::Seeded(r) => r.below(5) as _,
         }
     }
 }

@@ -29,8 +29,6 @@ use crate::protocol::{Action, CheckpointId, Protocol};
 use crate::scenario::{CostSpec, Delivery, OperatorKind, Partitioner, Scenario};
 use crate::sim::{Component, EventQueue, MS, RngTree, SEC, SimTime, US, mix64, ns_to_ms};
 use crate::trace::{TraceEvent, Tracer};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -99,7 +97,7 @@ struct TaskRt {
     logic: Logic,
     source: Option<SourceLog>,
     cost: CostSpec,
-    rng: ChaCha8Rng,
+    rng: crate::sim::SimRng,
     state: State,
     rebalance_next: Vec<usize>,
     blocked_since: Option<SimTime>,
@@ -316,7 +314,7 @@ impl<'a> Engine<'a> {
                 });
                 let initial_cursor = source.as_ref().map(|s| s.cursor().clone());
                 // Flink's rebalance starts at a random channel per task.
-                let rebalance_next = t.outputs.iter().map(|chs| rng.gen_range(0..chs.len())).collect();
+                let rebalance_next = t.outputs.iter().map(|chs| rng.below(chs.len() as u64) as usize).collect();
                 TaskRt {
                     kind: spec.kind,
                     logic: Logic::new(spec),
@@ -562,12 +560,7 @@ impl<'a> Engine<'a> {
     fn start(&mut self, task: TaskId, r: Record) {
         let t = &mut self.tasks[task.0 as usize];
         let mean = t.cost.mean_ns();
-        let cost = if t.cost.is_exponential() && mean > 0 {
-            let u: f64 = t.rng.r#gen();
-            (-(1.0 - u).ln() * mean as f64).round() as SimTime
-        } else {
-            mean
-        };
+        let cost = if t.cost.is_exponential() { t.rng.exp(mean) } else { mean };
         t.state = State::Busy(r, self.now + cost);
         self.queue.push(self.now + cost, Event::Wake(task));
     }

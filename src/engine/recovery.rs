@@ -12,10 +12,8 @@ use crate::graph::{ChannelId, Graph, TaskId};
 use crate::operator::Logic;
 use crate::protocol::CheckpointId;
 use crate::scenario::{RandomFailures, Scenario};
-use crate::sim::{Component, MS, RngTree, SimTime, exp_draw};
+use crate::sim::{Component, MS, RngTree, SimRng, SimTime};
 use crate::trace::TraceEvent;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 
 /// A failure waiting for its moment, fired at most once.
 #[derive(Clone, Debug)]
@@ -39,7 +37,7 @@ pub(super) struct Faults {
     during_alignment: Vec<Armed<CheckpointId>>,
     after_checkpoint: Vec<Armed<CheckpointId>>,
     during_recovery: Vec<Armed<SimTime>>,
-    random: Option<(RandomFailures, ChaCha8Rng, u32)>,
+    random: Option<(RandomFailures, SimRng, u32)>,
     delay: SimTime,
     attempts: u32,
     pub(super) failures: u32,
@@ -148,7 +146,7 @@ impl Engine<'_> {
             self.queue.push(at, Event::Crash(task));
         }
         if let Some((r, rng, _)) = &mut self.faults.random {
-            let at = exp_draw(rng, r.mtbf_ms * MS);
+            let at = rng.exp(r.mtbf_ms * MS);
             self.queue.push(at, Event::RandomFailure);
         }
     }
@@ -156,10 +154,10 @@ impl Engine<'_> {
     pub(super) fn random_failure(&mut self) {
         let n = self.tasks.len();
         let Some((r, rng, fired)) = &mut self.faults.random else { return };
-        let task = TaskId(rng.gen_range(0..n) as u32);
+        let task = TaskId(rng.below(n as u64) as u32);
         *fired += 1;
         if *fired < r.max_failures {
-            let at = self.now + exp_draw(rng, r.mtbf_ms * MS);
+            let at = self.now + rng.exp(r.mtbf_ms * MS);
             self.queue.push(at, Event::RandomFailure);
         }
         self.crash(task);

@@ -30,9 +30,7 @@ use crate::graph::{ChannelId, Graph, TaskId};
 use crate::operator::Record;
 use crate::protocol::CheckpointId;
 use crate::scenario;
-use crate::sim::{EventQueue, SimTime, US};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use crate::sim::{EventQueue, SimRng, SimTime, US};
 use std::collections::VecDeque;
 
 /// A network message in flight.
@@ -171,7 +169,7 @@ impl NetConfig {
 /// All channels and input gates of a run.
 pub struct Network {
     cfg: NetConfig,
-    rng: ChaCha8Rng,
+    rng: SimRng,
     chans: Vec<Chan>,
     /// Gates, indexed by `gate_base[task] + local gate index`.
     gates: Vec<Gate>,
@@ -185,7 +183,7 @@ pub struct Network {
 
 impl Network {
     /// The network of `graph`, with every channel holding its initial exclusive credits.
-    pub fn new(graph: &Graph, cfg: NetConfig, rng: ChaCha8Rng) -> Self {
+    pub fn new(graph: &Graph, cfg: NetConfig, rng: SimRng) -> Self {
         let mut gate_base = Vec::with_capacity(graph.tasks.len());
         let mut gates = Vec::new();
         for t in &graph.tasks {
@@ -373,7 +371,7 @@ impl Network {
     }
 
     fn delay(&mut self) -> SimTime {
-        let j = if self.cfg.jitter > 0 { self.rng.gen_range(0..=self.cfg.jitter) } else { 0 };
+        let j = if self.cfg.jitter > 0 { self.rng.up_to(self.cfg.jitter) } else { 0 };
         self.cfg.latency + j
     }
 

@@ -8,9 +8,7 @@
 
 use super::{Lineage, Record};
 use crate::scenario::{ArrivalSpec, OperatorSpec};
-use crate::sim::{MS, SEC, SimTime, mix64};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use crate::sim::{MS, SEC, SimRng, SimTime, mix64};
 
 /// The reading position in a log partition.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,7 +17,7 @@ pub struct LogCursor {
     pub offset: u64,
     /// When that offset arrives (arrived) in the log.
     pub next_arrival: SimTime,
-    rng: ChaCha8Rng,
+    rng: SimRng,
 }
 
 /// One partition of a replayable log.
@@ -36,7 +34,7 @@ pub struct SourceLog {
 
 impl SourceLog {
     /// Partition `partition` of a source operator, with its own arrival RNG stream.
-    pub fn new(spec: &OperatorSpec, partition: u32, seed: u64, rng: ChaCha8Rng) -> Self {
+    pub fn new(spec: &OperatorSpec, partition: u32, seed: u64, rng: SimRng) -> Self {
         SourceLog {
             partition,
             seed,
@@ -93,11 +91,7 @@ impl SourceLog {
             ArrivalSpec::Constant { rate_per_sec } => {
                 (c.offset as u128 * SEC as u128 / rate_per_sec as u128) as SimTime
             }
-            ArrivalSpec::Poisson { rate_per_sec } => {
-                let u: f64 = c.rng.r#gen::<f64>();
-                let gap = (-(1.0 - u).ln() * SEC as f64 / rate_per_sec as f64).round() as SimTime;
-                c.next_arrival + gap
-            }
+            ArrivalSpec::Poisson { rate_per_sec } => c.next_arrival + c.rng.exp_ratio(SEC, rate_per_sec),
             ArrivalSpec::Bursts { rate_per_sec, burst_rate_per_sec, burst_ms, period_ms } => {
                 let phase = c.next_arrival % (period_ms * MS);
                 let rate = if phase < burst_ms * MS { burst_rate_per_sec } else { rate_per_sec };

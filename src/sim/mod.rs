@@ -9,7 +9,7 @@ mod rng;
 
 pub use hash::StableHasher;
 pub use queue::EventQueue;
-pub use rng::{Component, RngTree, mix64};
+pub use rng::{Component, RngTree, SimRng, mix64};
 
 /// Simulated time in nanoseconds since the start of the run. Never a float.
 pub type SimTime = u64;
@@ -20,15 +20,6 @@ pub const US: SimTime = 1_000;
 pub const MS: SimTime = 1_000_000;
 /// Nanoseconds per second.
 pub const SEC: SimTime = 1_000_000_000;
-
-/// An exponentially distributed duration with the given mean, drawn from `rng`.
-pub fn exp_draw(rng: &mut impl rand::Rng, mean: SimTime) -> SimTime {
-    if mean == 0 {
-        return 0;
-    }
-    let u: f64 = rng.r#gen();
-    (-(1.0 - u).ln() * mean as f64).round() as SimTime
-}
 
 /// Formats a [`SimTime`] as milliseconds with three decimals (`12.300`), for humans.
 pub fn fmt_ms(t: SimTime) -> String {

@@ -3,9 +3,54 @@
 //! Every component (each source, each task's cost model, the network, later the failure injector)
 //! draws from its own ChaCha stream, selected with `set_stream`. Adding a component therefore never
 //! shifts the draws of another one.
+//!
+//! Every draw goes through [`SimRng`]'s few documented helpers (a uniform integer, a unit
+//! fraction, an exponential duration). Nothing else in the crate names a `rand` type or method,
+//! so a dependency upgrade can only move the pinned figures through this file.
 
+use crate::sim::SimTime;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+
+/// One component's random stream: a seeded ChaCha8 generator behind the only draws the
+/// simulator makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimRng(ChaCha8Rng);
+
+impl SimRng {
+    /// A uniform integer in `0..n`. `n` must be at least 1.
+    pub fn below(&mut self, n: u64) -> u64 {
+        use rand::Rng;
+        self.0.gen_range(0..n)
+    }
+
+    /// A uniform integer in `0..=max`.
+    pub fn up_to(&mut self, max: u64) -> u64 {
+        use rand::Rng;
+        self.0.gen_range(0..=max)
+    }
+
+    /// A uniform fraction in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        use rand::Rng;
+        self.0.r#gen::<f64>()
+    }
+
+    /// An exponentially distributed duration with mean `num / den` (rounded to an integer).
+    /// `den` lets a mean such as one second over a rate stay exact before rounding.
+    pub fn exp_ratio(&mut self, num: u64, den: u64) -> SimTime {
+        let u = self.unit();
+        (-(1.0 - u).ln() * num as f64 / den as f64).round() as SimTime
+    }
+
+    /// An exponentially distributed duration with the given mean (0 for a mean of 0).
+    pub fn exp(&mut self, mean: SimTime) -> SimTime {
+        if mean == 0 {
+            return 0;
+        }
+        self.exp_ratio(mean, 1)
+    }
+}
 
 /// A component that owns a random stream. The numbering is part of the trace format: do not reorder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,11 +63,14 @@ pub enum Component {
     Task(u32),
     /// The failure injector.
     Failures,
+    /// The message delays of a COS 418 token world run with our own seed (stream 0).
+    Cos418Delays,
 }
 
 impl Component {
     fn stream_id(self) -> u64 {
         match self {
+            Component::Cos418Delays => 0,
             Component::Network => 1,
             Component::Failures => 2,
             Component::SourceLog(p) => (1 << 32) | p as u64,
@@ -35,11 +83,10 @@ impl Component {
 ///
 /// ```
 /// use ckptsim::sim::{Component, RngTree};
-/// use rand::Rng;
 /// let tree = RngTree::new(7);
-/// let a: u64 = tree.stream(Component::Task(0)).r#gen();
-/// let b: u64 = tree.stream(Component::Task(0)).r#gen();
-/// let c: u64 = tree.stream(Component::Task(1)).r#gen();
+/// let a = tree.stream(Component::Task(0)).below(1 << 40);
+/// let b = tree.stream(Component::Task(0)).below(1 << 40);
+/// let c = tree.stream(Component::Task(1)).below(1 << 40);
 /// assert_eq!(a, b);
 /// assert_ne!(a, c);
 /// ```
@@ -55,10 +102,10 @@ impl RngTree {
     }
 
     /// A fresh RNG positioned at the start of `component`'s stream.
-    pub fn stream(&self, component: Component) -> ChaCha8Rng {
+    pub fn stream(&self, component: Component) -> SimRng {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
         rng.set_stream(component.stream_id());
-        rng
+        SimRng(rng)
     }
 }
 
