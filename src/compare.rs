@@ -3,6 +3,7 @@
 //! The runs are independent, so they run in parallel threads; each is deterministic on its own,
 //! so the result does not depend on the number of threads.
 
+use crate::engine::RunError;
 use crate::engine::{self, RunResult};
 use crate::report;
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
@@ -68,7 +69,7 @@ pub struct CompareReport {
     pub seed: u64,
     /// Scenario fingerprint.
     pub fingerprint: String,
-    /// One row per protocol, in [`ProtocolName::ALL`] order.
+    /// One row per protocol, in registry order ([`ProtocolName::all`]).
     pub rows: Vec<CompareRow>,
     /// Protocols skipped, and why.
     pub notes: Vec<String>,
@@ -79,16 +80,17 @@ pub struct CompareReport {
 
 /// Runs every protocol on `s` (which needs a `checkpointing` section). `aligned_timeout` is
 /// skipped, with a note, when `checkpointing.aligned_checkpoint_timeout_ms` is not set.
-pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
+pub fn compare(s: &Scenario) -> Result<CompareReport, RunError> {
     if s.checkpointing.is_none() {
         return Err(ScenarioError::field(
             "checkpointing",
             "missing; compare needs a checkpointing section with at least `interval_ms`",
-        ));
+        )
+        .into());
     }
     let mut notes = Vec::new();
     let mut scenarios = Vec::new();
-    for p in ProtocolName::ALL {
+    for p in ProtocolName::all() {
         let mut v = s.clone();
         match v.set_protocol(p) {
             Ok(()) => scenarios.push(v),
@@ -96,8 +98,8 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, ScenarioError> {
         }
     }
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut results = engine::run_many(&scenarios, true, jobs, &|_, _| {});
-    let oracle = Oracle::reference(s);
+    let mut results = engine::run_many(&scenarios, true, jobs, &|_, _| {})?;
+    let oracle = Oracle::reference(s)?;
     for r in &mut results {
         r.summary.exactly_once = oracle.check(r);
     }

@@ -47,7 +47,7 @@ impl CoordinatorConfig {
             min_pause: c.min_pause_ms * MS,
             max_concurrent: c.max_concurrent as usize,
             tolerable_failed: c.tolerable_failed_checkpoints,
-            aligned_timeout: (protocol == ProtocolName::AlignedTimeout)
+            aligned_timeout: (protocol == ProtocolName::ALIGNED_TIMEOUT)
                 .then(|| c.aligned_checkpoint_timeout_ms.map(|m| m * MS))
                 .flatten(),
             sync_base: c.storage.sync_base_us * US,

@@ -5,6 +5,7 @@
 //! validation applies to every value and names the path when a value is not allowed.
 
 use crate::engine;
+use crate::engine::RunError;
 use crate::metrics::CsvRow;
 use crate::report::charts::{Chart, Series};
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
@@ -113,7 +114,7 @@ pub fn sweep(
     protocols: &[ProtocolName],
     jobs: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<SweepResult, ScenarioError> {
+) -> Result<SweepResult, RunError> {
     let mut runs = Vec::new();
     for v in values {
         let base = with_value(s, path, v)?;
@@ -124,7 +125,7 @@ pub fn sweep(
         }
     }
     let scenarios: Vec<Scenario> = runs.iter().map(|(_, s)| s.clone()).collect();
-    let results = engine::run_many(&scenarios, false, jobs, progress);
+    let results = engine::run_many(&scenarios, false, jobs, progress)?;
     let rows = results
         .into_iter()
         .zip(&runs)

@@ -25,7 +25,7 @@ fn crossing(d: &Diagram, c: Crossing) -> u64 {
 
 #[test]
 fn the_cut_crosses_exactly_the_channel_state_messages() {
-    for p in [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport] {
+    for p in [ProtocolName::ALIGNED, ProtocolName::UNALIGNED, ProtocolName::CHANDY_LAMPORT] {
         for cp in [1, 3] {
             let (_, r, d) = draw("diamond", p, cp);
             let recorded = r.checkpoints.iter().find(|c| c.id == cp).unwrap().channel_state_records;
@@ -37,9 +37,9 @@ fn the_cut_crosses_exactly_the_channel_state_messages() {
 
 #[test]
 fn at_least_once_shows_its_orphans_backwards_across_the_cut() {
-    let (_, r, _) = draw("diamond", ProtocolName::AtLeastOnce, 1);
+    let (_, r, _) = draw("diamond", ProtocolName::AT_LEAST_ONCE, 1);
     let bad = r.checkpoints.iter().find(|c| c.cut_violations > 0).expect("at_least_once violates some cut on diamond");
-    let (_, _, d) = draw("diamond", ProtocolName::AtLeastOnce, bad.id);
+    let (_, _, d) = draw("diamond", ProtocolName::AT_LEAST_ONCE, bad.id);
     assert!(
         crossing(&d, Crossing::Orphan) > 0,
         "checkpoint {} has cut violations but no orphan in the diagram",
@@ -49,7 +49,7 @@ fn at_least_once_shows_its_orphans_backwards_across_the_cut() {
 
 #[test]
 fn snapshot_dots_barriers_and_shading_follow_the_trace() {
-    for p in [ProtocolName::Aligned, ProtocolName::ChandyLamport] {
+    for p in [ProtocolName::ALIGNED, ProtocolName::CHANDY_LAMPORT] {
         let (s, r, d) = draw("diamond", p, 2);
         let snaps: Vec<_> = r
             .protocol_trace
@@ -68,7 +68,7 @@ fn snapshot_dots_barriers_and_shading_follow_the_trace() {
         assert_eq!(d.barriers.len(), arrivals);
         assert!(d.barriers.iter().all(|b| b.sent <= b.arrived));
         match p {
-            ProtocolName::Aligned => {
+            ProtocolName::ALIGNED => {
                 assert!(!d.blocked.is_empty() && d.recording.is_empty());
                 // A blocked input stays blocked until its task's snapshot.
                 let g = ckptsim::graph::Graph::build(&s);
@@ -94,10 +94,10 @@ fn snapshot_dots_barriers_and_shading_follow_the_trace() {
 
 #[test]
 fn failures_are_marked_and_the_cli_writes_the_svg() {
-    let (_, _, d) = draw("crash-during-alignment", ProtocolName::Aligned, 3);
+    let (_, _, d) = draw("crash-during-alignment", ProtocolName::ALIGNED, 3);
     assert_eq!(d.crashes.len(), 1, "agg[2] crashes while aligning checkpoint 3");
     // After a restore, messages the crash discarded cross no cut: aligned still records nothing.
-    let (_, r, d) = draw("crash-during-alignment", ProtocolName::Aligned, 5);
+    let (_, r, d) = draw("crash-during-alignment", ProtocolName::ALIGNED, 5);
     assert!(r.summary.recoveries > 0);
     assert_eq!(crossing(&d, Crossing::ChannelState), 0);
     let out = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("diagram.svg");
@@ -122,7 +122,7 @@ fn failures_are_marked_and_the_cli_writes_the_svg() {
 #[test]
 fn the_shiviz_export_has_consistent_vector_clocks() {
     use ckptsim::teach::shiviz;
-    let (_, _, d) = draw("diamond", ProtocolName::ChandyLamport, 1);
+    let (_, _, d) = draw("diamond", ProtocolName::CHANDY_LAMPORT, 1);
     let events = shiviz::events(&d);
     assert!(events.len() > 50);
     let mut own: std::collections::BTreeMap<_, u64> = Default::default();

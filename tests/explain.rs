@@ -41,22 +41,23 @@ fn golden(file: &str, text: &str) {
 
 #[test]
 fn checkpoint_1_of_each_protocol_is_pinned() {
-    for p in [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport, ProtocolName::AtLeastOnce] {
+    for p in [ProtocolName::ALIGNED, ProtocolName::UNALIGNED, ProtocolName::CHANDY_LAMPORT, ProtocolName::AT_LEAST_ONCE]
+    {
         let (steps, _) = narrate("diamond", p, 1);
         assert!(!steps.is_empty());
         golden(&format!("explain-diamond-{}-1.txt", p.name()), &explain::to_text(&steps));
     }
-    let (steps, _) = narrate("backpressure", ProtocolName::AlignedTimeout, 1);
+    let (steps, _) = narrate("backpressure", ProtocolName::ALIGNED_TIMEOUT, 1);
     assert!(steps.iter().any(|s| s.event == "deadline"), "the aligned timeout should expire in checkpoint 1");
     golden("explain-backpressure-aligned_timeout-1.txt", &explain::to_text(&steps));
-    let (steps, _) = narrate("crash-during-alignment", ProtocolName::Aligned, 3);
+    let (steps, _) = narrate("crash-during-alignment", ProtocolName::ALIGNED, 3);
     assert!(steps.iter().any(|s| s.event == "crash"), "agg[2] crashes while aligning checkpoint 3");
     golden("explain-crash-during-alignment-aligned-3.txt", &explain::to_text(&steps));
 }
 
 #[test]
 fn the_narration_follows_the_trace_and_the_protocol_rules() {
-    let (steps, r) = narrate("diamond", ProtocolName::Aligned, 1);
+    let (steps, r) = narrate("diamond", ProtocolName::ALIGNED, 1);
     // Every snapshot of checkpoint 1 in the trace is narrated, at its time.
     let snapshots = r
         .protocol_trace
@@ -69,7 +70,7 @@ fn the_narration_follows_the_trace_and_the_protocol_rules() {
     assert!(steps.first().unwrap().event == "triggered" && steps.last().unwrap().event == "notify");
     // Aligned blocks inputs of the union; Chandy-Lamport never does.
     assert!(steps.iter().any(|s| s.event == "block" && s.task.as_deref() == Some("merge[0]")));
-    let (cl, _) = narrate("diamond", ProtocolName::ChandyLamport, 1);
+    let (cl, _) = narrate("diamond", ProtocolName::CHANDY_LAMPORT, 1);
     assert!(cl.iter().all(|s| s.event != "block"));
     assert!(cl.iter().any(|s| s.rule.starts_with("Chandy-Lamport")));
     // Times never go backwards.

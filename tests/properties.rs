@@ -7,7 +7,7 @@
 //! `PROPTEST_CASES=N` sets the number of cases (default 48 — the CI budget); the long run is
 //! `PROPTEST_CASES=5000 cargo test --release --test properties`, or `ckptsim explore`.
 
-use ckptsim::explore::{CORRECT, Finding, generate, scenario_for_seed, write_finding};
+use ckptsim::explore::{Finding, correct_protocols, generate, scenario_for_seed, write_finding};
 use ckptsim::protocol;
 use ckptsim::scenario::{OperatorKind, Partitioner, ProtocolName};
 use ckptsim::verify::invariants::{self, Invariant};
@@ -28,8 +28,8 @@ fn correct_protocols_hold_every_invariant_on_random_scenarios() {
     };
     let mut runner = TestRunner::new(config);
     let check = |plan: &generate::Plan, p: usize| {
-        let s = plan.build("property", CORRECT[p]);
-        let v = invariants::check(&s, &|| protocol::create(s.protocol()), &Invariant::ALL);
+        let s = plan.build("property", correct_protocols()[p]);
+        let v = invariants::check(&s, &|| protocol::create(s.protocol()), Default::default(), &Invariant::ALL);
         (s, v)
     };
     let result = runner.run(&(generate::scenarios(), 0usize..4), |(plan, p)| {
@@ -61,7 +61,7 @@ fn the_generator_produces_valid_scenarios_covering_the_space() {
     let (mut sizes, mut partitioners, mut parallelisms) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     let (mut unions, mut with_failures, mut crash_counts, mut skewed) = (0, 0, BTreeSet::new(), 0);
     for seed in 0..600 {
-        let s = scenario_for_seed(seed, ProtocolName::Aligned);
+        let s = scenario_for_seed(seed, ProtocolName::ALIGNED);
         sizes.insert(s.topology.operators.len());
         partitioners.extend(s.topology.edges.iter().map(|e| e.partitioner));
         parallelisms.extend(s.topology.operators.iter().map(|o| o.parallelism));

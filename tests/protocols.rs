@@ -4,13 +4,9 @@
 
 mod common;
 
-use ckptsim::engine::{self, RunOptions, RunResult};
-use ckptsim::protocol::Protocol;
+use ckptsim::engine::RunOptions;
 use ckptsim::scenario::{ProtocolName, Scenario};
 use ckptsim::verify::mutants::Mutant;
-
-const CORRECT: [ProtocolName; 4] =
-    [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport, ProtocolName::AlignedTimeout];
 
 fn with_protocol(name: &str, p: ProtocolName) -> Scenario {
     let mut s = common::load(name);
@@ -18,14 +14,10 @@ fn with_protocol(name: &str, p: ProtocolName) -> Scenario {
     s
 }
 
-fn run_with(s: &Scenario, p: Box<dyn Protocol>) -> RunResult {
-    engine::run_with_protocol(s, RunOptions::default(), Some(p)).unwrap()
-}
-
 #[test]
 fn correct_protocols_give_consistent_cuts_on_every_bundled_scenario() {
     for name in common::bundled() {
-        for p in CORRECT {
+        for p in ckptsim::explore::correct_protocols() {
             let m = common::run(&with_protocol(&name, p)).summary;
             let c = &m.checkpoints;
             assert!(m.drained, "{name}/{}: did not drain", p.name());
@@ -46,7 +38,7 @@ fn correct_protocols_give_consistent_cuts_on_every_bundled_scenario() {
 #[test]
 fn at_least_once_is_caught_with_orphans_on_multi_input_scenarios() {
     for name in ["diamond", "backpressure"] {
-        let r = common::run(&with_protocol(name, ProtocolName::AtLeastOnce));
+        let r = common::run(&with_protocol(name, ProtocolName::AT_LEAST_ONCE));
         assert!(r.summary.consistent_cut.violations > 0, "{name}: at_least_once passed the cut checker");
         let first = r.summary.consistent_cut.first_violation.unwrap();
         assert!(first.contains("orphans"), "{name}: {first}");
@@ -57,12 +49,17 @@ fn at_least_once_is_caught_with_orphans_on_multi_input_scenarios() {
 #[test]
 fn the_checker_catches_aligned_that_forgets_to_block_one_input() {
     for name in ["diamond", "backpressure"] {
-        let s = with_protocol(name, ProtocolName::Aligned);
+        let s = with_protocol(name, ProtocolName::ALIGNED);
         let violations: usize = (0..3)
             .map(|k| {
                 let mut seeded = s.clone();
                 seeded.seed += k;
-                run_with(&seeded, Mutant::AlignedSkipsOneBlock.protocol(&seeded)).summary.consistent_cut.violations
+                Mutant::AlignedSkipsOneBlock
+                    .run(&seeded, RunOptions::default())
+                    .unwrap()
+                    .summary
+                    .consistent_cut
+                    .violations
             })
             .sum();
         assert!(violations > 0, "{name}: the broken aligned variant passed on three seeds");
@@ -73,8 +70,8 @@ fn the_checker_catches_aligned_that_forgets_to_block_one_input() {
 
 #[test]
 fn the_checker_catches_unaligned_that_drops_its_output_buffer_state() {
-    let s = with_protocol("backpressure", ProtocolName::Unaligned);
-    let r = run_with(&s, Mutant::UnalignedDropsOutputState.protocol(&s));
+    let s = with_protocol("backpressure", ProtocolName::UNALIGNED);
+    let r = Mutant::UnalignedDropsOutputState.run(&s, RunOptions::default()).unwrap();
     assert!(r.summary.consistent_cut.violations > 0, "dropping output-buffer state passed the checker");
     let first = r.summary.consistent_cut.first_violation.unwrap();
     assert!(first.contains("channel state should be records"), "{first}");
@@ -82,8 +79,8 @@ fn the_checker_catches_unaligned_that_drops_its_output_buffer_state() {
 
 #[test]
 fn the_checker_catches_chandy_lamport_without_channel_recording() {
-    let s = with_protocol("diamond", ProtocolName::ChandyLamport);
-    let r = run_with(&s, Mutant::ChandyLamportRecordsNothing.protocol(&s));
+    let s = with_protocol("diamond", ProtocolName::CHANDY_LAMPORT);
+    let r = Mutant::ChandyLamportRecordsNothing.run(&s, RunOptions::default()).unwrap();
     assert!(r.summary.consistent_cut.violations > 0);
 }
 
@@ -93,10 +90,10 @@ fn figures(p: ProtocolName) -> ckptsim::metrics::Summary {
 
 #[test]
 fn backpressure_shows_the_classic_figures() {
-    let aligned = figures(ProtocolName::Aligned);
-    let unaligned = figures(ProtocolName::Unaligned);
-    let cl = figures(ProtocolName::ChandyLamport);
-    let timeout = figures(ProtocolName::AlignedTimeout);
+    let aligned = figures(ProtocolName::ALIGNED);
+    let unaligned = figures(ProtocolName::UNALIGNED);
+    let cl = figures(ProtocolName::CHANDY_LAMPORT);
+    let timeout = figures(ProtocolName::ALIGNED_TIMEOUT);
     let (a, u, t) = (
         aligned.checkpoints.duration_ms.p50,
         unaligned.checkpoints.duration_ms.p50,
@@ -120,7 +117,7 @@ fn backpressure_shows_the_classic_figures() {
 #[test]
 fn determinism_holds_with_checkpointing_for_every_protocol() {
     let mut hashes = Vec::new();
-    for p in ProtocolName::ALL {
+    for p in ProtocolName::all() {
         let s = with_protocol("diamond", p);
         let a = common::run(&s).summary;
         let b = common::run(&s).summary;
@@ -137,7 +134,7 @@ fn determinism_holds_with_checkpointing_for_every_protocol() {
 #[test]
 fn timed_out_checkpoints_unblock_their_inputs_and_fail_the_job_past_the_tolerance() {
     // Aligned on the backpressure scenario takes ≈ 100 ms; a 30 ms timeout aborts every checkpoint.
-    let mut s = with_protocol("backpressure", ProtocolName::Aligned);
+    let mut s = with_protocol("backpressure", ProtocolName::ALIGNED);
     s.checkpointing.as_mut().unwrap().timeout_ms = 30;
     s.checkpointing.as_mut().unwrap().tolerable_failed_checkpoints = 3;
     let m = common::run(&s).summary;
@@ -146,7 +143,7 @@ fn timed_out_checkpoints_unblock_their_inputs_and_fail_the_job_past_the_toleranc
     assert_eq!(m.checkpoints.aborted, 4, "the job should fail at the 4th abort and stop triggering");
     assert!(m.checkpoints.job_failed.as_deref().unwrap().contains("exceed tolerable_failed_checkpoints (3)"));
     // Unaligned checkpoints finish within the same timeout.
-    s.set_protocol(ProtocolName::Unaligned).unwrap();
+    s.set_protocol(ProtocolName::UNALIGNED).unwrap();
     let m = common::run(&s).summary;
     assert_eq!(m.checkpoints.aborted, 0);
     assert!(m.checkpoints.completed >= 10);
@@ -154,7 +151,7 @@ fn timed_out_checkpoints_unblock_their_inputs_and_fail_the_job_past_the_toleranc
 
 #[test]
 fn min_pause_and_max_concurrent_shape_the_trigger_times() {
-    let mut s = with_protocol("backpressure", ProtocolName::Aligned);
+    let mut s = with_protocol("backpressure", ProtocolName::ALIGNED);
     s.checkpointing.as_mut().unwrap().min_pause_ms = 150;
     let r = common::run(&s);
     for w in r.checkpoints.windows(2) {
@@ -172,7 +169,7 @@ fn min_pause_and_max_concurrent_shape_the_trigger_times() {
     assert!(r.checkpoints.windows(2).any(|w| w[1].trigger_ms < w[0].end_ms), "no two checkpoints overlapped");
     assert_eq!(r.summary.consistent_cut.violations, 0);
     assert!(r.summary.drained);
-    let single = common::run(&with_protocol("backpressure", ProtocolName::Aligned));
+    let single = common::run(&with_protocol("backpressure", ProtocolName::ALIGNED));
     assert!(r.summary.checkpoints.triggered > single.summary.checkpoints.triggered);
 }
 
@@ -217,16 +214,16 @@ fn compare_runs_every_protocol_and_writes_compare_json() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let table = String::from_utf8_lossy(&out.stdout);
-    for p in ProtocolName::ALL {
+    for p in ProtocolName::all() {
         assert!(table.contains(p.name()), "table lacks {}: {table}", p.name());
         assert!(dir.join(p.name()).join("summary.json").exists());
     }
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
     let rows = json["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), ProtocolName::ALL.len());
+    assert_eq!(rows.len(), ProtocolName::all().len());
     // compare's runs are the same as single runs (same seed, same protocol).
-    let single = common::run(&with_protocol("diamond", ProtocolName::ChandyLamport)).summary;
+    let single = common::run(&with_protocol("diamond", ProtocolName::CHANDY_LAMPORT)).summary;
     let row = rows.iter().find(|r| r["protocol"] == "chandy_lamport").unwrap();
     assert_eq!(row["trace_hash"], single.trace_hash.as_str());
 }
@@ -235,7 +232,7 @@ fn compare_runs_every_protocol_and_writes_compare_json() {
 fn a_min_pause_longer_than_the_interval_keeps_checkpoints_coming() {
     // Unaligned checkpoints end ≈ 7 ms after their trigger, long before the next 100 ms tick; a
     // 150 ms pause then delays every trigger, but must never stop them.
-    let mut s = with_protocol("backpressure", ProtocolName::Unaligned);
+    let mut s = with_protocol("backpressure", ProtocolName::UNALIGNED);
     s.checkpointing.as_mut().unwrap().min_pause_ms = 150;
     let r = common::run(&s);
     assert!(r.summary.checkpoints.completed >= 8, "only {} checkpoints", r.summary.checkpoints.completed);
@@ -247,7 +244,7 @@ fn a_min_pause_longer_than_the_interval_keeps_checkpoints_coming() {
 #[test]
 fn no_protocol_hangs_or_deadlocks_on_any_bundled_scenario() {
     for name in common::bundled() {
-        for p in ProtocolName::ALL {
+        for p in ProtocolName::all() {
             let m = common::run(&with_protocol(&name, p)).summary;
             assert!(m.drained, "{name}/{}: deadlock — some task never finished", p.name());
             assert_eq!(m.checkpoints.unfinished, 0, "{name}/{}: a checkpoint never completed nor timed out", p.name());

@@ -8,9 +8,6 @@ use ckptsim::scenario::{Delivery, OperatorKind, ProtocolName, Scenario};
 use ckptsim::verify::Oracle;
 use ckptsim::verify::mutants::Mutant;
 
-const CORRECT: [ProtocolName; 4] =
-    [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport, ProtocolName::AlignedTimeout];
-
 /// Bundled scenarios that inject failures.
 fn with_failures() -> Vec<String> {
     common::bundled().into_iter().filter(|n| !common::load(n).failures.is_empty()).collect()
@@ -20,7 +17,7 @@ fn run_checked(s: &Scenario, protocol: Option<Box<dyn Protocol>>) -> RunResult {
     let mut r =
         engine::run_with_protocol(s, RunOptions { collect_output: true, trace: None, ..Default::default() }, protocol)
             .unwrap();
-    r.summary.exactly_once = Oracle::reference(s).check(&r);
+    r.summary.exactly_once = Oracle::reference(s).unwrap().check(&r);
     r
 }
 
@@ -47,7 +44,7 @@ fn the_failure_scenarios_cover_every_crash_moment() {
 #[test]
 fn correct_protocols_with_a_transactional_sink_are_exactly_once_under_failures() {
     for name in with_failures() {
-        for p in CORRECT {
+        for p in ckptsim::explore::correct_protocols() {
             let r = checked(&with_protocol(&name, p));
             let m = &r.summary;
             let eo = &m.exactly_once;
@@ -64,7 +61,7 @@ fn correct_protocols_with_a_transactional_sink_are_exactly_once_under_failures()
 
 #[test]
 fn at_least_once_duplicates_on_a_shuffled_multi_input_job_with_failures() {
-    let r = checked(&with_protocol("crash-during-alignment", ProtocolName::AtLeastOnce));
+    let r = checked(&with_protocol("crash-during-alignment", ProtocolName::AT_LEAST_ONCE));
     assert!(r.summary.failures >= 2);
     assert!(r.summary.exactly_once.duplicated > 0, "at_least_once produced no duplicates");
     assert!(r.summary.exactly_once.state_mismatches > 0);
@@ -72,7 +69,7 @@ fn at_least_once_duplicates_on_a_shuffled_multi_input_job_with_failures() {
 
 #[test]
 fn a_plain_sink_duplicates_output_for_every_protocol() {
-    for p in CORRECT {
+    for p in ckptsim::explore::correct_protocols() {
         let mut s = with_protocol("crash-during-alignment", p);
         for op in &mut s.topology.operators {
             if op.kind == OperatorKind::Sink {
@@ -90,8 +87,11 @@ fn a_plain_sink_duplicates_output_for_every_protocol() {
 
 #[test]
 fn unaligned_that_drops_recovered_channel_state_loses_records() {
-    let s = with_protocol("crash-during-alignment", ProtocolName::Unaligned);
-    let r = run_checked(&s, Some(Mutant::UnalignedDropsRecoveredState.protocol(&s)));
+    let s = with_protocol("crash-during-alignment", ProtocolName::UNALIGNED);
+    let mut r = Mutant::UnalignedDropsRecoveredState
+        .run(&s, RunOptions { collect_output: true, ..Default::default() })
+        .unwrap();
+    r.summary.exactly_once = Oracle::reference(&s).unwrap().check(&r);
     let eo = &r.summary.exactly_once;
     assert!(eo.missing > 0, "dropping recovered channel state lost nothing");
     assert!(eo.first_violation.as_deref().unwrap().contains("missing"), "{:?}", eo.first_violation);
@@ -102,7 +102,7 @@ fn unaligned_that_drops_recovered_channel_state_loses_records() {
 #[test]
 fn without_checkpoints_a_failure_restarts_from_the_beginning() {
     let mut s = common::load("pipeline");
-    s.set_protocol(ProtocolName::None).unwrap();
+    s.set_protocol(ProtocolName::NONE).unwrap();
     s.add_failure_at("agg[1]", 400).unwrap();
     let r = checked(&s);
     let m = &r.summary;
@@ -119,7 +119,7 @@ fn reprocessed_records_match_the_data_after_the_restored_checkpoint() {
     // No backpressure: each source reads 50k records/s as they arrive. A crash at 430 ms restores
     // the last checkpoint completed before it; the sources read again what arrived between that
     // checkpoint's trigger (+ the trigger RPC latency) and the crash.
-    let mut s = with_protocol("pipeline", ProtocolName::Aligned);
+    let mut s = with_protocol("pipeline", ProtocolName::ALIGNED);
     s.add_failure_at("map[0]", 430).unwrap();
     let r = checked(&s);
     let restored = r.checkpoints.iter().rev().find(|c| c.outcome.name() == "completed" && c.end_ms < 430.0).unwrap();
@@ -134,7 +134,7 @@ fn reprocessed_records_match_the_data_after_the_restored_checkpoint() {
 #[test]
 fn committed_latency_grows_with_the_checkpoint_interval() {
     let latency = |interval_ms: u64| {
-        let mut s = with_protocol("pipeline", ProtocolName::Aligned);
+        let mut s = with_protocol("pipeline", ProtocolName::ALIGNED);
         s.checkpointing.as_mut().unwrap().interval_ms = interval_ms;
         let m = common::run(&s).summary;
         (m.latency_ms.committed_p50, m.latency_ms.p50)
@@ -151,7 +151,7 @@ fn committed_latency_grows_with_the_checkpoint_interval() {
 #[test]
 fn determinism_holds_across_failures_and_recovery() {
     for name in with_failures() {
-        for p in [ProtocolName::Aligned, ProtocolName::Unaligned] {
+        for p in [ProtocolName::ALIGNED, ProtocolName::UNALIGNED] {
             let s = with_protocol(&name, p);
             let a = common::run(&s).summary;
             let b = common::run(&s).summary;
@@ -164,7 +164,7 @@ fn determinism_holds_across_failures_and_recovery() {
 
 #[test]
 fn a_failure_abandons_the_checkpoints_in_progress() {
-    let r = common::run(&with_protocol("crash-during-alignment", ProtocolName::Aligned));
+    let r = common::run(&with_protocol("crash-during-alignment", ProtocolName::ALIGNED));
     let failed: Vec<_> = r.checkpoints.iter().filter(|c| c.outcome.name() == "failed").collect();
     assert!(!failed.is_empty());
     assert_eq!(r.summary.checkpoints.failed, failed.len());
@@ -175,7 +175,7 @@ fn a_failure_abandons_the_checkpoints_in_progress() {
 
 #[test]
 fn running_out_of_restart_attempts_fails_the_job() {
-    let mut s = with_protocol("random-failures", ProtocolName::Aligned);
+    let mut s = with_protocol("random-failures", ProtocolName::ALIGNED);
     s.restart.attempts = 1;
     let m = common::run(&s).summary;
     assert_eq!(m.recoveries, 1);

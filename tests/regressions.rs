@@ -4,7 +4,6 @@
 
 mod common;
 
-use ckptsim::explore::CORRECT;
 use ckptsim::protocol;
 use ckptsim::scenario::Scenario;
 use ckptsim::verify::invariants::{self, Invariant};
@@ -21,10 +20,10 @@ fn every_pinned_regression_scenario_holds_every_invariant() {
     files.sort();
     for file in files {
         let base = Scenario::load(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for p in CORRECT {
+        for p in ckptsim::explore::correct_protocols() {
             let mut s = base.clone();
             s.set_protocol(p).unwrap();
-            let v = invariants::check(&s, &|| protocol::create(s.protocol()), &Invariant::ALL);
+            let v = invariants::check(&s, &|| protocol::create(s.protocol()), Default::default(), &Invariant::ALL);
             assert!(v.is_empty(), "{} with {}: {}", file.display(), p.name(), v[0]);
         }
     }
@@ -74,7 +73,7 @@ fn explore_seed_31_order_dependent_state_is_not_judged() {
     let s = Scenario::from_json(json).unwrap();
     let why = ckptsim::verify::oracle::order_dependence(&s).expect("second is downstream of first");
     assert!(why.contains("keyed_sum \"second\""), "{why}");
-    let v = invariants::check(&s, &|| protocol::create(s.protocol()), &Invariant::ALL);
+    let v = invariants::check(&s, &|| protocol::create(s.protocol()), Default::default(), &Invariant::ALL);
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0].invariant, Invariant::ExactlyOnce);
     assert!(v[0].message.contains("cannot be judged"), "{}", v[0]);

@@ -17,7 +17,7 @@ fn find<'a>(rows: &'a [SweepRow], value: &str, p: &str) -> &'a SweepRow {
 #[test]
 fn aligned_grows_with_buffers_while_unaligned_stays_flat_but_grows_in_size() {
     let rows =
-        run("backpressure", "network.buffer_records", &["16", "64"], &[ProtocolName::Aligned, ProtocolName::Unaligned]);
+        run("backpressure", "network.buffer_records", &["16", "64"], &[ProtocolName::ALIGNED, ProtocolName::UNALIGNED]);
     let (a16, a64) = (find(&rows, "16", "aligned"), find(&rows, "64", "aligned"));
     let (u16, u64) = (find(&rows, "16", "unaligned"), find(&rows, "64", "unaligned"));
     assert!(
@@ -39,12 +39,12 @@ fn aligned_grows_with_buffers_while_unaligned_stays_flat_but_grows_in_size() {
 
 #[test]
 fn visible_latency_grows_with_the_interval_and_the_timeout_bounds_duration() {
-    let rows = run("pipeline", "checkpointing.interval_ms", &["25", "200"], &[ProtocolName::Aligned]);
+    let rows = run("pipeline", "checkpointing.interval_ms", &["25", "200"], &[ProtocolName::ALIGNED]);
     assert!(
         find(&rows, "200", "aligned").committed_latency_p99_ms
             > 4.0 * find(&rows, "25", "aligned").committed_latency_p99_ms
     );
-    let p = [ProtocolName::Aligned, ProtocolName::AlignedTimeout];
+    let p = [ProtocolName::ALIGNED, ProtocolName::ALIGNED_TIMEOUT];
     let rows = run("backpressure", "checkpointing.aligned_checkpoint_timeout_ms", &["10", "40"], &p);
     for (v, t) in [("10", 10.0), ("40", 40.0)] {
         let d = find(&rows, v, "aligned_timeout").duration_p99_ms;
@@ -79,7 +79,7 @@ fn the_cli_writes_csv_charts_and_report_that_agree() {
         &common::load("diamond"),
         "network.latency_us",
         &values.map(String::from),
-        &ckptsim::explore::CORRECT,
+        &ckptsim::explore::correct_protocols(),
         1,
         &|_, _| {},
     )

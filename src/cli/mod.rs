@@ -265,6 +265,16 @@ impl CliError {
     }
 }
 
+impl From<engine::RunError> for CliError {
+    /// An invalid scenario is bad input (exit 2); a trace that cannot be written is exit 1.
+    fn from(e: engine::RunError) -> Self {
+        match e {
+            engine::RunError::Scenario(e) => CliError::input(e),
+            engine::RunError::Trace(e) => CliError::io("writing the trace", e),
+        }
+    }
+}
+
 /// Parses the arguments and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -399,8 +409,7 @@ fn checkpoint_diagram(
     let (cp, from, to) = (w.checkpoint, w.from, w.to);
     use crate::sim::MS;
     use crate::teach::diagram;
-    let first = engine::run(s, RunOptions { keep_protocol_trace: true, ..Default::default() })
-        .map_err(|e| CliError::io("running", e))?;
+    let first = engine::run(s, RunOptions { keep_protocol_trace: true, ..Default::default() })?;
     let Some((start, end)) = diagram::checkpoint_span(&first, cp) else {
         return Err(CliError::input(format!(
             "checkpoint {cp} was never triggered (protocol {})",
@@ -418,7 +427,7 @@ fn checkpoint_diagram(
     }
     let until = window.map_or(end, |w| w.1.max(end));
     let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, until)), ..Default::default() };
-    let r = engine::run(s, opts).map_err(|e| CliError::io("running", e))?;
+    let r = engine::run(s, opts)?;
     let d = diagram::build(s, &r, cp, window).expect("the same run triggered it");
     Ok((r, d))
 }
@@ -534,10 +543,7 @@ fn explore(seeds: std::ops::Range<u64>, o: ExploreOpts, out: &Path) -> Result<()
 }
 
 fn parse_protocol(s: &str) -> Result<ProtocolName, String> {
-    ProtocolName::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = ProtocolName::ALL.iter().map(|p| p.name()).collect();
-        format!("unknown protocol {s:?}; allowed: {}", all.join(", "))
-    })
+    ProtocolName::parse(s).ok_or_else(|| ProtocolName::unknown(s))
 }
 
 /// The short human summary of a run.
@@ -657,9 +663,8 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 None => None,
             };
             let mut result =
-                engine::run(&s, RunOptions { collect_output: true, trace: trace_out, ..Default::default() })
-                    .map_err(|e| CliError::io("writing the trace", e))?;
-            crate::verify::oracle::attach(&s, &mut result);
+                engine::run(&s, RunOptions { collect_output: true, trace: trace_out, ..Default::default() })?;
+            crate::verify::oracle::attach(&s, &mut result)?;
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
             report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
             print_summary(&result.summary)?;
@@ -679,7 +684,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
             let s = load(&scenario, seed, None, &fail_at)?;
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name));
             say!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
-            let report = crate::compare::compare(&s).map_err(CliError::input)?;
+            let report = crate::compare::compare(&s)?;
             crate::compare::write(&dir, &s, &report)
                 .map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
             say_raw!("{}", crate::compare::table(&report));
@@ -717,7 +722,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         }
         Command::Sweep { scenario, param, values, protocols, seed, jobs, out } => {
             let s = load(&scenario, seed, None, &[])?;
-            let protocols = if protocols.is_empty() { crate::explore::CORRECT.to_vec() } else { protocols };
+            let protocols = if protocols.is_empty() { crate::explore::correct_protocols() } else { protocols };
             let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
             let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(format!("sweep-{param}")));
             say!(
@@ -736,7 +741,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                     );
                 }
             };
-            let r = crate::sweep::sweep(&s, &param, &values, &protocols, jobs, &progress).map_err(CliError::input)?;
+            let r = crate::sweep::sweep(&s, &param, &values, &protocols, jobs, &progress)?;
             if tty {
                 eprintln!();
             }
@@ -800,8 +805,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
                 let r = engine::run(
                     &s,
                     RunOptions { trace: Some(Box::new(std::io::BufWriter::new(f))), ..Default::default() },
-                )
-                .map_err(|e| CliError::io("writing the trace", e))?;
+                )?;
                 say!("wrote {}: {} events, trace hash {}", out.display(), r.summary.trace_events, r.summary.trace_hash);
                 return Ok(());
             }
@@ -820,7 +824,7 @@ fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Explain { input, checkpoint, format } => {
             let s = input.load()?;
             let opts = RunOptions { keep_protocol_trace: true, ..Default::default() };
-            let r = engine::run(&s, opts).map_err(|e| CliError::io("running", e))?;
+            let r = engine::run(&s, opts)?;
             let steps = crate::teach::explain::explain(&s, &r, checkpoint);
             if steps.is_empty() {
                 return Err(CliError::input(format!(

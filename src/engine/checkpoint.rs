@@ -191,7 +191,7 @@ impl Engine<'_> {
             return;
         }
         self.tracer.record(self.now, TraceEvent::Deadline { cp }, &self.graph);
-        let persist = self.protocol.as_ref().is_some_and(|p| p.persists_overtaken_output());
+        let persist = !self.sabotage.drop_overtaken_output;
         for c in 0..self.graph.channels.len() {
             let ch = ChannelId(c as u32);
             if let Some(overtaken) = self.net.overtake_backlog_barrier(ch, cp, self.now, &mut self.queue) {
@@ -381,7 +381,7 @@ impl Engine<'_> {
         // A transactional sink pre-commits its open transaction as part of its snapshot. Its
         // state is the transaction handles: the data itself is already in the external system.
         let sink = self.tasks[ti].sink.as_mut().map(|s| s.snapshot(cp)).unwrap_or_default();
-        if self.protocol.as_ref().is_some_and(|p| p.sink_commits_at_snapshot()) {
+        if self.sabotage.sink_commits_at_snapshot {
             let early = self.tasks[ti].sink.as_mut().map(|s| s.commit_up_to(cp)).unwrap_or_default();
             self.make_visible(&early);
         }
@@ -404,7 +404,7 @@ impl Engine<'_> {
         let finished = t.state == State::Finished;
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
         let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
-        let persist = self.protocol.as_ref().is_some_and(|pr| pr.persists_overtaken_output());
+        let persist = !self.sabotage.drop_overtaken_output;
         let mut overtaken = Vec::new();
         if !finished {
             for &ch in &outputs {

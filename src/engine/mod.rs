@@ -116,9 +116,24 @@ struct TaskRt {
     initial_cursor: Option<crate::operator::LogCursor>,
 }
 
+/// Duties of checkpointing that a deliberately broken variant (a mutant, `verify::mutants`)
+/// skips. Every correct protocol runs with the default: nothing skipped. These are engine
+/// duties, not protocol decisions, so they live here rather than in the `Protocol` trait.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sabotage {
+    /// The data a priority barrier overtakes at the sender is not persisted as channel state.
+    pub drop_overtaken_output: bool,
+    /// A restore does not replay the checkpoint's channel state into its channels.
+    pub skip_channel_state_replay: bool,
+    /// A transactional sink commits at its snapshot, before the checkpoint completed.
+    pub sink_commits_at_snapshot: bool,
+}
+
 /// Options of a run that are not part of the scenario.
 #[derive(Default)]
 pub struct RunOptions {
+    /// Checkpointing duties to skip (mutants only).
+    pub sabotage: Sabotage,
     /// Record which lineages became visible at the sinks (memory grows with the number of
     /// records). The exactly-once oracle needs it.
     pub collect_output: bool,
@@ -199,7 +214,34 @@ pub struct RunResult {
     pub messages: Vec<Message>,
 }
 
-/// Runs a validated scenario to completion (until no event is left).
+/// Why a run could not be made.
+#[derive(Debug)]
+pub enum RunError {
+    /// The scenario is not valid (the error names the field and what is allowed).
+    Scenario(crate::scenario::ScenarioError),
+    /// Writing the trace file failed.
+    Trace(std::io::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Scenario(e) => write!(f, "{e}"),
+            RunError::Trace(e) => write!(f, "cannot write the trace: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<crate::scenario::ScenarioError> for RunError {
+    fn from(e: crate::scenario::ScenarioError) -> Self {
+        RunError::Scenario(e)
+    }
+}
+
+/// Validates `scenario` and runs it to completion (until no event is left). A scenario built or
+/// changed in code gets the same checks as a file: an invalid one is an error, never a panic.
 ///
 /// ```
 /// use ckptsim::{engine, scenario::Scenario};
@@ -208,22 +250,26 @@ pub struct RunResult {
 /// assert!(r.summary.drained);
 /// assert_eq!(r.summary.records.source_read, r.summary.records.sink_received);
 /// ```
-pub fn run(scenario: &Scenario, opts: RunOptions) -> std::io::Result<RunResult> {
+pub fn run(scenario: &Scenario, opts: RunOptions) -> Result<RunResult, RunError> {
     run_with_protocol(scenario, opts, crate::protocol::create(scenario.protocol()))
 }
 
 /// Runs every scenario (each deterministic on its own) on `jobs` threads; results in input order.
-/// `progress(done, total)` is called as runs finish.
+/// `progress(done, total)` is called as runs finish. The first invalid scenario is the error.
 pub fn run_many(
     scenarios: &[Scenario],
     collect_output: bool,
     jobs: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Vec<RunResult> {
+) -> Result<Vec<RunResult>, RunError> {
+    for s in scenarios {
+        s.validate()?;
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
     let total = scenarios.len();
     let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let results: std::sync::Mutex<Vec<Option<RunResult>>> = std::sync::Mutex::new((0..total).map(|_| None).collect());
+    type Slot = Option<Result<RunResult, RunError>>;
+    let results: std::sync::Mutex<Vec<Slot>> = std::sync::Mutex::new((0..total).map(|_| None).collect());
     std::thread::scope(|scope| {
         for _ in 0..jobs.clamp(1, total.max(1)) {
             scope.spawn(|| {
@@ -232,8 +278,7 @@ pub fn run_many(
                     if i >= total {
                         break;
                     }
-                    let r = run(&scenarios[i], RunOptions { collect_output, ..Default::default() })
-                        .expect("no trace file: no I/O");
+                    let r = run(&scenarios[i], RunOptions { collect_output, ..Default::default() });
                     results.lock().expect("no worker panics holding the lock")[i] = Some(r);
                     progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
                 }
@@ -245,14 +290,16 @@ pub fn run_many(
 
 /// Runs with an explicit protocol implementation (tests use this for deliberately broken
 /// variants); `None` runs without checkpointing. The scenario's `checkpointing` settings apply.
+/// Validates `scenario` first, as [`run`] does.
 pub fn run_with_protocol(
     scenario: &Scenario,
     opts: RunOptions,
     protocol: Option<Box<dyn Protocol>>,
-) -> std::io::Result<RunResult> {
+) -> Result<RunResult, RunError> {
+    scenario.validate()?;
     let mut e = Engine::new(scenario, opts, protocol);
     e.run();
-    e.finish()
+    e.finish().map_err(RunError::Trace)
 }
 
 struct Engine<'a> {
@@ -276,6 +323,7 @@ struct Engine<'a> {
     last_sample: (SimTime, u64, u64),
     output: Option<OutputLog>,
     protocol: Option<Box<dyn Protocol>>,
+    sabotage: Sabotage,
     protocol_name: String,
     coord: Option<Coordinator>,
     actions: Vec<Action>,
@@ -376,6 +424,7 @@ impl<'a> Engine<'a> {
                 _ => None,
             },
             protocol,
+            sabotage: opts.sabotage,
             actions: Vec::new(),
             eop_arrived: vec![false; graph_channels],
             input_blocked_since: vec![None; graph_channels],

@@ -238,7 +238,7 @@ impl Engine<'_> {
         }
         self.tracer.record(now, TraceEvent::Restart, &self.graph);
         let latest = self.coord.as_ref().and_then(|c| c.latest.clone());
-        let replay = self.protocol.as_ref().is_none_or(|p| p.replays_channel_state());
+        let replay = !self.sabotage.skip_channel_state_replay;
         let mut visible = Vec::new();
         for (i, t) in self.tasks.iter_mut().enumerate() {
             match &latest {

@@ -12,8 +12,8 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 ///
 /// ```
 /// use ckptsim::scenario::ProtocolName;
-/// let a = ckptsim::explore::scenario_for_seed(7, ProtocolName::Aligned);
-/// let b = ckptsim::explore::scenario_for_seed(7, ProtocolName::Aligned);
+/// let a = ckptsim::explore::scenario_for_seed(7, ProtocolName::ALIGNED);
+/// let b = ckptsim::explore::scenario_for_seed(7, ProtocolName::ALIGNED);
 /// assert_eq!(a, b);
 /// assert!((2..=8).contains(&a.topology.operators.len()));
 /// ```
@@ -32,9 +32,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The correct protocols, which exploration rotates through by seed.
-pub const CORRECT: [ProtocolName; 4] =
-    [ProtocolName::Aligned, ProtocolName::Unaligned, ProtocolName::ChandyLamport, ProtocolName::AlignedTimeout];
+/// The correct protocols (those the registry says promise exactly-once), which exploration
+/// rotates through by seed.
+pub fn correct_protocols() -> Vec<ProtocolName> {
+    ProtocolName::exactly_once()
+}
 
 /// What to explore.
 #[derive(Clone, Debug)]
@@ -43,7 +45,7 @@ pub struct ExploreConfig {
     pub seeds: std::ops::Range<u64>,
     /// Worker threads.
     pub jobs: usize,
-    /// One protocol for every seed; `None` rotates through [`CORRECT`] (seed mod 4).
+    /// One protocol for every seed; `None` rotates through [`correct_protocols`] by seed.
     pub protocol: Option<ProtocolName>,
     /// Check a deliberately broken protocol instead (for the mutation check).
     pub mutant: Option<Mutant>,
@@ -79,7 +81,10 @@ pub struct ExploreResult {
 
 /// The protocol seed `seed` runs.
 pub fn protocol_for(seed: u64, cfg: &ExploreConfig) -> ProtocolName {
-    cfg.mutant.map(Mutant::base).or(cfg.protocol).unwrap_or(CORRECT[(seed % 4) as usize])
+    cfg.mutant.map(Mutant::base).or(cfg.protocol).unwrap_or_else(|| {
+        let correct = correct_protocols();
+        correct[(seed % correct.len() as u64) as usize]
+    })
 }
 
 /// What checking one seed gave.
@@ -101,8 +106,8 @@ pub fn check_seed(seed: u64, cfg: &ExploreConfig) -> Checked {
         return Checked::Skipped;
     }
     let violations = match cfg.mutant {
-        Some(m) => invariants::check(&scenario, &|| Some(m.protocol(&scenario)), &cfg.invariants),
-        None => invariants::check(&scenario, &|| crate::protocol::create(scenario.protocol()), &cfg.invariants),
+        Some(m) => invariants::check(&scenario, &|| Some(m.protocol(&scenario)), m.sabotage(), &cfg.invariants),
+        None => invariants::check(&scenario, &|| scenario.protocol().create(), Default::default(), &cfg.invariants),
     };
     if violations.is_empty() {
         Checked::Passed(operators)

@@ -6,13 +6,7 @@
 
 use crate::scenario::{OperatorKind, Partitioner, Scenario};
 
-/// Dense id of a task (a parallel instance of an operator).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TaskId(pub u32);
-
-/// Dense id of a channel (one upstream task → one downstream task).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ChannelId(pub u32);
+pub use crate::sim::{ChannelId, TaskId};
 
 /// Index of an operator in `topology.operators`.
 pub type OpIndex = usize;

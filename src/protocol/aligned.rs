@@ -5,10 +5,31 @@
 //! every input (an ended input counts as arrived), snapshot, emit barrier `n` on every output and
 //! unblock. Nothing in flight belongs to the snapshot: channel state is empty.
 
-use super::{Action, BarrierCount, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
-use crate::graph::{ChannelId, TaskId};
-use crate::scenario::ProtocolName;
+use super::{
+    Action, BarrierCount, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo,
+    ProtocolName, TaskView,
+};
 use crate::sim::SimTime;
+use crate::sim::{ChannelId, TaskId};
+
+/// The registry row (see [`super::registry`]).
+pub const INFO: ProtocolInfo = ProtocolInfo {
+    name: "aligned",
+    summary: "aligned barriers (asynchronous barrier snapshotting): block each input until all barriers arrived",
+    create: Some(|| Box::new(Aligned::default())),
+    exactly_once: true,
+    channel_state: ChannelStateRule::Never,
+    uses_aligned_timeout: false,
+    narrate_snapshot: |s| {
+        (
+            format!(
+                "{} has barrier {} {}: it snapshots its state and forwards barrier {} on its outputs",
+                s.task, s.cp, s.all_inputs, s.cp
+            ),
+            "aligned: snapshot when the last barrier arrived; no in-flight data belongs to the snapshot".into(),
+        )
+    },
+};
 
 /// The aligned protocol.
 #[derive(Clone, Debug, Default)]
@@ -25,7 +46,7 @@ impl Aligned {
 
 impl Protocol for Aligned {
     fn name(&self) -> ProtocolName {
-        ProtocolName::Aligned
+        ProtocolName::ALIGNED
     }
 
     fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {

@@ -8,10 +8,38 @@
 //! barrier after the deadline behaves unaligned from the start. The engine computes the deadline
 //! (trigger + `aligned_checkpoint_timeout_ms`) and passes it in [`CheckpointTiming`].
 
-use super::{Action, Aligned, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
-use crate::graph::{ChannelId, TaskId};
-use crate::scenario::ProtocolName;
+use super::{
+    Action, Aligned, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo,
+    ProtocolName, TaskView,
+};
 use crate::sim::SimTime;
+use crate::sim::{ChannelId, TaskId};
+
+/// The registry row (see [`super::registry`]).
+pub const INFO: ProtocolInfo = ProtocolInfo {
+    name: "aligned_timeout",
+    summary: "aligned, switching a checkpoint to unaligned once aligned_checkpoint_timeout_ms has passed",
+    create: Some(|| Box::new(AlignedTimeout::default())),
+    exactly_once: true,
+    channel_state: ChannelStateRule::AfterAlignedTimeout,
+    uses_aligned_timeout: true,
+    narrate_snapshot: |s| {
+        if s.past_deadline {
+            (
+                format!(
+                    "{} snapshots unaligned: the checkpoint passed its aligned timeout; what is still ahead of the barriers becomes channel state",
+                    s.task
+                ),
+                "aligned_timeout after the timeout: as unaligned".into(),
+            )
+        } else {
+            (
+                format!("{} has barrier {} {} before the timeout: it snapshots aligned", s.task, s.cp, s.all_inputs),
+                "aligned_timeout before the timeout: as aligned".into(),
+            )
+        }
+    },
+};
 
 /// The aligned-with-timeout protocol: [`Aligned`] until the deadline, unaligned after it.
 #[derive(Clone, Debug, Default)]
@@ -29,7 +57,7 @@ impl AlignedTimeout {
 
 impl Protocol for AlignedTimeout {
     fn name(&self) -> ProtocolName {
-        ProtocolName::AlignedTimeout
+        ProtocolName::ALIGNED_TIMEOUT
     }
 
     fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {

@@ -4,10 +4,31 @@
 //! they were never sent (orphans), so a recovery may duplicate them. This is the negative control
 //! the checkers must catch.
 
-use super::{Action, BarrierCount, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
-use crate::graph::{ChannelId, TaskId};
-use crate::scenario::ProtocolName;
+use super::{
+    Action, BarrierCount, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo,
+    ProtocolName, TaskView,
+};
 use crate::sim::SimTime;
+use crate::sim::{ChannelId, TaskId};
+
+/// The registry row (see [`super::registry`]).
+pub const INFO: ProtocolInfo = ProtocolInfo {
+    name: "at_least_once",
+    summary: "no alignment and no channel state: snapshot at the last barrier (may duplicate on recovery)",
+    create: Some(|| Box::new(AtLeastOnce::default())),
+    exactly_once: false,
+    channel_state: ChannelStateRule::Never,
+    uses_aligned_timeout: false,
+    narrate_snapshot: |s| {
+        (
+            format!(
+                "{} snapshots at its last barrier; it never blocked, so records that came after an earlier barrier are in its state",
+                s.task
+            ),
+            "at-least-once: no alignment, no channel state — a recovery may duplicate".into(),
+        )
+    },
+};
 
 /// The at-least-once protocol.
 #[derive(Clone, Debug, Default)]
@@ -17,7 +38,7 @@ pub struct AtLeastOnce {
 
 impl Protocol for AtLeastOnce {
     fn name(&self) -> ProtocolName {
-        ProtocolName::AtLeastOnce
+        ProtocolName::AT_LEAST_ONCE
     }
 
     fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {

@@ -2,10 +2,31 @@
 //! records its state, sends marker `n` on every output, and records every other input from then
 //! until marker `n` arrives on it (the first input's channel state is empty). Nothing blocks.
 
-use super::{Action, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
-use crate::graph::ChannelId;
-use crate::scenario::ProtocolName;
+use super::{
+    Action, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo, ProtocolName,
+    TaskView,
+};
+use crate::sim::ChannelId;
 use crate::sim::SimTime;
+
+/// The registry row (see [`super::registry`]).
+pub const INFO: ProtocolInfo = ProtocolInfo {
+    name: "chandy_lamport",
+    summary: "Chandy-Lamport: in-band markers, record channels between the local snapshot and each marker",
+    create: Some(|| Box::new(ChandyLamport)),
+    exactly_once: true,
+    channel_state: ChannelStateRule::Always,
+    uses_aligned_timeout: false,
+    narrate_snapshot: |s| {
+        (
+            format!(
+                "{} records its state at its first marker, sends marker {} on every output, and records its other inputs until their markers arrive",
+                s.task, s.cp
+            ),
+            "Chandy-Lamport: on the first marker record the state and the other channels; no blocking".into(),
+        )
+    },
+};
 
 /// The Chandy-Lamport protocol.
 #[derive(Clone, Copy, Debug, Default)]
@@ -13,7 +34,7 @@ pub struct ChandyLamport;
 
 impl Protocol for ChandyLamport {
     fn name(&self) -> ProtocolName {
-        ProtocolName::ChandyLamport
+        ProtocolName::CHANDY_LAMPORT
     }
 
     fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {

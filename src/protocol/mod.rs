@@ -7,23 +7,24 @@
 //! task emits travel ([`BarrierPath`]). Everything else — forwarding barriers, recording channel
 //! state, the storage model, acks — is the engine's, so a protocol file is a few dozen lines.
 //!
-//! Adding a protocol = one file implementing [`Protocol`] + one line in [`create`].
+//! Adding a protocol = one file implementing [`Protocol`] with its [`ProtocolInfo`] row, plus
+//! one line in [`REGISTRY`] (and the `mod` line that declares the file).
 
 mod aligned;
 mod aligned_timeout;
 mod at_least_once;
 mod chandy_lamport;
+mod registry;
 mod unaligned;
 
 pub use aligned::Aligned;
 pub use aligned_timeout::AlignedTimeout;
 pub use at_least_once::AtLeastOnce;
 pub use chandy_lamport::ChandyLamport;
+pub use registry::{ChannelStateRule, ProtocolInfo, ProtocolName, REGISTRY, SnapshotStory};
 pub use unaligned::Unaligned;
 
-use crate::graph::{ChannelId, TaskId};
-use crate::scenario::ProtocolName;
-use crate::sim::SimTime;
+use crate::sim::{ChannelId, SimTime, TaskId};
 use std::collections::BTreeMap;
 
 /// Checkpoint number: 1, 2, 3, … in trigger order.
@@ -106,36 +107,11 @@ pub trait Protocol {
     fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
         let _ = (task, cp, out);
     }
-
-    /// Whether the data a priority barrier overtakes at the sender is persisted as channel
-    /// state. Every correct protocol does; a deliberately broken variant may not.
-    fn persists_overtaken_output(&self) -> bool {
-        true
-    }
-
-    /// Whether a restore replays the checkpoint's channel state into its channels. Every correct
-    /// protocol does; a deliberately broken variant may not.
-    fn replays_channel_state(&self) -> bool {
-        true
-    }
-
-    /// Whether a transactional sink commits at its snapshot, before the checkpoint completed.
-    /// Never for a correct protocol; a deliberately broken variant may.
-    fn sink_commits_at_snapshot(&self) -> bool {
-        false
-    }
 }
 
 /// The protocol named `name`; `None` for `none` (no checkpointing).
 pub fn create(name: ProtocolName) -> Option<Box<dyn Protocol>> {
-    Some(match name {
-        ProtocolName::None => return None,
-        ProtocolName::Aligned => Box::new(Aligned::default()),
-        ProtocolName::Unaligned => Box::new(Unaligned),
-        ProtocolName::ChandyLamport => Box::new(ChandyLamport),
-        ProtocolName::AtLeastOnce => Box::new(AtLeastOnce::default()),
-        ProtocolName::AlignedTimeout => Box::new(AlignedTimeout::default()),
-    })
+    name.create()
 }
 
 /// Barrier bookkeeping shared by the protocols that wait for every input: per task and

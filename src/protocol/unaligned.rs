@@ -6,10 +6,31 @@
 //! for every input, the data ahead of barrier `n` that it has not consumed (queued now, or
 //! arriving until barrier `n` arrives on that input). Nothing blocks.
 
-use super::{Action, BarrierPath, CheckpointId, CheckpointTiming, Protocol, TaskView};
-use crate::graph::ChannelId;
-use crate::scenario::ProtocolName;
+use super::{
+    Action, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo, ProtocolName,
+    TaskView,
+};
+use crate::sim::ChannelId;
 use crate::sim::SimTime;
+
+/// The registry row (see [`super::registry`]).
+pub const INFO: ProtocolInfo = ProtocolInfo {
+    name: "unaligned",
+    summary: "unaligned: priority barriers overtake buffered data, which is persisted as channel state",
+    create: Some(|| Box::new(Unaligned)),
+    exactly_once: true,
+    channel_state: ChannelStateRule::Always,
+    uses_aligned_timeout: false,
+    narrate_snapshot: |s| {
+        (
+            format!(
+                "{} snapshots at its first barrier; its barrier overtakes its output buffers, and the data it overtook — and its inputs' data ahead of their barriers — becomes channel state",
+                s.task
+            ),
+            "unaligned: snapshot on the first barrier, persist the overtaken data, never block".into(),
+        )
+    },
+};
 
 /// The unaligned protocol.
 #[derive(Clone, Copy, Debug, Default)]
@@ -17,7 +38,7 @@ pub struct Unaligned;
 
 impl Protocol for Unaligned {
     fn name(&self) -> ProtocolName {
-        ProtocolName::Unaligned
+        ProtocolName::UNALIGNED
     }
 
     fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {

@@ -56,12 +56,33 @@ const COLORS: [RGBColor; 7] = [
     RGBColor(23, 190, 207),
 ];
 
-/// A protocol keeps its colour in every chart; other series take the palette in order.
-fn color_of(series: &str, index: usize) -> RGBColor {
-    match crate::scenario::ProtocolName::parse(series) {
-        Some(p) => COLORS[crate::scenario::ProtocolName::ALL.iter().position(|&q| q == p).expect("listed")],
-        None => COLORS[index % COLORS.len()],
+/// The `i`-th colour of a palette that never runs out: the seven base colours, then hues spaced
+/// by the golden angle (so neighbours differ) at a fixed saturation and lightness.
+pub fn palette(i: usize) -> RGBColor {
+    if let Some(&c) = COLORS.get(i) {
+        return c;
     }
+    let hue = ((i - COLORS.len()) as f64 * 137.508 + 15.0) % 360.0;
+    let (s, l) = (0.65, 0.42);
+    let c = (1.0 - (2.0 * l - 1.0f64).abs()) * s;
+    let x = c * (1.0 - ((hue / 60.0) % 2.0 - 1.0).abs());
+    let (r, g, b) = match (hue / 60.0) as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let m = l - c / 2.0;
+    let byte = |v: f64| ((v + m) * 255.0).round() as u8;
+    RGBColor(byte(r), byte(g), byte(b))
+}
+
+/// A protocol keeps its colour (its registry position) in every chart; other series take the
+/// palette in order.
+fn color_of(series: &str, index: usize) -> RGBColor {
+    palette(crate::scenario::ProtocolName::parse(series).map_or(index, |p| p.index()))
 }
 
 fn completed(c: &[CheckpointStats]) -> impl Iterator<Item = &CheckpointStats> {

@@ -63,7 +63,7 @@ impl Scenario {
 
     /// The protocol the run uses: `checkpointing.mode`, or `none` without a checkpointing section.
     pub fn protocol(&self) -> ProtocolName {
-        self.checkpointing.as_ref().map_or(ProtocolName::None, |c| c.mode)
+        self.checkpointing.as_ref().map_or(ProtocolName::NONE, |c| c.mode)
     }
 
     /// Switches the protocol (the `--protocol` flag). Any protocol but `none` needs a
@@ -71,13 +71,13 @@ impl Scenario {
     /// `checkpointing.aligned_checkpoint_timeout_ms`.
     pub fn set_protocol(&mut self, p: ProtocolName) -> Result<(), ScenarioError> {
         match (&mut self.checkpointing, p) {
-            (None, ProtocolName::None) => Ok(()),
+            (None, ProtocolName::NONE) => Ok(()),
             (None, _) => Err(ScenarioError::field(
                 "checkpointing",
                 format!("missing; protocol {} needs a checkpointing section with at least `interval_ms`", p.name()),
             )),
             (Some(c), _) => {
-                if p == ProtocolName::AlignedTimeout && c.aligned_checkpoint_timeout_ms.is_none() {
+                if p == ProtocolName::ALIGNED_TIMEOUT && c.aligned_checkpoint_timeout_ms.is_none() {
                     return Err(ScenarioError::field(
                         "checkpointing.aligned_checkpoint_timeout_ms",
                         "missing; protocol aligned_timeout needs the time after which a checkpoint turns unaligned",

@@ -347,52 +347,8 @@ impl Default for MetricsConfig {
     }
 }
 
-/// A snapshot protocol (`checkpointing.mode`, `--protocol`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProtocolName {
-    /// No checkpoints.
-    None,
-    /// Aligned barriers (asynchronous barrier snapshotting): block each input until all barriers arrived.
-    Aligned,
-    /// Unaligned: priority barriers overtake buffered data, which is persisted as channel state.
-    Unaligned,
-    /// Chandy-Lamport: in-band markers, record channels between the local snapshot and each marker.
-    ChandyLamport,
-    /// Aligned, switching a checkpoint to unaligned once `aligned_checkpoint_timeout_ms` has passed.
-    AlignedTimeout,
-    /// No alignment and no channel state: snapshot at the last barrier (may duplicate on recovery).
-    AtLeastOnce,
-}
-
-impl ProtocolName {
-    /// Every protocol, in the order `compare` shows them.
-    pub const ALL: [ProtocolName; 6] = [
-        ProtocolName::None,
-        ProtocolName::Aligned,
-        ProtocolName::Unaligned,
-        ProtocolName::ChandyLamport,
-        ProtocolName::AlignedTimeout,
-        ProtocolName::AtLeastOnce,
-    ];
-
-    /// The snake_case name used in files and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            ProtocolName::None => "none",
-            ProtocolName::Aligned => "aligned",
-            ProtocolName::Unaligned => "unaligned",
-            ProtocolName::ChandyLamport => "chandy_lamport",
-            ProtocolName::AlignedTimeout => "aligned_timeout",
-            ProtocolName::AtLeastOnce => "at_least_once",
-        }
-    }
-
-    /// Parses a snake_case name.
-    pub fn parse(s: &str) -> Option<ProtocolName> {
-        Self::ALL.into_iter().find(|p| p.name() == s)
-    }
-}
+/// A snapshot protocol (`checkpointing.mode`, `--protocol`): a name from the protocol registry.
+pub use crate::protocol::ProtocolName;
 
 /// The checkpoint coordinator's settings, with Flink's names and defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,7 +381,7 @@ pub struct Checkpointing {
 }
 
 fn default_mode() -> ProtocolName {
-    ProtocolName::Aligned
+    ProtocolName::ALIGNED
 }
 fn default_timeout_ms() -> u64 {
     600_000

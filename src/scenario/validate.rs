@@ -124,7 +124,7 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
     )?;
     match c.aligned_checkpoint_timeout_ms {
         Some(t) => range("checkpointing.aligned_checkpoint_timeout_ms", t, 0, DAY_MS, "milliseconds")?,
-        None if c.mode == ProtocolName::AlignedTimeout => {
+        None if c.mode == ProtocolName::ALIGNED_TIMEOUT => {
             return Err(ScenarioError::field(
                 "checkpointing.aligned_checkpoint_timeout_ms",
                 "missing; mode aligned_timeout needs the time after which a checkpoint turns unaligned (milliseconds)",

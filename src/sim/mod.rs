@@ -11,6 +11,15 @@ pub use hash::StableHasher;
 pub use queue::EventQueue;
 pub use rng::{Component, RngTree, SimRng, mix64};
 
+/// Dense id of a task (a parallel instance of an operator); an index into the graph's tasks.
+/// It lives at the bottom of the module tree so that protocols need nothing above `sim`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaskId(pub u32);
+
+/// Dense id of a channel (one upstream task → one downstream task).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChannelId(pub u32);
+
 /// Simulated time in nanoseconds since the start of the run. Never a float.
 pub type SimTime = u64;
 

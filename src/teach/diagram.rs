@@ -12,7 +12,7 @@
 
 use crate::engine::RunResult;
 use crate::graph::{ChannelId, Graph, TaskId};
-use crate::protocol::CheckpointId;
+use crate::protocol::{ChannelStateRule, CheckpointId};
 use crate::scenario::{ProtocolName, Scenario};
 use crate::sim::{SimTime, fmt_ms};
 use crate::trace::TraceEvent;
@@ -116,7 +116,7 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
         .unwrap_or(start);
     let margin = ((last - start) / 5).max(100_000);
     let (from, to) = window.unwrap_or((start.saturating_sub(margin), last + margin));
-    let protocol = ProtocolName::parse(&r.summary.protocol).unwrap_or(ProtocolName::None);
+    let protocol = ProtocolName::parse(&r.summary.protocol).unwrap_or(ProtocolName::NONE);
     let mut snapshots = BTreeMap::new();
     let mut deadline = None;
     let mut arrivals = Vec::new();
@@ -153,10 +153,10 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
         })
         .collect();
     // Recorded channels: from the receiver's snapshot until the barrier arrives on that input.
-    let records = |t: SimTime| match protocol {
-        ProtocolName::Unaligned | ProtocolName::ChandyLamport => true,
-        ProtocolName::AlignedTimeout => deadline.is_some_and(|d| t >= d),
-        _ => false,
+    let records = |t: SimTime| match protocol.info().channel_state {
+        ChannelStateRule::Always => true,
+        ChannelStateRule::AfterAlignedTimeout => deadline.is_some_and(|d| t >= d),
+        ChannelStateRule::Never => false,
     };
     let recording = arrivals
         .iter()

@@ -4,7 +4,7 @@
 
 use crate::engine::RunResult;
 use crate::graph::{ChannelId, Graph, TaskId};
-use crate::protocol::CheckpointId;
+use crate::protocol::{CheckpointId, SnapshotStory};
 use crate::scenario::{OperatorKind, ProtocolName, Scenario};
 use crate::sim::{SimTime, fmt_ms};
 use crate::trace::TraceEvent;
@@ -29,7 +29,7 @@ pub struct Step {
 /// Narrates checkpoint `cp` of run `r` of scenario `s` (the run must have kept its protocol trace).
 pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
     let g = Graph::build(s);
-    let protocol = ProtocolName::parse(&r.summary.protocol).unwrap_or(ProtocolName::None);
+    let protocol = ProtocolName::parse(&r.summary.protocol).unwrap_or(ProtocolName::NONE);
     let ck = s.checkpointing.as_ref();
     let task = |t: TaskId| g.task(t).name.clone();
     let inputs = |t: TaskId| g.task(t).input_gates.iter().map(|x| x.len()).sum::<usize>();
@@ -118,33 +118,8 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                 } else if t == start {
                     (format!("{} has finished: its final state joins checkpoint {cp}", task(tk)), "a finished task is part of every later checkpoint with its final state (FLIP-147)".to_string())
                 } else {
-                    match protocol {
-                        ProtocolName::Aligned => (
-                            format!("{} has barrier {cp} {all}: it snapshots its state and forwards barrier {cp} on its outputs", task(tk)),
-                            "aligned: snapshot when the last barrier arrived; no in-flight data belongs to the snapshot".into(),
-                        ),
-                        ProtocolName::Unaligned => (
-                            format!("{} snapshots at its first barrier; its barrier overtakes its output buffers, and the data it overtook — and its inputs' data ahead of their barriers — becomes channel state", task(tk)),
-                            "unaligned: snapshot on the first barrier, persist the overtaken data, never block".into(),
-                        ),
-                        ProtocolName::ChandyLamport => (
-                            format!("{} records its state at its first marker, sends marker {cp} on every output, and records its other inputs until their markers arrive", task(tk)),
-                            "Chandy-Lamport: on the first marker record the state and the other channels; no blocking".into(),
-                        ),
-                        ProtocolName::AlignedTimeout if past_deadline => (
-                            format!("{} snapshots unaligned: the checkpoint passed its aligned timeout; what is still ahead of the barriers becomes channel state", task(tk)),
-                            "aligned_timeout after the timeout: as unaligned".into(),
-                        ),
-                        ProtocolName::AlignedTimeout => (
-                            format!("{} has barrier {cp} {all} before the timeout: it snapshots aligned", task(tk)),
-                            "aligned_timeout before the timeout: as aligned".into(),
-                        ),
-                        ProtocolName::AtLeastOnce => (
-                            format!("{} snapshots at its last barrier; it never blocked, so records that came after an earlier barrier are in its state", task(tk)),
-                            "at-least-once: no alignment, no channel state — a recovery may duplicate".into(),
-                        ),
-                        ProtocolName::None => (String::new(), String::new()),
-                    }
+                    let name = task(tk);
+                    (protocol.info().narrate_snapshot)(&SnapshotStory { task: &name, cp, all_inputs: &all, past_deadline })
                 };
                 step(t, Some(task(tk)), "snapshot", text, rule);
             }

@@ -1,6 +1,6 @@
 //! The named invariants checked on every generated case (STYLE: invariants have names).
 
-use crate::engine::{self, RunOptions, RunResult};
+use crate::engine::{self, RunError, RunOptions, RunResult, Sabotage};
 use crate::protocol::Protocol;
 use crate::scenario::Scenario;
 use crate::verify::Oracle;
@@ -9,6 +9,9 @@ use std::fmt;
 /// A named invariant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Invariant {
+    /// The scenario validates and its runs can be made (the generator's promise). Always checked
+    /// first: nothing else can be judged without a run.
+    Runnable,
     /// The visible output holds every expected record exactly once and the final keyed state
     /// equals the failure-free reference.
     ExactlyOnce,
@@ -27,7 +30,8 @@ pub enum Invariant {
 
 impl Invariant {
     /// Every invariant.
-    pub const ALL: [Invariant; 6] = [
+    pub const ALL: [Invariant; 7] = [
+        Invariant::Runnable,
         Invariant::ExactlyOnce,
         Invariant::ConsistentCut,
         Invariant::Deterministic,
@@ -39,6 +43,7 @@ impl Invariant {
     /// Its name.
     pub fn name(self) -> &'static str {
         match self {
+            Invariant::Runnable => "runnable",
             Invariant::ExactlyOnce => "exactly_once",
             Invariant::ConsistentCut => "consistent_cut",
             Invariant::Deterministic => "deterministic",
@@ -69,21 +74,35 @@ impl fmt::Display for Violation {
     }
 }
 
-fn run(s: &Scenario, p: Option<Box<dyn Protocol>>) -> RunResult {
-    engine::run_with_protocol(s, RunOptions { collect_output: true, trace: None, ..Default::default() }, p)
-        .expect("no trace file: no I/O")
+fn run(s: &Scenario, p: Option<Box<dyn Protocol>>, sabotage: Sabotage) -> Result<RunResult, RunError> {
+    engine::run_with_protocol(s, RunOptions { collect_output: true, sabotage, ..Default::default() }, p)
 }
 
-/// Checks `which` invariants on `s`; `make` builds a fresh protocol instance per run.
-pub fn check(s: &Scenario, make: &dyn Fn() -> Option<Box<dyn Protocol>>, which: &[Invariant]) -> Vec<Violation> {
-    let r = run(s, make());
+/// Checks `which` invariants on `s`; `make` builds a fresh protocol instance per run, and
+/// `sabotage` (default for every correct protocol) says which engine duties a mutant skips.
+pub fn check(
+    s: &Scenario,
+    make: &dyn Fn() -> Option<Box<dyn Protocol>>,
+    sabotage: Sabotage,
+    which: &[Invariant],
+) -> Vec<Violation> {
+    let runnable = |e: RunError| vec![Violation { invariant: Invariant::Runnable, message: e.to_string() }];
+    let r = match run(s, make(), sabotage) {
+        Ok(r) => r,
+        Err(e) => return runnable(e),
+    };
+    let oracle = match which.contains(&Invariant::ExactlyOnce).then(|| Oracle::reference(s)).transpose() {
+        Ok(o) => o,
+        Err(e) => return runnable(e),
+    };
     let m = &r.summary;
     let mut out = Vec::new();
     let mut fail = |invariant: Invariant, message: String| out.push(Violation { invariant, message });
     for &inv in which {
         match inv {
+            Invariant::Runnable => {}
             Invariant::ExactlyOnce => {
-                let eo = Oracle::reference(s).check(&r);
+                let eo = oracle.as_ref().expect("made above when asked for").check(&r);
                 if let Some(why) = eo.not_checked {
                     fail(inv, format!("cannot be judged: {why}"));
                 } else if eo.violations > 0 {
@@ -105,7 +124,7 @@ pub fn check(s: &Scenario, make: &dyn Fn() -> Option<Box<dyn Protocol>>, which: 
                 }
             }
             Invariant::Deterministic => {
-                let again = run(s, make()).summary.trace_hash;
+                let again = run(s, make(), sabotage).map(|r| r.summary.trace_hash).unwrap_or_default();
                 if again != m.trace_hash {
                     fail(inv, format!("trace hash {} then {again}", m.trace_hash));
                 }

@@ -2,6 +2,7 @@
 //! that cannot fail is a defect; `tests/mutants.rs` shows each of these is caught within a bounded
 //! number of generated cases.
 
+use crate::engine::{self, RunOptions, RunResult, Sabotage};
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::protocol::{
     self, Action, Aligned, BarrierPath, ChandyLamport, CheckpointId, CheckpointTiming, Protocol, TaskView, Unaligned,
@@ -61,14 +62,16 @@ impl Mutant {
     /// The correct protocol it breaks (its scenarios use this `checkpointing.mode`).
     pub fn base(self) -> ProtocolName {
         match self {
-            Mutant::AtLeastOnce => ProtocolName::AtLeastOnce,
-            Mutant::AlignedSkipsOneBlock | Mutant::SinkCommitsEarly => ProtocolName::Aligned,
-            Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => ProtocolName::Unaligned,
-            Mutant::ChandyLamportOvertakingMarkers | Mutant::ChandyLamportRecordsNothing => ProtocolName::ChandyLamport,
+            Mutant::AtLeastOnce => ProtocolName::AT_LEAST_ONCE,
+            Mutant::AlignedSkipsOneBlock | Mutant::SinkCommitsEarly => ProtocolName::ALIGNED,
+            Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => ProtocolName::UNALIGNED,
+            Mutant::ChandyLamportOvertakingMarkers | Mutant::ChandyLamportRecordsNothing => {
+                ProtocolName::CHANDY_LAMPORT
+            }
         }
     }
 
-    /// A fresh instance for a run of `s`.
+    /// A fresh instance of its protocol's decisions for a run of `s`.
     pub fn protocol(self, s: &Scenario) -> Box<dyn Protocol> {
         match self {
             Mutant::AtLeastOnce => Box::new(protocol::AtLeastOnce::default()),
@@ -78,14 +81,29 @@ impl Mutant {
                     g.tasks.iter().filter_map(|t| t.input_gates.first().and_then(|g| g.first().copied())).collect();
                 Box::new(SkipsOneBlock { inner: Aligned::default(), first })
             }
-            Mutant::UnalignedDropsOutputState => Box::new(Knobs { output: false, ..Knobs::UNALIGNED }),
-            Mutant::UnalignedDropsRecoveredState => Box::new(Knobs { replay: false, ..Knobs::UNALIGNED }),
-            Mutant::ChandyLamportOvertakingMarkers => {
-                Box::new(Knobs { name: ProtocolName::ChandyLamport, output: false, ..Knobs::UNALIGNED })
-            }
+            Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => Box::new(Unaligned),
+            Mutant::ChandyLamportOvertakingMarkers => Box::new(OvertakingMarkers),
             Mutant::ChandyLamportRecordsNothing => Box::new(RecordsNothing),
-            Mutant::SinkCommitsEarly => Box::new(EarlySink(Aligned::default())),
+            Mutant::SinkCommitsEarly => Box::new(Aligned::default()),
         }
+    }
+
+    /// The engine duties it skips.
+    pub fn sabotage(self) -> Sabotage {
+        let none = Sabotage::default();
+        match self {
+            Mutant::UnalignedDropsOutputState | Mutant::ChandyLamportOvertakingMarkers => {
+                Sabotage { drop_overtaken_output: true, ..none }
+            }
+            Mutant::UnalignedDropsRecoveredState => Sabotage { skip_channel_state_replay: true, ..none },
+            Mutant::SinkCommitsEarly => Sabotage { sink_commits_at_snapshot: true, ..none },
+            Mutant::AtLeastOnce | Mutant::AlignedSkipsOneBlock | Mutant::ChandyLamportRecordsNothing => none,
+        }
+    }
+
+    /// Runs `s` with this mutant (its protocol and its sabotage) and `opts`.
+    pub fn run(self, s: &Scenario, opts: RunOptions) -> Result<RunResult, engine::RunError> {
+        engine::run_with_protocol(s, RunOptions { sabotage: self.sabotage(), ..opts }, Some(self.protocol(s)))
     }
 }
 
@@ -96,7 +114,7 @@ struct SkipsOneBlock {
 
 impl Protocol for SkipsOneBlock {
     fn name(&self) -> ProtocolName {
-        ProtocolName::Aligned
+        ProtocolName::ALIGNED
     }
     fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
         self.inner.barrier_path(cp, now)
@@ -113,32 +131,19 @@ impl Protocol for SkipsOneBlock {
     }
 }
 
-/// Unaligned decisions with some of its duties switched off.
-struct Knobs {
-    name: ProtocolName,
-    output: bool,
-    replay: bool,
-}
+/// Unaligned decisions under Chandy-Lamport's name: markers overtake the data, and (with its
+/// sabotage) nobody records what they overtook.
+struct OvertakingMarkers;
 
-impl Knobs {
-    const UNALIGNED: Knobs = Knobs { name: ProtocolName::Unaligned, output: true, replay: true };
-}
-
-impl Protocol for Knobs {
+impl Protocol for OvertakingMarkers {
     fn name(&self) -> ProtocolName {
-        self.name
+        ProtocolName::CHANDY_LAMPORT
     }
     fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
         BarrierPath::Priority
     }
     fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
         Unaligned.on_barrier(t, ch, cp, o, out);
-    }
-    fn persists_overtaken_output(&self) -> bool {
-        self.output
-    }
-    fn replays_channel_state(&self) -> bool {
-        self.replay
     }
 }
 
@@ -147,7 +152,7 @@ struct RecordsNothing;
 
 impl Protocol for RecordsNothing {
     fn name(&self) -> ProtocolName {
-        ProtocolName::ChandyLamport
+        ProtocolName::CHANDY_LAMPORT
     }
     fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
         ChandyLamport.barrier_path(cp, now)
@@ -160,28 +165,5 @@ impl Protocol for RecordsNothing {
                 *record_inputs = false;
             }
         }
-    }
-}
-
-struct EarlySink(Aligned);
-
-impl Protocol for EarlySink {
-    fn name(&self) -> ProtocolName {
-        ProtocolName::Aligned
-    }
-    fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
-        self.0.barrier_path(cp, now)
-    }
-    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
-        self.0.on_barrier(t, ch, cp, o, out);
-    }
-    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
-        self.0.on_input_ended(t, ch, out);
-    }
-    fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
-        self.0.on_checkpoint_end(task, cp, out);
-    }
-    fn sink_commits_at_snapshot(&self) -> bool {
-        true
     }
 }

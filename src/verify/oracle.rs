@@ -11,7 +11,7 @@
 //! (whose state or whose selection of records would then depend on order) is out of scope:
 //! [`order_dependence`] names it and the oracle reports `checked: false` instead of guessing.
 
-use crate::engine::{self, OutputLog, RunOptions, RunResult};
+use crate::engine::{self, OutputLog, RunError, RunOptions, RunResult};
 use crate::metrics::ExactlyOnceSummary;
 use crate::scenario::{ProtocolName, Scenario};
 use std::collections::BTreeMap;
@@ -48,13 +48,12 @@ pub fn order_dependence(s: &Scenario) -> Option<String> {
 
 impl Oracle {
     /// Runs the reference: `s` without failures and without checkpointing.
-    pub fn reference(s: &Scenario) -> Oracle {
+    pub fn reference(s: &Scenario) -> Result<Oracle, RunError> {
         let mut r = s.clone();
         r.failures.clear();
-        r.set_protocol(ProtocolName::None).expect("protocol none needs no settings");
-        let run = engine::run(&r, RunOptions { collect_output: true, trace: None, ..Default::default() })
-            .expect("no trace file: no I/O");
-        Oracle { output: run.output.expect("collected"), state: run.final_state, out_of_scope: order_dependence(s) }
+        r.set_protocol(ProtocolName::NONE)?;
+        let run = engine::run(&r, RunOptions { collect_output: true, ..Default::default() })?;
+        Ok(Oracle { output: run.output.expect("collected"), state: run.final_state, out_of_scope: order_dependence(s) })
     }
 
     /// Checks a run made with [`RunOptions::collect_output`]; `checked` is false without it.
@@ -108,6 +107,7 @@ impl Oracle {
 }
 
 /// Runs the reference for `s` and fills `run.summary.exactly_once`.
-pub fn attach(s: &Scenario, run: &mut RunResult) {
-    run.summary.exactly_once = Oracle::reference(s).check(run);
+pub fn attach(s: &Scenario, run: &mut RunResult) -> Result<(), RunError> {
+    run.summary.exactly_once = Oracle::reference(s)?.check(run);
+    Ok(())
 }
