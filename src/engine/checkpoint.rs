@@ -6,13 +6,11 @@
 //! state it records is checked by `verify::cut` against the network's counters.
 
 use super::{Engine, Event, Mail, State};
-use crate::coordinator::{
-    CheckpointStats, Completed, CoordinatorConfig, Outcome, Pending, TaskCheckpointRow, TaskSnapshot,
-};
+use crate::coordinator::{CoordCmd, CoordinatorConfig, Ended, JobState, Outcome, Pending, TaskSnapshot};
 use crate::graph::{ChannelId, TaskId};
 use crate::net::{Arrival, Element};
 use crate::protocol::{Action, BarrierPath, CheckpointId, CheckpointTiming, TaskView};
-use crate::sim::{SimTime, ns_to_ms};
+use crate::sim::SimTime;
 use crate::trace::TraceEvent;
 
 impl Engine<'_> {
@@ -21,68 +19,58 @@ impl Engine<'_> {
         let snapshotted = self
             .coord
             .as_ref()
-            .and_then(|c| c.pending.get(&cp))
+            .and_then(|c| c.pending(cp))
             .is_some_and(|p| p.tasks[task.0 as usize].snapshot.is_some());
         TaskView { task, inputs: t.inputs, ended: t.ended_inputs, snapshotted }
     }
 
     fn pending(&self, cp: CheckpointId) -> Option<&Pending> {
-        self.coord.as_ref()?.pending.get(&cp)
+        self.coord.as_ref()?.pending(cp)
     }
 
     fn pending_mut(&mut self, cp: CheckpointId) -> Option<&mut Pending> {
-        self.coord.as_mut()?.pending.get_mut(&cp)
+        self.coord.as_mut()?.pending_mut(cp)
+    }
+
+    fn pending_ids(&self) -> Vec<CheckpointId> {
+        self.coord.as_ref().map_or(Vec::new(), |c| c.pending_ids())
     }
 
     fn sources_running(&self) -> bool {
         self.tasks.iter().any(|t| t.source.is_some() && t.state != State::Finished)
     }
 
-    // ---- coordinator -------------------------------------------------------------------------
+    // ---- the coordinator's commands ----------------------------------------------------------
 
-    /// The periodic trigger timer. A trigger waits for a free slot (`max_concurrent`; the end of
-    /// a checkpoint re-arms the timer) and for `min_pause` after the last checkpoint ended. Once
-    /// the sources finished the timer stops; when every task finished, one final checkpoint runs.
-    pub(super) fn on_tick(&mut self) {
-        let now = self.now;
-        let running = self.sources_running();
-        let done = self.job_done();
-        let Some(c) = &mut self.coord else { return };
-        if c.job_failed.is_some() || (!running && (c.final_triggered || !done)) {
-            // No checkpoint: the job failed, or the sources finished and the tasks still drain
-            // (the final checkpoint follows when they are done), or the final one is under way.
-            return;
+    /// Carries out the coordinator's commands, in order.
+    pub(super) fn exec(&mut self, cmds: Vec<CoordCmd>) {
+        for cmd in cmds {
+            match cmd {
+                CoordCmd::ScheduleTick(at) => self.queue.push(at, Event::Tick),
+                CoordCmd::Trigger { timing, timeout_at } => self.trigger(timing, timeout_at),
+                CoordCmd::Ended(e) => self.checkpoint_ended(*e),
+                CoordCmd::Release { cp, completed } => self.release(cp, completed),
+                CoordCmd::FailJob(why) => {
+                    self.log.job_failed.get_or_insert(why);
+                }
+            }
         }
-        if c.pending.len() >= c.cfg.max_concurrent {
-            c.trigger_waiting = true;
-            return;
-        }
-        if let Some(end) = c.last_end
-            && now < end + c.cfg.min_pause
-        {
-            self.queue.push(end + c.cfg.min_pause, Event::Tick);
-            return;
-        }
-        if !running {
-            // Every task finished: one final checkpoint (FLIP-147) lets the last transactions
-            // commit. It snapshots the final states at once.
-            c.final_triggered = true;
-            self.trigger();
-            return;
-        }
-        self.queue.push(now + c.cfg.interval, Event::Tick);
-        self.trigger();
     }
 
-    fn trigger(&mut self) {
-        let now = self.now;
+    /// The coordinator's trigger timer.
+    pub(super) fn on_tick(&mut self) {
+        let job = JobState { sources_running: self.sources_running(), all_finished: self.job_done() };
+        let Some(c) = &mut self.coord else { return };
+        let cmds = c.on_tick(self.now, job);
+        self.exec(cmds);
+    }
+
+    /// Checkpoint `timing.id` starts: its timers, the trigger RPC to every source, and the final
+    /// state of every finished task.
+    fn trigger(&mut self, timing: CheckpointTiming, timeout_at: SimTime) {
+        let (now, id) = (self.now, timing.id);
         let latency = self.net.config().latency;
-        let c = self.coord.as_mut().expect("trigger needs a coordinator");
-        let id = c.next_id;
-        c.next_id += 1;
-        let timing = CheckpointTiming { id, trigger: now, deadline: c.cfg.aligned_timeout.map(|t| now + t) };
-        c.pending.insert(id, Pending::new(timing, &self.graph));
-        self.queue.push(now + c.cfg.timeout, Event::Timeout(id));
+        self.queue.push(timeout_at, Event::Timeout(id));
         if let Some(d) = timing.deadline {
             self.queue.push(d, Event::Deadline(id));
         }
@@ -100,84 +88,52 @@ impl Engine<'_> {
 
     pub(super) fn on_ack(&mut self, task: TaskId, cp: CheckpointId) {
         let now = self.now;
-        let n = self.tasks.len();
-        let Some(p) = self.pending_mut(cp) else { return };
-        p.tasks[task.0 as usize].acked = Some(now);
-        p.acks += 1;
-        let done = p.acks == n;
+        let cmds = match &mut self.coord {
+            Some(c) if c.pending(cp).is_some() => c.on_ack(now, task, cp, &self.graph),
+            _ => return,
+        };
         self.tracer.record(now, TraceEvent::Ack { task, cp }, &self.graph);
-        if done {
-            self.end_checkpoint(cp, Outcome::Completed);
-        }
+        self.exec(cmds);
     }
 
     pub(super) fn on_timeout(&mut self, cp: CheckpointId) {
-        if self.pending(cp).is_some() {
-            self.end_checkpoint(cp, Outcome::TimedOut);
+        let Some(c) = &mut self.coord else { return };
+        let cmds = c.on_timeout(self.now, cp, &self.graph);
+        self.exec(cmds);
+    }
+
+    /// Ends every checkpoint in progress with `outcome`.
+    pub(super) fn abort_all(&mut self, outcome: Outcome) {
+        let Some(c) = &mut self.coord else { return };
+        let cmds = c.abort_all(self.now, outcome, &self.graph);
+        self.exec(cmds);
+    }
+
+    /// A checkpoint ended: its rows, its trace event, and the failure injected at completion.
+    fn checkpoint_ended(&mut self, e: Ended) {
+        let now = self.now;
+        let (cp, completed) = (e.cp, e.outcome == Outcome::Completed);
+        self.log.ended(e);
+        if completed {
+            self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
+            if let Some(victim) = self.faults.completed_moment(cp) {
+                // Injected failure: before any task — the sink — hears of the completion.
+                self.queue.push(now, Event::Crash(victim));
+            }
+        } else {
+            self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph);
         }
     }
 
-    /// Completes or aborts `cp`: statistics, the cut check, cleanup, notifications.
-    pub(super) fn end_checkpoint(&mut self, cp: CheckpointId, outcome: Outcome) {
+    /// The end of `cp` reaches the tasks: its timers are obsolete, the protocol forgets it, and a
+    /// completion is notified to every task.
+    fn release(&mut self, cp: CheckpointId, completed: bool) {
         let now = self.now;
-        let c = self.coord.as_mut().expect("a pending checkpoint has a coordinator");
-        let p = c.pending.remove(&cp).expect("ending a pending checkpoint");
-        let violations =
-            if outcome == Outcome::Completed { crate::verify::check_cut(&self.graph, &p) } else { Vec::new() };
-        if outcome == Outcome::Completed {
-            c.cut_checked += 1;
-        }
-        c.stats.push(stats(&p, now, outcome, violations.len(), self.scenario.network.record_bytes as u64));
-        for (t, tp) in p.tasks.iter().enumerate() {
-            c.task_rows.push(task_row(&p, tp, &self.graph.tasks[t].name));
-        }
-        c.cut_violations.extend(violations);
-        c.last_end = Some(now);
-        match outcome {
-            Outcome::Completed => {
-                self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
-                // Completions can come out of order (max_concurrent > 1); the latest never goes
-                // back, and older checkpoints still pending are subsumed, as in Flink.
-                debug_assert!(c.latest.as_ref().is_none_or(|l| l.id < cp), "older checkpoints are subsumed");
-                c.latest = Some(Completed::from(p));
-                if let Some(victim) = self.faults.completed_moment(cp) {
-                    // Injected failure: before any task — the sink — hears of the completion.
-                    self.queue.push(now, Event::Crash(victim));
-                }
-            }
-            // Abandoned by a failure (the restart takes over) or overtaken by a newer checkpoint:
-            // no checkpoint failure.
-            Outcome::Failed | Outcome::Subsumed => self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph),
-            Outcome::TimedOut | Outcome::Unfinished => {
-                self.tracer.record(now, TraceEvent::Aborted { cp }, &self.graph);
-                c.failed += 1;
-                if c.failed > c.cfg.tolerable_failed && c.job_failed.is_none() {
-                    c.job_failed = Some(format!(
-                        "checkpoint {cp} {}: {} aborted checkpoints exceed tolerable_failed_checkpoints ({})",
-                        outcome.name(),
-                        c.failed,
-                        c.cfg.tolerable_failed
-                    ));
-                }
-            }
-        }
-        if c.trigger_waiting && c.job_failed.is_none() {
-            c.trigger_waiting = false;
-            self.queue.push(now + c.cfg.min_pause, Event::Tick);
-        }
-        if outcome == Outcome::Completed {
-            let older: Vec<CheckpointId> =
-                self.coord.as_ref().map_or(Vec::new(), |c| c.pending.range(..cp).map(|(&id, _)| id).collect());
-            for id in older {
-                self.end_checkpoint(id, Outcome::Subsumed);
-            }
-        }
-        // The checkpoint's timers are obsolete.
         self.queue.retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
         for t in 0..self.tasks.len() {
             let task = TaskId(t as u32);
             self.decide(task, |p, out| p.on_checkpoint_end(task, cp, out));
-            if outcome == Outcome::Completed {
+            if completed {
                 let latency = self.net.config().latency;
                 self.queue.push(now + latency, Event::Notify(task, cp));
             }
@@ -224,7 +180,7 @@ impl Engine<'_> {
         let to = self.graph.channels[ch.0 as usize].to;
         match arrival {
             Arrival::Data(_) => {
-                for p in coord.pending.values_mut() {
+                for (_, p) in coord.pending_iter_mut() {
                     if p.channels[ch.0 as usize].recording {
                         p.channels[ch.0 as usize].input.extend_from_slice(self.net.last_arrived(ch));
                     }
@@ -232,8 +188,7 @@ impl Engine<'_> {
             }
             Arrival::EndOfPartition => {
                 self.eop_arrived[ch.0 as usize] = true;
-                let cps: Vec<CheckpointId> = coord.pending.keys().copied().collect();
-                for cp in cps {
+                for cp in coord.pending_ids() {
                     self.close_recording(ch, cp);
                 }
             }
@@ -310,7 +265,7 @@ impl Engine<'_> {
     }
 
     pub(super) fn on_input_ended(&mut self, task: TaskId, ch: ChannelId) {
-        if self.coord.as_ref().is_none_or(|c| c.pending.is_empty()) {
+        if self.coord.as_ref().is_none_or(|c| !c.has_pending()) {
             return;
         }
         let t = &self.tasks[task.0 as usize];
@@ -368,7 +323,7 @@ impl Engine<'_> {
     pub(super) fn snapshot(&mut self, task: TaskId, cp: CheckpointId, record_inputs: bool) {
         let now = self.now;
         let ti = task.0 as usize;
-        let Some(p) = self.coord.as_ref().and_then(|c| c.pending.get(&cp)) else {
+        let Some(p) = self.pending(cp) else {
             return;
         };
         if p.tasks[ti].snapshot.is_some() {
@@ -387,7 +342,7 @@ impl Engine<'_> {
         }
         let t = &self.tasks[ti];
         let state_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
-        let cfg = &self.coord.as_ref().expect("checked").cfg;
+        let cfg = self.coord.as_ref().expect("checked").cfg();
         let sync = cfg.sync_base + CoordinatorConfig::transfer(state_bytes, cfg.sync_bytes_per_sec);
         let snap = TaskSnapshot {
             at: now,
@@ -467,7 +422,7 @@ impl Engine<'_> {
     pub(super) fn sync_finished(&mut self, task: TaskId) {
         let Some(c) = &mut self.coord else { return };
         let mut ready = Vec::new();
-        for (&cp, p) in c.pending.iter_mut() {
+        for (cp, p) in c.pending_iter_mut() {
             let tp = &mut p.tasks[task.0 as usize];
             if tp.snapshot.is_some() && !tp.sync_done {
                 tp.sync_done = true;
@@ -481,20 +436,14 @@ impl Engine<'_> {
 
     /// A task finished: it joins every checkpoint in progress with its final state.
     pub(super) fn snapshot_finished(&mut self, task: TaskId) {
-        let Some(c) = &self.coord else { return };
-        let cps: Vec<CheckpointId> = c.pending.keys().copied().collect();
-        for cp in cps {
+        for cp in self.pending_ids() {
             self.snapshot(task, cp, false);
         }
     }
 
     /// Checkpoints still in progress when the run ends are reported as unfinished.
     pub(super) fn end_unfinished(&mut self) {
-        let Some(c) = &self.coord else { return };
-        let cps: Vec<CheckpointId> = c.pending.keys().copied().collect();
-        for cp in cps {
-            self.end_checkpoint(cp, Outcome::Unfinished);
-        }
+        self.abort_all(Outcome::Unfinished);
     }
 
     /// Starts the upload once the synchronous part is over and every recording closed; the ack
@@ -505,8 +454,8 @@ impl Engine<'_> {
         let record_bytes = self.scenario.network.record_bytes as u64;
         let ti = task.0 as usize;
         let Some(c) = &mut self.coord else { return };
-        let (write_latency, bw) = (c.cfg.write_latency, c.cfg.write_bytes_per_sec);
-        let Some(p) = c.pending.get_mut(&cp) else { return };
+        let (write_latency, bw) = (c.cfg().write_latency, c.cfg().write_bytes_per_sec);
+        let Some(p) = c.pending_mut(cp) else { return };
         let tp = &p.tasks[ti];
         if tp.snapshot.is_none() || !tp.sync_done || tp.open_recordings > 0 || tp.upload.is_some() {
             return;
@@ -521,49 +470,5 @@ impl Engine<'_> {
         tp.upload = Some((now, upload));
         tp.channel_bytes = channel_bytes;
         self.queue.push(now + upload + latency, Event::Ack(task, cp));
-    }
-}
-
-fn max_of(v: impl Iterator<Item = f64>) -> f64 {
-    v.fold(0.0, f64::max)
-}
-
-fn stats(p: &Pending, now: SimTime, outcome: Outcome, violations: usize, record_bytes: u64) -> CheckpointStats {
-    let trig = p.timing.trigger;
-    let snaps = || p.tasks.iter().filter_map(|t| t.snapshot.as_ref().map(|s| (t, s)));
-    let records: usize = p.channels.iter().map(|c| c.input.len() + c.output.len()).sum();
-    CheckpointStats {
-        id: p.timing.id,
-        trigger_ms: ns_to_ms(trig),
-        end_ms: ns_to_ms(now),
-        outcome,
-        duration_ms: ns_to_ms(now - trig),
-        start_delay_max_ms: max_of(p.tasks.iter().filter_map(|t| t.first_barrier).map(|f| ns_to_ms(f - trig))),
-        alignment_max_ms: max_of(snaps().map(|(t, s)| ns_to_ms(s.at - t.first_barrier.unwrap_or(s.at)))),
-        sync_max_ms: max_of(snaps().map(|(_, s)| ns_to_ms(s.sync))),
-        async_max_ms: max_of(p.tasks.iter().filter_map(|t| t.upload).map(|(_, d)| ns_to_ms(d))),
-        state_bytes: snaps().map(|(_, s)| s.state_bytes).sum(),
-        channel_state_bytes: records as u64 * record_bytes,
-        channel_state_records: records as u64,
-        cut_violations: violations,
-    }
-}
-
-fn task_row(p: &Pending, tp: &crate::coordinator::TaskProgress, name: &str) -> TaskCheckpointRow {
-    let trig = p.timing.trigger;
-    let snap = tp.snapshot.as_ref();
-    TaskCheckpointRow {
-        id: p.timing.id,
-        task: name.to_string(),
-        first_barrier_ms: tp.first_barrier.map(ns_to_ms),
-        last_barrier_ms: tp.last_barrier.map(ns_to_ms),
-        start_delay_ms: tp.first_barrier.map(|f| ns_to_ms(f - trig)),
-        alignment_ms: snap.map(|s| ns_to_ms(s.at - tp.first_barrier.unwrap_or(s.at))),
-        snapshot_ms: snap.map(|s| ns_to_ms(s.at)),
-        sync_ms: snap.map(|s| ns_to_ms(s.sync)),
-        async_ms: tp.upload.map(|(_, d)| ns_to_ms(d)),
-        ack_ms: tp.acked.map(ns_to_ms),
-        state_bytes: snap.map_or(0, |s| s.state_bytes),
-        channel_state_bytes: tp.channel_bytes,
     }
 }

@@ -14,12 +14,14 @@
 
 mod checkpoint;
 mod output;
+mod recorder;
 mod recovery;
 
 pub use output::OutputLog;
 
-use crate::coordinator::{CheckpointStats, Coordinator, CoordinatorConfig, TaskCheckpointRow};
+use crate::coordinator::{Coordinator, CoordinatorConfig};
 use crate::graph::{ChannelId, Graph, TaskId};
+use crate::metrics::{CheckpointStats, TaskCheckpointRow};
 use crate::metrics::{
     CheckpointSummary, CutSummary, Histogram, LatencySummary, RecordCounts, RecoverySummary, SampleRow, Summary,
 };
@@ -326,6 +328,7 @@ struct Engine<'a> {
     sabotage: Sabotage,
     protocol_name: String,
     coord: Option<Coordinator>,
+    log: recorder::CheckpointLog,
     actions: Vec<Action>,
     /// Per channel: end-of-partition reached the receiver.
     eop_arrived: Vec<bool>,
@@ -348,6 +351,14 @@ impl<'a> Engine<'a> {
         // Without checkpoints there are no transactions to commit: every sink delivers plainly.
         let checkpointing = protocol.is_some() && scenario.checkpointing.is_some();
         let rngs = RngTree::new(scenario.seed);
+        let coord = match (&protocol, &scenario.checkpointing) {
+            (Some(p), Some(c)) => Some(Coordinator::new(
+                CoordinatorConfig::new(c, p.name()),
+                &graph,
+                scenario.network.record_bytes as u64,
+            )),
+            _ => None,
+        };
         let faults = recovery::Faults::new(scenario, &graph, &rngs);
         let net = Network::new(&graph, NetConfig::from_scenario(&scenario.network), rngs.stream(Component::Network));
         let tasks = graph
@@ -419,10 +430,8 @@ impl<'a> Engine<'a> {
             last_sample: (0, 0, 0),
             output: opts.collect_output.then(OutputLog::default),
             protocol_name: protocol.as_ref().map_or("none", |p| p.name().name()).to_string(),
-            coord: match (&protocol, &scenario.checkpointing) {
-                (Some(p), Some(c)) => Some(Coordinator::new(CoordinatorConfig::new(c, p.name()))),
-                _ => None,
-            },
+            coord,
+            log: Default::default(),
             protocol,
             sabotage: opts.sabotage,
             actions: Vec::new(),
@@ -438,7 +447,8 @@ impl<'a> Engine<'a> {
 
     fn run(&mut self) {
         if let Some(c) = &self.coord {
-            self.queue.push(c.cfg.interval, Event::Tick);
+            let cmds = c.start();
+            self.exec(cmds);
         }
         self.schedule_failures();
         for t in 0..self.tasks.len() {
@@ -769,17 +779,20 @@ impl<'a> Engine<'a> {
         let input_blocked_ns =
             self.input_blocked_ns + self.input_blocked_since.iter().flatten().map(|&s| end - s).sum::<SimTime>();
         let (checkpoints, consistent_cut, stats, rows, violations) = match self.coord.take() {
-            Some(c) => (
-                CheckpointSummary::from_stats(&c.stats, c.job_failed.clone()),
-                CutSummary {
-                    checked: c.cut_checked,
-                    violations: c.cut_violations.len(),
-                    first_violation: c.cut_violations.first().map(|v| v.to_string()),
-                },
-                c.stats,
-                c.task_rows,
-                c.cut_violations,
-            ),
+            Some(_) => {
+                let c = std::mem::take(&mut self.log);
+                (
+                    CheckpointSummary::from_stats(&c.stats, c.job_failed.clone()),
+                    CutSummary {
+                        checked: c.cut_checked,
+                        violations: c.cut_violations.len(),
+                        first_violation: c.cut_violations.first().map(|v| v.to_string()),
+                    },
+                    c.stats,
+                    c.task_rows,
+                    c.cut_violations,
+                )
+            }
             None => Default::default(),
         };
         let secs = end.max(1) as f64 / SEC as f64;

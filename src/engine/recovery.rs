@@ -186,11 +186,7 @@ impl Engine<'_> {
                 .enumerate()
                 .filter_map(|(i, t)| t.source.as_ref().map(|s| (TaskId(i as u32), s.cursor().offset)))
                 .collect();
-            let pending: Vec<CheckpointId> =
-                self.coord.as_ref().map_or(Vec::new(), |c| c.pending.keys().copied().collect());
-            for cp in pending {
-                self.end_checkpoint(cp, Outcome::Failed);
-            }
+            self.abort_all(Outcome::Failed);
             for t in &mut self.tasks {
                 if let Some(since) = t.blocked_since.take() {
                     t.blocked_ns += now - since;
@@ -237,7 +233,7 @@ impl Engine<'_> {
             self.faults.downtime += now - since;
         }
         self.tracer.record(now, TraceEvent::Restart, &self.graph);
-        let latest = self.coord.as_ref().and_then(|c| c.latest.clone());
+        let latest = self.coord.as_ref().and_then(|c| c.latest().cloned());
         let replay = !self.sabotage.skip_channel_state_replay;
         let mut visible = Vec::new();
         for (i, t) in self.tasks.iter_mut().enumerate() {
@@ -278,9 +274,8 @@ impl Engine<'_> {
             }
         }
         if let Some(c) = &mut self.coord {
-            c.trigger_waiting = false;
-            c.final_triggered = false;
-            self.queue.push(now + c.cfg.interval, Event::Tick);
+            let cmds = c.on_restart(now);
+            self.exec(cmds);
         }
         // Recovery figures: what the sources read again, and when they are back where they were.
         let mut targets = Vec::new();

@@ -2,9 +2,11 @@
 //! Memory stays flat however long a run is: histograms have a fixed number of buckets and the
 //! summary holds per-task and per-channel figures only.
 
+mod checkpoints;
 mod histogram;
 mod summary;
 
+pub use checkpoints::{CheckpointStats, Outcome, TaskCheckpointRow};
 pub use histogram::Histogram;
 
 /// A row of one of the CSV outputs.

@@ -107,12 +107,10 @@ pub struct CheckpointSummary {
 
 impl CheckpointSummary {
     /// Summarizes the rows of `checkpoints.csv`.
-    pub fn from_stats(stats: &[crate::coordinator::CheckpointStats], job_failed: Option<String>) -> Self {
-        use crate::coordinator::Outcome;
+    pub fn from_stats(stats: &[super::CheckpointStats], job_failed: Option<String>) -> Self {
+        use super::Outcome;
         let done: Vec<_> = stats.iter().filter(|s| s.outcome == Outcome::Completed).collect();
-        let of = |f: &dyn Fn(&crate::coordinator::CheckpointStats) -> f64| {
-            Percentiles::of(done.iter().map(|s| f(s)).collect())
-        };
+        let of = |f: &dyn Fn(&super::CheckpointStats) -> f64| Percentiles::of(done.iter().map(|s| f(s)).collect());
         CheckpointSummary {
             triggered: stats.len(),
             completed: done.len(),

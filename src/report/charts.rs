@@ -6,9 +6,9 @@
 //! SVG only: plotters' SVG backend writes text as `<text>` elements that the browser renders,
 //! so no font library (fontconfig, freetype) and no shipped font file are needed.
 
-use crate::coordinator::{CheckpointStats, Outcome};
 use crate::engine::RunResult;
 use crate::metrics::SampleRow;
+use crate::metrics::{CheckpointStats, Outcome};
 use plotters::prelude::*;
 
 /// One line of a chart.

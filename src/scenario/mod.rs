@@ -77,10 +77,10 @@ impl Scenario {
                 format!("missing; protocol {} needs a checkpointing section with at least `interval_ms`", p.name()),
             )),
             (Some(c), _) => {
-                if p == ProtocolName::ALIGNED_TIMEOUT && c.aligned_checkpoint_timeout_ms.is_none() {
+                if p.info().uses_aligned_timeout && c.aligned_checkpoint_timeout_ms.is_none() {
                     return Err(ScenarioError::field(
                         "checkpointing.aligned_checkpoint_timeout_ms",
-                        "missing; protocol aligned_timeout needs the time after which a checkpoint turns unaligned",
+                        format!("missing; protocol {p} needs the time after which a checkpoint turns unaligned"),
                     ));
                 }
                 c.mode = p;

@@ -2,7 +2,7 @@
 //! Each check reports the JSON path, the value found and what is allowed. Limits are generous but
 //! finite: a value beyond them is almost certainly a typo (milliseconds written as nanoseconds, …).
 
-use super::{Checkpointing, OperatorKind, OperatorSpec, Partitioner, ProtocolName, Scenario, ScenarioError};
+use super::{Checkpointing, OperatorKind, OperatorSpec, Partitioner, Scenario, ScenarioError};
 use std::collections::BTreeMap;
 
 type R = Result<(), ScenarioError>;
@@ -124,10 +124,13 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
     )?;
     match c.aligned_checkpoint_timeout_ms {
         Some(t) => range("checkpointing.aligned_checkpoint_timeout_ms", t, 0, DAY_MS, "milliseconds")?,
-        None if c.mode == ProtocolName::ALIGNED_TIMEOUT => {
+        None if c.mode.info().uses_aligned_timeout => {
             return Err(ScenarioError::field(
                 "checkpointing.aligned_checkpoint_timeout_ms",
-                "missing; mode aligned_timeout needs the time after which a checkpoint turns unaligned (milliseconds)",
+                format!(
+                    "missing; mode {} needs the time after which a checkpoint turns unaligned (milliseconds)",
+                    c.mode
+                ),
             ));
         }
         None => {}

@@ -1,0 +1,127 @@
+//! One checkpoint's record while it is in progress ([`Pending`]: every task's progress and
+//! snapshot, every channel's recorded state) and once it completed ([`Completed`]: what a
+//! recovery restores). The engine fills these in as barriers travel; the coordinator owns them.
+
+use crate::graph::ChannelId;
+use crate::operator::sink::Precommitted;
+use crate::operator::{LogCursor, Logic, Record};
+use crate::protocol::{CheckpointId, CheckpointTiming};
+use crate::sim::SimTime;
+
+/// What a task's snapshot captured, with the engine's ground truth at that instant.
+#[derive(Clone, Debug)]
+pub struct TaskSnapshot {
+    /// When it was taken.
+    pub at: SimTime,
+    /// Operator state size.
+    pub state_bytes: u64,
+    /// The operator's fold of the records it applied (sum of lineage digests).
+    pub state_digest: u64,
+    /// Ground truth: sum of the lineage digests of the records taken from its inputs.
+    pub consumed_digest: u64,
+    /// Ground truth: records taken from each input channel so far (`r`), with the sum of their
+    /// lineage digests.
+    pub consumed: Vec<(ChannelId, u64, u64)>,
+    /// Ground truth: records written to each output channel so far (`s`).
+    pub sent: Vec<(ChannelId, u64)>,
+    /// Duration of the synchronous part.
+    pub sync: SimTime,
+    /// A copy of the operator state (what a restore puts back).
+    pub logic: Logic,
+    /// Sources: the log position to rewind to.
+    pub cursor: Option<LogCursor>,
+    /// Sinks: the pre-committed transactions not yet committed.
+    pub sink: Precommitted,
+}
+
+/// One task's progress in one checkpoint.
+#[derive(Clone, Debug, Default)]
+pub struct TaskProgress {
+    /// First barrier (or trigger, for a source) reaching the task.
+    pub first_barrier: Option<SimTime>,
+    /// Latest barrier reaching the task.
+    pub last_barrier: Option<SimTime>,
+    /// The snapshot, once taken.
+    pub snapshot: Option<TaskSnapshot>,
+    /// Input channels still being recorded.
+    pub open_recordings: u32,
+    /// The synchronous part finished.
+    pub sync_done: bool,
+    /// Upload start and duration, once started.
+    pub upload: Option<(SimTime, SimTime)>,
+    /// Channel-state bytes this task uploads (its recorded inputs and overtaken outputs).
+    pub channel_bytes: u64,
+    /// When the coordinator received the ack.
+    pub acked: Option<SimTime>,
+}
+
+/// One channel's recorded state in one checkpoint.
+#[derive(Clone, Debug, Default)]
+pub struct ChannelProgress {
+    /// Recorded by the receiver: data ahead of the barrier it had not consumed at its snapshot.
+    pub input: Vec<Record>,
+    /// Recorded by the sender: data its priority barrier overtook.
+    pub output: Vec<Record>,
+    /// The receiver is recording arrivals (snapshot taken, barrier not yet arrived).
+    pub recording: bool,
+    /// Records that had arrived at the receiver when the barrier arrived.
+    pub barrier_bound: Option<u64>,
+}
+
+/// A checkpoint in progress.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// Id, trigger time, deadline.
+    pub timing: CheckpointTiming,
+    /// Per task.
+    pub tasks: Vec<TaskProgress>,
+    /// Per channel.
+    pub channels: Vec<ChannelProgress>,
+    /// Acks received.
+    pub acks: usize,
+}
+
+impl Pending {
+    /// A fresh checkpoint over `tasks` tasks and `channels` channels.
+    pub fn new(timing: CheckpointTiming, tasks: usize, channels: usize) -> Self {
+        Pending {
+            timing,
+            tasks: vec![TaskProgress::default(); tasks],
+            channels: vec![ChannelProgress::default(); channels],
+            acks: 0,
+        }
+    }
+}
+
+/// A completed checkpoint: what a recovery restores.
+#[derive(Clone, Debug)]
+pub struct Completed {
+    /// The checkpoint.
+    pub id: CheckpointId,
+    /// Per task, its snapshot.
+    pub tasks: Vec<TaskSnapshot>,
+    /// Per channel, the recorded state: the receiver's part, then the sender's (records `r..s`).
+    pub channel_state: Vec<Vec<Record>>,
+}
+
+impl From<Pending> for Completed {
+    /// The completed form of a checkpoint whose every task snapshotted.
+    fn from(p: Pending) -> Self {
+        Completed {
+            id: p.timing.id,
+            tasks: p
+                .tasks
+                .into_iter()
+                .map(|t| t.snapshot.expect("a completed checkpoint has every snapshot"))
+                .collect(),
+            channel_state: p
+                .channels
+                .into_iter()
+                .map(|mut c| {
+                    c.input.append(&mut c.output);
+                    c.input
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The coordinator's settings in simulation units, from the scenario's `checkpointing` section.
+
+use crate::scenario::{Checkpointing, ProtocolName};
+use crate::sim::{MS, SEC, SimTime, US};
+
+/// Coordinator settings in simulation units.
+#[derive(Clone, Debug)]
+pub struct CoordinatorConfig {
+    /// Trigger interval.
+    pub interval: SimTime,
+    /// Abort after this long.
+    pub timeout: SimTime,
+    /// Pause between the end of one checkpoint and the next trigger.
+    pub min_pause: SimTime,
+    /// Checkpoints in progress at once.
+    pub max_concurrent: usize,
+    /// Aborted checkpoints tolerated before the job fails.
+    pub tolerable_failed: u32,
+    /// `aligned_timeout` only: when a checkpoint turns unaligned, after its trigger.
+    pub aligned_timeout: Option<SimTime>,
+    /// Fixed part of the synchronous snapshot.
+    pub sync_base: SimTime,
+    /// Bytes per second of the synchronous state copy.
+    pub sync_bytes_per_sec: u64,
+    /// Latency of an upload.
+    pub write_latency: SimTime,
+    /// Upload bytes per second.
+    pub write_bytes_per_sec: u64,
+}
+
+impl CoordinatorConfig {
+    /// From the scenario's `checkpointing` section, for `protocol`.
+    pub fn new(c: &Checkpointing, protocol: ProtocolName) -> Self {
+        CoordinatorConfig {
+            interval: c.interval_ms * MS,
+            timeout: c.timeout_ms * MS,
+            min_pause: c.min_pause_ms * MS,
+            max_concurrent: c.max_concurrent as usize,
+            tolerable_failed: c.tolerable_failed_checkpoints,
+            aligned_timeout: protocol
+                .info()
+                .uses_aligned_timeout
+                .then(|| c.aligned_checkpoint_timeout_ms.map(|m| m * MS))
+                .flatten(),
+            sync_base: c.storage.sync_base_us * US,
+            sync_bytes_per_sec: c.storage.sync_mib_per_sec << 20,
+            write_latency: c.storage.write_latency_ms * MS,
+            write_bytes_per_sec: c.storage.write_mib_per_sec << 20,
+        }
+    }
+
+    /// Time to copy `bytes` at `per_sec`.
+    pub fn transfer(bytes: u64, per_sec: u64) -> SimTime {
+        (bytes as u128 * SEC as u128 / per_sec as u128) as SimTime
+    }
+}

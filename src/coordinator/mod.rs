@@ -1,0 +1,279 @@
+//! The checkpoint coordinator (Flink's `CheckpointCoordinator`) as a state machine.
+//!
+//! It owns the checkpoints in progress, the latest completed one, the trigger timer's state
+//! (`max_concurrent`, `min_pause`, the final checkpoint after end of input), subsumption and the
+//! failed-checkpoint counter. Its fields are private: the engine tells it what happened
+//! ([`Coordinator::on_tick`], [`Coordinator::on_ack`], [`Coordinator::on_timeout`],
+//! [`Coordinator::abort_all`], [`Coordinator::on_restart`]) and carries out the [`CoordCmd`]s it
+//! answers with, in order (stateright's `Out` buffer). What each task does with a barrier is the
+//! protocol's business (`crate::protocol`); what the engine records while a checkpoint is in
+//! progress lives in its [`Pending`] record, which the engine reaches through
+//! [`Coordinator::pending_mut`].
+//!
+//! What does not live here: barriers, snapshots and uploads (`engine/checkpoint.rs`).
+
+mod checkpoint;
+mod config;
+mod report;
+
+pub use crate::metrics::Outcome;
+pub use checkpoint::{ChannelProgress, Completed, Pending, TaskProgress, TaskSnapshot};
+pub use config::CoordinatorConfig;
+
+use crate::graph::{Graph, TaskId};
+use crate::metrics::{CheckpointStats, TaskCheckpointRow};
+use crate::protocol::{CheckpointId, CheckpointTiming};
+use crate::sim::SimTime;
+use crate::verify::CutViolation;
+use std::collections::BTreeMap;
+
+/// What the coordinator asks the engine to do. The engine carries them out in order.
+#[derive(Debug)]
+pub enum CoordCmd {
+    /// Call [`Coordinator::on_tick`] again at this time.
+    ScheduleTick(SimTime),
+    /// Checkpoint `timing.id` started: inject its trigger at the sources, include finished tasks,
+    /// arm its timeout at `timeout_at` (and its aligned-checkpoint deadline, if any).
+    Trigger {
+        /// Id, trigger time, aligned-checkpoint deadline.
+        timing: CheckpointTiming,
+        /// When it times out.
+        timeout_at: SimTime,
+    },
+    /// A checkpoint ended (the record is for the metrics; the cut check already ran).
+    Ended(Box<Ended>),
+    /// The checkpoint's end reaches the tasks: cancel its timers, let the protocol forget it
+    /// (unblocking what it blocked) and, if it completed, notify every task.
+    Release {
+        /// The checkpoint.
+        cp: CheckpointId,
+        /// It completed (notify the tasks).
+        completed: bool,
+    },
+    /// Too many checkpoints failed: the job fails. The coordinator triggers no more.
+    FailJob(String),
+}
+
+/// A checkpoint that ended, with its rows for `checkpoints.csv` and `checkpoint_tasks.csv`.
+#[derive(Debug)]
+pub struct Ended {
+    /// The checkpoint.
+    pub cp: CheckpointId,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Its row.
+    pub stats: CheckpointStats,
+    /// One row per task.
+    pub task_rows: Vec<TaskCheckpointRow>,
+    /// Consistent-cut violations (completed checkpoints only).
+    pub violations: Vec<CutViolation>,
+}
+
+/// What the coordinator needs to know about the job when its trigger timer fires.
+#[derive(Clone, Copy, Debug)]
+pub struct JobState {
+    /// Some source is still reading.
+    pub sources_running: bool,
+    /// Every task finished (all input processed).
+    pub all_finished: bool,
+}
+
+/// The coordinator's state.
+#[derive(Debug)]
+pub struct Coordinator {
+    cfg: CoordinatorConfig,
+    tasks: usize,
+    channels: usize,
+    record_bytes: u64,
+    pending: BTreeMap<CheckpointId, Pending>,
+    next_id: CheckpointId,
+    last_end: Option<SimTime>,
+    failed: u32,
+    job_failed: bool,
+    trigger_waiting: bool,
+    final_triggered: bool,
+    latest: Option<Completed>,
+}
+
+impl Coordinator {
+    /// A coordinator with no checkpoint yet, for a job of `graph` whose records are
+    /// `record_bytes` long (channel-state sizes).
+    pub fn new(cfg: CoordinatorConfig, graph: &Graph, record_bytes: u64) -> Self {
+        Coordinator {
+            cfg,
+            tasks: graph.tasks.len(),
+            channels: graph.channels.len(),
+            record_bytes,
+            pending: BTreeMap::new(),
+            next_id: 1,
+            last_end: None,
+            failed: 0,
+            job_failed: false,
+            trigger_waiting: false,
+            final_triggered: false,
+            latest: None,
+        }
+    }
+
+    /// The settings.
+    pub fn cfg(&self) -> &CoordinatorConfig {
+        &self.cfg
+    }
+
+    /// Checkpoint `cp`, while in progress.
+    pub fn pending(&self, cp: CheckpointId) -> Option<&Pending> {
+        self.pending.get(&cp)
+    }
+
+    /// Checkpoint `cp`, while in progress, for the engine to record barriers and snapshots in.
+    pub fn pending_mut(&mut self, cp: CheckpointId) -> Option<&mut Pending> {
+        self.pending.get_mut(&cp)
+    }
+
+    /// The checkpoints in progress, oldest first.
+    pub fn pending_ids(&self) -> Vec<CheckpointId> {
+        self.pending.keys().copied().collect()
+    }
+
+    /// The checkpoints in progress, oldest first, for the engine to record in.
+    pub fn pending_iter_mut(&mut self) -> impl Iterator<Item = (CheckpointId, &mut Pending)> {
+        self.pending.iter_mut().map(|(&id, p)| (id, p))
+    }
+
+    /// True when a checkpoint is in progress.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// The latest completed checkpoint: what a restart restores.
+    pub fn latest(&self) -> Option<&Completed> {
+        self.latest.as_ref()
+    }
+
+    /// The run starts: the first trigger is one interval in.
+    pub fn start(&self) -> Vec<CoordCmd> {
+        vec![CoordCmd::ScheduleTick(self.cfg.interval)]
+    }
+
+    /// The trigger timer fired. A trigger waits for a free slot (`max_concurrent`; the end of a
+    /// checkpoint re-arms the timer) and for `min_pause` after the last checkpoint ended. Once
+    /// the sources finished the timer stops; when every task finished, one final checkpoint runs
+    /// (FLIP-147) so the last transactions commit.
+    pub fn on_tick(&mut self, now: SimTime, job: JobState) -> Vec<CoordCmd> {
+        if self.job_failed || (!job.sources_running && (self.final_triggered || !job.all_finished)) {
+            // No checkpoint: the job failed, or the sources finished and the tasks still drain
+            // (the final checkpoint follows when they are done), or the final one is under way.
+            return Vec::new();
+        }
+        if self.pending.len() >= self.cfg.max_concurrent {
+            self.trigger_waiting = true;
+            return Vec::new();
+        }
+        if let Some(end) = self.last_end
+            && now < end + self.cfg.min_pause
+        {
+            return vec![CoordCmd::ScheduleTick(end + self.cfg.min_pause)];
+        }
+        if !job.sources_running {
+            self.final_triggered = true;
+            return vec![self.trigger(now)];
+        }
+        vec![CoordCmd::ScheduleTick(now + self.cfg.interval), self.trigger(now)]
+    }
+
+    fn trigger(&mut self, now: SimTime) -> CoordCmd {
+        let id = self.next_id;
+        self.next_id += 1;
+        let timing = CheckpointTiming { id, trigger: now, deadline: self.cfg.aligned_timeout.map(|t| now + t) };
+        self.pending.insert(id, Pending::new(timing, self.tasks, self.channels));
+        CoordCmd::Trigger { timing, timeout_at: now + self.cfg.timeout }
+    }
+
+    /// `task`'s ack of `cp` arrived (its upload finished). The last ack completes `cp`.
+    pub fn on_ack(&mut self, now: SimTime, task: TaskId, cp: CheckpointId, graph: &Graph) -> Vec<CoordCmd> {
+        let Some(p) = self.pending.get_mut(&cp) else { return Vec::new() };
+        p.tasks[task.0 as usize].acked = Some(now);
+        p.acks += 1;
+        if p.acks < self.tasks {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        self.end(now, cp, Outcome::Completed, graph, &mut out);
+        out
+    }
+
+    /// The timeout of `cp` expired: it is aborted if still in progress.
+    pub fn on_timeout(&mut self, now: SimTime, cp: CheckpointId, graph: &Graph) -> Vec<CoordCmd> {
+        let mut out = Vec::new();
+        if self.pending.contains_key(&cp) {
+            self.end(now, cp, Outcome::TimedOut, graph, &mut out);
+        }
+        out
+    }
+
+    /// Ends every checkpoint in progress with `outcome` (a task failed: `Failed`; the run
+    /// ended: `Unfinished`).
+    pub fn abort_all(&mut self, now: SimTime, outcome: Outcome, graph: &Graph) -> Vec<CoordCmd> {
+        let mut out = Vec::new();
+        for cp in self.pending_ids() {
+            self.end(now, cp, outcome, graph, &mut out);
+        }
+        out
+    }
+
+    /// The job restarted: the timer starts over one interval from now.
+    pub fn on_restart(&mut self, now: SimTime) -> Vec<CoordCmd> {
+        self.trigger_waiting = false;
+        self.final_triggered = false;
+        vec![CoordCmd::ScheduleTick(now + self.cfg.interval)]
+    }
+
+    /// Completes or aborts `cp`: its rows and cut check, the failure counter, the trigger timer,
+    /// subsumption of older checkpoints, then its release to the tasks.
+    fn end(&mut self, now: SimTime, cp: CheckpointId, outcome: Outcome, graph: &Graph, out: &mut Vec<CoordCmd>) {
+        let p = self.pending.remove(&cp).expect("ending a pending checkpoint");
+        let completed = outcome == Outcome::Completed;
+        let violations = if completed { crate::verify::check_cut(graph, &p) } else { Vec::new() };
+        let stats = report::stats(&p, now, outcome, violations.len(), self.record_bytes);
+        let task_rows = p.tasks.iter().zip(&graph.tasks).map(|(tp, t)| report::task_row(&p, tp, &t.name)).collect();
+        out.push(CoordCmd::Ended(Box::new(Ended { cp, outcome, stats, task_rows, violations })));
+        self.last_end = Some(now);
+        match outcome {
+            Outcome::Completed => {
+                // Completions can come out of order (max_concurrent > 1); the latest never goes
+                // back, and older checkpoints still pending are subsumed below, as in Flink.
+                debug_assert!(self.latest.as_ref().is_none_or(|l| l.id < cp), "older checkpoints are subsumed");
+                self.latest = Some(Completed::from(p));
+            }
+            // Abandoned by a failure (the restart takes over) or overtaken by a newer checkpoint:
+            // no checkpoint failure.
+            Outcome::Failed | Outcome::Subsumed => {}
+            Outcome::TimedOut | Outcome::Unfinished => {
+                self.failed += 1;
+                if self.failed > self.cfg.tolerable_failed && !self.job_failed {
+                    self.job_failed = true;
+                    out.push(CoordCmd::FailJob(format!(
+                        "checkpoint {cp} {}: {} aborted checkpoints exceed tolerable_failed_checkpoints ({})",
+                        outcome.name(),
+                        self.failed,
+                        self.cfg.tolerable_failed
+                    )));
+                }
+            }
+        }
+        if self.trigger_waiting && !self.job_failed {
+            self.trigger_waiting = false;
+            out.push(CoordCmd::ScheduleTick(now + self.cfg.min_pause));
+        }
+        if completed {
+            let older: Vec<CheckpointId> = self.pending.range(..cp).map(|(&id, _)| id).collect();
+            for id in older {
+                self.end(now, id, Outcome::Subsumed, graph, out);
+            }
+        }
+        out.push(CoordCmd::Release { cp, completed });
+    }
+}
+
+#[cfg(test)]
+mod tests;

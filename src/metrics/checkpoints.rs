@@ -1,0 +1,145 @@
+//! The per-checkpoint rows: `checkpoints.csv` (one row per checkpoint) and
+//! `checkpoint_tasks.csv` (one row per task and checkpoint), and how a checkpoint ended.
+
+use crate::protocol::CheckpointId;
+use serde::Serialize;
+
+/// How a checkpoint ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every task acked.
+    Completed,
+    /// Not complete within `timeout_ms`.
+    TimedOut,
+    /// Still in progress when the run ended.
+    Unfinished,
+    /// Abandoned because a task failed (does not count towards the tolerable failures).
+    Failed,
+    /// Abandoned because a newer checkpoint completed first (Flink's `CHECKPOINT_SUBSUMED`).
+    Subsumed,
+}
+
+impl Outcome {
+    /// snake_case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::TimedOut => "timed_out",
+            Outcome::Unfinished => "unfinished",
+            Outcome::Failed => "failed",
+            Outcome::Subsumed => "subsumed",
+        }
+    }
+}
+
+/// One row of `checkpoints.csv`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckpointStats {
+    /// Checkpoint id.
+    pub id: CheckpointId,
+    /// Trigger time.
+    pub trigger_ms: f64,
+    /// Completion or abort time.
+    pub end_ms: f64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// End − trigger.
+    pub duration_ms: f64,
+    /// Largest start delay (trigger → first barrier at a task).
+    pub start_delay_max_ms: f64,
+    /// Largest alignment (first barrier → snapshot at a task).
+    pub alignment_max_ms: f64,
+    /// Largest synchronous part.
+    pub sync_max_ms: f64,
+    /// Largest asynchronous upload.
+    pub async_max_ms: f64,
+    /// Operator state, all tasks.
+    pub state_bytes: u64,
+    /// Channel state (in-flight data), all channels.
+    pub channel_state_bytes: u64,
+    /// Channel state in records.
+    pub channel_state_records: u64,
+    /// Consistent-cut violations found in this checkpoint (completed ones only).
+    pub cut_violations: usize,
+}
+
+impl super::CsvRow for CheckpointStats {
+    /// CSV header.
+    const CSV_HEADER: &'static str = "id,trigger_ms,end_ms,outcome,duration_ms,start_delay_max_ms,alignment_max_ms,sync_max_ms,async_max_ms,state_bytes,channel_state_bytes,channel_state_records,cut_violations";
+
+    /// As CSV.
+    fn to_csv(&self) -> String {
+        format!(
+            "{},{:.3},{:.3},{},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{}",
+            self.id,
+            self.trigger_ms,
+            self.end_ms,
+            self.outcome.name(),
+            self.duration_ms,
+            self.start_delay_max_ms,
+            self.alignment_max_ms,
+            self.sync_max_ms,
+            self.async_max_ms,
+            self.state_bytes,
+            self.channel_state_bytes,
+            self.channel_state_records,
+            self.cut_violations
+        )
+    }
+}
+
+/// One row of `checkpoint_tasks.csv`: one task in one checkpoint. Times in ms; empty when the
+/// moment never came.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskCheckpointRow {
+    /// Checkpoint id.
+    pub id: CheckpointId,
+    /// Task name.
+    pub task: String,
+    /// First barrier reached the task.
+    pub first_barrier_ms: Option<f64>,
+    /// Last barrier reached the task.
+    pub last_barrier_ms: Option<f64>,
+    /// First barrier − trigger.
+    pub start_delay_ms: Option<f64>,
+    /// Snapshot − first barrier.
+    pub alignment_ms: Option<f64>,
+    /// Snapshot time.
+    pub snapshot_ms: Option<f64>,
+    /// Synchronous part.
+    pub sync_ms: Option<f64>,
+    /// Upload.
+    pub async_ms: Option<f64>,
+    /// Ack received by the coordinator.
+    pub ack_ms: Option<f64>,
+    /// Operator state.
+    pub state_bytes: u64,
+    /// Channel state this task persisted.
+    pub channel_state_bytes: u64,
+}
+
+impl super::CsvRow for TaskCheckpointRow {
+    /// CSV header.
+    const CSV_HEADER: &'static str = "id,task,first_barrier_ms,last_barrier_ms,start_delay_ms,alignment_ms,snapshot_ms,sync_ms,async_ms,ack_ms,state_bytes,channel_state_bytes";
+
+    /// As CSV.
+    fn to_csv(&self) -> String {
+        let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
+        format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            self.id,
+            self.task,
+            f(self.first_barrier_ms),
+            f(self.last_barrier_ms),
+            f(self.start_delay_ms),
+            f(self.alignment_ms),
+            f(self.snapshot_ms),
+            f(self.sync_ms),
+            f(self.async_ms),
+            f(self.ack_ms),
+            self.state_bytes,
+            self.channel_state_bytes
+        )
+    }
+}
