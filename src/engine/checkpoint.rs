@@ -51,7 +51,7 @@ impl Engine<'_> {
                 CoordCmd::Ended(e) => self.checkpoint_ended(*e),
                 CoordCmd::Release { cp, completed } => self.release(cp, completed),
                 CoordCmd::FailJob(why) => {
-                    self.log.job_failed.get_or_insert(why);
+                    self.rec.log.job_failed.get_or_insert(why);
                 }
             }
         }
@@ -113,7 +113,7 @@ impl Engine<'_> {
     fn checkpoint_ended(&mut self, e: Ended) {
         let now = self.now;
         let (cp, completed) = (e.cp, e.outcome == Outcome::Completed);
-        self.log.ended(e);
+        self.rec.log.ended(e);
         if completed {
             self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
             if let Some(victim) = self.faults.completed_moment(cp) {

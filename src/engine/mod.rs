@@ -12,27 +12,25 @@
 //! and priority barriers are handled before the next record, even while the task is
 //! backpressured. In-band barriers, by contrast, are taken from the inputs like records.
 
+mod api;
 mod checkpoint;
 mod output;
 mod recorder;
 mod recovery;
 
+pub use api::{Message, RunError, RunOptions, RunResult, Sabotage, run, run_many, run_with_protocol};
 pub use output::OutputLog;
 
+use api::Capture;
+
 use crate::coordinator::{Coordinator, CoordinatorConfig};
-use crate::graph::{ChannelId, Graph, TaskId};
-use crate::metrics::{CheckpointStats, TaskCheckpointRow};
-use crate::metrics::{
-    CheckpointSummary, CutSummary, Histogram, LatencySummary, RecordCounts, RecoverySummary, SampleRow, Summary,
-};
+use crate::graph::{ChannelId, Graph, Route, TaskId};
 use crate::net::{Element, NetConfig, NetEvent, Network, Taken};
 use crate::operator::{Logic, Record, Sink, SourceLog};
 use crate::protocol::{Action, CheckpointId, Protocol};
-use crate::scenario::{CostSpec, Delivery, OperatorKind, Partitioner, Scenario};
-use crate::sim::{Component, EventQueue, MS, RngTree, SEC, SimTime, US, mix64, ns_to_ms};
+use crate::scenario::{CostSpec, Delivery, OperatorKind, Scenario};
+use crate::sim::{Component, EventQueue, MS, RngTree, SimTime, US};
 use crate::trace::{TraceEvent, Tracer};
-use std::collections::BTreeMap;
-use std::io::Write;
 
 /// What the event loop schedules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,192 +116,6 @@ struct TaskRt {
     initial_cursor: Option<crate::operator::LogCursor>,
 }
 
-/// Duties of checkpointing that a deliberately broken variant (a mutant, `verify::mutants`)
-/// skips. Every correct protocol runs with the default: nothing skipped. These are engine
-/// duties, not protocol decisions, so they live here rather than in the `Protocol` trait.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Sabotage {
-    /// The data a priority barrier overtakes at the sender is not persisted as channel state.
-    pub drop_overtaken_output: bool,
-    /// A restore does not replay the checkpoint's channel state into its channels.
-    pub skip_channel_state_replay: bool,
-    /// A transactional sink commits at its snapshot, before the checkpoint completed.
-    pub sink_commits_at_snapshot: bool,
-}
-
-/// Options of a run that are not part of the scenario.
-#[derive(Default)]
-pub struct RunOptions {
-    /// Checkpointing duties to skip (mutants only).
-    pub sabotage: Sabotage,
-    /// Record which lineages became visible at the sinks (memory grows with the number of
-    /// records). The exactly-once oracle needs it.
-    pub collect_output: bool,
-    /// Write every trace event as JSON Lines here.
-    pub trace: Option<Box<dyn Write>>,
-    /// Keep the checkpoint and failure trace events in [`RunResult::protocol_trace`].
-    pub keep_protocol_trace: bool,
-    /// Record every data record written to a channel in this time window (ns), with the time
-    /// its receiver took it ([`RunResult::messages`]); for space-time diagrams.
-    pub capture_messages: Option<(SimTime, SimTime)>,
-}
-
-/// A data record on a channel, for space-time diagrams.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Message {
-    /// The channel.
-    pub ch: ChannelId,
-    /// Its sequence number on the channel.
-    pub seq: u64,
-    /// Restarts before it was sent (sequence numbers repeat after a restore).
-    pub epoch: u32,
-    /// When the sender wrote it to the channel.
-    pub sent: SimTime,
-    /// When the receiver took it, if it did.
-    pub consumed: Option<SimTime>,
-}
-
-/// Records the messages of a time window.
-#[derive(Debug, Default)]
-struct Capture {
-    window: (SimTime, SimTime),
-    messages: Vec<Message>,
-    index: BTreeMap<(ChannelId, u64, u32), usize>,
-}
-
-impl Capture {
-    fn sent(&mut self, ch: ChannelId, seq: u64, epoch: u32, now: SimTime) {
-        if now >= self.window.0 && now <= self.window.1 {
-            self.index.insert((ch, seq, epoch), self.messages.len());
-            self.messages.push(Message { ch, seq, epoch, sent: now, consumed: None });
-        }
-    }
-
-    fn consumed(&mut self, ch: ChannelId, seq: u64, epoch: u32, now: SimTime) {
-        if let Some(&i) = self.index.get(&(ch, seq, epoch)) {
-            self.messages[i].consumed = Some(now);
-        }
-    }
-}
-
-/// Everything a run produced.
-#[derive(Debug)]
-pub struct RunResult {
-    /// `summary.json`.
-    pub summary: Summary,
-    /// The rows of `timeseries.csv`.
-    pub timeseries: Vec<SampleRow>,
-    /// Lineages that became visible at the sinks (committed, for a transactional sink), when
-    /// [`RunOptions::collect_output`] was set.
-    pub output: Option<OutputLog>,
-    /// Final keyed state per `keyed_sum` operator: key → the sum over the operator's tasks.
-    pub final_state: BTreeMap<String, BTreeMap<u64, i64>>,
-    /// The rows of `checkpoints.csv` (empty without checkpointing).
-    pub checkpoints: Vec<CheckpointStats>,
-    /// The rows of `checkpoint_tasks.csv`.
-    pub checkpoint_tasks: Vec<TaskCheckpointRow>,
-    /// Every consistent-cut violation found, in order.
-    pub cut_violations: Vec<crate::verify::CutViolation>,
-    /// When tasks crashed (ms).
-    pub crashes_ms: Vec<f64>,
-    /// When the job restarted (ms).
-    pub restarts_ms: Vec<f64>,
-    /// When, after each restart, the sources were back at their offsets of the failure (ms).
-    pub caught_up_ms: Vec<f64>,
-    /// The checkpoint and failure trace events, with [`RunOptions::keep_protocol_trace`].
-    pub protocol_trace: Vec<(SimTime, TraceEvent)>,
-    /// The data messages of [`RunOptions::capture_messages`]'s window.
-    pub messages: Vec<Message>,
-}
-
-/// Why a run could not be made.
-#[derive(Debug)]
-pub enum RunError {
-    /// The scenario is not valid (the error names the field and what is allowed).
-    Scenario(crate::scenario::ScenarioError),
-    /// Writing the trace file failed.
-    Trace(std::io::Error),
-}
-
-impl std::fmt::Display for RunError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RunError::Scenario(e) => write!(f, "{e}"),
-            RunError::Trace(e) => write!(f, "cannot write the trace: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for RunError {}
-
-impl From<crate::scenario::ScenarioError> for RunError {
-    fn from(e: crate::scenario::ScenarioError) -> Self {
-        RunError::Scenario(e)
-    }
-}
-
-/// Validates `scenario` and runs it to completion (until no event is left). A scenario built or
-/// changed in code gets the same checks as a file: an invalid one is an error, never a panic.
-///
-/// ```
-/// use ckptsim::{engine, scenario::Scenario};
-/// let s = Scenario::load("scenarios/pipeline.json".as_ref()).unwrap();
-/// let r = engine::run(&s, engine::RunOptions::default()).unwrap();
-/// assert!(r.summary.drained);
-/// assert_eq!(r.summary.records.source_read, r.summary.records.sink_received);
-/// ```
-pub fn run(scenario: &Scenario, opts: RunOptions) -> Result<RunResult, RunError> {
-    run_with_protocol(scenario, opts, crate::protocol::create(scenario.protocol()))
-}
-
-/// Runs every scenario (each deterministic on its own) on `jobs` threads; results in input order.
-/// `progress(done, total)` is called as runs finish. The first invalid scenario is the error.
-pub fn run_many(
-    scenarios: &[Scenario],
-    collect_output: bool,
-    jobs: usize,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<Vec<RunResult>, RunError> {
-    for s in scenarios {
-        s.validate()?;
-    }
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let total = scenarios.len();
-    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    type Slot = Option<Result<RunResult, RunError>>;
-    let results: std::sync::Mutex<Vec<Slot>> = std::sync::Mutex::new((0..total).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, total.max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= total {
-                        break;
-                    }
-                    let r = run(&scenarios[i], RunOptions { collect_output, ..Default::default() });
-                    results.lock().expect("no worker panics holding the lock")[i] = Some(r);
-                    progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
-                }
-            });
-        }
-    });
-    results.into_inner().expect("workers joined").into_iter().map(|r| r.expect("every run finished")).collect()
-}
-
-/// Runs with an explicit protocol implementation (tests use this for deliberately broken
-/// variants); `None` runs without checkpointing. The scenario's `checkpointing` settings apply.
-/// Validates `scenario` first, as [`run`] does.
-pub fn run_with_protocol(
-    scenario: &Scenario,
-    opts: RunOptions,
-    protocol: Option<Box<dyn Protocol>>,
-) -> Result<RunResult, RunError> {
-    scenario.validate()?;
-    let mut e = Engine::new(scenario, opts, protocol);
-    e.run();
-    e.finish().map_err(RunError::Trace)
-}
-
 struct Engine<'a> {
     scenario: &'a Scenario,
     graph: Graph,
@@ -317,18 +129,13 @@ struct Engine<'a> {
     events: u64,
     wake: Vec<TaskId>,
     wake_batch: Vec<TaskId>,
-    counts: RecordCounts,
-    latency: Histogram,
-    window_latency: Histogram,
-    window_committed: Histogram,
-    samples: Vec<SampleRow>,
-    last_sample: (SimTime, u64, u64),
+    /// Counts, latencies, the time series and the checkpoint rows.
+    rec: recorder::Recorder,
     output: Option<OutputLog>,
     protocol: Option<Box<dyn Protocol>>,
     sabotage: Sabotage,
     protocol_name: String,
     coord: Option<Coordinator>,
-    log: recorder::CheckpointLog,
     actions: Vec<Action>,
     /// Per channel: end-of-partition reached the receiver.
     eop_arrived: Vec<bool>,
@@ -339,9 +146,6 @@ struct Engine<'a> {
     faults: recovery::Faults,
     /// Data messages of the capture window, if any.
     capture: Option<Capture>,
-    /// Records that became visible at sinks, and their latency from log arrival.
-    committed: u64,
-    committed_latency: Histogram,
 }
 
 impl<'a> Engine<'a> {
@@ -422,16 +226,10 @@ impl<'a> Engine<'a> {
             events: 0,
             wake: Vec::new(),
             wake_batch: Vec::new(),
-            counts: RecordCounts::default(),
-            latency: Histogram::new(),
-            window_latency: Histogram::new(),
-            window_committed: Histogram::new(),
-            samples: Vec::new(),
-            last_sample: (0, 0, 0),
+            rec: recorder::Recorder::default(),
             output: opts.collect_output.then(OutputLog::default),
             protocol_name: protocol.as_ref().map_or("none", |p| p.name().name()).to_string(),
             coord,
-            log: Default::default(),
             protocol,
             sabotage: opts.sabotage,
             actions: Vec::new(),
@@ -440,8 +238,6 @@ impl<'a> Engine<'a> {
             input_blocked_ns: 0,
             faults,
             capture: opts.capture_messages.map(|window| Capture { window, ..Default::default() }),
-            committed: 0,
-            committed_latency: Histogram::new(),
         }
     }
 
@@ -486,7 +282,7 @@ impl<'a> Engine<'a> {
             }
             self.run_wakeups();
         }
-        if self.samples.last().is_none_or(|r| r.t_ms < ns_to_ms(self.now)) {
+        if !self.rec.sampled_at(self.now) {
             self.sample();
         }
     }
@@ -625,11 +421,11 @@ impl<'a> Engine<'a> {
     }
 
     fn complete(&mut self, task: TaskId, r: Record) {
-        self.counts.hops += 1;
+        self.rec.counts.hops += 1;
         self.tracer.record(self.now, TraceEvent::Process { task, lineage: r.lineage }, &self.graph);
         let t = &mut self.tasks[task.0 as usize];
         if t.kind == OperatorKind::Source {
-            self.counts.source_read += 1;
+            self.rec.counts.source_read += 1;
             self.faults.source_progress(task, t.source.as_ref().map_or(0, |s| s.cursor().offset), self.now);
         } else {
             // The operator's fold of what it applied; the cut checker compares it with what the
@@ -637,10 +433,7 @@ impl<'a> Engine<'a> {
             t.state_digest = t.state_digest.wrapping_add(r.lineage.digest());
         }
         if t.kind == OperatorKind::Sink {
-            self.counts.sink_received += 1;
-            let lat = self.now - r.arrival;
-            self.latency.record(lat);
-            self.window_latency.record(lat);
+            self.rec.sink_received(self.now - r.arrival);
             if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival))) {
                 self.make_visible(&[visible]);
             }
@@ -654,9 +447,7 @@ impl<'a> Engine<'a> {
     /// Sink records became visible (committed, or received by a plain sink).
     fn make_visible(&mut self, records: &[crate::operator::sink::TxnRecord]) {
         for &(lineage, arrival) in records {
-            self.committed += 1;
-            self.committed_latency.record(self.now - arrival);
-            self.window_committed.record(self.now - arrival);
+            self.rec.visible(self.now - arrival);
             if let Some(out) = &mut self.output {
                 out.add(lineage);
             }
@@ -683,21 +474,10 @@ impl<'a> Engine<'a> {
         let mut started = false;
         for e in 0..self.graph.tasks[ti].outputs.len() {
             let chs = &self.graph.tasks[ti].outputs[e];
-            let edge = self.graph.channel(chs[0]).edge;
-            let pick = |chs: &Vec<ChannelId>, i: usize| chs[i];
-            match self.graph.edges[edge].partitioner {
-                Partitioner::Forward => started |= self.send(pick(chs, 0), r),
-                Partitioner::Hash => {
-                    let ch = pick(chs, (mix64(r.key) % chs.len() as u64) as usize);
-                    started |= self.send(ch, r);
-                }
-                Partitioner::Rebalance => {
-                    let i = self.tasks[ti].rebalance_next[e];
-                    self.tasks[ti].rebalance_next[e] = (i + 1) % chs.len();
-                    let ch = pick(chs, i);
-                    started |= self.send(ch, r);
-                }
-                Partitioner::Broadcast => {
+            let partitioner = self.graph.edges[self.graph.channel(chs[0]).edge].partitioner;
+            match partitioner.route(r.key, chs.len(), &mut self.tasks[ti].rebalance_next[e]) {
+                Route::One(i) => started |= self.send(self.graph.tasks[ti].outputs[e][i], r),
+                Route::All => {
                     for j in 0..self.graph.tasks[ti].outputs[e].len() {
                         let ch = self.graph.tasks[ti].outputs[e][j];
                         started |= self.send(ch, r);
@@ -733,145 +513,5 @@ impl<'a> Engine<'a> {
                 self.queue.push(self.now, Event::Tick);
             }
         }
-    }
-
-    fn sample(&mut self) {
-        let (t0, read0, sink0) = self.last_sample;
-        let dt = (self.now - t0).max(1) as f64 / SEC as f64;
-        let mut lag: SimTime = 0;
-        for t in &self.tasks {
-            if let (Some(log), false) = (&t.source, t.state == State::Finished)
-                && let Some(at) = log.next_arrival()
-            {
-                lag = lag.max(self.now.saturating_sub(at));
-            }
-        }
-        let mut queued = 0u64;
-        let mut backlog = 0u64;
-        for c in 0..self.net.channel_count() {
-            queued += self.net.queued_buffers(ChannelId(c as u32)) as u64;
-            backlog += self.net.backlog_buffers(ChannelId(c as u32)) as u64;
-        }
-        self.samples.push(SampleRow {
-            t_ms: ns_to_ms(self.now),
-            source_read: self.counts.source_read,
-            sink_received: self.counts.sink_received,
-            read_rps: (self.counts.source_read - read0) as f64 / dt,
-            sink_rps: (self.counts.sink_received - sink0) as f64 / dt,
-            source_lag_ms: ns_to_ms(lag),
-            queued_buffers: queued,
-            backlog_buffers: backlog,
-            backpressured_tasks: self.tasks.iter().filter(|t| t.blocked_since.is_some()).count() as u32,
-            latency_p50_ms: ns_to_ms(self.window_latency.percentile(50.0)),
-            latency_p99_ms: ns_to_ms(self.window_latency.percentile(99.0)),
-            committed_p99_ms: (self.window_committed.count() > 0)
-                .then(|| ns_to_ms(self.window_committed.percentile(99.0))),
-        });
-        self.window_latency.clear();
-        self.window_committed.clear();
-        self.last_sample = (self.now, self.counts.source_read, self.counts.sink_received);
-    }
-
-    fn finish(mut self) -> std::io::Result<RunResult> {
-        self.end_unfinished();
-        self.tracer.finish()?;
-        let end = self.now;
-        let input_blocked_ns =
-            self.input_blocked_ns + self.input_blocked_since.iter().flatten().map(|&s| end - s).sum::<SimTime>();
-        let (checkpoints, consistent_cut, stats, rows, violations) = match self.coord.take() {
-            Some(_) => {
-                let c = std::mem::take(&mut self.log);
-                (
-                    CheckpointSummary::from_stats(&c.stats, c.job_failed.clone()),
-                    CutSummary {
-                        checked: c.cut_checked,
-                        violations: c.cut_violations.len(),
-                        first_violation: c.cut_violations.first().map(|v| v.to_string()),
-                    },
-                    c.stats,
-                    c.task_rows,
-                    c.cut_violations,
-                )
-            }
-            None => Default::default(),
-        };
-        let secs = end.max(1) as f64 / SEC as f64;
-        let backpressure: BTreeMap<String, f64> = self
-            .tasks
-            .iter()
-            .zip(&self.graph.tasks)
-            .map(|(t, n)| {
-                let blocked = t.blocked_ns + t.blocked_since.map_or(0, |s| end - s);
-                (n.name.clone(), if end == 0 { 0.0 } else { blocked as f64 / end as f64 })
-            })
-            .collect();
-        let max_queued_buffers = self
-            .graph
-            .channels
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.name.clone(), self.net.max_queued_buffers(ChannelId(i as u32))))
-            .collect();
-        let summary = Summary {
-            scenario: self.scenario.name.clone(),
-            seed: self.scenario.seed,
-            fingerprint: self.scenario.fingerprint(),
-            protocol: self.protocol_name.clone(),
-            sim_time_ns: end,
-            events: self.events,
-            trace_events: self.tracer.count(),
-            trace_hash: self.tracer.hash_hex(),
-            drained: self.tasks.iter().all(|t| t.state == State::Finished),
-            records: RecordCounts { committed: self.committed, ..self.counts.clone() },
-            latency_ms: LatencySummary {
-                p50: ns_to_ms(self.latency.percentile(50.0)),
-                p99: ns_to_ms(self.latency.percentile(99.0)),
-                max: ns_to_ms(self.latency.max()),
-                committed_p50: ns_to_ms(self.committed_latency.percentile(50.0)),
-                committed_p99: ns_to_ms(self.committed_latency.percentile(99.0)),
-            },
-            throughput_rps: self.counts.source_read as f64 / secs,
-            backpressure,
-            max_queued_buffers,
-            credit_bound: self.net.config().credit_bound(),
-            input_blocked_ms: ns_to_ms(input_blocked_ns),
-            checkpoints,
-            consistent_cut,
-            failures: self.faults.failures,
-            recoveries: self.faults.restarts,
-            job_failed: self.faults.job_failed.clone(),
-            recovery: RecoverySummary {
-                downtime_ms: ns_to_ms(self.faults.downtime),
-                reprocessed_records: self.faults.reprocessed,
-                catch_up_ms: ns_to_ms(self.faults.catch_up),
-            },
-            exactly_once: Default::default(),
-        };
-        let mut final_state: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
-        for (t, node) in self.tasks.iter().zip(&self.graph.tasks) {
-            if let Logic::KeyedSum(k) = &t.logic {
-                // A key can live in several tasks (rebalance or broadcast into the operator, and a
-                // restore may route a record elsewhere): the operator's sum is over its tasks.
-                let op = final_state.entry(self.graph.operators[node.op].id.clone()).or_default();
-                for (&key, &sum) in k.sums() {
-                    let total = op.entry(key).or_insert(0);
-                    *total = total.wrapping_add(sum);
-                }
-            }
-        }
-        Ok(RunResult {
-            summary,
-            timeseries: self.samples,
-            output: self.output,
-            final_state,
-            checkpoints: stats,
-            checkpoint_tasks: rows,
-            cut_violations: violations,
-            crashes_ms: self.faults.crash_times.iter().map(|&t| ns_to_ms(t)).collect(),
-            restarts_ms: self.faults.restart_times.iter().map(|&t| ns_to_ms(t)).collect(),
-            caught_up_ms: self.faults.caught_up_times.iter().map(|&t| ns_to_ms(t)).collect(),
-            protocol_trace: self.tracer.take_kept(),
-            messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
-        })
     }
 }

@@ -1,9 +1,19 @@
-//! What a run records for its reports, apart from the event loop's own state: the rows of every
-//! checkpoint that ended, the consistent-cut verdicts, and why the job failed.
+//! The metrics recorder: everything a run measures for its reports — record counts, latency
+//! histograms, the time series, the rows of every checkpoint that ended with their cut verdicts —
+//! and, at the end, the [`Summary`]. The event loop reports to it; nothing here decides anything
+//! the simulation does, so it can never change a trace.
 
+use super::{Engine, RunResult, State};
 use crate::coordinator::{Ended, Outcome};
-use crate::metrics::{CheckpointStats, TaskCheckpointRow};
+use crate::graph::ChannelId;
+use crate::metrics::{
+    CheckpointStats, CheckpointSummary, CutSummary, Histogram, LatencySummary, RecordCounts, RecoverySummary,
+    SampleRow, Summary, TaskCheckpointRow,
+};
+use crate::operator::Logic;
+use crate::sim::{SEC, SimTime, ns_to_ms};
 use crate::verify::CutViolation;
+use std::collections::BTreeMap;
 
 /// The checkpoints that ended, in the order they ended.
 #[derive(Debug, Default)]
@@ -29,5 +39,217 @@ impl CheckpointLog {
         self.stats.push(e.stats);
         self.task_rows.extend(e.task_rows);
         self.cut_violations.extend(e.violations);
+    }
+}
+
+/// One sample's view of the engine, taken by the engine.
+pub(super) struct SampleFacts {
+    /// Longest wait of a log record not yet read.
+    pub(super) lag: SimTime,
+    /// Buffers queued at receivers.
+    pub(super) queued: u64,
+    /// Buffers waiting for credit at senders.
+    pub(super) backlog: u64,
+    /// Tasks blocked on output.
+    pub(super) backpressured: u32,
+}
+
+/// What the recorder measured.
+#[derive(Debug, Default)]
+pub(super) struct Recorder {
+    /// Record counts.
+    pub(super) counts: RecordCounts,
+    latency: Histogram,
+    window_latency: Histogram,
+    window_committed: Histogram,
+    samples: Vec<SampleRow>,
+    last_sample: (SimTime, u64, u64),
+    /// Records that became visible at sinks, and their latency from log arrival.
+    committed: u64,
+    committed_latency: Histogram,
+    /// The checkpoints that ended.
+    pub(super) log: CheckpointLog,
+}
+
+impl Recorder {
+    /// A sink took a record that arrived in its log `latency` ago.
+    pub(super) fn sink_received(&mut self, latency: SimTime) {
+        self.counts.sink_received += 1;
+        self.latency.record(latency);
+        self.window_latency.record(latency);
+    }
+
+    /// A record became visible (committed) `latency` after it arrived in its log.
+    pub(super) fn visible(&mut self, latency: SimTime) {
+        self.committed += 1;
+        self.committed_latency.record(latency);
+        self.window_committed.record(latency);
+    }
+
+    /// True when the last sample was taken at `now` or later.
+    pub(super) fn sampled_at(&self, now: SimTime) -> bool {
+        self.samples.last().is_some_and(|r| r.t_ms >= ns_to_ms(now))
+    }
+
+    /// One row of the time series at `now`.
+    pub(super) fn sample(&mut self, now: SimTime, f: SampleFacts) {
+        let (t0, read0, sink0) = self.last_sample;
+        let dt = (now - t0).max(1) as f64 / SEC as f64;
+        self.samples.push(SampleRow {
+            t_ms: ns_to_ms(now),
+            source_read: self.counts.source_read,
+            sink_received: self.counts.sink_received,
+            read_rps: (self.counts.source_read - read0) as f64 / dt,
+            sink_rps: (self.counts.sink_received - sink0) as f64 / dt,
+            source_lag_ms: ns_to_ms(f.lag),
+            queued_buffers: f.queued,
+            backlog_buffers: f.backlog,
+            backpressured_tasks: f.backpressured,
+            latency_p50_ms: ns_to_ms(self.window_latency.percentile(50.0)),
+            latency_p99_ms: ns_to_ms(self.window_latency.percentile(99.0)),
+            committed_p99_ms: (self.window_committed.count() > 0)
+                .then(|| ns_to_ms(self.window_committed.percentile(99.0))),
+        });
+        self.window_latency.clear();
+        self.window_committed.clear();
+        self.last_sample = (now, self.counts.source_read, self.counts.sink_received);
+    }
+
+    /// The run's summary (its `exactly_once` part is the oracle's, filled in later), with the
+    /// time series and the checkpoint rows.
+    fn finish(self, base: Summary, checkpointing: bool) -> (Summary, Vec<SampleRow>, CheckpointLog) {
+        let secs = base.sim_time_ns.max(1) as f64 / SEC as f64;
+        let log = self.log;
+        let (checkpoints, consistent_cut) = if checkpointing {
+            (
+                CheckpointSummary::from_stats(&log.stats, log.job_failed.clone()),
+                CutSummary {
+                    checked: log.cut_checked,
+                    violations: log.cut_violations.len(),
+                    first_violation: log.cut_violations.first().map(|v| v.to_string()),
+                },
+            )
+        } else {
+            Default::default()
+        };
+        let summary = Summary {
+            records: RecordCounts { committed: self.committed, ..self.counts.clone() },
+            latency_ms: LatencySummary {
+                p50: ns_to_ms(self.latency.percentile(50.0)),
+                p99: ns_to_ms(self.latency.percentile(99.0)),
+                max: ns_to_ms(self.latency.max()),
+                committed_p50: ns_to_ms(self.committed_latency.percentile(50.0)),
+                committed_p99: ns_to_ms(self.committed_latency.percentile(99.0)),
+            },
+            throughput_rps: self.counts.source_read as f64 / secs,
+            checkpoints,
+            consistent_cut,
+            ..base
+        };
+        (summary, self.samples, log)
+    }
+}
+
+impl Engine<'_> {
+    /// Takes one sample of the time series now.
+    pub(super) fn sample(&mut self) {
+        let now = self.now;
+        let mut lag: SimTime = 0;
+        for t in &self.tasks {
+            if let (Some(log), false) = (&t.source, t.state == State::Finished)
+                && let Some(at) = log.next_arrival()
+            {
+                lag = lag.max(now.saturating_sub(at));
+            }
+        }
+        let (mut queued, mut backlog) = (0u64, 0u64);
+        for c in 0..self.net.channel_count() {
+            queued += self.net.queued_buffers(ChannelId(c as u32)) as u64;
+            backlog += self.net.backlog_buffers(ChannelId(c as u32)) as u64;
+        }
+        let backpressured = self.tasks.iter().filter(|t| t.blocked_since.is_some()).count() as u32;
+        self.rec.sample(now, SampleFacts { lag, queued, backlog, backpressured });
+    }
+
+    /// Ends the run: unfinished checkpoints, the trace file, and everything the run produced.
+    pub(super) fn finish(mut self) -> std::io::Result<RunResult> {
+        self.end_unfinished();
+        self.tracer.finish()?;
+        let end = self.now;
+        let input_blocked_ns =
+            self.input_blocked_ns + self.input_blocked_since.iter().flatten().map(|&s| end - s).sum::<SimTime>();
+        let backpressure: BTreeMap<String, f64> = self
+            .tasks
+            .iter()
+            .zip(&self.graph.tasks)
+            .map(|(t, n)| {
+                let blocked = t.blocked_ns + t.blocked_since.map_or(0, |s| end - s);
+                (n.name.clone(), if end == 0 { 0.0 } else { blocked as f64 / end as f64 })
+            })
+            .collect();
+        let max_queued_buffers = self
+            .graph
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.clone(), self.net.max_queued_buffers(ChannelId(i as u32))))
+            .collect();
+        let base = Summary {
+            scenario: self.scenario.name.clone(),
+            seed: self.scenario.seed,
+            fingerprint: self.scenario.fingerprint(),
+            protocol: self.protocol_name.clone(),
+            sim_time_ns: end,
+            events: self.events,
+            trace_events: self.tracer.count(),
+            trace_hash: self.tracer.hash_hex(),
+            drained: self.tasks.iter().all(|t| t.state == State::Finished),
+            records: Default::default(),
+            latency_ms: Default::default(),
+            throughput_rps: 0.0,
+            backpressure,
+            max_queued_buffers,
+            credit_bound: self.net.config().credit_bound(),
+            input_blocked_ms: ns_to_ms(input_blocked_ns),
+            checkpoints: Default::default(),
+            consistent_cut: Default::default(),
+            failures: self.faults.failures,
+            recoveries: self.faults.restarts,
+            job_failed: self.faults.job_failed.clone(),
+            recovery: RecoverySummary {
+                downtime_ms: ns_to_ms(self.faults.downtime),
+                reprocessed_records: self.faults.reprocessed,
+                catch_up_ms: ns_to_ms(self.faults.catch_up),
+            },
+            exactly_once: Default::default(),
+        };
+        let mut final_state: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
+        for (t, node) in self.tasks.iter().zip(&self.graph.tasks) {
+            if let Logic::KeyedSum(k) = &t.logic {
+                // A key can live in several tasks (rebalance or broadcast into the operator, and a
+                // restore may route a record elsewhere): the operator's sum is over its tasks.
+                let op = final_state.entry(self.graph.operators[node.op].id.clone()).or_default();
+                for (&key, &sum) in k.sums() {
+                    let total = op.entry(key).or_insert(0);
+                    *total = total.wrapping_add(sum);
+                }
+            }
+        }
+        let rec = std::mem::take(&mut self.rec);
+        let (summary, timeseries, log) = rec.finish(base, self.coord.is_some());
+        Ok(RunResult {
+            summary,
+            timeseries,
+            output: self.output,
+            final_state,
+            checkpoints: log.stats,
+            checkpoint_tasks: log.task_rows,
+            cut_violations: log.cut_violations,
+            crashes_ms: self.faults.crash_times.iter().map(|&t| ns_to_ms(t)).collect(),
+            restarts_ms: self.faults.restart_times.iter().map(|&t| ns_to_ms(t)).collect(),
+            caught_up_ms: self.faults.caught_up_times.iter().map(|&t| ns_to_ms(t)).collect(),
+            protocol_trace: self.tracer.take_kept(),
+            messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
+        })
     }
 }

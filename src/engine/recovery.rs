@@ -139,6 +139,26 @@ impl Faults {
     }
 }
 
+impl super::TaskRt {
+    /// The job failed: the task stops (keeping its backpressure time), forgets its mail, its
+    /// timers and its inputs' ends, and a sink loses its open transaction. Its operator state and
+    /// log position stay until the restart restores them.
+    fn go_down(&mut self, now: SimTime) {
+        if let Some(since) = self.blocked_since.take() {
+            self.blocked_ns += now - since;
+        }
+        self.state = State::Down;
+        self.inbox.clear();
+        self.arrival_wake = false;
+        self.flush_armed = false;
+        self.ended_inputs = 0;
+        self.sync_until = 0;
+        if let Some(s) = &mut self.sink {
+            s.crash();
+        }
+    }
+}
+
 impl Engine<'_> {
     /// Schedules the failures known at the start.
     pub(super) fn schedule_failures(&mut self) {
@@ -188,18 +208,7 @@ impl Engine<'_> {
                 .collect();
             self.abort_all(Outcome::Failed);
             for t in &mut self.tasks {
-                if let Some(since) = t.blocked_since.take() {
-                    t.blocked_ns += now - since;
-                }
-                t.state = State::Down;
-                t.inbox.clear();
-                t.arrival_wake = false;
-                t.flush_armed = false;
-                t.ended_inputs = 0;
-                t.sync_until = 0;
-                if let Some(s) = &mut t.sink {
-                    s.crash();
-                }
+                t.go_down(now);
             }
             for since in self.input_blocked_since.iter_mut() {
                 if let Some(s) = since.take() {

@@ -8,6 +8,33 @@ use crate::scenario::{OperatorKind, Partitioner, Scenario};
 
 pub use crate::sim::{ChannelId, TaskId};
 
+/// Where one record goes on one edge: the index of one of the sender's channels of that edge,
+/// or every channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// The channel at this index (the downstream task's index within the edge).
+    One(usize),
+    /// Every channel of the edge.
+    All,
+}
+
+impl Partitioner {
+    /// Routes a record with `key` over an edge of `channels` channels. `rebalance_next` is the
+    /// sender's round-robin position on this edge (only `rebalance` reads and advances it).
+    pub fn route(self, key: u64, channels: usize, rebalance_next: &mut usize) -> Route {
+        match self {
+            Partitioner::Forward => Route::One(0),
+            Partitioner::Hash => Route::One((crate::sim::mix64(key) % channels as u64) as usize),
+            Partitioner::Rebalance => {
+                let i = *rebalance_next;
+                *rebalance_next = (i + 1) % channels;
+                Route::One(i)
+            }
+            Partitioner::Broadcast => Route::All,
+        }
+    }
+}
+
 /// Index of an operator in `topology.operators`.
 pub type OpIndex = usize;
 

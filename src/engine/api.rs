@@ -1,0 +1,198 @@
+//! The engine's public face: how to run a scenario ([`run`], [`run_many`],
+//! [`run_with_protocol`]), the options of a run, what it produces, and why it can fail.
+
+use super::{Engine, OutputLog};
+use crate::graph::ChannelId;
+use crate::metrics::{CheckpointStats, SampleRow, Summary, TaskCheckpointRow};
+use crate::protocol::Protocol;
+use crate::scenario::Scenario;
+use crate::sim::SimTime;
+use crate::trace::TraceEvent;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// Duties of checkpointing that a deliberately broken variant (a mutant, `verify::mutants`)
+/// skips. Every correct protocol runs with the default: nothing skipped. These are engine
+/// duties, not protocol decisions, so they live here rather than in the `Protocol` trait.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sabotage {
+    /// The data a priority barrier overtakes at the sender is not persisted as channel state.
+    pub drop_overtaken_output: bool,
+    /// A restore does not replay the checkpoint's channel state into its channels.
+    pub skip_channel_state_replay: bool,
+    /// A transactional sink commits at its snapshot, before the checkpoint completed.
+    pub sink_commits_at_snapshot: bool,
+}
+
+/// Options of a run that are not part of the scenario.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Checkpointing duties to skip (mutants only).
+    pub sabotage: Sabotage,
+    /// Record which lineages became visible at the sinks (memory grows with the number of
+    /// records). The exactly-once oracle needs it.
+    pub collect_output: bool,
+    /// Write every trace event as JSON Lines here.
+    pub trace: Option<Box<dyn Write>>,
+    /// Keep the checkpoint and failure trace events in [`RunResult::protocol_trace`].
+    pub keep_protocol_trace: bool,
+    /// Record every data record written to a channel in this time window (ns), with the time
+    /// its receiver took it ([`RunResult::messages`]); for space-time diagrams.
+    pub capture_messages: Option<(SimTime, SimTime)>,
+}
+
+/// A data record on a channel, for space-time diagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The channel.
+    pub ch: ChannelId,
+    /// Its sequence number on the channel.
+    pub seq: u64,
+    /// Restarts before it was sent (sequence numbers repeat after a restore).
+    pub epoch: u32,
+    /// When the sender wrote it to the channel.
+    pub sent: SimTime,
+    /// When the receiver took it, if it did.
+    pub consumed: Option<SimTime>,
+}
+
+/// Records the messages of a time window.
+#[derive(Debug, Default)]
+pub(super) struct Capture {
+    pub(super) window: (SimTime, SimTime),
+    pub(super) messages: Vec<Message>,
+    pub(super) index: BTreeMap<(ChannelId, u64, u32), usize>,
+}
+
+impl Capture {
+    pub(super) fn sent(&mut self, ch: ChannelId, seq: u64, epoch: u32, now: SimTime) {
+        if now >= self.window.0 && now <= self.window.1 {
+            self.index.insert((ch, seq, epoch), self.messages.len());
+            self.messages.push(Message { ch, seq, epoch, sent: now, consumed: None });
+        }
+    }
+
+    pub(super) fn consumed(&mut self, ch: ChannelId, seq: u64, epoch: u32, now: SimTime) {
+        if let Some(&i) = self.index.get(&(ch, seq, epoch)) {
+            self.messages[i].consumed = Some(now);
+        }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Debug)]
+pub struct RunResult {
+    /// `summary.json`.
+    pub summary: Summary,
+    /// The rows of `timeseries.csv`.
+    pub timeseries: Vec<SampleRow>,
+    /// Lineages that became visible at the sinks (committed, for a transactional sink), when
+    /// [`RunOptions::collect_output`] was set.
+    pub output: Option<OutputLog>,
+    /// Final keyed state per `keyed_sum` operator: key → the sum over the operator's tasks.
+    pub final_state: BTreeMap<String, BTreeMap<u64, i64>>,
+    /// The rows of `checkpoints.csv` (empty without checkpointing).
+    pub checkpoints: Vec<CheckpointStats>,
+    /// The rows of `checkpoint_tasks.csv`.
+    pub checkpoint_tasks: Vec<TaskCheckpointRow>,
+    /// Every consistent-cut violation found, in order.
+    pub cut_violations: Vec<crate::verify::CutViolation>,
+    /// When tasks crashed (ms).
+    pub crashes_ms: Vec<f64>,
+    /// When the job restarted (ms).
+    pub restarts_ms: Vec<f64>,
+    /// When, after each restart, the sources were back at their offsets of the failure (ms).
+    pub caught_up_ms: Vec<f64>,
+    /// The checkpoint and failure trace events, with [`RunOptions::keep_protocol_trace`].
+    pub protocol_trace: Vec<(SimTime, TraceEvent)>,
+    /// The data messages of [`RunOptions::capture_messages`]'s window.
+    pub messages: Vec<Message>,
+}
+
+/// Why a run could not be made.
+#[derive(Debug)]
+pub enum RunError {
+    /// The scenario is not valid (the error names the field and what is allowed).
+    Scenario(crate::scenario::ScenarioError),
+    /// Writing the trace file failed.
+    Trace(std::io::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Scenario(e) => write!(f, "{e}"),
+            RunError::Trace(e) => write!(f, "cannot write the trace: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl From<crate::scenario::ScenarioError> for RunError {
+    fn from(e: crate::scenario::ScenarioError) -> Self {
+        RunError::Scenario(e)
+    }
+}
+
+/// Validates `scenario` and runs it to completion (until no event is left). A scenario built or
+/// changed in code gets the same checks as a file: an invalid one is an error, never a panic.
+///
+/// ```
+/// use ckptsim::{engine, scenario::Scenario};
+/// let s = Scenario::load("scenarios/pipeline.json".as_ref()).unwrap();
+/// let r = engine::run(&s, engine::RunOptions::default()).unwrap();
+/// assert!(r.summary.drained);
+/// assert_eq!(r.summary.records.source_read, r.summary.records.sink_received);
+/// ```
+pub fn run(scenario: &Scenario, opts: RunOptions) -> Result<RunResult, RunError> {
+    run_with_protocol(scenario, opts, crate::protocol::create(scenario.protocol()))
+}
+
+/// Runs every scenario (each deterministic on its own) on `jobs` threads; results in input order.
+/// `progress(done, total)` is called as runs finish. The first invalid scenario is the error.
+pub fn run_many(
+    scenarios: &[Scenario],
+    collect_output: bool,
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<RunResult>, RunError> {
+    for s in scenarios {
+        s.validate()?;
+    }
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let total = scenarios.len();
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    type Slot = Option<Result<RunResult, RunError>>;
+    let results: std::sync::Mutex<Vec<Slot>> = std::sync::Mutex::new((0..total).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, total.max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= total {
+                        break;
+                    }
+                    let r = run(&scenarios[i], RunOptions { collect_output, ..Default::default() });
+                    results.lock().expect("no worker panics holding the lock")[i] = Some(r);
+                    progress(done.fetch_add(1, Ordering::SeqCst) + 1, total);
+                }
+            });
+        }
+    });
+    results.into_inner().expect("workers joined").into_iter().map(|r| r.expect("every run finished")).collect()
+}
+
+/// Runs with an explicit protocol implementation (tests use this for deliberately broken
+/// variants); `None` runs without checkpointing. The scenario's `checkpointing` settings apply.
+/// Validates `scenario` first, as [`run`] does.
+pub fn run_with_protocol(
+    scenario: &Scenario,
+    opts: RunOptions,
+    protocol: Option<Box<dyn Protocol>>,
+) -> Result<RunResult, RunError> {
+    scenario.validate()?;
+    let mut e = Engine::new(scenario, opts, protocol);
+    e.run();
+    e.finish().map_err(RunError::Trace)
+}
