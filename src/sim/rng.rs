@@ -5,8 +5,10 @@
 //! shifts the draws of another one.
 //!
 //! Every draw goes through [`SimRng`]'s few documented helpers (a uniform integer, a unit
-//! fraction, an exponential duration). Nothing else in the crate names a `rand` type or method,
-//! so a dependency upgrade can only move the pinned figures through this file.
+//! fraction, an exponential duration), written here on top of the raw 64-bit output of the
+//! ChaCha8 stream. Nothing else in the crate names a `rand` type or method, and no helper uses
+//! `rand`'s own sampling (which changed between rand 0.8 and 0.9), so a dependency upgrade
+//! cannot move the pinned figures unless the ChaCha stream itself changes.
 
 use crate::sim::SimTime;
 use rand::SeedableRng;
@@ -18,26 +20,43 @@ use rand_chacha::ChaCha8Rng;
 pub struct SimRng(ChaCha8Rng);
 
 impl SimRng {
-    /// A uniform integer in `0..n`. `n` must be at least 1.
-    pub fn below(&mut self, n: u64) -> u64 {
+    /// The next 64 raw bits of the ChaCha8 stream: the only call into `rand`.
+    fn bits(&mut self) -> u64 {
         use rand::Rng;
-        self.0.gen_range(0..n)
+        self.0.next_u64()
+    }
+
+    /// A uniform integer in `0..n`, by Lemire's multiply-and-reject method (unbiased): the high
+    /// word of `x × n` is the draw; a low word below `2^64 mod n` falls in the biased zone and
+    /// is drawn again. `n` must be at least 1.
+    pub fn below(&mut self, n: u64) -> u64 {
+        debug_assert!(n > 0, "below(0) has no value to draw");
+        let mut m = self.bits() as u128 * n as u128;
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = self.bits() as u128 * n as u128;
+            }
+        }
+        (m >> 64) as u64
     }
 
     /// A uniform integer in `0..=max`.
     pub fn up_to(&mut self, max: u64) -> u64 {
-        use rand::Rng;
-        self.0.gen_range(0..=max)
+        match max.checked_add(1) {
+            Some(n) => self.below(n),
+            None => self.bits(),
+        }
     }
 
-    /// A uniform fraction in `[0, 1)`.
+    /// A uniform fraction in `[0, 1)`: the top 53 bits of a draw, scaled by 2^-53.
     pub fn unit(&mut self) -> f64 {
-        use rand::Rng;
-        self.0.r#gen::<f64>()
+        (self.bits() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
-    /// An exponentially distributed duration with mean `num / den` (rounded to an integer).
-    /// `den` lets a mean such as one second over a rate stay exact before rounding.
+    /// An exponentially distributed duration with mean `num / den` (rounded to an integer), by
+    /// inversion: `−ln(1 − u) × num / den`. `den` lets a mean such as one second over a rate
+    /// stay exact before rounding.
     pub fn exp_ratio(&mut self, num: u64, den: u64) -> SimTime {
         let u = self.unit();
         (-(1.0 - u).ln() * num as f64 / den as f64).round() as SimTime
@@ -116,4 +135,38 @@ pub fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The raw ChaCha8 stream and our samplers, pinned: if a `rand`/`rand_chacha` upgrade ever
+    /// changes a value here, every pinned figure in the crate moves with it.
+    #[test]
+    fn draws_are_pinned() {
+        let mut r = RngTree::new(42).stream(Component::Network);
+        let draws = [r.below(10), r.below(1 << 40), r.up_to(5), r.up_to(u64::MAX), r.exp(1_000_000)];
+        let mut again = RngTree::new(42).stream(Component::Network);
+        let replay =
+            [again.below(10), again.below(1 << 40), again.up_to(5), again.up_to(u64::MAX), again.exp(1_000_000)];
+        assert_eq!(draws, replay);
+        assert_eq!(draws, PINNED);
+    }
+
+    const PINNED: [u64; 5] = [7, 183_519_859_365, 2, 15_610_855_884_041_310_734, 68_874];
+
+    #[test]
+    fn below_is_uniform_enough_and_in_range() {
+        let mut r = RngTree::new(7).stream(Component::Failures);
+        let mut counts = [0u32; 6];
+        for _ in 0..60_000 {
+            counts[r.below(6) as usize] += 1;
+        }
+        for c in counts {
+            assert!((9_400..10_600).contains(&c), "{counts:?}");
+        }
+        let u: f64 = (0..10_000).map(|_| r.unit()).sum::<f64>() / 10_000.0;
+        assert!((0.49..0.51).contains(&u), "mean of unit() = {u}");
+    }
 }
