@@ -6,10 +6,12 @@
 //! always runnable; every error names the JSON path, what was found and what is allowed.
 //! What does not live here: turning the topology into tasks and channels (`crate::graph`).
 
+mod builder;
 mod error;
 mod types;
 mod validate;
 
+pub use builder::ScenarioBuilder;
 pub use error::ScenarioError;
 pub use types::*;
 

@@ -1,0 +1,59 @@
+//! The library API cannot panic on user input: a scenario built or changed in code is validated
+//! by `engine::run`, and the builder gives the same checks as a scenario file.
+
+use ckptsim::engine::{self, RunError, RunOptions};
+use ckptsim::scenario::{ArrivalSpec, OperatorKind, OperatorSpec, Partitioner, ProtocolName, Scenario};
+
+fn tiny() -> ckptsim::scenario::ScenarioBuilder {
+    Scenario::builder("tiny", 3)
+        .operator(OperatorSpec::source("src", 2, 50, ArrivalSpec::Constant { rate_per_sec: 5000 }))
+        .operator(OperatorSpec::new("map", OperatorKind::Map).parallelism(2))
+        .operator(OperatorSpec::new("out", OperatorKind::Sink))
+        .edge("src", "map", Partitioner::Forward)
+        .edge("map", "out", Partitioner::Rebalance)
+        .checkpointing(ProtocolName::ALIGNED, 5)
+}
+
+fn scenario_error(r: Result<engine::RunResult, RunError>) -> String {
+    match r {
+        Err(RunError::Scenario(e)) => e.to_string(),
+        Err(e) => panic!("expected a scenario error, got {e}"),
+        Ok(_) => panic!("an invalid scenario ran"),
+    }
+}
+
+#[test]
+fn a_built_scenario_runs_and_commits_everything() -> Result<(), Box<dyn std::error::Error>> {
+    let s = tiny().build()?;
+    let r = engine::run(&s, RunOptions::default())?;
+    assert!(r.summary.drained);
+    assert_eq!(r.summary.records.committed, 100);
+    assert_eq!(r.summary.consistent_cut.violations, 0);
+    Ok(())
+}
+
+#[test]
+fn parallelism_zero_given_to_run_is_an_error_naming_the_field() -> Result<(), Box<dyn std::error::Error>> {
+    let mut s = tiny().build()?;
+    s.topology.operators[1].parallelism = 0;
+    let e = scenario_error(engine::run(&s, RunOptions::default()));
+    assert!(e.contains("topology.operators[1].parallelism"), "{e}");
+    Ok(())
+}
+
+#[test]
+fn an_edge_to_an_unknown_operator_given_to_run_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
+    let mut s = tiny().build()?;
+    s.topology.edges[1].to = "nowhere".into();
+    let e = scenario_error(engine::run_with_protocol(&s, RunOptions::default(), ProtocolName::ALIGNED.create()));
+    assert!(e.contains("topology.edges[1].to") && e.contains("nowhere"), "{e}");
+    Ok(())
+}
+
+#[test]
+fn the_builder_validates_like_a_file() {
+    let e = tiny().edge("out", "src", Partitioner::Forward).build().unwrap_err().to_string();
+    assert!(e.contains("topology.edges"), "{e}");
+    let e = tiny().crash_at("map[7]", 1).build().unwrap_err().to_string();
+    assert!(e.contains("failures[0]"), "{e}");
+}
