@@ -1,12 +1,37 @@
 //! `ckptsim bench`: wall-clock speed of the simulator in release mode. Reads the wall clock —
 //! which is why it lives in the CLI, never in the simulation.
 
+use super::{CliError, load, parse_protocol};
 use crate::engine::{self, RunOptions};
-use crate::scenario::Scenario;
+use crate::scenario::{ProtocolName, Scenario};
+use clap::Args;
+use std::path::PathBuf;
 use std::time::Instant;
 
+/// The arguments of `bench`.
+#[derive(Args, Debug)]
+pub(super) struct BenchArgs {
+    /// Scenario file (JSON).
+    #[arg(default_value = "scenarios/backpressure.json")]
+    scenario: PathBuf,
+    /// Timed runs; the median is reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
+    /// Multiply every source's `records_per_partition` and `until_ms` by this factor.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    scale: u64,
+    /// Override `checkpointing.mode` (e.g. `none` to measure the cost of checkpointing).
+    #[arg(long, value_parser = parse_protocol)]
+    protocol: Option<ProtocolName>,
+}
+
+pub(super) fn exec(a: BenchArgs) -> Result<(), CliError> {
+    let s = load(&a.scenario, None, a.protocol, &[])?;
+    bench(&s, a.repeat, a.scale)
+}
+
 /// Runs `s` (scaled) `repeat` times and prints median events/s and record-hops/s, and peak memory.
-pub fn bench(s: &Scenario, repeat: u32, scale: u64) -> Result<(), super::CliError> {
+fn bench(s: &Scenario, repeat: u32, scale: u64) -> Result<(), CliError> {
     let mut s = s.clone();
     for op in &mut s.topology.operators {
         op.records_per_partition = op.records_per_partition.map(|n| n * scale);
@@ -17,7 +42,7 @@ pub fn bench(s: &Scenario, repeat: u32, scale: u64) -> Result<(), super::CliErro
     for _ in 0..repeat {
         #[allow(clippy::disallowed_methods)] // bench measures wall-clock speed; it is not simulation code
         let start = Instant::now();
-        let r = engine::run(&s, RunOptions::default()).expect("no trace file: no I/O");
+        let r = engine::run(&s, RunOptions::default())?;
         times.push(start.elapsed().as_secs_f64());
         last = Some(r.summary);
     }

@@ -1,0 +1,135 @@
+//! `ckptsim diagram` and `ckptsim trace`: a space-time diagram of one checkpoint (SVG), and a
+//! run's trace as JSON Lines or one checkpoint as a ShiViz log.
+
+use super::{CliError, ScenarioArgs};
+use crate::engine::{self, RunOptions};
+use crate::scenario::Scenario;
+use clap::Args;
+use std::path::PathBuf;
+
+/// A checkpoint and the time window around it.
+#[derive(Args, Debug)]
+pub(super) struct CheckpointWindow {
+    /// The checkpoint.
+    #[arg(long, default_value_t = 1)]
+    checkpoint: u64,
+    /// Start of the time window (ms) [default: the checkpoint with a margin].
+    #[arg(long)]
+    from: Option<u64>,
+    /// End of the time window (ms).
+    #[arg(long)]
+    to: Option<u64>,
+}
+
+/// The arguments of `diagram`.
+#[derive(Args, Debug)]
+pub(super) struct DiagramArgs {
+    #[command(flatten)]
+    input: ScenarioArgs,
+    #[command(flatten)]
+    window: CheckpointWindow,
+    /// At most this many ordinary data messages are drawn; the rest are sampled.
+    #[arg(long, default_value_t = 300)]
+    max_messages: usize,
+    /// Output file [default: output/<scenario>/<protocol>/diagram-<checkpoint>.svg].
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// The arguments of `trace`.
+#[derive(Args, Debug)]
+pub(super) struct TraceArgs {
+    #[command(flatten)]
+    input: ScenarioArgs,
+    /// `jsonl` (every event of the run) or `shiviz` (one checkpoint, with vector clocks).
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "shiviz"])]
+    format: String,
+    /// `shiviz`: the checkpoint and window to export.
+    #[command(flatten)]
+    window: CheckpointWindow,
+    /// Output file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs `s` twice — to find checkpoint `cp`, then capturing its messages — and builds its diagram.
+fn checkpoint_diagram(
+    s: &Scenario,
+    w: &CheckpointWindow,
+) -> Result<(crate::engine::RunResult, crate::teach::diagram::Diagram), CliError> {
+    let (cp, from, to) = (w.checkpoint, w.from, w.to);
+    use crate::sim::MS;
+    use crate::teach::diagram;
+    let first = engine::run(s, RunOptions { keep_protocol_trace: true, ..Default::default() })?;
+    let Some((start, end)) = diagram::checkpoint_span(&first, cp) else {
+        return Err(CliError::input(format!(
+            "checkpoint {cp} was never triggered (protocol {})",
+            first.summary.protocol
+        )));
+    };
+    let window = match (from, to) {
+        (None, None) => None,
+        (f, t) => Some((f.map_or(start, |f| f * MS), t.map_or(end, |t| t * MS))),
+    };
+    if let Some((a, b)) = window
+        && a >= b
+    {
+        return Err(CliError::input(format!("--from {} ms must be before --to {} ms", a / MS, b / MS)));
+    }
+    let until = window.map_or(end, |w| w.1.max(end));
+    let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, until)), ..Default::default() };
+    let r = engine::run(s, opts)?;
+    let d = diagram::build(s, &r, cp, window).expect("the same run triggered it");
+    Ok((r, d))
+}
+
+pub(super) fn exec_diagram(a: DiagramArgs) -> Result<(), CliError> {
+    let DiagramArgs { input, window, max_messages, out } = a;
+    use crate::teach::diagram;
+    let s = input.load()?;
+    let checkpoint = window.checkpoint;
+    let (r, d) = checkpoint_diagram(&s, &window)?;
+    let path = out.unwrap_or_else(|| {
+        PathBuf::from("output").join(&s.name).join(&r.summary.protocol).join(format!("diagram-{checkpoint}.svg"))
+    });
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::io(&format!("creating {}", dir.display()), e))?;
+    }
+    std::fs::write(&path, d.to_svg(max_messages))
+        .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
+    let crossing = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::ChannelState).count();
+    let orphans = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::Orphan).count();
+    say!(
+        "wrote {}: checkpoint {checkpoint} ({}), {} snapshots, {} barriers, {crossing} messages crossing the cut, {orphans} orphans",
+        path.display(),
+        r.summary.protocol,
+        d.snapshots.len(),
+        d.barriers.len()
+    );
+    Ok(())
+}
+
+pub(super) fn exec_trace(a: TraceArgs) -> Result<(), CliError> {
+    let TraceArgs { input, format, window, out } = a;
+    let s = input.load()?;
+    let checkpoint = window.checkpoint;
+    if format == "jsonl" {
+        let f =
+            std::fs::File::create(&out).map_err(|e| CliError::io(&format!("cannot create {}", out.display()), e))?;
+        let r =
+            engine::run(&s, RunOptions { trace: Some(Box::new(std::io::BufWriter::new(f))), ..Default::default() })?;
+        say!("wrote {}: {} events, trace hash {}", out.display(), r.summary.trace_events, r.summary.trace_hash);
+        return Ok(());
+    }
+    let (_, d) = checkpoint_diagram(&s, &window)?;
+    let events = crate::teach::shiviz::events(&d);
+    std::fs::write(&out, crate::teach::shiviz::log(&d, &events))
+        .map_err(|e| CliError::io(&format!("writing {}", out.display()), e))?;
+    say!(
+        "wrote {}: {} events of checkpoint {checkpoint} for ShiViz; paste it with this regular expression:",
+        out.display(),
+        events.len()
+    );
+    say!("{}", crate::teach::shiviz::REGEX);
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! `ckptsim explain`: a narrated step log of one checkpoint.
+
+use super::{CliError, ScenarioArgs};
+use crate::engine::{self, RunOptions};
+use clap::Args;
+
+/// The arguments of `explain`.
+#[derive(Args, Debug)]
+pub(super) struct ExplainArgs {
+    #[command(flatten)]
+    input: ScenarioArgs,
+    /// The checkpoint to narrate.
+    #[arg(long, default_value_t = 1)]
+    checkpoint: u64,
+    /// Output format.
+    #[arg(long, default_value = "text", value_parser = ["text", "jsonl"])]
+    format: String,
+}
+
+pub(super) fn exec(a: ExplainArgs) -> Result<(), CliError> {
+    let ExplainArgs { input, checkpoint, format } = a;
+    let s = input.load()?;
+    let opts = RunOptions { keep_protocol_trace: true, ..Default::default() };
+    let r = engine::run(&s, opts)?;
+    let steps = crate::teach::explain::explain(&s, &r, checkpoint);
+    if steps.is_empty() {
+        return Err(CliError::input(format!(
+            "checkpoint {checkpoint} was never triggered (protocol {}, {} checkpoints triggered)",
+            r.summary.protocol, r.summary.checkpoints.triggered
+        )));
+    }
+    if format == "jsonl" {
+        say_raw!("{}", crate::teach::explain::to_jsonl(&steps));
+    } else {
+        say!("checkpoint {checkpoint} of {} with protocol {} (seed {})", s.name, r.summary.protocol, s.seed);
+        say_raw!("{}", crate::teach::explain::to_text(&steps));
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! `ckptsim run`: one scenario, its summary and its output files.
+
+use super::{CliError, ScenarioArgs, replay_command};
+use crate::engine::{self, RunOptions};
+use crate::report;
+use crate::sim::fmt_ms;
+use clap::Args;
+use std::path::PathBuf;
+
+/// The arguments of `run`.
+#[derive(Args, Debug)]
+pub(super) struct RunArgs {
+    #[command(flatten)]
+    input: ScenarioArgs,
+    /// Output directory [default: output/<scenario>/<protocol>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Write every trace event to this file as JSON Lines.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+}
+
+pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
+    let RunArgs { input, out, trace } = a;
+    let s = input.load()?;
+    let (scenario, fail_at) = (&input.scenario, &input.fail_at);
+    say!("ckptsim run {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
+    let trace_out: Option<Box<dyn std::io::Write>> = match &trace {
+        Some(p) => {
+            let f = std::fs::File::create(p).map_err(|e| CliError::io(&format!("cannot create {}", p.display()), e))?;
+            Some(Box::new(std::io::BufWriter::new(f)))
+        }
+        None => None,
+    };
+    let mut result = engine::run(&s, RunOptions { collect_output: true, trace: trace_out, ..Default::default() })?;
+    crate::verify::oracle::attach(&s, &mut result)?;
+    let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
+    report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
+    print_summary(&result.summary)?;
+    if result.summary.exactly_once.violations > 0 || result.summary.consistent_cut.violations > 0 {
+        say!("  replay: {}", replay_command(scenario, &s, fail_at));
+    }
+    if let Some(t) = &trace {
+        say!("  trace: {}", t.display());
+    }
+    say!(
+        "  wrote {}/summary.json, timeseries.csv, checkpoints.csv, checkpoint_tasks.csv and charts (*.svg)",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// The short human summary of a run.
+fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
+    say!(
+        "  protocol {}: simulated {} ms, {} events, trace hash {}",
+        m.protocol,
+        fmt_ms(m.sim_time_ns),
+        m.events,
+        m.trace_hash
+    );
+    say!(
+        "  records: {} read, {} at sinks; throughput {:.0} records/s",
+        m.records.source_read,
+        m.records.sink_received,
+        m.throughput_rps
+    );
+    say!(
+        "  latency (log arrival → sink): p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        m.latency_ms.p50,
+        m.latency_ms.p99,
+        m.latency_ms.max
+    );
+    match m.backpressure.iter().filter(|(_, f)| **f > 0.0).max_by(|a, b| a.1.total_cmp(b.1)) {
+        Some((task, f)) => {
+            say!("  most backpressured task: {task} ({:.1}% of the time blocked on output)", f * 100.0)
+        }
+        None => say!("  no backpressure: no task was ever blocked on output"),
+    }
+    let max_q = m.max_queued_buffers.values().max().copied().unwrap_or(0);
+    say!("  deepest input queue: {max_q} buffers (credit bound {})", m.credit_bound);
+    let c = &m.checkpoints;
+    if c.triggered > 0 {
+        say!(
+            "  checkpoints: {} triggered, {} completed, {} aborted; duration p50 {:.3} ms, p99 {:.3} ms; alignment p50 {:.3} ms",
+            c.triggered,
+            c.completed,
+            c.aborted,
+            c.duration_ms.p50,
+            c.duration_ms.p99,
+            c.alignment_ms.p50
+        );
+        say!(
+            "  snapshot size p50: {} state bytes + {} channel-state bytes; inputs blocked {:.1} ms in total",
+            c.state_bytes.p50,
+            c.channel_state_bytes.p50,
+            m.input_blocked_ms
+        );
+        if m.failures > 0 {
+            let r = &m.recovery;
+            say!(
+                "  failures: {} crashes, {} restarts; down {:.1} ms, {} records reprocessed, caught up in {:.1} ms",
+                m.failures,
+                m.recoveries,
+                r.downtime_ms,
+                r.reprocessed_records,
+                r.catch_up_ms
+            );
+        }
+        say!(
+            "  visible output: {} records; latency log arrival → visible p50 {:.3} ms, p99 {:.3} ms",
+            m.records.committed,
+            m.latency_ms.committed_p50,
+            m.latency_ms.committed_p99
+        );
+        let cut = &m.consistent_cut;
+        match &cut.first_violation {
+            None => say!("  consistent cut: {} checkpoints checked, 0 violations", cut.checked),
+            Some(v) => say!(
+                "  CONSISTENT CUT VIOLATED: {} violations in {} checkpoints; first: {v}",
+                cut.violations,
+                cut.checked
+            ),
+        }
+        if let Some(why) = &c.job_failed {
+            say!("  JOB FAILED: {why}");
+        }
+    }
+    let eo = &m.exactly_once;
+    if let Some(why) = &eo.not_checked {
+        say!("  exactly once: not checked — {why}");
+    }
+    if eo.checked {
+        match &eo.first_violation {
+            None => {
+                say!("  exactly once: every expected record visible exactly once; final state equals the reference")
+            }
+            Some(v) => say!(
+                "  EXACTLY-ONCE VIOLATED: {} missing, {} duplicated, {} state mismatches; first: {v}",
+                eo.missing,
+                eo.duplicated,
+                eo.state_mismatches
+            ),
+        }
+    }
+    if let Some(why) = &m.job_failed {
+        say!("  JOB FAILED: {why}");
+    }
+    if !m.drained {
+        say!("  WARNING: the run did not drain — some task never finished");
+    }
+    Ok(())
+}
