@@ -6,13 +6,12 @@
 
 use crate::engine;
 use crate::engine::RunError;
-use crate::metrics::CsvRow;
 use crate::report::charts::{Chart, Series};
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
 use serde_json::Value;
 
 /// One run of the sweep: a row of `sweep.csv`.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SweepRow {
     /// The value of the parameter (as written).
     pub value: String,
@@ -36,26 +35,6 @@ pub struct SweepRow {
     pub throughput_rps: f64,
     /// Consistent-cut violations.
     pub cut_violations: usize,
-}
-
-impl CsvRow for SweepRow {
-    const CSV_HEADER: &'static str = "value,protocol,completed,duration_p50_ms,duration_p99_ms,alignment_p50_ms,state_bytes_p50,channel_state_bytes_p50,committed_latency_p99_ms,throughput_rps,cut_violations";
-    fn to_csv(&self) -> String {
-        format!(
-            "{},{},{},{:.3},{:.3},{:.3},{:.0},{:.0},{:.3},{:.1},{}",
-            self.value,
-            self.protocol,
-            self.completed,
-            self.duration_p50_ms,
-            self.duration_p99_ms,
-            self.alignment_p50_ms,
-            self.state_bytes_p50,
-            self.channel_state_bytes_p50,
-            self.committed_latency_p99_ms,
-            self.throughput_rps,
-            self.cut_violations
-        )
-    }
 }
 
 /// The result of a sweep.
@@ -203,9 +182,26 @@ fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 /// Writes `dir/sweep.csv`, the charts `dir/sweep_*.svg` and `dir/report.html`.
 pub fn write(dir: &std::path::Path, s: &Scenario, r: &SweepResult) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("sweep.csv"), crate::metrics::to_csv(&r.rows))?;
+    std::fs::write(dir.join("sweep.csv"), crate::metrics::to_csv(&r.rows)?)?;
     let charts = r.charts();
     crate::report::charts::write(dir, &charts)?;
     let html = crate::report::html::sweep_report(s, r, &charts).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("report.html"), html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SweepRow;
+
+    #[test]
+    fn sweep_csv_quotes_user_values_and_keeps_its_header_when_empty() {
+        let row = SweepRow { value: "a,\"b\"".into(), protocol: "aligned".into(), ..Default::default() };
+        let csv = crate::metrics::to_csv(&[row]).unwrap();
+        let mut lines = csv.lines();
+        assert!(lines.next().unwrap().starts_with("value,protocol,completed,"));
+        assert!(lines.next().unwrap().starts_with("\"a,\"\"b\"\"\",aligned,"), "{csv}");
+        let empty = crate::metrics::to_csv::<SweepRow>(&[]).unwrap();
+        assert_eq!(empty.lines().count(), 1);
+        assert!(empty.starts_with("value,protocol,"));
+    }
 }

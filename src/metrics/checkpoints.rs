@@ -5,14 +5,15 @@ use crate::protocol::CheckpointId;
 use serde::Serialize;
 
 /// How a checkpoint ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every task acked.
     Completed,
     /// Not complete within `timeout_ms`.
     TimedOut,
-    /// Still in progress when the run ended.
+    /// Still in progress when the run ended (the default: not ended yet).
+    #[default]
     Unfinished,
     /// Abandoned because a task failed (does not count towards the tolerable failures).
     Failed,
@@ -34,7 +35,7 @@ impl Outcome {
 }
 
 /// One row of `checkpoints.csv`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct CheckpointStats {
     /// Checkpoint id.
     pub id: CheckpointId,
@@ -64,34 +65,9 @@ pub struct CheckpointStats {
     pub cut_violations: usize,
 }
 
-impl super::CsvRow for CheckpointStats {
-    /// CSV header.
-    const CSV_HEADER: &'static str = "id,trigger_ms,end_ms,outcome,duration_ms,start_delay_max_ms,alignment_max_ms,sync_max_ms,async_max_ms,state_bytes,channel_state_bytes,channel_state_records,cut_violations";
-
-    /// As CSV.
-    fn to_csv(&self) -> String {
-        format!(
-            "{},{:.3},{:.3},{},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{}",
-            self.id,
-            self.trigger_ms,
-            self.end_ms,
-            self.outcome.name(),
-            self.duration_ms,
-            self.start_delay_max_ms,
-            self.alignment_max_ms,
-            self.sync_max_ms,
-            self.async_max_ms,
-            self.state_bytes,
-            self.channel_state_bytes,
-            self.channel_state_records,
-            self.cut_violations
-        )
-    }
-}
-
 /// One row of `checkpoint_tasks.csv`: one task in one checkpoint. Times in ms; empty when the
 /// moment never came.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct TaskCheckpointRow {
     /// Checkpoint id.
     pub id: CheckpointId,
@@ -117,29 +93,4 @@ pub struct TaskCheckpointRow {
     pub state_bytes: u64,
     /// Channel state this task persisted.
     pub channel_state_bytes: u64,
-}
-
-impl super::CsvRow for TaskCheckpointRow {
-    /// CSV header.
-    const CSV_HEADER: &'static str = "id,task,first_barrier_ms,last_barrier_ms,start_delay_ms,alignment_ms,snapshot_ms,sync_ms,async_ms,ack_ms,state_bytes,channel_state_bytes";
-
-    /// As CSV.
-    fn to_csv(&self) -> String {
-        let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
-        format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
-            self.id,
-            self.task,
-            f(self.first_barrier_ms),
-            f(self.last_barrier_ms),
-            f(self.start_delay_ms),
-            f(self.alignment_ms),
-            f(self.snapshot_ms),
-            f(self.sync_ms),
-            f(self.async_ms),
-            f(self.ack_ms),
-            self.state_bytes,
-            self.channel_state_bytes
-        )
-    }
 }

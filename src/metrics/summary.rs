@@ -197,7 +197,7 @@ pub struct ExactlyOnceSummary {
 }
 
 /// One row of `timeseries.csv`: the state at `t_ms` and rates over the preceding interval.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct SampleRow {
     /// Sample time.
     pub t_ms: f64,
@@ -225,28 +225,4 @@ pub struct SampleRow {
     /// (ms; commit, for a transactional sink); empty when nothing became visible in it (commits
     /// come in bursts, at checkpoint completions).
     pub committed_p99_ms: Option<f64>,
-}
-
-impl crate::metrics::CsvRow for SampleRow {
-    /// The CSV header, matching the field order.
-    const CSV_HEADER: &'static str = "t_ms,source_read,sink_received,read_rps,sink_rps,source_lag_ms,queued_buffers,backlog_buffers,backpressured_tasks,latency_p50_ms,latency_p99_ms,committed_p99_ms";
-
-    /// The row as CSV.
-    fn to_csv(&self) -> String {
-        format!(
-            "{:.3},{},{},{:.1},{:.1},{:.3},{},{},{},{:.3},{:.3},{}",
-            self.t_ms,
-            self.source_read,
-            self.sink_received,
-            self.read_rps,
-            self.sink_rps,
-            self.source_lag_ms,
-            self.queued_buffers,
-            self.backlog_buffers,
-            self.backpressured_tasks,
-            self.latency_p50_ms,
-            self.latency_p99_ms,
-            self.committed_p99_ms.map(|v| format!("{v:.3}")).unwrap_or_default()
-        )
-    }
 }

@@ -16,8 +16,8 @@ pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
     fs::create_dir_all(dir)?;
     let json = serde_json::to_string_pretty(&result.summary).map_err(io::Error::other)?;
     fs::write(dir.join("summary.json"), json + "\n")?;
-    fs::write(dir.join("timeseries.csv"), to_csv(&result.timeseries))?;
-    fs::write(dir.join("checkpoints.csv"), to_csv(&result.checkpoints))?;
-    fs::write(dir.join("checkpoint_tasks.csv"), to_csv(&result.checkpoint_tasks))?;
+    fs::write(dir.join("timeseries.csv"), to_csv(&result.timeseries)?)?;
+    fs::write(dir.join("checkpoints.csv"), to_csv(&result.checkpoints)?)?;
+    fs::write(dir.join("checkpoint_tasks.csv"), to_csv(&result.checkpoint_tasks)?)?;
     charts::write(dir, &charts::run_charts(result))
 }
