@@ -6,6 +6,8 @@
 use crate::engine::RunError;
 use crate::engine::{self, RunResult};
 use crate::report;
+use crate::report::charts::Chart;
+use crate::report::html::{Cell, Page, Table};
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
 use crate::verify::Oracle;
 use serde::Serialize;
@@ -52,6 +54,9 @@ pub struct CompareRow {
     pub duplicated: u64,
     /// Keys whose final state differs from the reference.
     pub state_mismatches: u64,
+    /// Why the exactly-once oracle did not judge this run (then the three counts above are 0
+    /// because nothing was compared, not because nothing was wrong).
+    pub exactly_once_not_checked: Option<String>,
     /// Log arrival → visible output, p99 (ms).
     pub committed_latency_p99_ms: f64,
     /// The run drained.
@@ -130,6 +135,8 @@ fn row(r: &RunResult) -> CompareRow {
         missing: m.exactly_once.missing,
         duplicated: m.exactly_once.duplicated,
         state_mismatches: m.exactly_once.state_mismatches,
+        exactly_once_not_checked: (!m.exactly_once.checked)
+            .then(|| m.exactly_once.not_checked.clone().unwrap_or_else(|| "the oracle did not run".into())),
         committed_latency_p99_ms: m.latency_ms.committed_p99,
         drained: m.drained,
         trace_hash: m.trace_hash.clone(),
@@ -146,7 +153,7 @@ pub fn write(dir: &Path, s: &Scenario, report: &CompareReport) -> std::io::Resul
     std::fs::write(dir.join("compare.json"), json + "\n")?;
     let charts = report::charts::compare_charts(&report.results);
     report::charts::write(dir, &charts)?;
-    let html = report::html::compare_report(s, report, &charts).map_err(std::io::Error::other)?;
+    let html = report::html::render(&page(s, report, charts)).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("report.html"), html)
 }
 
@@ -180,10 +187,8 @@ pub fn table(report: &CompareReport) -> String {
         } else {
             format!("{} VIOLATED", r.cut_violations)
         };
-        let once = if r.missing + r.duplicated + r.state_mismatches == 0 {
-            "ok".to_string()
-        } else {
-            format!("{} dup, {} missing, {} keys wrong", r.duplicated, r.missing, r.state_mismatches)
+        let once = match verdict(r) {
+            Cell::Ok(t) | Cell::Bad(t) | Cell::NotChecked(t) | Cell::Text(t) => t,
         };
         out.push_str(&format!(
             "{:<16} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>10.0} {:>11.0} {:>10.0} {:>9.2} {:>9.2} {:>9.1}  {:<12} {}\n",
@@ -203,4 +208,137 @@ pub fn table(report: &CompareReport) -> String {
         ));
     }
     out
+}
+
+/// The exactly-once verdict of a row: passed, failed with the counts, or not checked and why.
+fn verdict(r: &CompareRow) -> Cell {
+    if let Some(why) = &r.exactly_once_not_checked {
+        Cell::NotChecked(format!("not checked ({why})"))
+    } else if r.missing + r.duplicated + r.state_mismatches == 0 {
+        Cell::Ok("ok".into())
+    } else {
+        Cell::Bad(format!("{} dup, {} missing, {} keys wrong", r.duplicated, r.missing, r.state_mismatches))
+    }
+}
+
+fn find<'a>(r: &'a CompareReport, p: &str) -> Option<&'a CompareRow> {
+    r.rows.iter().find(|x| x.protocol == p)
+}
+
+/// A few sentences on what the comparison shows, from its figures.
+fn findings(r: &CompareReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Some(a), Some(u)) = (find(r, "aligned"), find(r, "unaligned")) {
+        if u.duration_p50_ms > 0.0 {
+            out.push(format!(
+                "Aligned checkpoints took {:.1} ms (p50) against {:.1} ms for unaligned ones — {:.1}× longer: aligned barriers queue behind the in-flight data, unaligned ones overtake it.",
+                a.duration_p50_ms,
+                u.duration_p50_ms,
+                a.duration_p50_ms / u.duration_p50_ms
+            ));
+        }
+        out.push(format!(
+            "The price of unaligned checkpoints is size: {:.0} KiB of in-flight records persisted per checkpoint (p50), where aligned ones persist none; aligned ones instead kept inputs blocked for {:.1} ms in total.",
+            u.channel_state_bytes_p50 / 1024.0,
+            a.input_blocked_ms
+        ));
+    }
+    if let Some(c) = find(r, "chandy_lamport") {
+        out.push(format!(
+            "Chandy-Lamport never blocked an input ({:.1} ms) and recorded {:.0} KiB of channel state per checkpoint; its markers still travel behind the data, so it took {:.1} ms.",
+            c.input_blocked_ms,
+            c.channel_state_bytes_p50 / 1024.0,
+            c.duration_p50_ms
+        ));
+    }
+    if let Some(t) = find(r, "aligned_timeout") {
+        out.push(format!(
+            "Aligned checkpoints with a timeout took {:.1} ms: the timeout bounds how long they align.",
+            t.duration_p50_ms
+        ));
+    }
+    if let Some(l) = find(r, "at_least_once") {
+        out.push(if l.cut_violations > 0 {
+            format!(
+                "At-least-once snapshots are not consistent cuts: the checker found {} violations (orphan records){}.",
+                l.cut_violations,
+                if l.duplicated > 0 {
+                    format!(", and after the failures {} records became visible twice", l.duplicated)
+                } else {
+                    String::new()
+                }
+            )
+        } else {
+            "At-least-once produced no orphans on this scenario (no input ran ahead of another).".to_string()
+        });
+    }
+    out
+}
+
+/// The `report.html` page of a comparison.
+fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>) -> Page {
+    let header = [
+        "protocol",
+        "checkpoints done/triggered",
+        "duration p50 (ms)",
+        "duration p99 (ms)",
+        "alignment p50 (ms)",
+        "state p50 (KiB)",
+        "channel state p50 (KiB)",
+        "records/s",
+        "latency p99 (ms)",
+        "visible p99 (ms)",
+        "inputs blocked (ms)",
+        "failures",
+        "consistent cut",
+        "exactly once",
+    ];
+    let rows = r
+        .rows
+        .iter()
+        .map(|x| {
+            let cut = if x.protocol == "none" {
+                Cell::Text("— (no checkpoints)".into())
+            } else if x.cut_violations == 0 {
+                Cell::Ok(format!("{} checked, ok", x.cut_checked))
+            } else {
+                Cell::Bad(format!("{} violations", x.cut_violations))
+            };
+            vec![
+                Cell::Text(x.protocol.clone()),
+                Cell::Text(format!("{}/{}", x.completed, x.triggered)),
+                Cell::Text(format!("{:.2}", x.duration_p50_ms)),
+                Cell::Text(format!("{:.2}", x.duration_p99_ms)),
+                Cell::Text(format!("{:.2}", x.alignment_p50_ms)),
+                Cell::Text(format!("{:.1}", x.state_bytes_p50 / 1024.0)),
+                Cell::Text(format!("{:.1}", x.channel_state_bytes_p50 / 1024.0)),
+                Cell::Text(format!("{:.0}", x.throughput_rps)),
+                Cell::Text(format!("{:.2}", x.latency_p99_ms)),
+                Cell::Text(format!("{:.2}", x.committed_latency_p99_ms)),
+                Cell::Text(format!("{:.1}", x.input_blocked_ms)),
+                Cell::Text(x.failures.to_string()),
+                cut,
+                verdict(x),
+            ]
+        })
+        .collect();
+    let mut sections = vec![("Side by side".to_string(), compare)];
+    for run in &r.results {
+        sections.push((run.summary.protocol.clone(), report::charts::run_charts(run)));
+    }
+    Page {
+        title: format!("ckptsim — {}", s.name),
+        heading: format!("Checkpoint protocols on `{}`", s.name),
+        paragraphs: vec![
+            s.description.clone(),
+            format!(
+                "Seed `{}`, scenario fingerprint `{}`. Every protocol ran the same scenario with the same seed; reproduce with `ckptsim compare SCENARIO --seed {}`.",
+                r.seed, r.fingerprint, r.seed
+            ),
+        ],
+        table: Table { header: header.iter().map(|h| h.to_string()).collect(), rows },
+        findings: findings(r),
+        sections,
+        footer: "Generated by ckptsim. Each protocol keeps its colour in every chart. Vertical grey lines: completed checkpoints; red: failures; orange: restarts; green: recovery caught up. The last checkpoint of a run is the final one taken after every task finished (FLIP-147): nothing is in flight any more, so it is short. Machine-readable data: `compare.json` and each protocol's `summary.json`, `checkpoints.csv`, `timeseries.csv`.".into(),
+    }
 }

@@ -10,7 +10,6 @@
 
 use crate::scenario::*;
 use proptest::prelude::*;
-use std::collections::BTreeMap;
 
 /// One source operator.
 #[derive(Clone, Debug)]
@@ -104,20 +103,7 @@ pub fn scenarios() -> impl Strategy<Value = Plan> {
 }
 
 fn op(id: String, kind: OperatorKind, parallelism: u32) -> OperatorSpec {
-    OperatorSpec {
-        id,
-        kind,
-        parallelism,
-        cost: CostSpec::FixedNs(500),
-        task_costs: BTreeMap::new(),
-        arrival: None,
-        records_per_partition: None,
-        until_ms: None,
-        keys: None,
-        keep: None,
-        state_bytes_per_key: None,
-        delivery: None,
-    }
+    OperatorSpec::new(&id, kind).parallelism(parallelism).cost(CostSpec::FixedNs(500))
 }
 
 impl Plan {

@@ -1,180 +1,141 @@
 //! `report.html`: one self-contained file (inline SVG, no scripts, no network) that reads like a
-//! short lab report — the scenario, a comparison table with the invariant results, what the
-//! figures show, and every chart.
+//! short lab report — a heading, a few paragraphs, one results table with its verdicts, what the
+//! figures show, and sections of charts. It renders neutral [`Page`]s: what goes on the page is
+//! decided by the command that writes it (`compare`, `sweep`), so this module imports neither.
 
-use super::charts::{self, Chart};
-use crate::compare::{CompareReport, CompareRow};
-use crate::scenario::Scenario;
+use super::charts::Chart;
 use std::fmt::Write as _;
+
+/// One table cell.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    /// Plain text (escaped).
+    Text(String),
+    /// A verdict that passed (green).
+    Ok(String),
+    /// A verdict that failed (red, bold).
+    Bad(String),
+    /// A check that did not run (grey), with the reason.
+    NotChecked(String),
+}
+
+/// A results table: a header row, then rows of cells.
+#[derive(Clone, Debug, Default)]
+pub struct Table {
+    /// Column titles.
+    pub header: Vec<String>,
+    /// Rows, each with one cell per column.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// A report page.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// The browser tab's title.
+    pub title: String,
+    /// The heading; text in backticks is set as code.
+    pub heading: String,
+    /// Paragraphs under the heading; text in backticks is set as code.
+    pub paragraphs: Vec<String>,
+    /// The results.
+    pub table: Table,
+    /// Sentences on what the figures show (omitted when empty).
+    pub findings: Vec<String>,
+    /// Sections of charts: a title and its charts.
+    pub sections: Vec<(String, Vec<Chart>)>,
+    /// The small print at the bottom; text in backticks is set as code.
+    pub footer: String,
+}
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn row<'a>(r: &'a CompareReport, p: &str) -> Option<&'a CompareRow> {
-    r.rows.iter().find(|x| x.protocol == p)
+/// Escapes `s` and sets the parts in backticks as `<code>`.
+fn inline(s: &str) -> String {
+    esc(s)
+        .split('`')
+        .enumerate()
+        .map(|(i, part)| if i % 2 == 1 { format!("<code>{part}</code>") } else { part.to_string() })
+        .collect()
 }
 
-/// A few sentences on what the comparison shows, from its figures.
-fn findings(r: &CompareReport) -> Vec<String> {
-    let mut out = Vec::new();
-    if let (Some(a), Some(u)) = (row(r, "aligned"), row(r, "unaligned")) {
-        if u.duration_p50_ms > 0.0 {
-            out.push(format!(
-                "Aligned checkpoints took {:.1} ms (p50) against {:.1} ms for unaligned ones — {:.1}× longer: aligned barriers queue behind the in-flight data, unaligned ones overtake it.",
-                a.duration_p50_ms,
-                u.duration_p50_ms,
-                a.duration_p50_ms / u.duration_p50_ms
-            ));
-        }
-        out.push(format!(
-            "The price of unaligned checkpoints is size: {:.0} KiB of in-flight records persisted per checkpoint (p50), where aligned ones persist none; aligned ones instead kept inputs blocked for {:.1} ms in total.",
-            u.channel_state_bytes_p50 / 1024.0,
-            a.input_blocked_ms
-        ));
-    }
-    if let Some(c) = row(r, "chandy_lamport") {
-        out.push(format!(
-            "Chandy-Lamport never blocked an input ({:.1} ms) and recorded {:.0} KiB of channel state per checkpoint; its markers still travel behind the data, so it took {:.1} ms.",
-            c.input_blocked_ms,
-            c.channel_state_bytes_p50 / 1024.0,
-            c.duration_p50_ms
-        ));
-    }
-    if let Some(t) = row(r, "aligned_timeout") {
-        out.push(format!(
-            "Aligned checkpoints with a timeout took {:.1} ms: the timeout bounds how long they align.",
-            t.duration_p50_ms
-        ));
-    }
-    if let Some(l) = row(r, "at_least_once") {
-        out.push(if l.cut_violations > 0 {
-            format!(
-                "At-least-once snapshots are not consistent cuts: the checker found {} violations (orphan records){}.",
-                l.cut_violations,
-                if l.duplicated > 0 {
-                    format!(", and after the failures {} records became visible twice", l.duplicated)
-                } else {
-                    String::new()
-                }
-            )
-        } else {
-            "At-least-once produced no orphans on this scenario (no input ran ahead of another).".to_string()
-        });
-    }
-    out
-}
+const STYLE: &str = r#"<style>
+body { font-family: sans-serif; max-width: 1340px; margin: 2em auto; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; font-size: 0.9em; } th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.ok { color: #1a7f37; } .bad { color: #c62828; font-weight: bold; } .nc { color: #666; font-style: italic; }
+.charts { display: flex; flex-wrap: wrap; gap: 8px; } .charts svg { border: 1px solid #eee; }
+code { background: #f5f5f5; padding: 1px 4px; }
+</style>"#;
 
-const STYLE: &str = "<style>body { font-family: sans-serif; max-width: 1340px; margin: 2em auto; color: #222; line-height: 1.45; } table { border-collapse: collapse; font-size: 0.9em; } th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; } th { background: #f3f3f3; } .charts { display: flex; flex-wrap: wrap; gap: 8px; } .charts svg { border: 1px solid #eee; } code { background: #f5f5f5; padding: 1px 4px; }</style>";
-
-/// The report of a sweep: the scenario, the parameter, every row, and the charts.
-pub fn sweep_report(s: &Scenario, r: &crate::sweep::SweepResult, charts: &[Chart]) -> Result<String, String> {
-    let mut h = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ckptsim sweep — {name}</title>{STYLE}</head><body>\n<h1>Sweep of <code>{param}</code> on <code>{name}</code></h1>\n<p>{desc}</p>\n<p>Seed <code>{seed}</code>. Each value ran with each protocol on the same seed.</p>\n<h2>Results</h2>\n<table>\n<tr><th>{param}</th><th>protocol</th><th>checkpoints</th><th>duration p50 (ms)</th><th>duration p99 (ms)</th><th>alignment p50 (ms)</th><th>channel state p50 (KiB)</th><th>visible p99 (ms)</th><th>records/s</th><th>cut violations</th></tr>\n",
-        name = esc(&s.name),
-        param = esc(&r.param),
-        desc = esc(&s.description),
-        seed = s.seed
-    );
-    for x in &r.rows {
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1}</td><td>{:.2}</td><td>{:.0}</td><td>{}</td></tr>",
-            esc(&x.value),
-            x.protocol,
-            x.completed,
-            x.duration_p50_ms,
-            x.duration_p99_ms,
-            x.alignment_p50_ms,
-            x.channel_state_bytes_p50 / 1024.0,
-            x.committed_latency_p99_ms,
-            x.throughput_rps,
-            x.cut_violations
-        );
-    }
-    h.push_str("</table>\n<h2>Charts</h2>\n<div class=charts>\n");
-    for c in charts {
-        h.push_str(&c.to_svg()?);
-    }
-    h.push_str("</div>\n<p><small>Generated by ckptsim. Data: <code>sweep.csv</code>.</small></p>\n</body></html>\n");
-    Ok(h)
-}
-
-/// The report of a comparison.
-pub fn compare_report(s: &Scenario, r: &CompareReport, compare: &[Chart]) -> Result<String, String> {
+/// Renders `p` as a self-contained HTML page.
+pub fn render(p: &Page) -> Result<String, String> {
     let mut h = String::new();
     let _ = write!(
         h,
-        r#"<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>ckptsim — {name}</title>
-<style>
-body {{ font-family: sans-serif; max-width: 1340px; margin: 2em auto; color: #222; line-height: 1.45; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }} th, td {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
-th {{ background: #f3f3f3; }} td:first-child, th:first-child {{ text-align: left; }}
-.ok {{ color: #1a7f37; }} .bad {{ color: #c62828; font-weight: bold; }}
-.charts {{ display: flex; flex-wrap: wrap; gap: 8px; }} .charts svg {{ border: 1px solid #eee; }}
-code {{ background: #f5f5f5; padding: 1px 4px; }}
-</style></head><body>
-<h1>Checkpoint protocols on <code>{name}</code></h1>
-<p>{desc}</p>
-<p>Seed <code>{seed}</code>, scenario fingerprint <code>{fp}</code>. Every protocol ran the same scenario with the same seed; reproduce with <code>ckptsim compare SCENARIO --seed {seed}</code>.</p>
-"#,
-        name = esc(&s.name),
-        desc = esc(&s.description),
-        seed = r.seed,
-        fp = r.fingerprint
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n{STYLE}</head><body>\n<h1>{}</h1>\n",
+        esc(&p.title),
+        inline(&p.heading)
     );
-    h.push_str("<h2>Results</h2>\n<table>\n<tr><th>protocol</th><th>checkpoints done/triggered</th><th>duration p50 (ms)</th><th>duration p99 (ms)</th><th>alignment p50 (ms)</th><th>state p50 (KiB)</th><th>channel state p50 (KiB)</th><th>records/s</th><th>latency p99 (ms)</th><th>visible p99 (ms)</th><th>inputs blocked (ms)</th><th>failures</th><th>consistent cut</th><th>exactly once</th></tr>\n");
-    for x in &r.rows {
-        let cut = if x.protocol == "none" {
-            "—".to_string()
-        } else if x.cut_violations == 0 {
-            format!("<span class=ok>{} checked, ok</span>", x.cut_checked)
-        } else {
-            format!("<span class=bad>{} violations</span>", x.cut_violations)
-        };
-        let once = if x.missing + x.duplicated + x.state_mismatches == 0 {
-            "<span class=ok>ok</span>".to_string()
-        } else {
-            format!(
-                "<span class=bad>{} duplicated, {} missing, {} keys wrong</span>",
-                x.duplicated, x.missing, x.state_mismatches
-            )
-        };
-        let _ = writeln!(
-            h,
-            "<tr><td>{}</td><td>{}/{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1}</td><td>{:.1}</td><td>{:.0}</td><td>{:.2}</td><td>{:.2}</td><td>{:.1}</td><td>{}</td><td>{cut}</td><td>{once}</td></tr>",
-            x.protocol,
-            x.completed,
-            x.triggered,
-            x.duration_p50_ms,
-            x.duration_p99_ms,
-            x.alignment_p50_ms,
-            x.state_bytes_p50 / 1024.0,
-            x.channel_state_bytes_p50 / 1024.0,
-            x.throughput_rps,
-            x.latency_p99_ms,
-            x.committed_latency_p99_ms,
-            x.input_blocked_ms,
-            x.failures
-        );
+    for para in &p.paragraphs {
+        let _ = writeln!(h, "<p>{}</p>", inline(para));
     }
-    h.push_str("</table>\n<h2>What the figures show</h2>\n<ul>\n");
-    for f in findings(r) {
-        let _ = writeln!(h, "<li>{}</li>", esc(&f));
+    h.push_str("<h2>Results</h2>\n<table>\n<tr>");
+    for c in &p.table.header {
+        let _ = write!(h, "<th>{}</th>", esc(c));
     }
-    h.push_str("</ul>\n<h2>Side by side</h2>\n<div class=charts>\n");
-    for c in compare {
-        h.push_str(&c.to_svg()?);
+    h.push_str("</tr>\n");
+    for row in &p.table.rows {
+        h.push_str("<tr>");
+        for c in row {
+            let _ = match c {
+                Cell::Text(t) => write!(h, "<td>{}</td>", esc(t)),
+                Cell::Ok(t) => write!(h, "<td><span class=ok>{}</span></td>", esc(t)),
+                Cell::Bad(t) => write!(h, "<td><span class=bad>{}</span></td>", esc(t)),
+                Cell::NotChecked(t) => write!(h, "<td><span class=nc>{}</span></td>", esc(t)),
+            };
+        }
+        h.push_str("</tr>\n");
     }
-    h.push_str("</div>\n");
-    for run in &r.results {
-        let _ = writeln!(h, "<h2>{}</h2>\n<div class=charts>", esc(&run.summary.protocol));
-        for c in charts::run_charts(run) {
+    h.push_str("</table>\n");
+    if !p.findings.is_empty() {
+        h.push_str("<h2>What the figures show</h2>\n<ul>\n");
+        for f in &p.findings {
+            let _ = writeln!(h, "<li>{}</li>", esc(f));
+        }
+        h.push_str("</ul>\n");
+    }
+    for (title, charts) in &p.sections {
+        let _ = writeln!(h, "<h2>{}</h2>\n<div class=charts>", esc(title));
+        for c in charts {
             h.push_str(&c.to_svg()?);
         }
         h.push_str("</div>\n");
     }
-    h.push_str("<p><small>Generated by ckptsim. Each protocol keeps its colour in every chart. Vertical grey lines: completed checkpoints; red: failures; orange: restarts; green: recovery caught up. The last checkpoint of a run is the final one taken after every task finished (FLIP-147): nothing is in flight any more, so it is short. Machine-readable data: <code>compare.json</code> and each protocol's <code>summary.json</code>, <code>checkpoints.csv</code>, <code>timeseries.csv</code>.</small></p>\n</body></html>\n");
+    let _ = writeln!(h, "<p><small>{}</small></p>\n</body></html>", inline(&p.footer));
     Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_escapes_text_sets_code_and_marks_verdicts() {
+        let page = Page {
+            title: "t<1>".into(),
+            heading: "Sweep of `a.b` on `x`".into(),
+            table: Table {
+                header: vec!["p".into(), "verdict".into()],
+                rows: vec![vec![Cell::Text("a&b".into()), Cell::NotChecked("not checked (why)".into())]],
+            },
+            ..Default::default()
+        };
+        let h = render(&page).unwrap();
+        assert!(h.contains("<title>t&lt;1&gt;</title>"));
+        assert!(h.contains("<h1>Sweep of <code>a.b</code> on <code>x</code></h1>"));
+        assert!(h.contains("<td>a&amp;b</td><td><span class=nc>not checked (why)</span></td>"));
+        assert!(!h.contains("What the figures show"), "no findings, no section");
+    }
 }
