@@ -3,32 +3,29 @@
 
 mod common;
 
-use ckptsim::scenario::Scenario;
+use ckptsim::scenario::{ArrivalSpec, CostSpec, OperatorKind, OperatorSpec, Partitioner, Scenario};
 
 /// One source at 100k records/s into a single keyed_sum task costing `agg_cost_us` per record.
 fn chain(agg_cost_us: u64) -> Scenario {
-    let json = format!(
-        r#"{{
-        "name": "slow-chain", "seed": 3,
-        "topology": {{
-          "operators": [
-            {{"id": "src", "kind": "source", "cost": {{"fixed_us": 1}},
-              "arrival": {{"kind": "constant", "rate_per_sec": 100000}}, "records_per_partition": 40000}},
-            {{"id": "map", "kind": "map", "cost": {{"fixed_us": 1}}}},
-            {{"id": "agg", "kind": "keyed_sum", "cost": {{"fixed_us": {agg_cost_us}}}}},
-            {{"id": "sink", "kind": "sink", "cost": {{"fixed_ns": 100}}}}
-          ],
-          "edges": [
-            {{"from": "src", "to": "map", "partitioner": "forward"}},
-            {{"from": "map", "to": "agg", "partitioner": "hash"}},
-            {{"from": "agg", "to": "sink", "partitioner": "forward"}}
-          ]
-        }},
-        "network": {{"buffer_records": 32, "buffer_timeout_us": 1000, "latency_us": 100}},
-        "metrics": {{"sample_interval_ms": 10}}
-    }}"#
-    );
-    Scenario::from_json(&json).unwrap()
+    Scenario::builder("slow-chain", 3)
+        .operator(
+            OperatorSpec::source("src", 1, 40_000, ArrivalSpec::Constant { rate_per_sec: 100_000 })
+                .cost(CostSpec::FixedUs(1)),
+        )
+        .operator(OperatorSpec::new("map", OperatorKind::Map).cost(CostSpec::FixedUs(1)))
+        .operator(OperatorSpec::new("agg", OperatorKind::KeyedSum).cost(CostSpec::FixedUs(agg_cost_us)))
+        .operator(OperatorSpec::new("sink", OperatorKind::Sink).cost(CostSpec::FixedNs(100)))
+        .edge("src", "map", Partitioner::Forward)
+        .edge("map", "agg", Partitioner::Hash)
+        .edge("agg", "sink", Partitioner::Forward)
+        .network(|n| {
+            n.buffer_records = 32;
+            n.buffer_timeout_us = 1000;
+            n.latency_us = 100;
+        })
+        .sample_interval_ms(10)
+        .build()
+        .unwrap()
 }
 
 /// Source read rate (records/s) over the middle half of the time the source was reading.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use ckptsim::scenario::{OperatorKind, Partitioner, Scenario};
+use ckptsim::scenario::{OperatorKind, OperatorSpec, Partitioner, Scenario};
 
 /// Checks that every offset of every source partition reached the sinks exactly `times` times.
 fn check_each_offset_arrives(s: &Scenario, times: u32) -> Result<(), String> {
@@ -55,10 +55,9 @@ fn broadcast_delivers_each_record_to_every_downstream_task() {
 #[test]
 fn the_lineage_check_fails_when_records_are_lost() {
     // The checker must be able to fail: replace the map by a filter that drops odd values.
-    let mut v = common::json("pipeline");
-    v["topology"]["operators"][1] =
-        serde_json::json!({"id": "map", "kind": "filter", "parallelism": 2, "keep": {"modulo": 2, "remainders": [0]}});
-    let s = Scenario::from_json(&v.to_string()).unwrap();
+    let mut s = common::load("pipeline");
+    s.topology.operators[1] = OperatorSpec::new("map", OperatorKind::Filter).parallelism(2).keep(2, vec![0]);
+    s.validate().unwrap();
     let err = check_each_offset_arrives(&s, 1).expect_err("the lineage check accepted a run that dropped records");
     assert!(err.contains("reached the sink 0 times"), "{err}");
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use ckptsim::protocol;
-use ckptsim::scenario::Scenario;
+use ckptsim::scenario::{ArrivalSpec, OperatorKind, OperatorSpec, Partitioner, ProtocolName, Scenario};
 use ckptsim::verify::invariants::{self, Invariant};
 use std::path::PathBuf;
 
@@ -54,27 +54,19 @@ fn explore_seed_73021_an_older_checkpoint_never_completes_after_a_newer_one() {
 /// differently. The oracle reported a state mismatch; it must instead decline to judge such a job.
 #[test]
 fn explore_seed_31_order_dependent_state_is_not_judged() {
-    let json = r#"{
-      "name": "order-dependent", "seed": 5,
-      "topology": {
-        "operators": [
-          {"id": "src", "kind": "source", "parallelism": 3, "arrival": {"kind": "poisson", "rate_per_sec": 50000},
-           "records_per_partition": 300, "keys": 20},
-          {"id": "first", "kind": "keyed_sum", "parallelism": 2},
-          {"id": "second", "kind": "keyed_sum", "parallelism": 2},
-          {"id": "sink", "kind": "sink"}
-        ],
-        "edges": [
-          {"from": "src", "to": "first", "partitioner": "hash"},
-          {"from": "first", "to": "second", "partitioner": "forward"},
-          {"from": "second", "to": "sink", "partitioner": "rebalance"}
-        ]
-      },
-      "checkpointing": {"mode": "aligned", "interval_ms": 3},
-      "failures": [{"task": "first[1]", "at_ms": 7}],
-      "restart": {"delay_ms": 1}
-    }"#;
-    let s = Scenario::from_json(json).unwrap();
+    let s = Scenario::builder("order-dependent", 5)
+        .operator(OperatorSpec::source("src", 3, 300, ArrivalSpec::Poisson { rate_per_sec: 50_000 }).keys(20))
+        .operator(OperatorSpec::new("first", OperatorKind::KeyedSum).parallelism(2))
+        .operator(OperatorSpec::new("second", OperatorKind::KeyedSum).parallelism(2))
+        .operator(OperatorSpec::new("sink", OperatorKind::Sink))
+        .edge("src", "first", Partitioner::Hash)
+        .edge("first", "second", Partitioner::Forward)
+        .edge("second", "sink", Partitioner::Rebalance)
+        .checkpointing(ProtocolName::ALIGNED, 3)
+        .crash_at("first[1]", 7)
+        .restart_delay_ms(1)
+        .build()
+        .unwrap();
     let why = ckptsim::verify::oracle::order_dependence(&s).expect("second is downstream of first");
     assert!(why.contains("keyed_sum \"second\""), "{why}");
     let v = invariants::check(&s, &|| protocol::create(s.protocol()), Default::default(), &Invariant::ALL);

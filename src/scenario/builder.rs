@@ -82,6 +82,18 @@ impl ScenarioBuilder {
         self
     }
 
+    /// Samples the time series every `ms` milliseconds.
+    pub fn sample_interval_ms(mut self, ms: u64) -> Self {
+        self.s.metrics.sample_interval_ms = ms;
+        self
+    }
+
+    /// Restarts `delay_ms` after a failure.
+    pub fn restart_delay_ms(mut self, delay_ms: u64) -> Self {
+        self.s.restart.delay_ms = delay_ms;
+        self
+    }
+
     /// Crashes `task` (`op[index]`) at `at_ms`.
     pub fn crash_at(mut self, task: &str, at_ms: u64) -> Self {
         self.s.failures.push(FailureSpec { task: Some(task.to_string()), at_ms: Some(at_ms), ..Default::default() });
@@ -127,6 +139,18 @@ impl OperatorSpec {
     /// With `parallelism` tasks.
     pub fn parallelism(mut self, parallelism: u32) -> Self {
         self.parallelism = parallelism;
+        self
+    }
+
+    /// With `keys` distinct keys (sources).
+    pub fn keys(mut self, keys: u64) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// Keeping a record when `value % modulo` is in `remainders` (filters).
+    pub fn keep(mut self, modulo: u64, remainders: Vec<u64>) -> Self {
+        self.keep = Some(super::KeepSpec { modulo, remainders });
         self
     }
 
