@@ -26,6 +26,9 @@
 //! ([`NetEvent`]); it tells the engine which tasks may be able to continue through
 //! [`Network::take_wakeups`], and what arrived through the return value of [`Network::handle`].
 
+mod credits;
+mod inspect;
+
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::operator::Record;
 use crate::protocol::CheckpointId;
@@ -487,69 +490,6 @@ impl Network {
         }
     }
 
-    fn need(&self, ch: ChannelId) -> u32 {
-        let r = &self.chans[ch.0 as usize].recv;
-        r.last_backlog.saturating_sub(r.outstanding)
-    }
-
-    fn grant<E: From<NetEvent>>(&mut self, ch: ChannelId, n: u32, now: SimTime, q: &mut EventQueue<E>) {
-        self.chans[ch.0 as usize].recv.outstanding += n;
-        let at = now + self.delay();
-        q.push(at, NetEvent::Credit(ch, n).into());
-    }
-
-    fn request_floating<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
-        let need = self.need(ch);
-        if need == 0 {
-            return;
-        }
-        let gate = self.chans[ch.0 as usize].gate;
-        let g = need.min(self.gates[gate].floating_free);
-        if g > 0 {
-            self.gates[gate].floating_free -= g;
-            self.chans[ch.0 as usize].recv.floating_held += g;
-            self.grant(ch, g, now, q);
-        }
-        let r = &mut self.chans[ch.0 as usize].recv;
-        if need > g && !r.waiting_floating {
-            r.waiting_floating = true;
-            self.gates[gate].waiting.push_back(ch);
-        }
-    }
-
-    /// A consumed data buffer frees its slot: back to the gate if it was a floating buffer the
-    /// channel no longer needs, otherwise a new credit for the channel.
-    fn release_slot<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
-        let gate = self.chans[ch.0 as usize].gate;
-        let r = &mut self.chans[ch.0 as usize].recv;
-        r.queued_data -= 1;
-        if r.floating_held > 0 && r.last_backlog <= r.outstanding {
-            r.floating_held -= 1;
-            self.gates[gate].floating_free += 1;
-            self.serve_waiting(gate, now, q);
-        } else {
-            self.grant(ch, 1, now, q);
-        }
-    }
-
-    fn serve_waiting<E: From<NetEvent>>(&mut self, gate: usize, now: SimTime, q: &mut EventQueue<E>) {
-        while self.gates[gate].floating_free > 0 {
-            let Some(&ch) = self.gates[gate].waiting.front() else {
-                break;
-            };
-            let need = self.need(ch);
-            if need > 0 {
-                self.gates[gate].floating_free -= 1;
-                self.chans[ch.0 as usize].recv.floating_held += 1;
-                self.grant(ch, 1, now, q);
-            }
-            if need <= 1 {
-                self.gates[gate].waiting.pop_front();
-                self.chans[ch.0 as usize].recv.waiting_floating = false;
-            }
-        }
-    }
-
     /// Takes the next record or event for `task` from the first ready input channel. A task
     /// drains one buffer of a channel before moving to the next ready channel (as Flink does).
     pub fn take<E: From<NetEvent>>(&mut self, task: TaskId, now: SimTime, q: &mut EventQueue<E>) -> Option<Taken> {
@@ -632,45 +572,5 @@ impl Network {
             let to = c.to;
             self.mark_ready(ch, to);
         }
-    }
-
-    /// Records written to `ch` so far (ground truth for the cut checker).
-    pub fn sent(&self, ch: ChannelId) -> u64 {
-        self.chans[ch.0 as usize].send.sent
-    }
-
-    /// Records that reached the receiver of `ch` so far.
-    pub fn arrived(&self, ch: ChannelId) -> u64 {
-        self.chans[ch.0 as usize].recv.arrived
-    }
-
-    /// Records the receiver took from `ch` so far (ground truth for the cut checker).
-    pub fn consumed(&self, ch: ChannelId) -> u64 {
-        self.chans[ch.0 as usize].recv.consumed
-    }
-
-    /// Sum of the lineage digests of the records taken from `ch` so far.
-    pub fn consumed_digest(&self, ch: ChannelId) -> u64 {
-        self.chans[ch.0 as usize].recv.consumed_digest
-    }
-
-    /// Receiver-side data buffers currently queued on `ch`.
-    pub fn queued_buffers(&self, ch: ChannelId) -> u32 {
-        self.chans[ch.0 as usize].recv.queued_data
-    }
-
-    /// The most data buffers ever queued at the receiver of `ch`.
-    pub fn max_queued_buffers(&self, ch: ChannelId) -> u32 {
-        self.chans[ch.0 as usize].recv.max_queued
-    }
-
-    /// Finished data buffers waiting for credit at the sender of `ch`.
-    pub fn backlog_buffers(&self, ch: ChannelId) -> u32 {
-        self.chans[ch.0 as usize].send.backlog_data
-    }
-
-    /// Number of channels.
-    pub fn channel_count(&self) -> usize {
-        self.chans.len()
     }
 }
