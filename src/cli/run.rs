@@ -146,7 +146,9 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
     if let Some(why) = &m.job_failed {
         say!("  JOB FAILED: {why}");
     }
-    if !m.drained {
+    if let Some(why) = &m.watchdog {
+        say!("  STOPPED BY THE WATCHDOG: {why}");
+    } else if !m.drained {
         say!("  WARNING: the run did not drain — some task never finished");
     }
     Ok(())

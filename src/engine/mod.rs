@@ -107,6 +107,10 @@ struct TaskRt {
     inputs: u32,
     ended_inputs: u32,
     inbox: std::collections::VecDeque<Mail>,
+    /// Mails left in the current batch.
+    batch_left: u32,
+    /// The batch is over: one input step comes before the next batch.
+    input_due: bool,
     sync_until: SimTime,
     /// The operator's fold of the records it applied (sum of lineage digests).
     state_digest: u64,
@@ -146,6 +150,17 @@ struct Engine<'a> {
     faults: recovery::Faults,
     /// Data messages of the capture window, if any.
     capture: Option<Capture>,
+    /// The watchdog: the limits, the progress it last saw, and why it stopped the run.
+    watch: Watchdog,
+}
+
+/// The watchdog's state (DESIGN §4: runs always end).
+struct Watchdog {
+    max_time: SimTime,
+    stall: SimTime,
+    hops: u64,
+    since: SimTime,
+    stopped: Option<String>,
 }
 
 impl<'a> Engine<'a> {
@@ -193,6 +208,8 @@ impl<'a> Engine<'a> {
                     inputs: t.input_gates.iter().map(|g| g.len() as u32).sum(),
                     ended_inputs: 0,
                     inbox: Default::default(),
+                    batch_left: 0,
+                    input_due: false,
                     sync_until: 0,
                     state_digest: 0,
                     initial_cursor,
@@ -238,6 +255,13 @@ impl<'a> Engine<'a> {
             input_blocked_ns: 0,
             faults,
             capture: opts.capture_messages.map(|window| Capture { window, ..Default::default() }),
+            watch: Watchdog {
+                max_time: scenario.limits.max_sim_time_ms * MS,
+                stall: scenario.limits.stall_ms * MS,
+                hops: 0,
+                since: 0,
+                stopped: None,
+            },
         }
     }
 
@@ -253,6 +277,19 @@ impl<'a> Engine<'a> {
         let mut next_sample = self.sample_interval;
         while let Some((t, ev)) = self.queue.pop() {
             debug_assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
+            if t > self.watch.max_time {
+                let stuck = self.stalled_tasks();
+                self.watch.stopped = Some(format!(
+                    "simulated time passed limits.max_sim_time_ms ({} ms){}",
+                    self.watch.max_time / MS,
+                    if stuck.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; tasks with input waiting: {}", stuck.join(", "))
+                    }
+                ));
+                break;
+            }
             // Samples due before this event see the state left by the earlier events; sampling
             // is not an event, so it never extends the run or changes the trace.
             while next_sample <= t {
@@ -281,10 +318,54 @@ impl<'a> Engine<'a> {
                 Event::Deadline(cp) => self.on_deadline(cp),
             }
             self.run_wakeups();
+            if self.stalled() {
+                break;
+            }
         }
         if !self.rec.sampled_at(self.now) {
             self.sample();
         }
+    }
+
+    /// True (and the reason noted) when no task processed a record for `limits.stall_ms` while
+    /// some task had input it could have taken.
+    fn stalled(&mut self) -> bool {
+        let hops = self.rec.counts.hops;
+        if hops != self.watch.hops {
+            (self.watch.hops, self.watch.since) = (hops, self.now);
+            return false;
+        }
+        if self.now - self.watch.since < self.watch.stall {
+            return false;
+        }
+        let stuck = self.stalled_tasks();
+        if stuck.is_empty() {
+            // Idle by design (sources waiting for their logs): look again one span later.
+            self.watch.since = self.now;
+            return false;
+        }
+        self.watch.stopped = Some(format!(
+            "no record processed for {} ms (limits.stall_ms) while these tasks had input waiting: {}",
+            (self.now - self.watch.since) / MS,
+            stuck.join(", ")
+        ));
+        true
+    }
+
+    /// Tasks that are alive and have a record they could take: a source whose next log record
+    /// has arrived, or a task with data queued on an input.
+    fn stalled_tasks(&self) -> Vec<String> {
+        let now = self.now;
+        self.tasks
+            .iter()
+            .zip(&self.graph.tasks)
+            .filter(|(t, _)| !matches!(t.state, State::Finished | State::Down))
+            .filter(|(t, node)| match &t.source {
+                Some(log) => log.next_arrival().is_some_and(|at| at <= now),
+                None => node.input_gates.iter().flatten().any(|&ch| self.net.queued_buffers(ch) > 0),
+            })
+            .map(|(_, node)| node.name.clone())
+            .collect()
     }
 
     fn run_wakeups(&mut self) {
@@ -358,14 +439,30 @@ impl<'a> Engine<'a> {
             if matches!(self.tasks[ti].state, State::Busy(..) | State::Syncing | State::Finished | State::Down) {
                 return;
             }
-            if let Some(m) = self.tasks[ti].inbox.pop_front() {
+            // Flink's MailboxProcessor: a batch of the mails present when the batch starts, then
+            // one input step (the default action), so no stream of checkpoints can starve the
+            // task of its records. Mails that arrive during a batch wait for the next one.
+            let t = &mut self.tasks[ti];
+            if t.batch_left == 0 && !t.input_due && !t.inbox.is_empty() {
+                t.batch_left = t.inbox.len() as u32;
+            }
+            if t.batch_left > 0 {
+                t.batch_left -= 1;
+                t.input_due = t.batch_left == 0;
+                let m = t.inbox.pop_front().expect("a batch counts mails that are in the inbox");
                 self.handle_mail(task, m);
                 continue;
             }
+            t.input_due = false;
+            // When the input step cannot run, the mails that came in the meantime go first.
+            let mail_waiting = !t.inbox.is_empty();
             if self.net.output_blocked(task) {
                 if self.tasks[ti].blocked_since.is_none() {
                     self.tasks[ti].blocked_since = Some(self.now);
                     self.tracer.record(self.now, TraceEvent::Blocked { task }, &self.graph);
+                }
+                if mail_waiting {
+                    continue;
                 }
                 return;
             }
@@ -381,6 +478,9 @@ impl<'a> Engine<'a> {
                             self.tasks[ti].arrival_wake = true;
                             self.queue.push(at, Event::SourceArrival(task));
                         }
+                        if mail_waiting {
+                            continue;
+                        }
                         return;
                     }
                     Some(_) => {
@@ -394,6 +494,9 @@ impl<'a> Engine<'a> {
                     let t = &self.tasks[ti];
                     if t.ended_inputs == t.inputs {
                         self.finish_task(task);
+                    }
+                    if mail_waiting {
+                        continue;
                     }
                     return;
                 }

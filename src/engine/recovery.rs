@@ -149,6 +149,8 @@ impl super::TaskRt {
         }
         self.state = State::Down;
         self.inbox.clear();
+        self.batch_left = 0;
+        self.input_due = false;
         self.arrival_wake = false;
         self.flush_armed = false;
         self.ended_inputs = 0;

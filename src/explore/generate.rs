@@ -236,6 +236,7 @@ impl Plan {
             }),
             failures,
             restart: Restart { delay_ms: self.restart_delay_ms, attempts: 1000 },
+            limits: Default::default(),
         };
         if let Err(e) = s.validate() {
             panic!("the scenario generator produced an invalid scenario ({e}): {s:?}");

@@ -25,6 +25,9 @@ pub struct Summary {
     pub trace_hash: String,
     /// True when every task finished (all input consumed, nothing left in flight).
     pub drained: bool,
+    /// Why the watchdog stopped the run (`limits` in the scenario), if it did: a run that made no
+    /// progress, or ran past its simulated-time limit. `drained` is then false.
+    pub watchdog: Option<String>,
     /// Record counts.
     pub records: RecordCounts,
     /// Latency from log arrival to sink, in milliseconds.

@@ -3,8 +3,8 @@
 //! scenario is always runnable or an error that names the field.
 
 use super::{
-    ArrivalSpec, Checkpointing, CostSpec, EdgeSpec, FailureSpec, MetricsConfig, Network, OperatorKind, OperatorSpec,
-    Partitioner, ProtocolName, Restart, Scenario, ScenarioError, Topology,
+    ArrivalSpec, Checkpointing, CostSpec, EdgeSpec, FailureSpec, Limits, MetricsConfig, Network, OperatorKind,
+    OperatorSpec, Partitioner, ProtocolName, Restart, Scenario, ScenarioError, Topology,
 };
 use std::collections::BTreeMap;
 
@@ -35,6 +35,7 @@ impl Scenario {
                 checkpointing: None,
                 failures: Vec::new(),
                 restart: Restart::default(),
+                limits: Limits::default(),
             },
         }
     }
@@ -91,6 +92,12 @@ impl ScenarioBuilder {
     /// Restarts `delay_ms` after a failure.
     pub fn restart_delay_ms(mut self, delay_ms: u64) -> Self {
         self.s.restart.delay_ms = delay_ms;
+        self
+    }
+
+    /// Changes the watchdog's limits.
+    pub fn limits(mut self, edit: impl FnOnce(&mut Limits)) -> Self {
+        edit(&mut self.s.limits);
         self
     }
 

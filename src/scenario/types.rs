@@ -32,6 +32,34 @@ pub struct Scenario {
     /// Restart strategy after a failure (global restart with a fixed delay).
     #[serde(default)]
     pub restart: Restart,
+    /// The watchdog: how long a run may go on (simulated time) before it is stopped. Left out
+    /// of the canonical JSON (and so of the fingerprint) when it has its defaults.
+    #[serde(default, skip_serializing_if = "Limits::is_default")]
+    pub limits: Limits,
+}
+
+/// The watchdog's limits: a run that passes them stops with an error naming what stalled,
+/// instead of running forever.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Simulated time after which the run stops (default one hour).
+    pub max_sim_time_ms: u64,
+    /// A run in which no task processed a record for this long, while some task had a record
+    /// it could have taken, has stalled (default one minute).
+    pub stall_ms: u64,
+}
+
+impl Limits {
+    fn is_default(&self) -> bool {
+        *self == Limits::default()
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_sim_time_ms: 3_600_000, stall_ms: 60_000 }
+    }
 }
 
 /// The operator DAG.

@@ -39,6 +39,8 @@ pub(super) fn validate(s: &Scenario) -> R {
     }
     range("restart.delay_ms", s.restart.delay_ms, 0, 86_400_000, "milliseconds")?;
     range("restart.attempts", s.restart.attempts as u64, 0, 1_000_000, "restarts")?;
+    range("limits.max_sim_time_ms", s.limits.max_sim_time_ms, 1, 30 * 86_400_000, "milliseconds")?;
+    range("limits.stall_ms", s.limits.stall_ms, 1, 30 * 86_400_000, "milliseconds")?;
     validate_topology(s)?;
     validate_failures(s)
 }
