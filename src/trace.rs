@@ -116,6 +116,8 @@ pub enum TraceEvent {
     },
     /// The job restarted from its latest completed checkpoint.
     Restart,
+    /// The job failed over because too many consecutive checkpoints failed.
+    Failover,
 }
 
 impl TraceEvent {
@@ -139,6 +141,7 @@ impl TraceEvent {
             TraceEvent::Deadline { cp } => (16, [cp, 0, 0]),
             TraceEvent::Crash { task } => (17, [task.0 as u64, 0, 0]),
             TraceEvent::Restart => (18, [0, 0, 0]),
+            TraceEvent::Failover => (19, [0, 0, 0]),
         }
     }
 
@@ -187,6 +190,7 @@ impl TraceEvent {
             TraceEvent::Deadline { cp } => format!(r#"{{"t_ns":{t},"ev":"deadline","checkpoint":{cp}}}"#),
             TraceEvent::Crash { task: t2 } => format!(r#"{{"t_ns":{t},"ev":"crash","task":"{}"}}"#, task(t2)),
             TraceEvent::Restart => format!(r#"{{"t_ns":{t},"ev":"restart"}}"#),
+            TraceEvent::Failover => format!(r#"{{"t_ns":{t},"ev":"failover","cause":"tolerable_failed_checkpoints"}}"#),
         }
     }
 }

@@ -62,3 +62,68 @@ fn the_watchdog_stops_runs_that_make_no_progress_or_run_too_long() {
     assert!(!r.summary.drained);
     assert!(r.summary.sim_time_ns <= 300_000_000);
 }
+
+/// State that grows with every record (every record a new key, 1 MiB per key) until the final
+/// checkpoint's upload outlasts `timeout_ms`. The final checkpoint (FLIP-147) used to time out
+/// once and never be triggered again: the run reported `drained`, no failure, and the last
+/// transaction was never committed. Now it is retried, every abort counts against the tolerable
+/// failures, and past them the job fails over and, out of restarts, fails for good — loudly.
+#[test]
+fn a_final_checkpoint_that_cannot_complete_never_loses_output_silently() {
+    let s = Scenario::builder("growing-state", 2)
+        .operator(OperatorSpec::source("src", 1, 400, ArrivalSpec::Constant { rate_per_sec: 1000 }).keys(1 << 40))
+        .operator(OperatorSpec::new("sum", OperatorKind::KeyedSum).state_bytes_per_key(1 << 20))
+        .operator(OperatorSpec::new("sink", OperatorKind::Sink))
+        .edge("src", "sum", Partitioner::Hash)
+        .edge("sum", "sink", Partitioner::Forward)
+        .checkpointing(ProtocolName::ALIGNED, 100)
+        .with_checkpointing(|c| {
+            c.timeout_ms = 2_000;
+            c.tolerable_failed_checkpoints = 3;
+            c.storage.write_mib_per_sec = 100;
+            c.storage.sync_mib_per_sec = 1 << 20;
+        })
+        .restart(|r| r.attempts = 1)
+        .build()
+        .unwrap();
+    let r = checked(&s);
+    let m = &r.summary;
+    assert!(
+        m.job_failed.is_some() || (m.records.committed == 400 && m.exactly_once.violations == 0),
+        "output lost silently: {} of 400 committed, job_failed {:?}, {} checkpoints aborted",
+        m.records.committed,
+        m.job_failed,
+        m.checkpoints.aborted
+    );
+    assert!(m.job_failed.is_some(), "the final checkpoint can never complete here");
+    assert!(!m.drained);
+}
+
+/// FLIP-147: finished tasks stay alive until the final checkpoint completes and the sinks
+/// commit. A crash in that window used to be dropped; now it is simulated: the job restarts
+/// from the latest completed checkpoint, finishes again, and a new final checkpoint commits.
+#[test]
+fn a_crash_between_end_of_input_and_the_final_commit_is_simulated() {
+    let mut s = common::load("pipeline");
+    let probe = engine::run(&s, RunOptions { keep_protocol_trace: true, ..Default::default() }).unwrap();
+    let last_trigger = probe
+        .protocol_trace
+        .iter()
+        .filter_map(|(t, e)| matches!(e, ckptsim::trace::TraceEvent::Triggered { .. }).then_some(*t))
+        .next_back()
+        .unwrap();
+    let all_finished = probe
+        .protocol_trace
+        .iter()
+        .filter_map(|(t, e)| matches!(e, ckptsim::trace::TraceEvent::Finished { .. }).then_some(*t))
+        .max();
+    // The last trigger is the final checkpoint's, taken once every task finished.
+    assert!(all_finished.is_none_or(|f| f <= last_trigger), "{all_finished:?} {last_trigger}");
+    let at_ms = last_trigger / 1_000_000 + 1;
+    s.add_failure_at("sink[0]", at_ms).unwrap();
+    let r = checked(&s);
+    assert_eq!((r.summary.failures, r.summary.recoveries), (1, 1), "the crash at {at_ms} ms was dropped");
+    assert!(r.summary.drained);
+    assert_eq!(r.summary.records.committed, 100_000);
+    assert_eq!(r.summary.exactly_once.violations, 0, "{:?}", r.summary.exactly_once.first_violation);
+}

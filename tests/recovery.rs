@@ -170,7 +170,8 @@ fn a_failure_abandons_the_checkpoints_in_progress() {
     assert_eq!(r.summary.checkpoints.failed, failed.len());
     // A failed checkpoint is not a checkpoint failure: nothing counts towards the tolerance.
     assert_eq!(r.summary.checkpoints.aborted, 0);
-    assert!(r.summary.checkpoints.job_failed.is_none());
+    assert_eq!(r.summary.recovery.checkpoint_failovers, 0);
+    assert!(r.summary.job_failed.is_none());
 }
 
 #[test]

@@ -96,6 +96,9 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
             c.channel_state_bytes.p50,
             m.input_blocked_ms
         );
+        if m.recovery.checkpoint_failovers > 0 {
+            say!("  failovers after too many consecutive failed checkpoints: {}", m.recovery.checkpoint_failovers);
+        }
         if m.failures > 0 {
             let r = &m.recovery;
             say!(
@@ -121,9 +124,6 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
                 cut.violations,
                 cut.checked
             ),
-        }
-        if let Some(why) = &c.job_failed {
-            say!("  JOB FAILED: {why}");
         }
     }
     let eo = &m.exactly_once;

@@ -39,6 +39,8 @@ pub enum CoordCmd {
         timing: CheckpointTiming,
         /// When it times out.
         timeout_at: SimTime,
+        /// The final checkpoint after every task finished (FLIP-147).
+        is_final: bool,
     },
     /// A checkpoint ended (the record is for the metrics; the cut check already ran).
     Ended(Box<Ended>),
@@ -50,7 +52,9 @@ pub enum CoordCmd {
         /// It completed (notify the tasks).
         completed: bool,
     },
-    /// Too many checkpoints failed: the job fails. The coordinator triggers no more.
+    /// More consecutive checkpoints failed than `tolerable_failed_checkpoints` (Flink's
+    /// `CheckpointFailureManager`): the job fails over through its restart strategy. The
+    /// counter starts again from zero.
     FailJob(String),
 }
 
@@ -88,10 +92,13 @@ pub struct Coordinator {
     pending: BTreeMap<CheckpointId, Pending>,
     next_id: CheckpointId,
     last_end: Option<SimTime>,
-    failed: u32,
-    job_failed: bool,
+    /// Checkpoint failures since the last completed checkpoint.
+    consecutive_failed: u32,
     trigger_waiting: bool,
-    final_triggered: bool,
+    /// The final checkpoint (FLIP-147) in progress, if any.
+    final_id: Option<CheckpointId>,
+    /// The final checkpoint completed: nothing more to trigger until a restart.
+    final_done: bool,
     latest: Option<Completed>,
 }
 
@@ -107,10 +114,10 @@ impl Coordinator {
             pending: BTreeMap::new(),
             next_id: 1,
             last_end: None,
-            failed: 0,
-            job_failed: false,
+            consecutive_failed: 0,
             trigger_waiting: false,
-            final_triggered: false,
+            final_id: None,
+            final_done: false,
             latest: None,
         }
     }
@@ -158,11 +165,11 @@ impl Coordinator {
     /// The trigger timer fired. A trigger waits for a free slot (`max_concurrent`; the end of a
     /// checkpoint re-arms the timer) and for `min_pause` after the last checkpoint ended. Once
     /// the sources finished the timer stops; when every task finished, one final checkpoint runs
-    /// (FLIP-147) so the last transactions commit.
+    /// (FLIP-147) so the last transactions commit — and runs again until one completes.
     pub fn on_tick(&mut self, now: SimTime, job: JobState) -> Vec<CoordCmd> {
-        if self.job_failed || (!job.sources_running && (self.final_triggered || !job.all_finished)) {
-            // No checkpoint: the job failed, or the sources finished and the tasks still drain
-            // (the final checkpoint follows when they are done), or the final one is under way.
+        if !job.sources_running && (self.final_id.is_some() || self.final_done || !job.all_finished) {
+            // No checkpoint: the sources finished and the tasks still drain (the final
+            // checkpoint follows when they are done), or the final one is under way or done.
             return Vec::new();
         }
         if self.pending.len() >= self.cfg.max_concurrent {
@@ -175,18 +182,20 @@ impl Coordinator {
             return vec![CoordCmd::ScheduleTick(end + self.cfg.min_pause)];
         }
         if !job.sources_running {
-            self.final_triggered = true;
-            return vec![self.trigger(now)];
+            return vec![self.trigger(now, true)];
         }
-        vec![CoordCmd::ScheduleTick(now + self.cfg.interval), self.trigger(now)]
+        vec![CoordCmd::ScheduleTick(now + self.cfg.interval), self.trigger(now, false)]
     }
 
-    fn trigger(&mut self, now: SimTime) -> CoordCmd {
+    fn trigger(&mut self, now: SimTime, is_final: bool) -> CoordCmd {
         let id = self.next_id;
         self.next_id += 1;
+        if is_final {
+            self.final_id = Some(id);
+        }
         let timing = CheckpointTiming { id, trigger: now, deadline: self.cfg.aligned_timeout.map(|t| now + t) };
         self.pending.insert(id, Pending::new(timing, self.tasks, self.channels));
-        CoordCmd::Trigger { timing, timeout_at: now + self.cfg.timeout }
+        CoordCmd::Trigger { timing, timeout_at: now + self.cfg.timeout, is_final }
     }
 
     /// `task`'s ack of `cp` arrived (its upload finished). The last ack completes `cp`.
@@ -224,7 +233,8 @@ impl Coordinator {
     /// The job restarted: the timer starts over one interval from now.
     pub fn on_restart(&mut self, now: SimTime) -> Vec<CoordCmd> {
         self.trigger_waiting = false;
-        self.final_triggered = false;
+        self.final_id = None;
+        self.final_done = false;
         vec![CoordCmd::ScheduleTick(now + self.cfg.interval)]
     }
 
@@ -238,30 +248,40 @@ impl Coordinator {
         let task_rows = p.tasks.iter().zip(&graph.tasks).map(|(tp, t)| report::task_row(&p, tp, &t.name)).collect();
         out.push(CoordCmd::Ended(Box::new(Ended { cp, outcome, stats, task_rows, violations })));
         self.last_end = Some(now);
+        let was_final = self.final_id == Some(cp);
+        if was_final {
+            self.final_id = None;
+        }
         match outcome {
             Outcome::Completed => {
                 // Completions can come out of order (max_concurrent > 1); the latest never goes
                 // back, and older checkpoints still pending are subsumed below, as in Flink.
                 debug_assert!(self.latest.as_ref().is_none_or(|l| l.id < cp), "older checkpoints are subsumed");
                 self.latest = Some(Completed::from(p));
+                self.consecutive_failed = 0;
+                self.final_done |= was_final;
             }
             // Abandoned by a failure (the restart takes over) or overtaken by a newer checkpoint:
-            // no checkpoint failure.
+            // not a checkpoint failure (as in Flink's CheckpointFailureManager).
             Outcome::Failed | Outcome::Subsumed => {}
             Outcome::TimedOut | Outcome::Unfinished => {
-                self.failed += 1;
-                if self.failed > self.cfg.tolerable_failed && !self.job_failed {
-                    self.job_failed = true;
+                self.consecutive_failed += 1;
+                if self.consecutive_failed > self.cfg.tolerable_failed {
                     out.push(CoordCmd::FailJob(format!(
-                        "checkpoint {cp} {}: {} aborted checkpoints exceed tolerable_failed_checkpoints ({})",
+                        "checkpoint {cp} {}: {} consecutive failed checkpoints exceed tolerable_failed_checkpoints ({})",
                         outcome.name(),
-                        self.failed,
+                        self.consecutive_failed,
                         self.cfg.tolerable_failed
                     )));
+                    self.consecutive_failed = 0;
+                }
+                if was_final {
+                    // FLIP-147: the final checkpoint runs again until one completes.
+                    self.trigger_waiting = true;
                 }
             }
         }
-        if self.trigger_waiting && !self.job_failed {
+        if self.trigger_waiting {
             self.trigger_waiting = false;
             out.push(CoordCmd::ScheduleTick(now + self.cfg.min_pause));
         }

@@ -74,8 +74,8 @@ fn a_tick_triggers_and_rearms_the_timer_one_interval_later() {
     assert_eq!(ticks(&cmds), vec![200 * MS]);
     assert_eq!(triggered(&cmds), vec![1]);
     match &cmds[1] {
-        CoordCmd::Trigger { timing, timeout_at } => {
-            assert_eq!((timing.trigger, *timeout_at, timing.deadline), (100 * MS, 1100 * MS, None));
+        CoordCmd::Trigger { timing, timeout_at, is_final } => {
+            assert_eq!((timing.trigger, *timeout_at, timing.deadline, *is_final), (100 * MS, 1100 * MS, None, false));
         }
         other => panic!("expected a trigger, got {other:?}"),
     }
@@ -129,16 +129,55 @@ fn a_newer_completion_subsumes_older_pending_checkpoints() {
     assert_eq!(c.latest().map(|l| l.id), Some(2));
 }
 
+fn fails_job(cmds: &[CoordCmd]) -> bool {
+    cmds.iter().any(|c| matches!(c, CoordCmd::FailJob(_)))
+}
+
 #[test]
-fn exceeding_the_tolerable_failures_fails_the_job_and_stops_triggering() {
+fn exceeding_the_tolerable_failures_fails_the_job_over_and_starts_counting_again() {
     let (mut c, g) = coordinator(|c| c.tolerable_failed_checkpoints = 1);
     c.on_tick(100 * MS, RUNNING);
-    let first = c.on_timeout(1100 * MS, 1, &g);
-    assert!(!first.iter().any(|c| matches!(c, CoordCmd::FailJob(_))), "one failure is tolerated");
+    assert!(!fails_job(&c.on_timeout(1100 * MS, 1, &g)), "one failure is tolerated");
     c.on_tick(1200 * MS, RUNNING);
     let second = c.on_timeout(2200 * MS, 2, &g);
-    assert!(second.iter().any(|c| matches!(c, CoordCmd::FailJob(m) if m.contains("tolerable_failed_checkpoints (1)"))));
-    assert!(c.on_tick(2300 * MS, RUNNING).is_empty());
+    assert!(second.iter().any(|c| matches!(c, CoordCmd::FailJob(m) if m.contains("2 consecutive failed checkpoints exceed tolerable_failed_checkpoints (1)"))));
+    // The failover's restart re-arms the timer; the counter started again from zero.
+    c.on_restart(2300 * MS);
+    c.on_tick(2400 * MS, RUNNING);
+    assert!(!fails_job(&c.on_timeout(3400 * MS, 3, &g)));
+}
+
+#[test]
+fn a_completed_checkpoint_resets_the_failure_counter() {
+    // Flink's CheckpointFailureManager counts consecutive failures: T, T, C, T, T stays within
+    // a tolerance of 2 (a cumulative count would fail the job at the third failure).
+    let (mut c, g) = coordinator(|c| c.tolerable_failed_checkpoints = 2);
+    let mut t = 100 * MS;
+    let mut cp = 1;
+    for completes in [false, false, true, false, false] {
+        c.on_tick(t, RUNNING);
+        let cmds = if completes { complete(&mut c, &g, cp, t + 10 * MS) } else { c.on_timeout(t + 1000 * MS, cp, &g) };
+        assert!(!fails_job(&cmds), "checkpoint {cp}");
+        t += 1100 * MS;
+        cp += 1;
+    }
+    c.on_tick(t, RUNNING);
+    assert!(fails_job(&c.on_timeout(t + 1000 * MS, cp, &g)), "the third consecutive failure fails the job");
+}
+
+#[test]
+fn a_final_checkpoint_that_times_out_is_triggered_again() {
+    let (mut c, g) = coordinator(|c| c.tolerable_failed_checkpoints = 10);
+    let done = JobState { sources_running: false, all_finished: true };
+    let cmds = c.on_tick(100 * MS, done);
+    assert!(matches!(cmds[0], CoordCmd::Trigger { is_final: true, .. }));
+    let cmds = c.on_timeout(1100 * MS, 1, &g);
+    assert_eq!(ticks(&cmds), vec![1100 * MS], "the final checkpoint is retried");
+    let cmds = c.on_tick(1100 * MS, done);
+    assert!(matches!(cmds[0], CoordCmd::Trigger { is_final: true, timing: CheckpointTiming { id: 2, .. }, .. }));
+    let cmds = complete(&mut c, &g, 2, 1200 * MS);
+    assert!(ticks(&cmds).is_empty(), "done: nothing more to trigger");
+    assert!(c.on_tick(1300 * MS, done).is_empty());
 }
 
 #[test]
@@ -165,7 +204,7 @@ fn after_end_of_input_one_final_checkpoint_runs_when_every_task_finished() {
     let cmds = c.on_tick(120 * MS, done);
     assert_eq!(triggered(&cmds), vec![1]);
     assert!(ticks(&cmds).is_empty(), "the final checkpoint re-arms nothing");
-    assert!(c.on_tick(130 * MS, done).is_empty(), "only one final checkpoint");
+    assert!(c.on_tick(130 * MS, done).is_empty(), "one final checkpoint at a time");
     complete(&mut c, &g, 1, 140 * MS);
 }
 

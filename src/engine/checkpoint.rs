@@ -42,18 +42,26 @@ impl Engine<'_> {
 
     // ---- the coordinator's commands ----------------------------------------------------------
 
-    /// Carries out the coordinator's commands, in order.
+    /// Carries out the coordinator's commands, in order. A failover it asks for comes last,
+    /// once the checkpoint that caused it has been released.
     pub(super) fn exec(&mut self, cmds: Vec<CoordCmd>) {
+        let mut failover = None;
         for cmd in cmds {
             match cmd {
                 CoordCmd::ScheduleTick(at) => self.queue.push(at, Event::Tick),
-                CoordCmd::Trigger { timing, timeout_at } => self.trigger(timing, timeout_at),
+                CoordCmd::Trigger { timing, timeout_at, is_final } => {
+                    if is_final {
+                        self.final_cp = Some(timing.id);
+                    }
+                    self.trigger(timing, timeout_at)
+                }
                 CoordCmd::Ended(e) => self.checkpoint_ended(*e),
                 CoordCmd::Release { cp, completed } => self.release(cp, completed),
-                CoordCmd::FailJob(why) => {
-                    self.rec.log.job_failed.get_or_insert(why);
-                }
+                CoordCmd::FailJob(why) => failover = Some(why),
             }
+        }
+        if let Some(why) = failover {
+            self.fail(super::recovery::Cause::Checkpoints(why));
         }
     }
 
@@ -129,6 +137,11 @@ impl Engine<'_> {
     /// completion is notified to every task.
     fn release(&mut self, cp: CheckpointId, completed: bool) {
         let now = self.now;
+        if completed && self.final_cp == Some(cp) {
+            // The job is complete once every task heard of the final checkpoint (the sinks
+            // commit their last transaction then).
+            self.final_notifies_left = self.tasks.len();
+        }
         self.queue.retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
         for t in 0..self.tasks.len() {
             let task = TaskId(t as u32);

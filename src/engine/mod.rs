@@ -152,6 +152,11 @@ struct Engine<'a> {
     capture: Option<Capture>,
     /// The watchdog: the limits, the progress it last saw, and why it stopped the run.
     watch: Watchdog,
+    /// The final checkpoint (FLIP-147) in progress or completed, and the notifications of its
+    /// completion still on their way; the job is complete when none is left.
+    final_cp: Option<CheckpointId>,
+    final_notifies_left: usize,
+    complete: bool,
 }
 
 /// The watchdog's state (DESIGN §4: runs always end).
@@ -255,6 +260,9 @@ impl<'a> Engine<'a> {
             input_blocked_ns: 0,
             faults,
             capture: opts.capture_messages.map(|window| Capture { window, ..Default::default() }),
+            final_cp: None,
+            final_notifies_left: 0,
+            complete: false,
             watch: Watchdog {
                 max_time: scenario.limits.max_sim_time_ms * MS,
                 stall: scenario.limits.stall_ms * MS,
@@ -562,6 +570,19 @@ impl<'a> Engine<'a> {
         self.tracer.record(self.now, TraceEvent::Notify { task, cp }, &self.graph);
         let visible = self.tasks[task.0 as usize].sink.as_mut().map(|s| s.commit_up_to(cp)).unwrap_or_default();
         self.make_visible(&visible);
+        if self.final_cp == Some(cp) && self.final_notifies_left > 0 {
+            self.final_notifies_left -= 1;
+            if self.final_notifies_left == 0 {
+                self.complete_job();
+            }
+        }
+    }
+
+    /// The job is complete: all input processed and (with checkpointing) the final checkpoint
+    /// committed. Failures still scheduled can no longer happen.
+    fn complete_job(&mut self) {
+        self.complete = true;
+        self.queue.retain(|e| !matches!(e, Event::Crash(_) | Event::RandomFailure));
     }
 
     /// Writes `r` to channel `ch` (noting it when capturing data messages).
@@ -609,11 +630,12 @@ impl<'a> Engine<'a> {
         }
         self.snapshot_finished(task);
         if self.job_done() {
-            // Every task processed all its input. Failures still scheduled can no longer happen,
-            // and the final checkpoint can run (FLIP-147).
-            self.queue.retain(|e| !matches!(e, Event::Crash(_) | Event::RandomFailure));
             if self.coord.is_some() {
+                // Every task processed all its input: the final checkpoint (FLIP-147) can run.
+                // The tasks stay alive until it completes; failures can still happen meanwhile.
                 self.queue.push(self.now, Event::Tick);
+            } else {
+                self.complete_job();
             }
         }
     }

@@ -26,8 +26,6 @@ pub(super) struct CheckpointLog {
     pub(super) cut_checked: usize,
     /// Every cut violation found, in order.
     pub(super) cut_violations: Vec<CutViolation>,
-    /// Why the job failed (too many failed checkpoints), if it did.
-    pub(super) job_failed: Option<String>,
 }
 
 impl CheckpointLog {
@@ -122,7 +120,7 @@ impl Recorder {
         let log = self.log;
         let (checkpoints, consistent_cut) = if checkpointing {
             (
-                CheckpointSummary::from_stats(&log.stats, log.job_failed.clone()),
+                CheckpointSummary::from_stats(&log.stats),
                 CutSummary {
                     checked: log.cut_checked,
                     violations: log.cut_violations.len(),
@@ -221,6 +219,7 @@ impl Engine<'_> {
                 downtime_ms: ns_to_ms(self.faults.downtime),
                 reprocessed_records: self.faults.reprocessed,
                 catch_up_ms: ns_to_ms(self.faults.catch_up),
+                checkpoint_failovers: self.faults.checkpoint_failovers,
             },
             exactly_once: Default::default(),
         };

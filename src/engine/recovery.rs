@@ -15,6 +15,15 @@ use crate::scenario::{RandomFailures, Scenario};
 use crate::sim::{Component, MS, RngTree, SimRng, SimTime};
 use crate::trace::TraceEvent;
 
+/// Why the job fails over.
+#[derive(Clone, Debug)]
+pub(super) enum Cause {
+    /// A task crashed.
+    Task(TaskId),
+    /// More consecutive checkpoints failed than tolerated.
+    Checkpoints(String),
+}
+
 /// A failure waiting for its moment, fired at most once.
 #[derive(Clone, Debug)]
 struct Armed<T> {
@@ -41,6 +50,8 @@ pub(super) struct Faults {
     delay: SimTime,
     attempts: u32,
     pub(super) failures: u32,
+    /// Failovers because too many consecutive checkpoints failed.
+    pub(super) checkpoint_failovers: u32,
     /// When each crash happened.
     pub(super) crash_times: Vec<SimTime>,
     /// When each restart happened.
@@ -73,6 +84,7 @@ impl Faults {
             delay: s.restart.delay_ms * MS,
             attempts: s.restart.attempts,
             failures: 0,
+            checkpoint_failovers: 0,
             crash_times: Vec::new(),
             restart_times: Vec::new(),
             caught_up_times: Vec::new(),
@@ -185,20 +197,36 @@ impl Engine<'_> {
         self.crash(task);
     }
 
-    /// Every task finished (all input processed).
+    /// Every task finished (all input processed). With checkpointing the job is not complete
+    /// before its final checkpoint committed (`Engine::complete`).
     pub(super) fn job_done(&self) -> bool {
         self.tasks.iter().all(|t| t.state == State::Finished)
     }
 
     /// `task` crashes: the whole job goes down and restarts after the delay.
     pub(super) fn crash(&mut self, task: TaskId) {
+        self.fail(Cause::Task(task));
+    }
+
+    /// The job fails over (a task crashed, or too many checkpoints failed): every task goes down
+    /// and the restart strategy decides when — or whether — it restarts.
+    pub(super) fn fail(&mut self, cause: Cause) {
         let now = self.now;
-        if self.faults.job_failed.is_some() || self.job_done() {
+        if self.faults.job_failed.is_some() || self.complete {
             return;
         }
-        self.faults.failures += 1;
-        self.faults.crash_times.push(now);
-        self.tracer.record(now, TraceEvent::Crash { task }, &self.graph);
+        match &cause {
+            Cause::Task(task) => {
+                self.faults.failures += 1;
+                self.faults.crash_times.push(now);
+                self.tracer.record(now, TraceEvent::Crash { task: *task }, &self.graph);
+            }
+            Cause::Checkpoints(_) => {
+                self.faults.checkpoint_failovers += 1;
+                self.faults.crash_times.push(now);
+                self.tracer.record(now, TraceEvent::Failover, &self.graph);
+            }
+        }
         if self.faults.down_since.is_none() {
             self.faults.down_since = Some(now);
             self.faults.catching_up = None;
@@ -224,11 +252,13 @@ impl Engine<'_> {
         self.queue.retain(|e| matches!(e, Event::Crash(_) | Event::RandomFailure));
         self.wake.clear();
         if self.faults.restarts >= self.faults.attempts {
+            let what = match &cause {
+                Cause::Task(task) => format!("{} crashed", self.graph.task(*task).name),
+                Cause::Checkpoints(why) => why.clone(),
+            };
             self.faults.job_failed = Some(format!(
-                "{} failed after {} restarts (restart.attempts = {})",
-                self.graph.task(task).name,
-                self.faults.restarts,
-                self.faults.attempts
+                "{what}, and the job had restarted {} times already (restart.attempts = {})",
+                self.faults.restarts, self.faults.attempts
             ));
             return;
         }
@@ -284,6 +314,8 @@ impl Engine<'_> {
                 None => self.net.restore_channel(ch, 0, 0, 0, Vec::new()),
             }
         }
+        self.final_cp = None;
+        self.final_notifies_left = 0;
         if let Some(c) = &mut self.coord {
             let cmds = c.on_restart(now);
             self.exec(cmds);

@@ -96,8 +96,6 @@ pub struct CheckpointSummary {
     pub subsumed: usize,
     /// Still in progress when the run ended (a liveness problem).
     pub unfinished: usize,
-    /// Why the job failed (too many aborted checkpoints), if it did.
-    pub job_failed: Option<String>,
     /// End-to-end duration of completed checkpoints.
     pub duration_ms: Percentiles,
     /// Largest per-task alignment (first barrier → snapshot) of completed checkpoints.
@@ -110,7 +108,7 @@ pub struct CheckpointSummary {
 
 impl CheckpointSummary {
     /// Summarizes the rows of `checkpoints.csv`.
-    pub fn from_stats(stats: &[super::CheckpointStats], job_failed: Option<String>) -> Self {
+    pub fn from_stats(stats: &[super::CheckpointStats]) -> Self {
         use super::Outcome;
         let done: Vec<_> = stats.iter().filter(|s| s.outcome == Outcome::Completed).collect();
         let of = |f: &dyn Fn(&super::CheckpointStats) -> f64| Percentiles::of(done.iter().map(|s| f(s)).collect());
@@ -121,7 +119,6 @@ impl CheckpointSummary {
             failed: stats.iter().filter(|s| s.outcome == Outcome::Failed).count(),
             subsumed: stats.iter().filter(|s| s.outcome == Outcome::Subsumed).count(),
             unfinished: stats.iter().filter(|s| s.outcome == Outcome::Unfinished).count(),
-            job_failed,
             duration_ms: of(&|s| s.duration_ms),
             alignment_ms: of(&|s| s.alignment_max_ms),
             state_bytes: of(&|s| s.state_bytes as f64),
@@ -178,6 +175,9 @@ pub struct RecoverySummary {
     pub reprocessed_records: u64,
     /// Time from each restart until the sources were back at their offsets of the failure, summed.
     pub catch_up_ms: f64,
+    /// Failovers because more consecutive checkpoints failed than
+    /// `tolerable_failed_checkpoints` allows (Flink's `CheckpointFailureManager`).
+    pub checkpoint_failovers: u32,
 }
 
 /// `summary.json` → `exactly_once`: the oracle's verdict against a failure-free reference run.

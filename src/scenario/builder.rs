@@ -95,6 +95,12 @@ impl ScenarioBuilder {
         self
     }
 
+    /// Changes the restart strategy.
+    pub fn restart(mut self, edit: impl FnOnce(&mut Restart)) -> Self {
+        edit(&mut self.s.restart);
+        self
+    }
+
     /// Changes the watchdog's limits.
     pub fn limits(mut self, edit: impl FnOnce(&mut Limits)) -> Self {
         edit(&mut self.s.limits);
@@ -158,6 +164,12 @@ impl OperatorSpec {
     /// Keeping a record when `value % modulo` is in `remainders` (filters).
     pub fn keep(mut self, modulo: u64, remainders: Vec<u64>) -> Self {
         self.keep = Some(super::KeepSpec { modulo, remainders });
+        self
+    }
+
+    /// With `bytes` of keyed state per distinct key (keyed_sum).
+    pub fn state_bytes_per_key(mut self, bytes: u64) -> Self {
+        self.state_bytes_per_key = Some(bytes);
         self
     }
 
