@@ -127,3 +127,15 @@ fn a_crash_between_end_of_input_and_the_final_commit_is_simulated() {
     assert_eq!(r.summary.records.committed, 100_000);
     assert_eq!(r.summary.exactly_once.violations, 0, "{:?}", r.summary.exactly_once.first_violation);
 }
+
+/// A finished task joins later checkpoints with its final state without pausing: its row
+/// reports no synchronous part (it used to report one it never took).
+#[test]
+fn sync_time_is_reported_only_for_tasks_that_paused() {
+    let r = common::run(&common::load("pipeline"));
+    let last = r.checkpoints.last().unwrap().id;
+    let rows: Vec<_> = r.checkpoint_tasks.iter().filter(|t| t.id == last).collect();
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|t| t.sync_ms.is_none()), "the final checkpoint's tasks had all finished");
+    assert!(r.checkpoint_tasks.iter().filter(|t| t.id == 1).all(|t| t.sync_ms.is_some_and(|s| s > 0.0)));
+}

@@ -24,8 +24,10 @@ pub struct TaskSnapshot {
     pub consumed: Vec<(ChannelId, u64, u64)>,
     /// Ground truth: records written to each output channel so far (`s`).
     pub sent: Vec<(ChannelId, u64)>,
-    /// Duration of the synchronous part.
+    /// Duration of the synchronous part (0 for a task that had finished).
     pub sync: SimTime,
+    /// The task paused for the synchronous part (a finished task does not).
+    pub paused: bool,
     /// A copy of the operator state (what a restore puts back).
     pub logic: Logic,
     /// Sources: the log position to rewind to.

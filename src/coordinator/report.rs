@@ -47,7 +47,7 @@ pub(super) fn task_row(p: &Pending, tp: &TaskProgress, name: &str) -> TaskCheckp
         start_delay_ms: tp.first_barrier.map(|f| ns_to_ms(f - trig)),
         alignment_ms: snap.map(|s| ns_to_ms(s.at - tp.first_barrier.unwrap_or(s.at))),
         snapshot_ms: snap.map(|s| ns_to_ms(s.at)),
-        sync_ms: snap.map(|s| ns_to_ms(s.sync)),
+        sync_ms: snap.filter(|s| s.paused).map(|s| ns_to_ms(s.sync)),
         async_ms: tp.upload.map(|(_, d)| ns_to_ms(d)),
         ack_ms: tp.acked.map(ns_to_ms),
         state_bytes: snap.map_or(0, |s| s.state_bytes),

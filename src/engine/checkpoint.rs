@@ -356,7 +356,10 @@ impl Engine<'_> {
         let t = &self.tasks[ti];
         let state_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
         let cfg = self.coord.as_ref().expect("checked").cfg();
-        let sync = cfg.sync_base + CoordinatorConfig::transfer(state_bytes, cfg.sync_bytes_per_sec);
+        let finished = t.state == State::Finished;
+        // A finished task's state is final: it does not pause, so it has no synchronous part.
+        let sync =
+            if finished { 0 } else { cfg.sync_base + CoordinatorConfig::transfer(state_bytes, cfg.sync_bytes_per_sec) };
         let snap = TaskSnapshot {
             at: now,
             state_bytes,
@@ -365,11 +368,11 @@ impl Engine<'_> {
             consumed: inputs.iter().map(|&c| (c, self.net.consumed(c), self.net.consumed_digest(c))).collect(),
             sent: outputs.iter().map(|&c| (c, self.net.sent(c))).collect(),
             sync,
+            paused: !finished,
             logic: t.logic.clone(),
             cursor: t.source.as_ref().map(|s| s.cursor().clone()),
             sink,
         };
-        let finished = t.state == State::Finished;
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
         let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
         let persist = !self.sabotage.drop_overtaken_output;
