@@ -139,3 +139,28 @@ fn sync_time_is_reported_only_for_tasks_that_paused() {
     assert!(rows.iter().all(|t| t.sync_ms.is_none()), "the final checkpoint's tasks had all finished");
     assert!(r.checkpoint_tasks.iter().filter(|t| t.id == 1).all(|t| t.sync_ms.is_some_and(|s| s > 0.0)));
 }
+
+/// Flink's restart strategies with their option names: the delays of exponential-delay grow
+/// per failure, and an option of another strategy is rejected with its path.
+#[test]
+fn restart_strategies_shape_the_downtime() {
+    use ckptsim::scenario::RestartStrategy;
+    let mut s = common::load("random-failures");
+    s.restart.strategy = RestartStrategy::ExponentialDelay;
+    s.restart.initial_backoff_ms = Some(20);
+    s.restart.backoff_multiplier = Some(2.0);
+    s.restart.jitter_factor = Some(0.0);
+    let r = checked(&s);
+    assert!(r.summary.recoveries >= 2);
+    let downs: Vec<f64> = r.crashes_ms.iter().zip(&r.restarts_ms).map(|(c, s)| s - c).collect();
+    assert!((downs[0] - 20.0).abs() < 1e-6, "{downs:?}");
+    assert!(downs.windows(2).all(|w| w[1] >= w[0]), "{downs:?}");
+    assert_eq!(r.summary.exactly_once.violations, 0);
+    let mut bad = common::json("pipeline");
+    bad["restart"] = serde_json::json!({"strategy": "fixed_delay", "backoff_multiplier": 2.0});
+    let e = Scenario::from_json(&bad.to_string()).unwrap_err().to_string();
+    assert!(e.contains("restart.backoff_multiplier") && e.contains("exponential_delay"), "{e}");
+    bad["restart"] = serde_json::json!({"strategy": "failure_rate", "max_failures_per_interval": 0});
+    let e = Scenario::from_json(&bad.to_string()).unwrap_err().to_string();
+    assert!(e.contains("restart.max_failures_per_interval"), "{e}");
+}

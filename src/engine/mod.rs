@@ -17,6 +17,7 @@ mod checkpoint;
 mod output;
 mod recorder;
 mod recovery;
+mod restart;
 
 pub use api::{Message, RunError, RunOptions, RunResult, Sabotage, run, run_many, run_with_protocol};
 pub use output::OutputLog;

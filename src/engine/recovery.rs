@@ -47,8 +47,8 @@ pub(super) struct Faults {
     after_checkpoint: Vec<Armed<CheckpointId>>,
     during_recovery: Vec<Armed<SimTime>>,
     random: Option<(RandomFailures, SimRng, u32)>,
-    delay: SimTime,
-    attempts: u32,
+    /// The restart strategy.
+    strategy: super::restart::Strategy,
     pub(super) failures: u32,
     /// Failovers because too many consecutive checkpoints failed.
     pub(super) checkpoint_failovers: u32,
@@ -81,8 +81,7 @@ impl Faults {
             after_checkpoint: Vec::new(),
             during_recovery: Vec::new(),
             random: None,
-            delay: s.restart.delay_ms * MS,
-            attempts: s.restart.attempts,
+            strategy: super::restart::Strategy::new(&s.restart, rngs),
             failures: 0,
             checkpoint_failovers: 0,
             crash_times: Vec::new(),
@@ -251,18 +250,16 @@ impl Engine<'_> {
         // Everything in flight or scheduled is void, except the failures still to come.
         self.queue.retain(|e| matches!(e, Event::Crash(_) | Event::RandomFailure));
         self.wake.clear();
-        if self.faults.restarts >= self.faults.attempts {
-            let what = match &cause {
-                Cause::Task(task) => format!("{} crashed", self.graph.task(*task).name),
-                Cause::Checkpoints(why) => why.clone(),
-            };
-            self.faults.job_failed = Some(format!(
-                "{what}, and the job had restarted {} times already (restart.attempts = {})",
-                self.faults.restarts, self.faults.attempts
-            ));
-            return;
+        match self.faults.strategy.on_failure(now) {
+            Ok(delay) => self.queue.push(now + delay, Event::Restart),
+            Err(why) => {
+                let what = match &cause {
+                    Cause::Task(task) => format!("{} crashed", self.graph.task(*task).name),
+                    Cause::Checkpoints(why) => why.clone(),
+                };
+                self.faults.job_failed = Some(format!("{what}; {why}"));
+            }
         }
-        self.queue.push(now + self.faults.delay, Event::Restart);
     }
 
     /// Restores every task from the latest completed checkpoint (or from the start) and resumes.

@@ -235,7 +235,7 @@ impl Plan {
                 },
             }),
             failures,
-            restart: Restart { delay_ms: self.restart_delay_ms, attempts: 1000 },
+            restart: Restart { delay_ms: self.restart_delay_ms, attempts: 1000, ..Default::default() },
             limits: Default::default(),
         };
         if let Err(e) = s.validate() {

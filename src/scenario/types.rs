@@ -192,19 +192,92 @@ pub struct RandomFailures {
     pub max_failures: u32,
 }
 
-/// The restart strategy (Flink's fixed-delay strategy; global restart).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Flink's restart strategies (`restart-strategy.type`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartStrategy {
+    /// `fixed-delay`: wait `delay_ms`, at most `attempts` restarts.
+    #[default]
+    FixedDelay,
+    /// `exponential-delay` (Flink's default with checkpointing since 1.19): the delay starts at
+    /// `initial_backoff_ms` and grows by `backoff_multiplier` per failure up to
+    /// `max_backoff_ms`, ± `jitter_factor`; it resets after `reset_backoff_threshold_ms`
+    /// without a failure; at most `attempts` restarts between resets.
+    ExponentialDelay,
+    /// `failure-rate`: wait `delay_ms`; fail for good when more than
+    /// `max_failures_per_interval` failures fall within `failure_rate_interval_ms`.
+    FailureRate,
+}
+
+impl RestartStrategy {
+    fn is_fixed_delay(&self) -> bool {
+        *self == RestartStrategy::FixedDelay
+    }
+
+    /// The snake_case name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            RestartStrategy::FixedDelay => "fixed_delay",
+            RestartStrategy::ExponentialDelay => "exponential_delay",
+            RestartStrategy::FailureRate => "failure_rate",
+        }
+    }
+}
+
+/// The restart strategy after a failure, with Flink's option names
+/// (`restart-strategy.<type>.<option>`). Options of another strategy are rejected.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Restart {
-    /// Time between a failure and the restart (`restart-strategy.fixed-delay.delay`).
+    /// Which strategy (`restart-strategy.type`); `fixed_delay` when absent.
+    #[serde(skip_serializing_if = "RestartStrategy::is_fixed_delay")]
+    pub strategy: RestartStrategy,
+    /// `fixed_delay` and `failure_rate`: time between a failure and the restart (`…delay`).
     pub delay_ms: u64,
-    /// Restarts allowed before the job fails for good (`…fixed-delay.attempts`).
+    /// `fixed_delay`: restarts allowed before the job fails for good (`…fixed-delay.attempts`);
+    /// `exponential_delay`: restarts allowed between two resets of the backoff
+    /// (`…exponential-delay.attempts-before-reset-backoff`).
     pub attempts: u32,
+    /// `exponential_delay`: the first delay (`…initial-backoff`, default 1 s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_backoff_ms: Option<u64>,
+    /// `exponential_delay`: the largest delay (`…max-backoff`, default 1 min).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_backoff_ms: Option<u64>,
+    /// `exponential_delay`: growth of the delay per failure (`…backoff-multiplier`, default 1.5).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_multiplier: Option<f64>,
+    /// `exponential_delay`: a run this long without failure resets the delay
+    /// (`…reset-backoff-threshold`, default 1 h).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_backoff_threshold_ms: Option<u64>,
+    /// `exponential_delay`: the delay varies by up to this fraction either way
+    /// (`…jitter-factor`, default 0.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_factor: Option<f64>,
+    /// `failure_rate`: failures tolerated within one interval (`…max-failures-per-interval`,
+    /// default 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_failures_per_interval: Option<u32>,
+    /// `failure_rate`: the interval (`…failure-rate-interval`, default 1 min).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_rate_interval_ms: Option<u64>,
 }
 
 impl Default for Restart {
     fn default() -> Self {
-        Restart { delay_ms: 100, attempts: 10 }
+        Restart {
+            strategy: RestartStrategy::FixedDelay,
+            delay_ms: 100,
+            attempts: 10,
+            initial_backoff_ms: None,
+            max_backoff_ms: None,
+            backoff_multiplier: None,
+            reset_backoff_threshold_ms: None,
+            jitter_factor: None,
+            max_failures_per_interval: None,
+            failure_rate_interval_ms: None,
+        }
     }
 }
 

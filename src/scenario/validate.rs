@@ -37,12 +37,66 @@ pub(super) fn validate(s: &Scenario) -> R {
     if let Some(c) = &s.checkpointing {
         validate_checkpointing(c)?;
     }
-    range("restart.delay_ms", s.restart.delay_ms, 0, 86_400_000, "milliseconds")?;
-    range("restart.attempts", s.restart.attempts as u64, 0, 1_000_000, "restarts")?;
+    validate_restart(&s.restart)?;
     range("limits.max_sim_time_ms", s.limits.max_sim_time_ms, 1, 30 * 86_400_000, "milliseconds")?;
     range("limits.stall_ms", s.limits.stall_ms, 1, 30 * 86_400_000, "milliseconds")?;
     validate_topology(s)?;
     validate_failures(s)
+}
+
+fn validate_restart(r: &super::Restart) -> R {
+    use super::RestartStrategy::*;
+    range("restart.delay_ms", r.delay_ms, 0, 86_400_000, "milliseconds")?;
+    range("restart.attempts", r.attempts as u64, 0, 1_000_000, "restarts")?;
+    let options: [(&str, bool, super::RestartStrategy); 7] = [
+        ("initial_backoff_ms", r.initial_backoff_ms.is_some(), ExponentialDelay),
+        ("max_backoff_ms", r.max_backoff_ms.is_some(), ExponentialDelay),
+        ("backoff_multiplier", r.backoff_multiplier.is_some(), ExponentialDelay),
+        ("reset_backoff_threshold_ms", r.reset_backoff_threshold_ms.is_some(), ExponentialDelay),
+        ("jitter_factor", r.jitter_factor.is_some(), ExponentialDelay),
+        ("max_failures_per_interval", r.max_failures_per_interval.is_some(), FailureRate),
+        ("failure_rate_interval_ms", r.failure_rate_interval_ms.is_some(), FailureRate),
+    ];
+    for (name, set, of) in options {
+        if set && r.strategy != of {
+            return Err(ScenarioError::field(
+                &format!("restart.{name}"),
+                format!("is an option of strategy {}, but restart.strategy is {}", of.name(), r.strategy.name()),
+            ));
+        }
+    }
+    if let Some(ms) = r.initial_backoff_ms {
+        range("restart.initial_backoff_ms", ms, 1, 86_400_000, "milliseconds")?;
+    }
+    if let Some(ms) = r.max_backoff_ms {
+        range("restart.max_backoff_ms", ms, r.initial_backoff_ms.unwrap_or(1000), 86_400_000, "milliseconds")?;
+    }
+    if let Some(m) = r.backoff_multiplier
+        && !(1.0..=100.0).contains(&m)
+    {
+        return Err(ScenarioError::field(
+            "restart.backoff_multiplier",
+            format!("found {m}, allowed: a factor in 1.0..=100.0"),
+        ));
+    }
+    if let Some(ms) = r.reset_backoff_threshold_ms {
+        range("restart.reset_backoff_threshold_ms", ms, 1, 30 * 86_400_000, "milliseconds")?;
+    }
+    if let Some(j) = r.jitter_factor
+        && !(0.0..=1.0).contains(&j)
+    {
+        return Err(ScenarioError::field(
+            "restart.jitter_factor",
+            format!("found {j}, allowed: a fraction in 0.0..=1.0"),
+        ));
+    }
+    if let Some(n) = r.max_failures_per_interval {
+        range("restart.max_failures_per_interval", n as u64, 1, 1_000_000, "failures")?;
+    }
+    if let Some(ms) = r.failure_rate_interval_ms {
+        range("restart.failure_rate_interval_ms", ms, 1, 30 * 86_400_000, "milliseconds")?;
+    }
+    Ok(())
 }
 
 fn validate_failures(s: &Scenario) -> R {

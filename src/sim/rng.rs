@@ -84,6 +84,8 @@ pub enum Component {
     Failures,
     /// The message delays of a COS 418 token world run with our own seed (stream 0).
     Cos418Delays,
+    /// The restart strategy's jitter.
+    Restart,
 }
 
 impl Component {
@@ -92,6 +94,7 @@ impl Component {
             Component::Cos418Delays => 0,
             Component::Network => 1,
             Component::Failures => 2,
+            Component::Restart => 3,
             Component::SourceLog(p) => (1 << 32) | p as u64,
             Component::Task(t) => (2 << 32) | t as u64,
         }
