@@ -60,7 +60,7 @@ fn validate_restart(r: &super::Restart) -> R {
     for (name, set, of) in options {
         if set && r.strategy != of {
             return Err(ScenarioError::field(
-                &format!("restart.{name}"),
+                format!("restart.{name}"),
                 format!("is an option of strategy {}, but restart.strategy is {}", of.name(), r.strategy.name()),
             ));
         }
