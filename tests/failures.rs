@@ -164,3 +164,47 @@ fn restart_strategies_shape_the_downtime() {
     let e = Scenario::from_json(&bad.to_string()).unwrap_err().to_string();
     assert!(e.contains("restart.max_failures_per_interval"), "{e}");
 }
+
+/// Restore is not free: every task downloads its state and its inputs' channel state from the
+/// checkpoint storage, sharing its bandwidth, so restore time grows with the snapshot; with
+/// task-local recovery only the crashed task downloads.
+#[test]
+fn restore_time_grows_with_state_size_and_local_recovery_downloads_less() {
+    let run = |bytes_per_key: u64, local: bool| {
+        let mut s = common::load("crash-during-alignment");
+        for op in &mut s.topology.operators {
+            if op.kind == OperatorKind::KeyedSum {
+                op.state_bytes_per_key = Some(bytes_per_key);
+            }
+        }
+        let c = s.checkpointing.as_mut().unwrap();
+        c.storage.local_recovery = local;
+        c.storage.write_mib_per_sec = 1000;
+        checked(&s).summary
+    };
+    let small = run(16, false);
+    let large = run(16 * 1024, false);
+    let local = run(16 * 1024, true);
+    assert!(
+        large.recovery.restore_bytes > 100 * small.recovery.restore_bytes / 2,
+        "{} vs {}",
+        large.recovery.restore_bytes,
+        small.recovery.restore_bytes
+    );
+    assert!(
+        large.recovery.restore_ms > 5.0 * small.recovery.restore_ms,
+        "{} vs {} ms",
+        large.recovery.restore_ms,
+        small.recovery.restore_ms
+    );
+    assert!(
+        local.recovery.restore_bytes < large.recovery.restore_bytes / 2,
+        "{} vs {}",
+        local.recovery.restore_bytes,
+        large.recovery.restore_bytes
+    );
+    for m in [&small, &large, &local] {
+        assert_eq!(m.exactly_once.violations, 0, "{:?}", m.exactly_once.first_violation);
+        assert!(m.drained);
+    }
+}

@@ -102,10 +102,12 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
         if m.failures > 0 {
             let r = &m.recovery;
             say!(
-                "  failures: {} crashes, {} restarts; down {:.1} ms, {} records reprocessed, caught up in {:.1} ms",
+                "  failures: {} crashes, {} restarts; down {:.1} ms, restore {:.1} ms ({} bytes downloaded), {} records reprocessed, caught up in {:.1} ms",
                 m.failures,
                 m.recoveries,
                 r.downtime_ms,
+                r.restore_ms,
+                r.restore_bytes,
                 r.reprocessed_records,
                 r.catch_up_ms
             );

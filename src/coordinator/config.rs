@@ -26,6 +26,12 @@ pub struct CoordinatorConfig {
     pub write_latency: SimTime,
     /// Upload bytes per second.
     pub write_bytes_per_sec: u64,
+    /// Latency of one task's download at a restore.
+    pub read_latency: SimTime,
+    /// Download bytes per second at a restore, shared by the restoring tasks.
+    pub read_bytes_per_sec: u64,
+    /// Task-local recovery: only crashed tasks download their state.
+    pub local_recovery: bool,
 }
 
 impl CoordinatorConfig {
@@ -46,6 +52,9 @@ impl CoordinatorConfig {
             sync_bytes_per_sec: c.storage.sync_mib_per_sec << 20,
             write_latency: c.storage.write_latency_ms * MS,
             write_bytes_per_sec: c.storage.write_mib_per_sec << 20,
+            read_latency: c.storage.read_latency_ms * MS,
+            read_bytes_per_sec: c.storage.read_mib_per_sec << 20,
+            local_recovery: c.storage.local_recovery,
         }
     }
 

@@ -62,6 +62,8 @@ enum Event {
     RandomFailure,
     /// The restart delay is over: restore and resume.
     Restart,
+    /// A task finished downloading its state from the checkpoint storage: it resumes.
+    Restored(TaskId),
 }
 
 impl From<NetEvent> for Event {
@@ -323,6 +325,7 @@ impl<'a> Engine<'a> {
                 Event::Crash(task) => self.crash(task),
                 Event::RandomFailure => self.random_failure(),
                 Event::Restart => self.restart(),
+                Event::Restored(task) => self.restored(task),
                 Event::Timeout(cp) => self.on_timeout(cp),
                 Event::Deadline(cp) => self.on_deadline(cp),
             }

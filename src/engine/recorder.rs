@@ -220,6 +220,8 @@ impl Engine<'_> {
                 reprocessed_records: self.faults.reprocessed,
                 catch_up_ms: ns_to_ms(self.faults.catch_up),
                 checkpoint_failovers: self.faults.checkpoint_failovers,
+                restore_ms: ns_to_ms(self.faults.restore),
+                restore_bytes: self.faults.restore_bytes,
             },
             exactly_once: Default::default(),
         };

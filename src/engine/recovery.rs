@@ -62,6 +62,11 @@ pub(super) struct Faults {
     down_since: Option<SimTime>,
     pub(super) downtime: SimTime,
     pub(super) reprocessed: u64,
+    /// Restore time (the slowest task's download) summed over restarts, and bytes downloaded.
+    pub(super) restore: SimTime,
+    pub(super) restore_bytes: u64,
+    /// The tasks that crashed since the job went down (task-local recovery: only these download).
+    crashed: Vec<TaskId>,
     pub(super) catch_up: SimTime,
     offsets_at_crash: Vec<(TaskId, u64)>,
     /// Since the last restart: how far each source has to read again.
@@ -91,6 +96,9 @@ impl Faults {
             down_since: None,
             downtime: 0,
             reprocessed: 0,
+            restore: 0,
+            restore_bytes: 0,
+            crashed: Vec::new(),
             catch_up: 0,
             offsets_at_crash: Vec::new(),
             catching_up: None,
@@ -148,6 +156,25 @@ impl Faults {
             self.catching_up = None;
         }
     }
+}
+
+/// Download times of concurrent transfers of `bytes` sharing `per_sec` equally (processor
+/// sharing: the smallest finishes first, then the others share what it freed), each after
+/// `latency`. A task with nothing to download takes no time.
+pub(super) fn shared_downloads(bytes: &[u64], latency: SimTime, per_sec: u64) -> Vec<SimTime> {
+    let mut order: Vec<usize> = (0..bytes.len()).filter(|&i| bytes[i] > 0).collect();
+    order.sort_by_key(|&i| (bytes[i], i));
+    let mut out = vec![0; bytes.len()];
+    let (mut done_bytes, mut clock) = (0u64, 0u128);
+    let mut left = order.len() as u128;
+    for i in order {
+        // Until this transfer ends, `left` transfers share the bandwidth equally.
+        clock += (bytes[i] - done_bytes) as u128 * left * crate::sim::SEC as u128 / per_sec as u128;
+        done_bytes = bytes[i];
+        left -= 1;
+        out[i] = latency + clock as SimTime;
+    }
+    out
 }
 
 impl super::TaskRt {
@@ -214,8 +241,12 @@ impl Engine<'_> {
         if self.faults.job_failed.is_some() || self.complete {
             return;
         }
+        if self.faults.down_since.is_none() {
+            self.faults.crashed.clear();
+        }
         match &cause {
             Cause::Task(task) => {
+                self.faults.crashed.push(*task);
                 self.faults.failures += 1;
                 self.faults.crash_times.push(now);
                 self.tracer.record(now, TraceEvent::Crash { task: *task }, &self.graph);
@@ -262,6 +293,15 @@ impl Engine<'_> {
         }
     }
 
+    /// A task's download is done: it resumes (unless it went down again meanwhile — then its
+    /// event was discarded with everything else).
+    pub(super) fn restored(&mut self, task: TaskId) {
+        if self.tasks[task.0 as usize].state == State::Down {
+            self.tasks[task.0 as usize].state = State::Idle;
+            self.try_run(task);
+        }
+    }
+
     /// Restores every task from the latest completed checkpoint (or from the start) and resumes.
     pub(super) fn restart(&mut self) {
         let now = self.now;
@@ -298,6 +338,33 @@ impl Engine<'_> {
             t.state = State::Idle;
         }
         self.make_visible(&visible);
+        // Restore cost: each task downloads its state and the channel state of its inputs from
+        // the checkpoint storage (all of them at once, sharing the bandwidth) and resumes when its
+        // download is done. With task-local recovery only the tasks that crashed download.
+        if let (Some(cp), Some(c)) = (&latest, &self.coord) {
+            let cfg = c.cfg();
+            let record_bytes = self.scenario.network.record_bytes as u64;
+            let mut bytes: Vec<u64> = cp.tasks.iter().map(|t| t.state_bytes).collect();
+            for (ch, node) in self.graph.channels.iter().enumerate() {
+                bytes[node.to.0 as usize] += cp.channel_state[ch].len() as u64 * record_bytes;
+            }
+            if cfg.local_recovery {
+                for (i, b) in bytes.iter_mut().enumerate() {
+                    if !self.faults.crashed.contains(&TaskId(i as u32)) {
+                        *b = 0;
+                    }
+                }
+            }
+            let done = shared_downloads(&bytes, cfg.read_latency, cfg.read_bytes_per_sec);
+            self.faults.restore += done.iter().copied().max().unwrap_or(0);
+            self.faults.restore_bytes += bytes.iter().sum::<u64>();
+            for (i, d) in done.into_iter().enumerate() {
+                if d > 0 {
+                    self.tasks[i].state = State::Down;
+                    self.queue.push(now + d, Event::Restored(TaskId(i as u32)));
+                }
+            }
+        }
         for (c, node) in self.graph.channels.iter().enumerate() {
             let ch = ChannelId(c as u32);
             match &latest {
@@ -334,5 +401,20 @@ impl Engine<'_> {
         for t in 0..self.tasks.len() {
             self.try_run(TaskId(t as u32));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shared_downloads;
+    use crate::sim::MS;
+
+    #[test]
+    fn concurrent_downloads_share_the_bandwidth() {
+        // 1 MiB/s shared by three tasks of 1, 2 and 0 MiB, 5 ms latency each: the small one ends
+        // when 2 × 1 MiB went through (2 s), the large one 1 s later; nothing to fetch is free.
+        let mib = 1 << 20;
+        let d = shared_downloads(&[mib, 2 * mib, 0], 5 * MS, mib);
+        assert_eq!(d, vec![5 * MS + 2000 * MS, 5 * MS + 3000 * MS, 0]);
     }
 }

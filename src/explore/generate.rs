@@ -232,6 +232,7 @@ impl Plan {
                     sync_mib_per_sec: 1024,
                     write_latency_ms: 1,
                     write_mib_per_sec: 100,
+                    ..Default::default()
                 },
             }),
             failures,

@@ -175,6 +175,10 @@ pub struct RecoverySummary {
     pub reprocessed_records: u64,
     /// Time from each restart until the sources were back at their offsets of the failure, summed.
     pub catch_up_ms: f64,
+    /// Time to download the restored state (the slowest task's download), summed over restarts.
+    pub restore_ms: f64,
+    /// Bytes downloaded from the checkpoint storage at restores (state and channel state).
+    pub restore_bytes: u64,
     /// Failovers because more consecutive checkpoints failed than
     /// `tolerable_failed_checkpoints` allows (Flink's `CheckpointFailureManager`).
     pub checkpoint_failovers: u32,

@@ -504,10 +504,37 @@ pub struct Storage {
     pub write_latency_ms: u64,
     /// Upload bandwidth per task (MiB/s).
     pub write_mib_per_sec: u64,
+    /// Latency of one task's download at a restore.
+    #[serde(skip_serializing_if = "is_default_read_latency")]
+    pub read_latency_ms: u64,
+    /// Download bandwidth of the checkpoint storage at a restore (MiB/s), shared by the tasks
+    /// that restore at once: restore time grows with the snapshot's size.
+    #[serde(skip_serializing_if = "is_default_read_bandwidth")]
+    pub read_mib_per_sec: u64,
+    /// Task-local recovery (Flink's `state.backend.local-recovery`): every task keeps a local
+    /// copy of its latest snapshot; at a restore only the tasks that crashed download theirs.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub local_recovery: bool,
+}
+
+fn is_default_read_latency(v: &u64) -> bool {
+    *v == Storage::default().read_latency_ms
+}
+
+fn is_default_read_bandwidth(v: &u64) -> bool {
+    *v == Storage::default().read_mib_per_sec
 }
 
 impl Default for Storage {
     fn default() -> Self {
-        Storage { sync_base_us: 100, sync_mib_per_sec: 1024, write_latency_ms: 5, write_mib_per_sec: 100 }
+        Storage {
+            sync_base_us: 100,
+            sync_mib_per_sec: 1024,
+            write_latency_ms: 5,
+            write_mib_per_sec: 100,
+            read_latency_ms: 5,
+            read_mib_per_sec: 200,
+            local_recovery: false,
+        }
     }
 }

@@ -202,6 +202,8 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
         "milliseconds",
     )?;
     range("checkpointing.storage.write_mib_per_sec", st.write_mib_per_sec, 1, 1 << 20, "MiB/s")?;
+    range("checkpointing.storage.read_latency_ms", st.read_latency_ms, 0, MAX_DURATION_NS / 1_000_000, "milliseconds")?;
+    range("checkpointing.storage.read_mib_per_sec", st.read_mib_per_sec, 1, 1 << 20, "MiB/s")?;
     Ok(())
 }
 
