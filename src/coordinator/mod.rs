@@ -261,10 +261,11 @@ impl Coordinator {
                 self.consecutive_failed = 0;
                 self.final_done |= was_final;
             }
-            // Abandoned by a failure (the restart takes over) or overtaken by a newer checkpoint:
-            // not a checkpoint failure (as in Flink's CheckpointFailureManager).
-            Outcome::Failed | Outcome::Subsumed => {}
-            Outcome::TimedOut | Outcome::Unfinished => {
+            // Abandoned by a failure (the restart takes over), overtaken by a newer checkpoint, or
+            // still running when the run ended: not a checkpoint failure (as in Flink's
+            // CheckpointFailureManager).
+            Outcome::Failed | Outcome::Subsumed | Outcome::Unfinished => {}
+            Outcome::TimedOut => {
                 self.consecutive_failed += 1;
                 if self.consecutive_failed > self.cfg.tolerable_failed {
                     out.push(CoordCmd::FailJob(format!(

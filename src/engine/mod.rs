@@ -466,6 +466,14 @@ impl<'a> Engine<'a> {
                 continue;
             }
             t.input_due = false;
+            // A priority barrier is an input event, not a mail: in Flink the input gate returns it
+            // ahead of any data (it overtook that data), so it comes first in the input step —
+            // no record behind it may be taken before the snapshot it triggers.
+            if let Some(i) = t.inbox.iter().position(|m| matches!(m, Mail::Barrier(..))) {
+                let m = t.inbox.remove(i).expect("found above");
+                self.handle_mail(task, m);
+                continue;
+            }
             // When the input step cannot run, the mails that came in the meantime go first.
             let mail_waiting = !t.inbox.is_empty();
             if self.net.output_blocked(task) {

@@ -20,6 +20,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     exactly_once: true,
     channel_state: ChannelStateRule::Never,
     uses_aligned_timeout: false,
+    concurrent_checkpoints: true,
     narrate_snapshot: |s| {
         (
             format!(

@@ -23,6 +23,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     exactly_once: true,
     channel_state: ChannelStateRule::AfterAlignedTimeout,
     uses_aligned_timeout: true,
+    concurrent_checkpoints: false,
     narrate_snapshot: |s| {
         if s.past_deadline {
             (

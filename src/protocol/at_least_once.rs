@@ -19,6 +19,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     exactly_once: false,
     channel_state: ChannelStateRule::Never,
     uses_aligned_timeout: false,
+    concurrent_checkpoints: true,
     narrate_snapshot: |s| {
         (
             format!(

@@ -49,6 +49,10 @@ pub struct ProtocolInfo {
     pub channel_state: ChannelStateRule,
     /// Whether it needs `checkpointing.aligned_checkpoint_timeout_ms`.
     pub uses_aligned_timeout: bool,
+    /// Whether several of its checkpoints may be in progress at once (`max_concurrent > 1`).
+    /// Flink does not allow it for unaligned checkpoints (aligned timeout included): a priority
+    /// barrier of the next checkpoint would keep a task from ever taking a record.
+    pub concurrent_checkpoints: bool,
     /// The narration of one task's snapshot: what happened, and the rule behind it.
     pub narrate_snapshot: fn(&SnapshotStory) -> (String, String),
 }
@@ -60,6 +64,7 @@ const NONE: ProtocolInfo = ProtocolInfo {
     exactly_once: false,
     channel_state: ChannelStateRule::Never,
     uses_aligned_timeout: false,
+    concurrent_checkpoints: true,
     narrate_snapshot: |_| (String::new(), String::new()),
 };
 

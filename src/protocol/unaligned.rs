@@ -21,6 +21,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     exactly_once: true,
     channel_state: ChannelStateRule::Always,
     uses_aligned_timeout: false,
+    concurrent_checkpoints: false,
     narrate_snapshot: |s| {
         (
             format!(

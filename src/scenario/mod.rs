@@ -85,6 +85,12 @@ impl Scenario {
                         format!("missing; protocol {p} needs the time after which a checkpoint turns unaligned"),
                     ));
                 }
+                if c.max_concurrent > 1 && !p.info().concurrent_checkpoints {
+                    return Err(ScenarioError::field(
+                        "checkpointing.max_concurrent",
+                        format!("found {}; protocol {p} allows 1 checkpoint at a time", c.max_concurrent),
+                    ));
+                }
                 c.mode = p;
                 Ok(())
             }

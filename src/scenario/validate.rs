@@ -166,6 +166,15 @@ fn validate_failures(s: &Scenario) -> R {
 }
 
 fn validate_checkpointing(c: &Checkpointing) -> R {
+    if c.max_concurrent > 1 && !c.mode.info().concurrent_checkpoints {
+        return Err(ScenarioError::field(
+            "checkpointing.max_concurrent",
+            format!(
+                "found {}; protocol {} allows 1 checkpoint at a time (Flink does not support concurrent unaligned checkpoints)",
+                c.max_concurrent, c.mode
+            ),
+        ));
+    }
     const DAY_MS: u64 = 86_400_000;
     range("checkpointing.interval_ms", c.interval_ms, 1, DAY_MS, "milliseconds")?;
     range("checkpointing.timeout_ms", c.timeout_ms, 1, DAY_MS, "milliseconds")?;
