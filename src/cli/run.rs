@@ -111,6 +111,10 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
                 r.reprocessed_records,
                 r.catch_up_ms
             );
+            say!(
+                "  restarted tasks: {}",
+                r.restarted_tasks.iter().map(|(t, n)| format!("{t}×{n}")).collect::<Vec<_>>().join(", ")
+            );
         }
         say!(
             "  visible output: {} records; latency log arrival → visible p50 {:.3} ms, p99 {:.3} ms",

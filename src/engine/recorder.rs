@@ -221,6 +221,14 @@ impl Engine<'_> {
                 catch_up_ms: ns_to_ms(self.faults.catch_up),
                 checkpoint_failovers: self.faults.checkpoint_failovers,
                 restore_ms: ns_to_ms(self.faults.restore),
+                restarted_tasks: self
+                    .faults
+                    .task_restarts
+                    .iter()
+                    .zip(&self.graph.tasks)
+                    .filter(|(n, _)| **n > 0)
+                    .map(|(n, t)| (t.name.clone(), *n))
+                    .collect(),
                 restore_bytes: self.faults.restore_bytes,
             },
             exactly_once: Default::default(),

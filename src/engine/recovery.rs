@@ -9,9 +9,10 @@
 use super::{Engine, Event, State};
 use crate::coordinator::Outcome;
 use crate::graph::{ChannelId, Graph, TaskId};
+use crate::net::NetEvent;
 use crate::operator::Logic;
 use crate::protocol::CheckpointId;
-use crate::scenario::{RandomFailures, Scenario};
+use crate::scenario::{FailoverStrategy, RandomFailures, Scenario};
 use crate::sim::{Component, MS, RngTree, SimRng, SimTime};
 use crate::trace::TraceEvent;
 
@@ -50,6 +51,13 @@ pub(super) struct Faults {
     /// The restart strategy.
     strategy: super::restart::Strategy,
     pub(super) failures: u32,
+    /// Which tasks a failure restarts, and each task's pipelined region.
+    failover: FailoverStrategy,
+    regions: Vec<usize>,
+    /// Tasks down and waiting for the restart.
+    down: Vec<bool>,
+    /// Per task: how many times it was restarted.
+    pub(super) task_restarts: Vec<u32>,
     /// Failovers because too many consecutive checkpoints failed.
     pub(super) checkpoint_failovers: u32,
     /// When each crash happened.
@@ -88,6 +96,10 @@ impl Faults {
             random: None,
             strategy: super::restart::Strategy::new(&s.restart, rngs),
             failures: 0,
+            failover: s.restart.failover,
+            regions: g.regions(),
+            down: vec![false; g.tasks.len()],
+            task_restarts: vec![0; g.tasks.len()],
             checkpoint_failovers: 0,
             crash_times: Vec::new(),
             restart_times: Vec::new(),
@@ -243,6 +255,7 @@ impl Engine<'_> {
         }
         if self.faults.down_since.is_none() {
             self.faults.crashed.clear();
+            self.faults.offsets_at_crash.clear();
         }
         match &cause {
             Cause::Task(task) => {
@@ -257,30 +270,62 @@ impl Engine<'_> {
                 self.tracer.record(now, TraceEvent::Failover, &self.graph);
             }
         }
+        // The tasks this failure takes down: the failed task's pipelined region (Flink's
+        // default failover strategy), or every task (`full`, and any failover the checkpoint
+        // coordinator asks for, which is global in Flink).
+        let hit: Vec<bool> = match (&cause, self.faults.failover) {
+            (Cause::Task(t), FailoverStrategy::Region) => {
+                let r = self.faults.regions[t.0 as usize];
+                self.faults.regions.iter().map(|&x| x == r).collect()
+            }
+            _ => vec![true; self.tasks.len()],
+        };
+        let newly: Vec<bool> = hit.iter().zip(&self.faults.down).map(|(&h, &d)| h && !d).collect();
         if self.faults.down_since.is_none() {
             self.faults.down_since = Some(now);
             self.faults.catching_up = None;
-            self.faults.offsets_at_crash = self
-                .tasks
-                .iter()
-                .enumerate()
-                .filter_map(|(i, t)| t.source.as_ref().map(|s| (TaskId(i as u32), s.cursor().offset)))
-                .collect();
-            self.abort_all(Outcome::Failed);
-            for t in &mut self.tasks {
-                t.go_down(now);
-            }
-            for since in self.input_blocked_since.iter_mut() {
-                if let Some(s) = since.take() {
-                    self.input_blocked_ns += now - s;
+        }
+        if newly.iter().any(|&d| d) {
+            for (i, t) in self.tasks.iter().enumerate() {
+                if let (true, Some(s)) = (newly[i], &t.source) {
+                    self.faults.offsets_at_crash.push((TaskId(i as u32), s.cursor().offset));
                 }
             }
-            self.eop_arrived.iter_mut().for_each(|e| *e = false);
-            self.net.reset();
+            // Every checkpoint in progress involves every task: all of them are abandoned.
+            self.abort_all(Outcome::Failed);
+            for (t, _) in self.tasks.iter_mut().zip(&newly).filter(|(_, d)| **d) {
+                t.go_down(now);
+            }
+            for (c, node) in self.graph.channels.iter().enumerate() {
+                if newly[node.to.0 as usize] {
+                    if let Some(s) = self.input_blocked_since[c].take() {
+                        self.input_blocked_ns += now - s;
+                    }
+                    self.eop_arrived[c] = false;
+                }
+            }
+            self.net.reset_tasks(&newly);
+            for (d, n) in self.faults.down.iter_mut().zip(&newly) {
+                *d |= n;
+            }
         }
-        // Everything in flight or scheduled is void, except the failures still to come.
-        self.queue.retain(|e| matches!(e, Event::Crash(_) | Event::RandomFailure));
-        self.wake.clear();
+        // Everything in flight or scheduled for the tasks that are down is void, and so are the
+        // coordinator's timers (a restart re-arms them); the other tasks go on.
+        let down = &self.faults.down;
+        let channels = &self.graph.channels;
+        self.queue.retain(|e| match *e {
+            Event::Crash(_) | Event::RandomFailure => true,
+            Event::Tick | Event::Timeout(_) | Event::Deadline(_) | Event::Restart => false,
+            Event::Wake(t)
+            | Event::SourceArrival(t)
+            | Event::Flush(t)
+            | Event::TriggerArrive(t, _)
+            | Event::Ack(t, _)
+            | Event::Notify(t, _)
+            | Event::Restored(t) => !down[t.0 as usize],
+            Event::Net(NetEvent::Arrive(ch) | NetEvent::Credit(ch, _)) => !down[channels[ch.0 as usize].to.0 as usize],
+        });
+        self.wake.retain(|t| !down[t.0 as usize]);
         match self.faults.strategy.on_failure(now) {
             Ok(delay) => self.queue.push(now + delay, Event::Restart),
             Err(why) => {
@@ -314,7 +359,14 @@ impl Engine<'_> {
         let latest = self.coord.as_ref().and_then(|c| c.latest().cloned());
         let replay = !self.sabotage.skip_channel_state_replay;
         let mut visible = Vec::new();
+        let down = std::mem::replace(&mut self.faults.down, vec![false; self.tasks.len()]);
+        for (n, d) in self.faults.task_restarts.iter_mut().zip(&down) {
+            *n += *d as u32;
+        }
         for (i, t) in self.tasks.iter_mut().enumerate() {
+            if !down[i] {
+                continue;
+            }
             match &latest {
                 Some(cp) => {
                     let snap = &cp.tasks[i];
@@ -348,11 +400,11 @@ impl Engine<'_> {
             for (ch, node) in self.graph.channels.iter().enumerate() {
                 bytes[node.to.0 as usize] += cp.channel_state[ch].len() as u64 * record_bytes;
             }
-            if cfg.local_recovery {
-                for (i, b) in bytes.iter_mut().enumerate() {
-                    if !self.faults.crashed.contains(&TaskId(i as u32)) {
-                        *b = 0;
-                    }
+            for (i, b) in bytes.iter_mut().enumerate() {
+                // Tasks that kept running restore nothing; with task-local recovery, tasks that
+                // did not crash read their local copy.
+                if !down[i] || (cfg.local_recovery && !self.faults.crashed.contains(&TaskId(i as u32))) {
+                    *b = 0;
                 }
             }
             let done = shared_downloads(&bytes, cfg.read_latency, cfg.read_bytes_per_sec);
@@ -367,6 +419,9 @@ impl Engine<'_> {
         }
         for (c, node) in self.graph.channels.iter().enumerate() {
             let ch = ChannelId(c as u32);
+            if !down[node.to.0 as usize] {
+                continue;
+            }
             match &latest {
                 Some(cp) => {
                     let sent = cp.tasks[node.from.0 as usize].sent.iter().find(|x| x.0 == ch).map_or(0, |x| x.1);

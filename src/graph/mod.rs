@@ -109,6 +109,38 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// The pipelined region of every task, numbered 0, 1, … in order of their first task
+    /// (Flink's `SchedulingPipelinedRegion`): in a streaming job every exchange is pipelined, so a
+    /// region is a connected component of the tasks joined by channels — an all-to-all edge
+    /// (hash, rebalance, broadcast) joins every producer with every consumer, a forward edge only
+    /// task `i` with task `i`. Region failover restarts only the failed task's region.
+    pub fn regions(&self) -> Vec<usize> {
+        let mut parent: Vec<usize> = (0..self.tasks.len()).collect();
+        fn root(p: &mut [usize], mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        for c in &self.channels {
+            let (a, b) = (root(&mut parent, c.from.0 as usize), root(&mut parent, c.to.0 as usize));
+            parent[a.max(b)] = a.min(b);
+        }
+        let mut id = vec![usize::MAX; self.tasks.len()];
+        let mut next = 0;
+        (0..self.tasks.len())
+            .map(|t| {
+                let r = root(&mut parent, t);
+                if id[r] == usize::MAX {
+                    id[r] = next;
+                    next += 1;
+                }
+                id[r]
+            })
+            .collect()
+    }
+
     /// Expands a validated scenario.
     ///
     /// ```

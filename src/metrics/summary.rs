@@ -175,6 +175,9 @@ pub struct RecoverySummary {
     pub reprocessed_records: u64,
     /// Time from each restart until the sources were back at their offsets of the failure, summed.
     pub catch_up_ms: f64,
+    /// Per restarted task: how many times it was restarted (region failover restarts only the
+    /// failed task's pipelined region).
+    pub restarted_tasks: BTreeMap<String, u32>,
     /// Time to download the restored state (the slowest task's download), summed over restarts.
     pub restore_ms: f64,
     /// Bytes downloaded from the checkpoint storage at restores (state and channel state).

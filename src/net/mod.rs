@@ -538,21 +538,34 @@ impl Network {
     /// A global restart: every buffer, credit and queue is discarded and every channel starts
     /// empty with its initial credits. Counters are set again by [`Network::restore_channel`].
     pub fn reset(&mut self) {
+        let all = vec![true; self.ready.len()];
+        self.reset_tasks(&all);
+    }
+
+    /// Discards everything in flight on the channels into the tasks marked in `down` (a failover
+    /// region: the channels into it come from it too), and their gates' credits.
+    pub fn reset_tasks(&mut self, down: &[bool]) {
         let cfg = self.cfg;
         for c in &mut self.chans {
+            if !down[c.to.0 as usize] {
+                continue;
+            }
+            debug_assert!(down[c.from.0 as usize], "a failover region contains both ends of its channels");
             c.send = SendSide {
                 current: Vec::with_capacity(cfg.buffer_records),
                 credit: cfg.exclusive,
                 ..Default::default()
             };
             c.recv = RecvSide { outstanding: cfg.exclusive, ..Default::default() };
+            self.gates[c.gate] = Gate { floating_free: cfg.floating, waiting: VecDeque::new() };
         }
-        for g in &mut self.gates {
-            *g = Gate { floating_free: cfg.floating, waiting: VecDeque::new() };
+        for (t, is_down) in down.iter().enumerate() {
+            if *is_down {
+                self.ready[t].clear();
+                self.full_outputs[t] = 0;
+            }
         }
-        self.ready.iter_mut().for_each(VecDeque::clear);
-        self.full_outputs.iter_mut().for_each(|n| *n = 0);
-        self.wakeups.clear();
+        self.wakeups.retain(|t| !down[t.0 as usize]);
     }
 
     /// After [`Network::reset`]: the channel continues from a restored checkpoint in which the

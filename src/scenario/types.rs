@@ -192,6 +192,23 @@ pub struct RandomFailures {
     pub max_failures: u32,
 }
 
+/// Which tasks a failure restarts (`jobmanager.execution.failover-strategy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailoverStrategy {
+    /// The failed task's pipelined region (Flink's default).
+    #[default]
+    Region,
+    /// Every task.
+    Full,
+}
+
+impl FailoverStrategy {
+    fn is_region(&self) -> bool {
+        *self == FailoverStrategy::Region
+    }
+}
+
 /// Flink's restart strategies (`restart-strategy.type`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -229,6 +246,11 @@ impl RestartStrategy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Restart {
+    /// Which tasks a failure restarts (`jobmanager.execution.failover-strategy`): `region` (the
+    /// default, as in Flink) restarts the failed task's pipelined region only; `full` restarts
+    /// every task. A failover after too many failed checkpoints is always global.
+    #[serde(skip_serializing_if = "FailoverStrategy::is_region")]
+    pub failover: FailoverStrategy,
     /// Which strategy (`restart-strategy.type`); `fixed_delay` when absent.
     #[serde(skip_serializing_if = "RestartStrategy::is_fixed_delay")]
     pub strategy: RestartStrategy,
@@ -267,6 +289,7 @@ pub struct Restart {
 impl Default for Restart {
     fn default() -> Self {
         Restart {
+            failover: FailoverStrategy::Region,
             strategy: RestartStrategy::FixedDelay,
             delay_ms: 100,
             attempts: 10,
