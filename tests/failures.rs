@@ -245,3 +245,28 @@ fn region_failover_restarts_only_the_failed_pipeline() {
         assert_eq!(m.records.committed, 40_000);
     }
 }
+
+/// Kafka's `transaction.timeout.ms` shorter than the downtime plus the checkpoint interval — the
+/// classic misconfiguration: the sink's pre-committed transaction of the restored checkpoint is
+/// older than the timeout when the restore commits it, the external system has aborted it, and
+/// its records are lost. The oracle reports them missing; a long enough timeout loses nothing.
+#[test]
+fn a_transaction_timeout_shorter_than_the_downtime_loses_records() {
+    let run = |timeout_ms: u64| {
+        let mut s = common::load("crash-before-notify");
+        s.restart.delay_ms = 1_000;
+        for op in &mut s.topology.operators {
+            if op.kind == OperatorKind::Sink {
+                op.transaction_timeout_ms = Some(timeout_ms);
+            }
+        }
+        checked(&s).summary
+    };
+    let short = run(500);
+    assert!(short.records.expired_transactions > 0);
+    assert!(short.exactly_once.missing > 0);
+    assert_eq!(short.exactly_once.missing, short.records.expired_records);
+    assert_eq!(short.exactly_once.duplicated, 0);
+    let long = run(900_000);
+    assert_eq!((long.records.expired_transactions, long.exactly_once.violations), (0, 0));
+}

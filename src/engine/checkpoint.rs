@@ -350,7 +350,7 @@ impl Engine<'_> {
         // state is the transaction handles: the data itself is already in the external system.
         let sink = self.tasks[ti].sink.as_mut().map(|s| s.snapshot(cp)).unwrap_or_default();
         if self.sabotage.sink_commits_at_snapshot {
-            let early = self.tasks[ti].sink.as_mut().map(|s| s.commit_up_to(cp)).unwrap_or_default();
+            let early = self.tasks[ti].sink.as_mut().map(|s| s.commit_up_to(cp, now)).unwrap_or_default();
             self.make_visible(&early);
         }
         let t = &self.tasks[ti];

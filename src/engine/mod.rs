@@ -227,7 +227,7 @@ impl<'a> Engine<'a> {
                         } else {
                             Delivery::Plain
                         };
-                        Sink::new(d)
+                        Sink::new(d, spec.transaction_timeout_ms.map(|t| t * MS))
                     }),
                 }
             })
@@ -557,7 +557,7 @@ impl<'a> Engine<'a> {
         }
         if t.kind == OperatorKind::Sink {
             self.rec.sink_received(self.now - r.arrival);
-            if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival))) {
+            if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival), self.now)) {
                 self.make_visible(&[visible]);
             }
             return;
@@ -580,7 +580,8 @@ impl<'a> Engine<'a> {
     /// A task learns that checkpoint `cp` completed; a transactional sink commits.
     fn on_notify(&mut self, task: TaskId, cp: CheckpointId) {
         self.tracer.record(self.now, TraceEvent::Notify { task, cp }, &self.graph);
-        let visible = self.tasks[task.0 as usize].sink.as_mut().map(|s| s.commit_up_to(cp)).unwrap_or_default();
+        let now = self.now;
+        let visible = self.tasks[task.0 as usize].sink.as_mut().map(|s| s.commit_up_to(cp, now)).unwrap_or_default();
         self.make_visible(&visible);
         if self.final_cp == Some(cp) && self.final_notifies_left > 0 {
             self.final_notifies_left -= 1;

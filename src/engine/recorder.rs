@@ -245,7 +245,11 @@ impl Engine<'_> {
                 }
             }
         }
-        let rec = std::mem::take(&mut self.rec);
+        let mut rec = std::mem::take(&mut self.rec);
+        for s in self.tasks.iter().filter_map(|t| t.sink.as_ref()) {
+            rec.counts.expired_transactions += s.expired.0;
+            rec.counts.expired_records += s.expired.1;
+        }
         let (summary, timeseries, log) = rec.finish(base, self.coord.is_some());
         Ok(RunResult {
             summary,

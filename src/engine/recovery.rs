@@ -376,7 +376,7 @@ impl Engine<'_> {
                         src.seek(c.clone());
                     }
                     if let Some(s) = &mut t.sink {
-                        visible.extend(s.restore_and_commit(&snap.sink));
+                        visible.extend(s.restore_and_commit(&snap.sink, now));
                     }
                 }
                 None => {

@@ -149,6 +149,11 @@ pub struct RecordCounts {
     pub hops: u64,
     /// Records that became visible at sinks (committed by a transactional sink).
     pub committed: u64,
+    /// Transactions the external system had aborted by `transaction_timeout_ms` when their commit
+    /// came (a restore or a late notification), and the records they held — lost.
+    pub expired_transactions: u64,
+    /// Records in those transactions.
+    pub expired_records: u64,
 }
 
 /// Latency percentiles in milliseconds.

@@ -136,6 +136,7 @@ impl OperatorSpec {
             keep: None,
             state_bytes_per_key: None,
             delivery: None,
+            transaction_timeout_ms: None,
         }
     }
 

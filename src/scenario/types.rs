@@ -143,6 +143,11 @@ pub struct OperatorSpec {
     /// that covers it completes; the default) or `plain` (visible at once; duplicates on replay).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
+    /// `sink` only, transactional: the external system aborts a transaction older than this
+    /// (Kafka's `transaction.timeout.ms`); a commit that comes later finds it gone and its
+    /// records are lost. Absent: transactions never time out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_timeout_ms: Option<u64>,
 }
 
 /// How a sink makes its output visible.

@@ -386,6 +386,16 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
     only("keep", op.keep.is_some(), OperatorKind::Filter)?;
     only("state_bytes_per_key", op.state_bytes_per_key.is_some(), OperatorKind::KeyedSum)?;
     only("delivery", op.delivery.is_some(), OperatorKind::Sink)?;
+    only("transaction_timeout_ms", op.transaction_timeout_ms.is_some(), OperatorKind::Sink)?;
+    if let Some(t) = op.transaction_timeout_ms {
+        range(&format!("{p}.transaction_timeout_ms"), t, 1, 30 * 86_400_000, "milliseconds")?;
+        if op.delivery == Some(super::Delivery::Plain) {
+            return Err(ScenarioError::field(
+                format!("{p}.transaction_timeout_ms"),
+                "a plain sink has no transactions; remove it or use \"delivery\": \"transactional\"",
+            ));
+        }
+    }
     match op.kind {
         OperatorKind::Source => {
             let Some(arrival) = &op.arrival else {
