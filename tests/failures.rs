@@ -270,3 +270,52 @@ fn a_transaction_timeout_shorter_than_the_downtime_loses_records() {
     let long = run(900_000);
     assert_eq!((long.records.expired_transactions, long.exactly_once.violations), (0, 0));
 }
+
+fn example(name: &str) -> Scenario {
+    Scenario::load(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/failures").join(format!("{name}.json")),
+    )
+    .unwrap()
+}
+
+/// The figures the README's "Failure handling by example" quotes.
+#[test]
+fn the_failure_examples_in_the_readme_hold() {
+    use ckptsim::scenario::FailoverStrategy;
+    // Tolerable failures exceeded → failover, three times, then the job fails for good.
+    let m = checked(&example("tolerable-failures")).summary;
+    assert_eq!((m.recovery.checkpoint_failovers, m.recoveries), (3, 2));
+    assert!(m.job_failed.as_deref().unwrap().contains("restart.attempts = 2"));
+    let mut s = example("tolerable-failures");
+    s.set_protocol(ProtocolName::UNALIGNED).unwrap();
+    let m = checked(&s).summary;
+    assert_eq!((m.checkpoints.aborted, m.job_failed.is_none(), m.exactly_once.violations), (0, true, 0));
+    // Region vs full restart.
+    let mut s = example("two-pipelines");
+    let region = checked(&s).summary;
+    s.restart.failover = FailoverStrategy::Full;
+    let full = checked(&s).summary;
+    assert_eq!((region.recovery.restarted_tasks.len(), region.recovery.reprocessed_records), (3, 998));
+    assert_eq!((full.recovery.restarted_tasks.len(), full.recovery.reprocessed_records), (6, 1996));
+    // Restore time grows with state size; local recovery downloads a quarter.
+    let mut s = example("big-state");
+    let big = checked(&s).summary;
+    assert_eq!(big.recovery.restore_bytes, 130_940_976);
+    assert!((big.recovery.restore_ms - 629.4).abs() < 0.1, "{}", big.recovery.restore_ms);
+    s.checkpointing.as_mut().unwrap().storage.local_recovery = true;
+    let local = checked(&s).summary;
+    assert_eq!(local.recovery.restore_bytes, 33_095_680);
+    s.checkpointing.as_mut().unwrap().storage.local_recovery = false;
+    s.topology.operators[1].state_bytes_per_key = Some(1024);
+    let small = checked(&s).summary;
+    assert!((small.recovery.restore_ms - 14.8).abs() < 0.1, "{}", small.recovery.restore_ms);
+    for m in [&big, &local, &small] {
+        assert_eq!(m.exactly_once.violations, 0);
+    }
+    // A transaction timeout shorter than the downtime loses records.
+    let mut s = example("transaction-timeout");
+    let m = checked(&s).summary;
+    assert_eq!((m.exactly_once.missing, m.records.expired_records, m.exactly_once.duplicated), (2000, 2000, 0));
+    s.topology.operators[2].transaction_timeout_ms = Some(900_000);
+    assert_eq!(checked(&s).summary.exactly_once.violations, 0);
+}

@@ -38,7 +38,7 @@ pub(super) fn exec(a: CompareArgs) -> Result<(), CliError> {
         if let Some(first) = first {
             let mut one = s.clone();
             one.set_protocol(ProtocolName::parse(&row.protocol).expect("a row names a protocol")).expect("ran before");
-            say!("{}: {first}\n  replay: {}", row.protocol, replay_command(&scenario, &one, &fail_at));
+            say!("{}: {first}\n  replay: {}", row.protocol, replay_command(&scenario, &one, &fail_at, &[]));
         }
     }
     say!(

@@ -61,11 +61,27 @@ struct ScenarioArgs {
     /// Add a crash of TASK at MS milliseconds, e.g. `agg[2]@500` (repeatable).
     #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
     fail_at: Vec<(String, u64)>,
+    /// Set one field of the scenario by its JSON path, e.g. `restart.failover=full` or
+    /// `topology.operators[1].parallelism=4` (repeatable; validated like the file).
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = parse_set)]
+    set: Vec<(String, String)>,
 }
 
 impl ScenarioArgs {
     fn load(&self) -> Result<Scenario, CliError> {
-        load(&self.scenario, self.seed, self.protocol, &self.fail_at)
+        let mut s = load(&self.scenario, self.seed, self.protocol, &self.fail_at)?;
+        for (path, value) in &self.set {
+            s = crate::sweep::with_value(&s, path, value)
+                .map_err(|e| CliError::input(format!("--set {path}={value}: {e}")))?;
+        }
+        Ok(s)
+    }
+}
+
+fn parse_set(v: &str) -> Result<(String, String), String> {
+    match v.split_once('=') {
+        Some((path, value)) if !path.is_empty() && !value.is_empty() => Ok((path.to_string(), value.to_string())),
+        _ => Err(format!("expected PATH=VALUE, e.g. restart.failover=full, found {v:?}")),
     }
 }
 
@@ -199,10 +215,13 @@ pub(super) fn parse_fail_at(v: &str) -> Result<(String, u64), String> {
 }
 
 /// The command that reproduces a run: the same file, seed, protocol and added failures.
-pub(super) fn replay_command(path: &Path, s: &Scenario, fail_at: &[(String, u64)]) -> String {
+pub(super) fn replay_command(path: &Path, s: &Scenario, fail_at: &[(String, u64)], set: &[(String, String)]) -> String {
     let mut cmd = format!("ckptsim run {} --seed {} --protocol {}", path.display(), s.seed, s.protocol().name());
     for (task, ms) in fail_at {
         cmd.push_str(&format!(" --fail-at '{task}@{ms}'"));
+    }
+    for (p, v) in set {
+        cmd.push_str(&format!(" --set '{p}={v}'"));
     }
     cmd
 }

@@ -38,7 +38,7 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
     report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
     print_summary(&result.summary)?;
     if result.summary.exactly_once.violations > 0 || result.summary.consistent_cut.violations > 0 {
-        say!("  replay: {}", replay_command(scenario, &s, fail_at));
+        say!("  replay: {}", replay_command(scenario, &s, fail_at, &input.set));
     }
     if let Some(t) = &trace {
         say!("  trace: {}", t.display());
