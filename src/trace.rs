@@ -118,6 +118,13 @@ pub enum TraceEvent {
     Restart,
     /// The job failed over because too many consecutive checkpoints failed.
     Failover,
+    /// A task heard that a checkpoint timed out (`notifyCheckpointAborted`).
+    NotifyAborted {
+        /// The task.
+        task: TaskId,
+        /// The checkpoint.
+        cp: CheckpointId,
+    },
 }
 
 impl TraceEvent {
@@ -142,6 +149,7 @@ impl TraceEvent {
             TraceEvent::Crash { task } => (17, [task.0 as u64, 0, 0]),
             TraceEvent::Restart => (18, [0, 0, 0]),
             TraceEvent::Failover => (19, [0, 0, 0]),
+            TraceEvent::NotifyAborted { task, cp } => (20, [task.0 as u64, cp, 0]),
         }
     }
 
@@ -191,6 +199,9 @@ impl TraceEvent {
             TraceEvent::Crash { task: t2 } => format!(r#"{{"t_ns":{t},"ev":"crash","task":"{}"}}"#, task(t2)),
             TraceEvent::Restart => format!(r#"{{"t_ns":{t},"ev":"restart"}}"#),
             TraceEvent::Failover => format!(r#"{{"t_ns":{t},"ev":"failover","cause":"tolerable_failed_checkpoints"}}"#),
+            TraceEvent::NotifyAborted { task: t2, cp } => {
+                format!(r#"{{"t_ns":{t},"ev":"notify_aborted","task":"{}","checkpoint":{cp}}}"#, task(t2))
+            }
         }
     }
 }

@@ -51,6 +51,8 @@ pub enum CoordCmd {
         cp: CheckpointId,
         /// It completed (notify the tasks).
         completed: bool,
+        /// It timed out: the tasks hear of the abort (Flink's `notifyCheckpointAborted`).
+        notify_aborted: bool,
     },
     /// More consecutive checkpoints failed than `tolerable_failed_checkpoints` (Flink's
     /// `CheckpointFailureManager`): the job fails over through its restart strategy. The
@@ -292,7 +294,7 @@ impl Coordinator {
                 self.end(now, id, Outcome::Subsumed, graph, out);
             }
         }
-        out.push(CoordCmd::Release { cp, completed });
+        out.push(CoordCmd::Release { cp, completed, notify_aborted: outcome == Outcome::TimedOut });
     }
 }
 

@@ -92,7 +92,7 @@ fn max_concurrent_makes_the_trigger_wait_until_a_checkpoint_ends() {
     let cmds = complete(&mut c, &g, 1, 250 * MS);
     assert_eq!(ended(&cmds), vec![(1, Outcome::Completed)]);
     assert_eq!(ticks(&cmds), vec![250 * MS], "the waiting trigger fires as soon as the slot is free");
-    assert!(matches!(cmds.last(), Some(CoordCmd::Release { cp: 1, completed: true })));
+    assert!(matches!(cmds.last(), Some(CoordCmd::Release { cp: 1, completed: true, notify_aborted: false })));
     assert_eq!(c.latest().map(|l| l.id), Some(1));
 }
 
@@ -113,7 +113,7 @@ fn a_timeout_aborts_and_a_late_ack_is_ignored() {
     c.on_tick(100 * MS, RUNNING);
     let cmds = c.on_timeout(1100 * MS, 1, &g);
     assert_eq!(ended(&cmds), vec![(1, Outcome::TimedOut)]);
-    assert!(matches!(cmds.last(), Some(CoordCmd::Release { cp: 1, completed: false })));
+    assert!(matches!(cmds.last(), Some(CoordCmd::Release { cp: 1, completed: false, notify_aborted: true })));
     assert!(c.on_ack(1200 * MS, TaskId(0), 1, &g).is_empty());
     assert!(c.on_timeout(1300 * MS, 1, &g).is_empty(), "a checkpoint ends once");
 }

@@ -56,7 +56,7 @@ impl Engine<'_> {
                     self.trigger(timing, timeout_at)
                 }
                 CoordCmd::Ended(e) => self.checkpoint_ended(*e),
-                CoordCmd::Release { cp, completed } => self.release(cp, completed),
+                CoordCmd::Release { cp, completed, notify_aborted } => self.release(cp, completed, notify_aborted),
                 CoordCmd::FailJob(why) => failover = Some(why),
             }
         }
@@ -135,7 +135,7 @@ impl Engine<'_> {
 
     /// The end of `cp` reaches the tasks: its timers are obsolete, the protocol forgets it, and a
     /// completion is notified to every task.
-    fn release(&mut self, cp: CheckpointId, completed: bool) {
+    fn release(&mut self, cp: CheckpointId, completed: bool, notify_aborted: bool) {
         let now = self.now;
         if completed && self.final_cp == Some(cp) {
             // The job is complete once every task heard of the final checkpoint (the sinks
@@ -146,9 +146,11 @@ impl Engine<'_> {
         for t in 0..self.tasks.len() {
             let task = TaskId(t as u32);
             self.decide(task, |p, out| p.on_checkpoint_end(task, cp, out));
+            let latency = self.net.config().latency;
             if completed {
-                let latency = self.net.config().latency;
                 self.queue.push(now + latency, Event::Notify(task, cp));
+            } else if notify_aborted && self.tasks[t].state != State::Down {
+                self.queue.push(now + latency, Event::NotifyAborted(task, cp));
             }
         }
     }

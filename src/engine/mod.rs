@@ -52,6 +52,8 @@ enum Event {
     Ack(TaskId, CheckpointId),
     /// The notification of a completed checkpoint reaches a task.
     Notify(TaskId, CheckpointId),
+    /// The notification of a timed-out checkpoint reaches a task (`notifyCheckpointAborted`).
+    NotifyAborted(TaskId, CheckpointId),
     /// The checkpoint's timeout expires.
     Timeout(CheckpointId),
     /// The checkpoint's aligned-checkpoint timeout expires (`aligned_timeout`).
@@ -322,6 +324,12 @@ impl<'a> Engine<'a> {
                 Event::TriggerArrive(task, cp) => self.mail(task, Mail::Trigger(cp)),
                 Event::Ack(task, cp) => self.on_ack(task, cp),
                 Event::Notify(task, cp) => self.on_notify(task, cp),
+                Event::NotifyAborted(task, cp) => {
+                    // A transactional sink keeps the pre-committed transaction of an aborted
+                    // checkpoint: the next completed checkpoint commits it (as Flink's
+                    // TwoPhaseCommitSinkFunction, whose notifyCheckpointAborted does nothing).
+                    self.tracer.record(self.now, TraceEvent::NotifyAborted { task, cp }, &self.graph)
+                }
                 Event::Crash(task) => self.crash(task),
                 Event::RandomFailure => self.random_failure(),
                 Event::Restart => self.restart(),

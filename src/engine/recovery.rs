@@ -322,6 +322,7 @@ impl Engine<'_> {
             | Event::TriggerArrive(t, _)
             | Event::Ack(t, _)
             | Event::Notify(t, _)
+            | Event::NotifyAborted(t, _)
             | Event::Restored(t) => !down[t.0 as usize],
             Event::Net(NetEvent::Arrive(ch) | NetEvent::Credit(ch, _)) => !down[channels[ch.0 as usize].to.0 as usize],
         });
