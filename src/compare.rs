@@ -54,6 +54,9 @@ pub struct CompareRow {
     pub duplicated: u64,
     /// Keys whose final state differs from the reference.
     pub state_mismatches: u64,
+    /// Every exactly-once violation (the three counts above, plus wrong values, keys in the wrong
+    /// task and reference mismatches).
+    pub exactly_once_violations: u64,
     /// Why the exactly-once oracle did not judge this run (then the three counts above are 0
     /// because nothing was compared, not because nothing was wrong).
     pub exactly_once_not_checked: Option<String>,
@@ -135,6 +138,7 @@ fn row(r: &RunResult) -> CompareRow {
         missing: m.exactly_once.missing,
         duplicated: m.exactly_once.duplicated,
         state_mismatches: m.exactly_once.state_mismatches,
+        exactly_once_violations: m.exactly_once.violations,
         exactly_once_not_checked: (!m.exactly_once.checked)
             .then(|| m.exactly_once.not_checked.clone().unwrap_or_else(|| "the oracle did not run".into())),
         committed_latency_p99_ms: m.latency_ms.committed_p99,
@@ -214,10 +218,12 @@ pub fn table(report: &CompareReport) -> String {
 fn verdict(r: &CompareRow) -> Cell {
     if let Some(why) = &r.exactly_once_not_checked {
         Cell::NotChecked(format!("not checked ({why})"))
-    } else if r.missing + r.duplicated + r.state_mismatches == 0 {
+    } else if r.exactly_once_violations == 0 {
         Cell::Ok("ok".into())
     } else {
-        Cell::Bad(format!("{} dup, {} missing, {} keys wrong", r.duplicated, r.missing, r.state_mismatches))
+        let other = r.exactly_once_violations - r.missing - r.duplicated - r.state_mismatches;
+        let other = if other > 0 { format!(", {other} other") } else { String::new() };
+        Cell::Bad(format!("{} dup, {} missing, {} keys wrong{other}", r.duplicated, r.missing, r.state_mismatches))
     }
 }
 

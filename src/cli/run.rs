@@ -138,15 +138,21 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
     }
     if eo.checked {
         match &eo.first_violation {
-            None => {
-                say!("  exactly once: every expected record visible exactly once; final state equals the reference")
-            }
+            None => say!(
+                "  exactly once: every expected record visible exactly once, with the expected values; final state equals the reference"
+            ),
             Some(v) => say!(
-                "  EXACTLY-ONCE VIOLATED: {} missing, {} duplicated, {} state mismatches; first: {v}",
+                "  EXACTLY-ONCE VIOLATED: {} missing, {} duplicated, {} state mismatches, {} value mismatches, {} keys in the wrong task, {} reference mismatches; first: {v}",
                 eo.missing,
                 eo.duplicated,
-                eo.state_mismatches
+                eo.state_mismatches,
+                eo.value_mismatches,
+                eo.ownership_violations,
+                eo.reference_mismatches
             ),
+        }
+        for part in &eo.not_checked_parts {
+            say!("  not checked (depends on arrival order): {part}");
         }
     }
     if let Some(why) = &m.job_failed {

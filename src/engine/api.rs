@@ -22,6 +22,9 @@ pub struct Sabotage {
     pub skip_channel_state_replay: bool,
     /// A transactional sink commits at its snapshot, before the checkpoint completed.
     pub sink_commits_at_snapshot: bool,
+    /// The network loses the records a source sends whose lineage digest is a multiple of `n`
+    /// (about one in `n`) — the same ones in every run, the failure-free reference included.
+    pub lose_one_in: Option<u64>,
 }
 
 /// Options of a run that are not part of the scenario.
@@ -91,6 +94,9 @@ pub struct RunResult {
     pub output: Option<OutputLog>,
     /// Final keyed state per `keyed_sum` operator: key → the sum over the operator's tasks.
     pub final_state: BTreeMap<String, BTreeMap<u64, i64>>,
+    /// Final keyed state per task of each `keyed_sum` operator: (operator id, task index) → key →
+    /// sum. The oracle checks that every key lives in the task that owns it.
+    pub final_state_by_task: BTreeMap<(String, u32), BTreeMap<u64, i64>>,
     /// The rows of `checkpoints.csv` (empty without checkpointing).
     pub checkpoints: Vec<CheckpointStats>,
     /// The rows of `checkpoint_tasks.csv`.

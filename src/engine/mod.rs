@@ -565,7 +565,7 @@ impl<'a> Engine<'a> {
         }
         if t.kind == OperatorKind::Sink {
             self.rec.sink_received(self.now - r.arrival);
-            if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival), self.now)) {
+            if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival, r.value), self.now)) {
                 self.make_visible(&[visible]);
             }
             return;
@@ -577,10 +577,10 @@ impl<'a> Engine<'a> {
 
     /// Sink records became visible (committed, or received by a plain sink).
     fn make_visible(&mut self, records: &[crate::operator::sink::TxnRecord]) {
-        for &(lineage, arrival) in records {
+        for &(lineage, arrival, value) in records {
             self.rec.visible(self.now - arrival);
             if let Some(out) = &mut self.output {
-                out.add(lineage);
+                out.add(lineage, value);
             }
         }
     }
@@ -608,6 +608,13 @@ impl<'a> Engine<'a> {
 
     /// Writes `r` to channel `ch` (noting it when capturing data messages).
     fn send(&mut self, ch: ChannelId, r: Record) -> bool {
+        if let Some(n) = self.sabotage.lose_one_in
+            && self.tasks[self.graph.channel(ch).from.0 as usize].kind == OperatorKind::Source
+            && r.lineage.digest().is_multiple_of(n)
+        {
+            // A deliberately broken network (a mutant): the same records vanish in every run.
+            return false;
+        }
         if let Some(c) = &mut self.capture {
             c.sent(ch, self.net.sent(ch), self.faults.restarts, self.now);
         }

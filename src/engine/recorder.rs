@@ -234,8 +234,10 @@ impl Engine<'_> {
             exactly_once: Default::default(),
         };
         let mut final_state: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
+        let mut final_state_by_task = BTreeMap::new();
         for (t, node) in self.tasks.iter().zip(&self.graph.tasks) {
             if let Logic::KeyedSum(k) = &t.logic {
+                final_state_by_task.insert((self.graph.operators[node.op].id.clone(), node.index), k.sums().clone());
                 // A key can live in several tasks (rebalance or broadcast into the operator, and a
                 // restore may route a record elsewhere): the operator's sum is over its tasks.
                 let op = final_state.entry(self.graph.operators[node.op].id.clone()).or_default();
@@ -256,6 +258,7 @@ impl Engine<'_> {
             timeseries,
             output: self.output,
             final_state,
+            final_state_by_task,
             checkpoints: log.stats,
             checkpoint_tasks: log.task_rows,
             cut_violations: log.cut_violations,

@@ -203,8 +203,17 @@ pub struct ExactlyOnceSummary {
     pub duplicated: u64,
     /// Keys whose final keyed state differs from the reference.
     pub state_mismatches: u64,
-    /// `missing + duplicated + state_mismatches`.
+    /// Lineages that arrived as often as expected but with other values.
+    pub value_mismatches: u64,
+    /// Keys held by a task that does not own them (hash-partitioned keyed state).
+    pub ownership_violations: u64,
+    /// Lineages on which the failure-free engine run disagrees with the independent model: an
+    /// engine bug that every run shares.
+    pub reference_mismatches: u64,
+    /// The sum of all the counts above.
     pub violations: u64,
+    /// What was not compared because it depends on arrival order (the rest was).
+    pub not_checked_parts: Vec<String>,
     /// The first offending lineage or key, in words.
     pub first_violation: Option<String>,
     /// Why the oracle could not judge this job (`checked` is then false).

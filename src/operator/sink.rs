@@ -15,8 +15,8 @@ use crate::scenario::Delivery;
 use crate::sim::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A record in a transaction: its lineage and when it arrived in the source log.
-pub type TxnRecord = (Lineage, SimTime);
+/// A record in a transaction: its lineage, when it arrived in the source log, and its value.
+pub type TxnRecord = (Lineage, SimTime, i64);
 
 /// The sink's snapshot state: handles (checkpoint ids) of its pre-committed transactions that are
 /// not yet committed, oldest first. The data is in the external system, as with Kafka.
@@ -154,7 +154,7 @@ mod tests {
     use super::*;
 
     fn rec(o: u64) -> TxnRecord {
-        (Lineage { partition: 0, offset: o }, 0)
+        (Lineage { partition: 0, offset: o }, 0, 0)
     }
 
     #[test]

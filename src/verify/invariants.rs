@@ -91,7 +91,9 @@ pub fn check(
         Ok(r) => r,
         Err(e) => return runnable(e),
     };
-    let oracle = match which.contains(&Invariant::ExactlyOnce).then(|| Oracle::reference(s)).transpose() {
+    // The reference run carries the same sabotage: a broken engine is broken in every run.
+    let oracle = match which.contains(&Invariant::ExactlyOnce).then(|| Oracle::reference_with(s, sabotage)).transpose()
+    {
         Ok(o) => o,
         Err(e) => return runnable(e),
     };
@@ -109,10 +111,13 @@ pub fn check(
                     fail(
                         inv,
                         format!(
-                            "{} missing, {} duplicated, {} keys wrong; first: {}",
+                            "{} missing, {} duplicated, {} keys wrong, {} values wrong, {} keys in the wrong task, {} reference mismatches; first: {}",
                             eo.missing,
                             eo.duplicated,
                             eo.state_mismatches,
+                            eo.value_mismatches,
+                            eo.ownership_violations,
+                            eo.reference_mismatches,
                             eo.first_violation.unwrap_or_default()
                         ),
                     );

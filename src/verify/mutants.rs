@@ -27,11 +27,14 @@ pub enum Mutant {
     ChandyLamportRecordsNothing,
     /// Aligned, but the sink commits its transaction at its snapshot instead of on completion.
     SinkCommitsEarly,
+    /// Aligned over a network that loses about one record in a thousand — in every run, the
+    /// failure-free reference run included (only the independent model can catch it).
+    LossyNetwork,
 }
 
 impl Mutant {
     /// Every mutant.
-    pub const ALL: [Mutant; 7] = [
+    pub const ALL: [Mutant; 8] = [
         Mutant::AtLeastOnce,
         Mutant::AlignedSkipsOneBlock,
         Mutant::UnalignedDropsOutputState,
@@ -39,6 +42,7 @@ impl Mutant {
         Mutant::ChandyLamportOvertakingMarkers,
         Mutant::ChandyLamportRecordsNothing,
         Mutant::SinkCommitsEarly,
+        Mutant::LossyNetwork,
     ];
 
     /// Its name.
@@ -51,6 +55,7 @@ impl Mutant {
             Mutant::ChandyLamportOvertakingMarkers => "chandy_lamport_overtaking_markers",
             Mutant::ChandyLamportRecordsNothing => "chandy_lamport_records_nothing",
             Mutant::SinkCommitsEarly => "sink_commits_early",
+            Mutant::LossyNetwork => "lossy_network",
         }
     }
 
@@ -63,7 +68,7 @@ impl Mutant {
     pub fn base(self) -> ProtocolName {
         match self {
             Mutant::AtLeastOnce => ProtocolName::AT_LEAST_ONCE,
-            Mutant::AlignedSkipsOneBlock | Mutant::SinkCommitsEarly => ProtocolName::ALIGNED,
+            Mutant::AlignedSkipsOneBlock | Mutant::SinkCommitsEarly | Mutant::LossyNetwork => ProtocolName::ALIGNED,
             Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => ProtocolName::UNALIGNED,
             Mutant::ChandyLamportOvertakingMarkers | Mutant::ChandyLamportRecordsNothing => {
                 ProtocolName::CHANDY_LAMPORT
@@ -84,7 +89,7 @@ impl Mutant {
             Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => Box::new(Unaligned),
             Mutant::ChandyLamportOvertakingMarkers => Box::new(OvertakingMarkers),
             Mutant::ChandyLamportRecordsNothing => Box::new(RecordsNothing),
-            Mutant::SinkCommitsEarly => Box::new(Aligned::default()),
+            Mutant::SinkCommitsEarly | Mutant::LossyNetwork => Box::new(Aligned::default()),
         }
     }
 
@@ -97,6 +102,7 @@ impl Mutant {
             }
             Mutant::UnalignedDropsRecoveredState => Sabotage { skip_channel_state_replay: true, ..none },
             Mutant::SinkCommitsEarly => Sabotage { sink_commits_at_snapshot: true, ..none },
+            Mutant::LossyNetwork => Sabotage { lose_one_in: Some(1000), ..none },
             Mutant::AtLeastOnce | Mutant::AlignedSkipsOneBlock | Mutant::ChandyLamportRecordsNothing => none,
         }
     }

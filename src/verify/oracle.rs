@@ -1,31 +1,38 @@
-//! The exactly-once oracle (DESIGN §5). A reference run of the same scenario and seed without
-//! failures and without checkpointing (sinks deliver plainly) says how many times each source
-//! record must appear in the visible output, and what the final keyed state must be. After a run
-//! with failures has drained, its visible (committed) output must hold every expected lineage
-//! exactly as often — nothing missing, nothing duplicated — and its final keyed state must equal
-//! the reference.
+//! The exactly-once oracle (DESIGN §5). The expected result comes from the independent model
+//! ([`crate::verify::model`]: the source logs through the DAG, without the engine), and is
+//! cross-checked with a failure-free engine run of the same scenario and seed (no checkpointing,
+//! plain sinks): a disagreement there is an engine bug that every run shares. After a run with
+//! failures has drained, its visible (committed) output must hold every expected lineage exactly
+//! as often — nothing missing, nothing duplicated — with the expected values where they do not
+//! depend on arrival order; every `keyed_sum` whose inputs do not depend on order must end with the
+//! expected sum per key, each key in the task that owns it (hash-partitioned state).
 //!
-//! The comparison needs a job whose result does not depend on arrival order. A `keyed_sum` emits
-//! running sums, which depend on the order its inputs interleave — and a restore may interleave
-//! them differently, legitimately. So a `keyed_sum` or a `filter` downstream of a `keyed_sum`
-//! (whose state or whose selection of records would then depend on order) is out of scope:
-//! [`order_dependence`] names it and the oracle reports `checked: false` instead of guessing.
+//! A `keyed_sum` emits running sums, which depend on the order its inputs interleave — and a
+//! restore may interleave them differently, legitimately. So what is downstream of a `keyed_sum`
+//! is checked by what does not depend on order: lineage counts always, values and final sums only
+//! upstream of it; the summary lists what was left out (`not_checked_parts`). Only a `filter`
+//! downstream of a `keyed_sum` makes the lineage counts themselves depend on order: then the
+//! verdict is `not_checked` with the reason ([`order_dependence`]).
 
-use crate::engine::{self, OutputLog, RunError, RunOptions, RunResult};
+use crate::engine::{self, OutputLog, RunError, RunOptions, RunResult, Sabotage};
 use crate::metrics::ExactlyOnceSummary;
 use crate::scenario::{ProtocolName, Scenario};
+use crate::verify::model::Model;
 use std::collections::BTreeMap;
 
-/// The expected result of a scenario, from a failure-free reference run.
+/// The expected result of a scenario: the independent model, and the failure-free engine run
+/// that cross-checks it.
 #[derive(Debug)]
 pub struct Oracle {
-    output: OutputLog,
-    state: BTreeMap<String, BTreeMap<u64, i64>>,
+    model: Model,
+    /// The failure-free engine run's visible output.
+    engine_output: OutputLog,
     /// Why the job is out of the oracle's scope, if it is.
     out_of_scope: Option<String>,
 }
 
-/// Why `s`'s result may depend on arrival order (see the module docs), or `None`.
+/// Why `s`'s lineage counts may depend on arrival order (a `filter` downstream of a
+/// `keyed_sum`), or `None`.
 pub fn order_dependence(s: &Scenario) -> Option<String> {
     use crate::scenario::OperatorKind;
     let ops = &s.topology.operators;
@@ -39,21 +46,29 @@ pub fn order_dependence(s: &Scenario) -> Option<String> {
             after[to] |= after[from] || ops[from].kind == OperatorKind::KeyedSum;
         }
     }
-    ops.iter().zip(&after).find(|(o, a)| **a && matches!(o.kind, OperatorKind::KeyedSum | OperatorKind::Filter)).map(
-        |(o, _)| {
-            format!("{} {:?} is downstream of a keyed_sum: its result depends on arrival order", o.kind.name(), o.id)
-        },
-    )
+    ops.iter().zip(&after).find(|(o, a)| **a && o.kind == OperatorKind::Filter).map(|(o, _)| {
+        format!("filter {:?} is downstream of a keyed_sum: which records it keeps depends on arrival order", o.id)
+    })
 }
 
 impl Oracle {
-    /// Runs the reference: `s` without failures and without checkpointing.
+    /// The model of `s` and its cross-check: `s` run without failures and without checkpointing.
     pub fn reference(s: &Scenario) -> Result<Oracle, RunError> {
+        Self::reference_with(s, Sabotage::default())
+    }
+
+    /// As [`Oracle::reference`], with the engine's reference run carrying `sabotage` — for
+    /// showing that an engine bug present in every run is caught by the model.
+    pub fn reference_with(s: &Scenario, sabotage: Sabotage) -> Result<Oracle, RunError> {
         let mut r = s.clone();
         r.failures.clear();
         r.set_protocol(ProtocolName::NONE)?;
-        let run = engine::run(&r, RunOptions { collect_output: true, ..Default::default() })?;
-        Ok(Oracle { output: run.output.expect("collected"), state: run.final_state, out_of_scope: order_dependence(s) })
+        let run = engine::run(&r, RunOptions { collect_output: true, sabotage, ..Default::default() })?;
+        Ok(Oracle {
+            model: Model::of(s),
+            engine_output: run.output.expect("collected"),
+            out_of_scope: order_dependence(s),
+        })
     }
 
     /// Checks a run made with [`RunOptions::collect_output`]; `checked` is false without it.
@@ -62,46 +77,95 @@ impl Oracle {
         if let Some(why) = &self.out_of_scope {
             return ExactlyOnceSummary { not_checked: Some(why.clone()), ..Default::default() };
         }
-        let mut v = ExactlyOnceSummary { checked: true, ..Default::default() };
+        let mut v = ExactlyOnceSummary {
+            checked: true,
+            not_checked_parts: self.model.order_dependent.clone(),
+            ..Default::default()
+        };
         let note = |v: &mut ExactlyOnceSummary, text: String| {
             if v.first_violation.is_none() {
                 v.first_violation = Some(text);
             }
         };
-        let expected: BTreeMap<u32, &[u32]> = self.output.partitions().collect();
+        let expected: BTreeMap<u32, &[u32]> = self.model.counts.iter().map(|(&p, c)| (p, c.as_slice())).collect();
         let actual: BTreeMap<u32, &[u32]> = out.partitions().collect();
-        let partitions: std::collections::BTreeSet<u32> = expected.keys().chain(actual.keys()).copied().collect();
+        let reference: BTreeMap<u32, &[u32]> = self.engine_output.partitions().collect();
+        let partitions: std::collections::BTreeSet<u32> =
+            expected.keys().chain(actual.keys()).chain(reference.keys()).copied().collect();
+        let at = |m: &BTreeMap<u32, &[u32]>, p: u32, o: usize| m.get(&p).and_then(|c| c.get(o)).copied().unwrap_or(0);
         for p in partitions {
-            let (e, a) = (expected.get(&p).copied().unwrap_or(&[]), actual.get(&p).copied().unwrap_or(&[]));
-            for offset in 0..e.len().max(a.len()) {
-                let (want, got) = (e.get(offset).copied().unwrap_or(0), a.get(offset).copied().unwrap_or(0));
-                if want == got {
+            let len =
+                [&expected, &actual, &reference].iter().map(|m| m.get(&p).map_or(0, |c| c.len())).max().unwrap_or(0);
+            for offset in 0..len {
+                let l = crate::operator::Lineage { partition: p, offset: offset as u64 };
+                let (want, got, refd) = (at(&expected, p, offset), at(&actual, p, offset), at(&reference, p, offset));
+                if refd != want {
+                    v.reference_mismatches += 1;
+                    note(
+                        &mut v,
+                        format!(
+                            "lineage (partition {p}, offset {offset}): the failure-free engine run made it visible {refd} times, the model expects {want} — an engine bug every run shares"
+                        ),
+                    );
+                }
+                if want != got {
+                    let kind = if got < want { "missing" } else { "duplicated" };
+                    if got < want {
+                        v.missing += (want - got) as u64;
+                    } else {
+                        v.duplicated += (got - want) as u64;
+                    }
+                    note(
+                        &mut v,
+                        format!(
+                            "lineage (partition {p}, offset {offset}) {kind}: visible {got} times, expected {want}"
+                        ),
+                    );
                     continue;
                 }
-                if got < want {
-                    v.missing += (want - got) as u64;
-                } else {
-                    v.duplicated += (got - want) as u64;
+                let expected_value = self.model.values.get(&p).and_then(|c| c.get(offset).copied().flatten());
+                if let Some(e) = expected_value
+                    && want > 0
+                    && out.value_sum(l) != e
+                {
+                    v.value_mismatches += 1;
+                    note(
+                        &mut v,
+                        format!(
+                            "lineage (partition {p}, offset {offset}) arrived with values summing to {}, expected {e}",
+                            out.value_sum(l)
+                        ),
+                    );
                 }
-                let kind = if got < want { "missing" } else { "duplicated" };
-                note(
-                    &mut v,
-                    format!("lineage (partition {p}, offset {offset}) {kind}: visible {got} times, expected {want}"),
-                );
             }
         }
-        for (op, want) in &self.state {
+        for (op, want) in &self.model.state {
             let empty = BTreeMap::new();
             let got = run.final_state.get(op).unwrap_or(&empty);
             for key in want.keys().chain(got.keys()).collect::<std::collections::BTreeSet<_>>() {
-                let (w, g) = (want.get(key), got.get(key));
+                let (w, g) = (want.get(key).filter(|&&x| x != 0), got.get(key).filter(|&&x| x != 0));
                 if w != g {
                     v.state_mismatches += 1;
                     note(&mut v, format!("keyed state of {op}, key {key}: {g:?}, expected {w:?}"));
                 }
             }
         }
-        v.violations = v.missing + v.duplicated + v.state_mismatches;
+        for ((op, task), sums) in &run.final_state_by_task {
+            for &key in sums.keys() {
+                if let Some(owner) = self.model.owner(op, key)
+                    && owner != *task
+                {
+                    v.ownership_violations += 1;
+                    note(&mut v, format!("key {key} of {op} lives in task {op}[{task}], but {op}[{owner}] owns it"));
+                }
+            }
+        }
+        v.violations = v.missing
+            + v.duplicated
+            + v.state_mismatches
+            + v.value_mismatches
+            + v.ownership_violations
+            + v.reference_mismatches;
         v
     }
 }

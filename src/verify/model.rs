@@ -1,0 +1,158 @@
+//! The independent reference (DESIGN §5): what a job must produce, computed from the source logs
+//! through the DAG directly — operator semantics and partitioners only, no engine, no network, no
+//! scheduling. An engine bug that loses or duplicates records in every run, the failure-free
+//! reference run included, is still caught.
+//!
+//! Per source record it follows the record's copies through the operators (a broadcast edge
+//! makes one copy per downstream task) and derives:
+//! - how many times its lineage must become visible at the sinks;
+//! - the sum of the values it must arrive with, where that does not depend on arrival order (a
+//!   `keyed_sum` emits running sums, which do);
+//! - each `keyed_sum`'s final sum per key, where its input values do not depend on order, and —
+//!   when every input edge is a hash edge — the task that owns each key.
+//!
+//! A `filter` downstream of a `keyed_sum` selects records by a running sum: then even the lineage
+//! counts depend on order, and [`Model::counts_order_dependent`] says so.
+
+use crate::graph::Graph;
+use crate::operator::{Lineage, SourceLog};
+use crate::scenario::{OperatorKind, Partitioner, Scenario};
+use crate::sim::{Component, RngTree, mix64};
+use std::collections::BTreeMap;
+
+/// What the job must produce.
+#[derive(Debug, Default)]
+pub struct Model {
+    /// Per source partition, per offset: visible arrivals expected at the sinks.
+    pub counts: BTreeMap<u32, Vec<u32>>,
+    /// Per source partition, per offset: the expected sum of the values the lineage arrives with,
+    /// or `None` where it depends on arrival order.
+    pub values: BTreeMap<u32, Vec<Option<i64>>>,
+    /// Final sum per key of each `keyed_sum` whose input values do not depend on order.
+    pub state: BTreeMap<String, BTreeMap<u64, i64>>,
+    /// For a `keyed_sum` fed by hash edges only: its parallelism (a key lives in task
+    /// `mix64(key) % parallelism`).
+    pub owners: BTreeMap<String, u32>,
+    /// Why the lineage counts depend on order (a filter downstream of a keyed_sum), if they do.
+    pub counts_order_dependent: Option<String>,
+    /// What the model could not determine because it depends on arrival order.
+    pub order_dependent: Vec<String>,
+}
+
+struct Walk<'a> {
+    s: &'a Scenario,
+    /// Outgoing edges per operator: (target operator, copies per record).
+    out: Vec<Vec<(usize, u64)>>,
+    model: Model,
+}
+
+impl Walk<'_> {
+    /// One copy-set of a record (`mult` copies) reaches operator `op` with `value` (`None`: it
+    /// depends on arrival order).
+    fn flow(&mut self, op: usize, l: Lineage, key: u64, value: Option<i64>, mult: u64) {
+        let spec = &self.s.topology.operators[op];
+        let value = match spec.kind {
+            OperatorKind::Source | OperatorKind::Union => value,
+            OperatorKind::Map => value.map(|v| v.wrapping_add(1)),
+            OperatorKind::Filter => {
+                let keep = spec.keep.as_ref().expect("validated: a filter has keep");
+                match value {
+                    Some(v) if !keep.remainders.contains(&(v.rem_euclid(keep.modulo as i64) as u64)) => return,
+                    Some(v) => Some(v),
+                    None => {
+                        self.model.counts_order_dependent.get_or_insert_with(|| {
+                            format!("filter {:?} is downstream of a keyed_sum: which records it keeps depends on arrival order", spec.id)
+                        });
+                        return;
+                    }
+                }
+            }
+            OperatorKind::KeyedSum => {
+                match value {
+                    Some(v) => {
+                        if let Some(sums) = self.model.state.get_mut(&spec.id) {
+                            let e = sums.entry(key).or_insert(0);
+                            *e = e.wrapping_add(v.wrapping_mul(mult as i64));
+                        }
+                    }
+                    None => {
+                        if self.model.state.remove(&spec.id).is_some() {
+                            self.model
+                                .order_dependent
+                                .push(format!("final state of keyed_sum {:?} (its inputs are running sums)", spec.id));
+                        }
+                    }
+                }
+                None
+            }
+            OperatorKind::Sink => {
+                let i = l.offset as usize;
+                let c = self.model.counts.entry(l.partition).or_default();
+                if c.len() <= i {
+                    c.resize(i + 1, 0);
+                }
+                c[i] += mult as u32;
+                let v = self.model.values.entry(l.partition).or_default();
+                if v.len() <= i {
+                    v.resize(i + 1, Some(0));
+                }
+                v[i] = match (v[i], value) {
+                    (Some(a), Some(b)) => Some(a.wrapping_add(b.wrapping_mul(mult as i64))),
+                    _ => None,
+                };
+                return;
+            }
+        };
+        for k in 0..self.out[op].len() {
+            let (to, copies) = self.out[op][k];
+            self.flow(to, l, key, value, mult * copies);
+        }
+    }
+}
+
+impl Model {
+    /// The model of a validated scenario.
+    pub fn of(s: &Scenario) -> Model {
+        let ops = &s.topology.operators;
+        let index = |id: &str| ops.iter().position(|o| o.id == id).expect("validated edge");
+        let mut out = vec![Vec::new(); ops.len()];
+        let mut hash_only = vec![true; ops.len()];
+        for e in &s.topology.edges {
+            let (from, to) = (index(&e.from), index(&e.to));
+            let copies = if e.partitioner == Partitioner::Broadcast { ops[to].parallelism as u64 } else { 1 };
+            out[from].push((to, copies));
+            hash_only[to] &= e.partitioner == Partitioner::Hash;
+        }
+        let mut model = Model::default();
+        for (i, o) in ops.iter().enumerate() {
+            if o.kind == OperatorKind::KeyedSum {
+                model.state.insert(o.id.clone(), BTreeMap::new());
+                if hash_only[i] {
+                    model.owners.insert(o.id.clone(), o.parallelism);
+                }
+            }
+        }
+        let mut walk = Walk { s, out, model };
+        // Source task `t` (a global task index) reads log partition `t`, as the engine numbers
+        // them; its records are a pure function of (seed, partition, offset).
+        let graph = Graph::build(s);
+        let rngs = RngTree::new(s.seed);
+        for (t, node) in graph.tasks.iter().enumerate() {
+            let spec = &ops[node.op];
+            if spec.kind != OperatorKind::Source {
+                continue;
+            }
+            let mut log = SourceLog::new(spec, t as u32, s.seed, rngs.stream(Component::SourceLog(t as u32)));
+            while log.next_arrival().is_some() {
+                let r = log.read();
+                walk.flow(node.op, r.lineage, r.key, Some(r.value), 1);
+            }
+        }
+        walk.model
+    }
+
+    /// The task (index within its operator) that owns `key` in `keyed_sum` `op`, when known.
+    pub fn owner(&self, op: &str, key: u64) -> Option<u32> {
+        self.owners.get(op).map(|&p| (mix64(key) % p as u64) as u32)
+    }
+}
