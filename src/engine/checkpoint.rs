@@ -121,6 +121,9 @@ impl Engine<'_> {
     fn checkpoint_ended(&mut self, e: Ended) {
         let now = self.now;
         let (cp, completed) = (e.cp, e.outcome == Outcome::Completed);
+        if completed {
+            self.completed_cps.insert(cp);
+        }
         self.rec.log.ended(e);
         if completed {
             self.tracer.record(now, TraceEvent::Completed { cp }, &self.graph);
@@ -352,8 +355,7 @@ impl Engine<'_> {
         // state is the transaction handles: the data itself is already in the external system.
         let sink = self.tasks[ti].sink.as_mut().map(|s| s.snapshot(cp)).unwrap_or_default();
         if self.sabotage.sink_commits_at_snapshot {
-            let early = self.tasks[ti].sink.as_mut().map(|s| s.commit_up_to(cp, now)).unwrap_or_default();
-            self.make_visible(&early);
+            self.commit_sink(task, cp);
         }
         let t = &self.tasks[ti];
         let state_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;

@@ -162,6 +162,8 @@ struct Engine<'a> {
     final_cp: Option<CheckpointId>,
     final_notifies_left: usize,
     complete: bool,
+    /// Checkpoints that completed (ground truth for `visible_before_completion`).
+    completed_cps: std::collections::BTreeSet<CheckpointId>,
 }
 
 /// The watchdog's state (DESIGN §4: runs always end).
@@ -268,6 +270,7 @@ impl<'a> Engine<'a> {
             final_cp: None,
             final_notifies_left: 0,
             complete: false,
+            completed_cps: Default::default(),
             watch: Watchdog {
                 max_time: scenario.limits.max_sim_time_ms * MS,
                 stall: scenario.limits.stall_ms * MS,
@@ -588,15 +591,25 @@ impl<'a> Engine<'a> {
     /// A task learns that checkpoint `cp` completed; a transactional sink commits.
     fn on_notify(&mut self, task: TaskId, cp: CheckpointId) {
         self.tracer.record(self.now, TraceEvent::Notify { task, cp }, &self.graph);
-        let now = self.now;
-        let visible = self.tasks[task.0 as usize].sink.as_mut().map(|s| s.commit_up_to(cp, now)).unwrap_or_default();
-        self.make_visible(&visible);
+        self.commit_sink(task, cp);
         if self.final_cp == Some(cp) && self.final_notifies_left > 0 {
             self.final_notifies_left -= 1;
             if self.final_notifies_left == 0 {
                 self.complete_job();
             }
         }
+    }
+
+    /// A transactional sink commits its transactions up to `cp`. Ground truth, independent of the
+    /// sink's bookkeeping: committing for a checkpoint that has not completed makes output visible
+    /// too early (counted in `records.visible_before_completion`).
+    fn commit_sink(&mut self, task: TaskId, cp: CheckpointId) {
+        let now = self.now;
+        let visible = self.tasks[task.0 as usize].sink.as_mut().map(|s| s.commit_up_to(cp, now)).unwrap_or_default();
+        if !self.completed_cps.contains(&cp) {
+            self.rec.counts.visible_before_completion += visible.len() as u64;
+        }
+        self.make_visible(&visible);
     }
 
     /// The job is complete: all input processed and (with checkpointing) the final checkpoint

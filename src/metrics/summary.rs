@@ -154,6 +154,9 @@ pub struct RecordCounts {
     pub expired_transactions: u64,
     /// Records in those transactions.
     pub expired_records: u64,
+    /// Records a sink made visible for a checkpoint that had not completed (never, for a
+    /// correct two-phase commit).
+    pub visible_before_completion: u64,
 }
 
 /// Latency percentiles in milliseconds.

@@ -26,11 +26,13 @@ pub enum Invariant {
     BoundedBuffers,
     /// The run drains: every task finishes, no checkpoint is left hanging.
     NoDeadlock,
+    /// No output becomes visible before the checkpoint that covers it completed.
+    CommitAfterCompletion,
 }
 
 impl Invariant {
     /// Every invariant.
-    pub const ALL: [Invariant; 7] = [
+    pub const ALL: [Invariant; 8] = [
         Invariant::Runnable,
         Invariant::ExactlyOnce,
         Invariant::ConsistentCut,
@@ -38,6 +40,7 @@ impl Invariant {
         Invariant::CheckpointsProgress,
         Invariant::BoundedBuffers,
         Invariant::NoDeadlock,
+        Invariant::CommitAfterCompletion,
     ];
 
     /// Its name.
@@ -50,6 +53,7 @@ impl Invariant {
             Invariant::CheckpointsProgress => "checkpoints_progress",
             Invariant::BoundedBuffers => "bounded_buffers",
             Invariant::NoDeadlock => "no_deadlock",
+            Invariant::CommitAfterCompletion => "commit_after_completion",
         }
     }
 
@@ -154,6 +158,17 @@ pub fn check(
             Invariant::BoundedBuffers => {
                 if let Some((ch, q)) = m.max_queued_buffers.iter().find(|(_, q)| **q > m.credit_bound) {
                     fail(inv, format!("channel {ch} queued {q} buffers, credit bound {}", m.credit_bound));
+                }
+            }
+            Invariant::CommitAfterCompletion => {
+                if m.records.visible_before_completion > 0 {
+                    fail(
+                        inv,
+                        format!(
+                            "{} records became visible before their checkpoint completed",
+                            m.records.visible_before_completion
+                        ),
+                    );
                 }
             }
             Invariant::NoDeadlock => {
