@@ -95,7 +95,7 @@ fn the_cli_explore_reports_writes_and_replays_a_violation() {
         .arg(dir.join("run"))
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(run.status.code(), Some(1), "a violation exits 1: {}", String::from_utf8_lossy(&run.stderr));
     assert!(String::from_utf8_lossy(&run.stdout).contains("CONSISTENT CUT VIOLATED"));
     // A clean range exits 0.
     let ok = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))

@@ -194,7 +194,7 @@ fn the_cli_adds_failures_and_prints_the_replay_command_on_a_violation() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "a violation exits 1: {}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("EXACTLY-ONCE VIOLATED") && stdout.contains("lineage (partition"), "{stdout}");
     let replay =

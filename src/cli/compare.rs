@@ -47,5 +47,24 @@ pub(super) fn exec(a: CompareArgs) -> Result<(), CliError> {
         dir.display(),
         dir.display()
     );
-    Ok(())
+    // Exit 1 when a protocol that promises exactly-once failed a check or its job failed; the
+    // others (at_least_once) failing is what they are there to show.
+    let failed: Vec<String> = report
+        .rows
+        .iter()
+        .zip(&report.results)
+        .filter(|(row, _)| ProtocolName::parse(&row.protocol).is_some_and(|p| p.info().exactly_once))
+        .filter(|(row, r)| {
+            row.cut_violations > 0
+                || row.exactly_once_violations > 0
+                || r.summary.job_failed.is_some()
+                || r.summary.watchdog.is_some()
+        })
+        .map(|(row, _)| row.protocol.clone())
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError { code: 1, message: format!("exactly-once protocols failed a check: {}", failed.join(", ")) })
+    }
 }

@@ -72,5 +72,18 @@ pub(super) fn exec(a: SweepArgs) -> Result<(), CliError> {
         );
     }
     say!("wrote {}/sweep.csv, sweep_*.svg and report.html", dir.display());
-    Ok(())
+    let failed: Vec<String> = r
+        .rows
+        .iter()
+        .filter(|x| x.cut_violations > 0 && ProtocolName::parse(&x.protocol).is_some_and(|p| p.info().exactly_once))
+        .map(|x| format!("{} at {}", x.protocol, x.value))
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError {
+            code: 1,
+            message: format!("consistent-cut violations of exactly-once protocols: {}", failed.join(", ")),
+        })
+    }
 }
