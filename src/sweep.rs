@@ -45,6 +45,8 @@ pub struct SweepResult {
     pub param: String,
     /// One row per value × protocol, values in the given order, protocols in the given order.
     pub rows: Vec<SweepRow>,
+    /// Protocols skipped, and why (a protocol the scenario has no settings for).
+    pub notes: Vec<String>,
 }
 
 /// Sets the field at `path` (dots and `[i]`) in `v`; the field must exist or be optional.
@@ -96,13 +98,25 @@ pub fn sweep(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<SweepResult, RunError> {
     let mut runs = Vec::new();
+    let mut notes = Vec::new();
     for v in values {
         let base = with_value(s, path, v)?;
         for &p in protocols {
             let mut one = base.clone();
-            one.set_protocol(p)?;
-            runs.push((v.clone(), one));
+            match one.set_protocol(p) {
+                Ok(()) => runs.push((v.clone(), one)),
+                // As compare does: a protocol the scenario has no settings for is skipped.
+                Err(e) => {
+                    let note = format!("{p} skipped: {e}");
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
+            }
         }
+    }
+    if runs.is_empty() {
+        return Err(ScenarioError::field("checkpointing", format!("no protocol can run: {}", notes.join("; "))).into());
     }
     let scenarios: Vec<Scenario> = runs.iter().map(|(_, s)| s.clone()).collect();
     let results = engine::run_many(&scenarios, false, jobs, progress)?;
@@ -127,7 +141,7 @@ pub fn sweep(
             }
         })
         .collect();
-    Ok(SweepResult { param: path.to_string(), rows })
+    Ok(SweepResult { param: path.to_string(), rows, notes })
 }
 
 impl SweepResult {

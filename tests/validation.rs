@@ -284,3 +284,27 @@ fn the_cli_reports_bad_input_with_exit_code_2_and_the_path() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok"));
 }
+
+#[test]
+fn enum_values_of_the_wrong_shape_are_type_errors_at_their_path() {
+    let mut v = base();
+    v["topology"]["operators"][1]["cost"] = json!(5);
+    assert_field_error(&v, "topology.operators[1].cost", &["wrong type or shape", "fixed_us"]);
+    v["topology"]["operators"][1]["cost"] = json!({"fixed_us": 1, "fixed_ns": 3});
+    assert_field_error(&v, "topology.operators[1].cost", &["wrong type or shape"]);
+}
+
+#[test]
+fn a_syntax_error_in_a_file_names_the_file_and_names_cannot_leave_the_output_folder() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("validation-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("broken.json");
+    std::fs::write(&f, "{\"name\": \"x\",").unwrap();
+    let e = Scenario::load(&f).unwrap_err().to_string();
+    assert!(e.contains("broken.json") && e.contains("line 1"), "{e}");
+    let mut v = base();
+    for bad in ["..", ".hidden", "a/b"] {
+        v["name"] = json!(bad);
+        assert_field_error(&v, "name", &["not starting with `.`"]);
+    }
+}

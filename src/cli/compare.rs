@@ -25,6 +25,7 @@ pub(super) fn exec(a: CompareArgs) -> Result<(), CliError> {
     let CompareArgs { scenario, seed, out, fail_at } = a;
     let s = load(&scenario, seed, None, &fail_at)?;
     let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name));
+    super::prepare_out(&dir)?;
     say!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
     let report = crate::compare::compare(&s)?;
     crate::compare::write(&dir, &s, &report).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;

@@ -15,9 +15,9 @@ pub(super) struct ExploreArgs {
     /// Seeds to explore, `A..B` (B excluded).
     #[arg(long, default_value = "0..1000", value_parser = parse_seeds)]
     seeds: std::ops::Range<u64>,
-    /// Worker threads [default: all cores].
-    #[arg(long)]
-    jobs: Option<usize>,
+    /// Worker threads, 1 to 1024 [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
     /// One protocol for every seed [default: the exactly-once protocols by turns].
     #[arg(long, value_parser = parse_protocol)]
     protocol: Option<ProtocolName>,
@@ -30,9 +30,10 @@ pub(super) struct ExploreArgs {
     /// Go on after a violation.
     #[arg(long)]
     keep_going: bool,
-    /// Where failing scenarios are written.
-    #[arg(long, default_value = "scenarios/regressions")]
-    out: PathBuf,
+    /// Where failing scenarios are written [default: output/explore, or output/explore-<mutant>
+    /// with --mutant]. Pass scenarios/regressions to pin a real finding as a regression test.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Skip (and do not count) seeds whose scenario has fewer operators (2 to 8).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(2..=8))]
     min_operators: u64,
@@ -64,7 +65,11 @@ fn parse_invariant(s: &str) -> Result<Invariant, String> {
 
 pub(super) fn exec(a: ExploreArgs) -> Result<(), CliError> {
     let ExploreArgs { seeds, jobs, protocol, mutant, invariants, keep_going, out, min_operators } = a;
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let out = out.unwrap_or_else(|| match mutant {
+        Some(m) => PathBuf::from("output").join(format!("explore-{}", m.name())),
+        None => PathBuf::from("output").join("explore"),
+    });
+    let jobs = jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
     let invariants = if invariants.is_empty() { Invariant::ALL.to_vec() } else { invariants };
     let total = seeds.end - seeds.start;
     let min_operators = min_operators as usize;

@@ -78,6 +78,16 @@ impl ScenarioArgs {
     }
 }
 
+/// Creates the output directory and checks it is writable — before any simulation runs, so an
+/// unwritable `--out` costs nothing.
+pub(super) fn prepare_out(dir: &Path) -> Result<(), CliError> {
+    let fail = |e: std::io::Error| CliError::io(&format!("cannot write to {}", dir.display()), e);
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(".ckptsim-write-test");
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
 fn parse_set(v: &str) -> Result<(String, String), String> {
     match v.split_once('=') {
         Some((path, value)) if !path.is_empty() && !value.is_empty() => Ok((path.to_string(), value.to_string())),

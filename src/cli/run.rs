@@ -24,6 +24,8 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
     let RunArgs { input, out, trace } = a;
     let s = input.load()?;
     let (scenario, fail_at) = (&input.scenario, &input.fail_at);
+    let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(s.protocol().name()));
+    super::prepare_out(&dir)?;
     say!("ckptsim run {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
     let trace_out: Option<Box<dyn std::io::Write>> = match &trace {
         Some(p) => {
@@ -34,7 +36,6 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
     };
     let mut result = engine::run(&s, RunOptions { collect_output: true, trace: trace_out, ..Default::default() })?;
     crate::verify::oracle::attach(&s, &mut result)?;
-    let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(&result.summary.protocol));
     report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
     print_summary(&result.summary)?;
     if result.summary.exactly_once.violations > 0 || result.summary.consistent_cut.violations > 0 {

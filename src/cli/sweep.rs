@@ -23,9 +23,9 @@ pub(super) struct SweepArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Worker threads [default: all cores].
-    #[arg(long)]
-    jobs: Option<usize>,
+    /// Worker threads, 1 to 1024 [default: all cores].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    jobs: Option<u64>,
     /// Output directory [default: output/<scenario>/sweep-<param>].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -39,8 +39,9 @@ pub(super) fn exec(a: SweepArgs) -> Result<(), CliError> {
     let SweepArgs { scenario, param, values, protocols, seed, jobs, out } = a;
     let s = load(&scenario, seed, None, &[])?;
     let protocols = if protocols.is_empty() { crate::explore::correct_protocols() } else { protocols };
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let jobs = jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
     let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(format!("sweep-{param}")));
+    super::prepare_out(&dir)?;
     say!(
         "ckptsim sweep {} --param {param} over {} values × {} protocols",
         scenario.display(),
@@ -50,6 +51,9 @@ pub(super) fn exec(a: SweepArgs) -> Result<(), CliError> {
     let bar = Progress::new((values.len() * protocols.len()) as u64, "runs");
     let r = crate::sweep::sweep(&s, &param, &values, &protocols, jobs, &|done, _| bar.update(done as u64, ""))?;
     bar.finish();
+    for note in &r.notes {
+        say!("note: {note}");
+    }
     crate::sweep::write(&dir, &s, &r).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
     say!(
         "{:>10} {:<16} {:>11} {:>11} {:>13} {:>11}",

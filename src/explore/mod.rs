@@ -129,8 +129,13 @@ pub fn explore(cfg: &ExploreConfig, progress: &(dyn Fn(u64, usize) + Sync)) -> E
         for _ in 0..cfg.jobs.max(1) {
             scope.spawn(|| {
                 loop {
-                    let seed = next.fetch_add(1, Ordering::SeqCst);
-                    if seed >= cfg.seeds.end || seed > limit.load(Ordering::SeqCst) {
+                    // fetch_update stops at the end of the range instead of wrapping past u64::MAX.
+                    let Ok(seed) =
+                        next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s < cfg.seeds.end).then(|| s + 1))
+                    else {
+                        break;
+                    };
+                    if seed > limit.load(Ordering::SeqCst) {
                         break;
                     }
                     let found = match check_seed(seed, cfg) {

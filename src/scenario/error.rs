@@ -21,6 +21,8 @@ pub enum ScenarioError {
         column: usize,
         /// What the JSON parser expected.
         message: String,
+        /// The file, when the scenario was read from one.
+        file: Option<String>,
     },
     /// A field has a wrong type, an unknown name, or a value that is not allowed.
     Field {
@@ -52,9 +54,10 @@ impl fmt::Display for ScenarioError {
             ScenarioError::Io { path, message } => {
                 write!(f, "cannot read scenario `{path}`: {message}")
             }
-            ScenarioError::Syntax { line, column, message } => {
-                write!(f, "scenario is not valid JSON at line {line}, column {column}: {message}")
-            }
+            ScenarioError::Syntax { line, column, message, file } => match file {
+                Some(file) => write!(f, "{file} is not valid JSON at line {line}, column {column}: {message}"),
+                None => write!(f, "scenario is not valid JSON at line {line}, column {column}: {message}"),
+            },
             ScenarioError::Field { path, message } => {
                 write!(f, "scenario field `{path}`: {message}")
             }
@@ -77,7 +80,16 @@ pub(crate) fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T, ScenarioE
         Err(err) => {
             let path = err.path().to_string();
             let inner = err.into_inner();
+            let is_syntax =
+                matches!(inner.classify(), serde_json::error::Category::Syntax | serde_json::error::Category::Eof);
             match inner.classify() {
+                // serde_json reports some type errors (a number where an enum object belongs, an
+                // enum object with two keys) as syntax errors: when the text parses as JSON, it
+                // is the field's shape that is wrong, at the path serde_path_to_error tracked.
+                _ if is_syntax && serde_json::from_str::<serde_json::Value>(text).is_ok() => Err(ScenarioError::Field {
+                    path: if path == "." { "(top level)".into() } else { path },
+                    message: "has the wrong type or shape here (an enum such as `cost` or `arrival` is an object with exactly one kind, e.g. {\"fixed_us\": 5})".into(),
+                }),
                 serde_json::error::Category::Syntax | serde_json::error::Category::Eof => Err(syntax(&inner)),
                 _ => Err(ScenarioError::Field {
                     path: if path == "." { "(top level)".into() } else { path },
@@ -103,5 +115,5 @@ fn syntax(e: &serde_json::Error) -> ScenarioError {
         Some(i) => full[..i].to_string(),
         None => full,
     };
-    ScenarioError::Syntax { line: e.line(), column: e.column(), message }
+    ScenarioError::Syntax { line: e.line(), column: e.column(), message, file: None }
 }

@@ -60,7 +60,12 @@ impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ScenarioError::Io { path: path.display().to_string(), message: e.to_string() })?;
-        Self::from_json(&text)
+        Self::from_json(&text).map_err(|e| match e {
+            ScenarioError::Syntax { line, column, message, .. } => {
+                ScenarioError::Syntax { line, column, message, file: Some(path.display().to_string()) }
+            }
+            other => other,
+        })
     }
 
     /// The protocol the run uses: `checkpointing.mode`, or `none` without a checkpointing section.

@@ -26,10 +26,13 @@ fn is_ident(s: &str, extra: &[char]) -> bool {
 }
 
 pub(super) fn validate(s: &Scenario) -> R {
-    if !is_ident(&s.name, &['.']) {
+    if !is_ident(&s.name, &['.']) || s.name.starts_with('.') {
         return Err(ScenarioError::field(
             "name",
-            format!("found {:?}, allowed: 1 to 64 characters of letters, digits, `-`, `_`, `.`", s.name),
+            format!(
+                "found {:?}, allowed: 1 to 64 characters of letters, digits, `-`, `_`, `.`, not starting with `.` (the name is a directory under output/)",
+                s.name
+            ),
         ));
     }
     validate_network(s)?;
