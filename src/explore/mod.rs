@@ -128,13 +128,10 @@ pub fn explore(cfg: &ExploreConfig, progress: &(dyn Fn(u64, usize) + Sync)) -> E
     std::thread::scope(|scope| {
         for _ in 0..cfg.jobs.max(1) {
             scope.spawn(|| {
-                loop {
-                    // fetch_update stops at the end of the range instead of wrapping past u64::MAX.
-                    let Ok(seed) =
-                        next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s < cfg.seeds.end).then(|| s + 1))
-                    else {
-                        break;
-                    };
+                // fetch_update stops at the end of the range instead of wrapping past u64::MAX.
+                while let Ok(seed) =
+                    next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s < cfg.seeds.end).then(|| s + 1))
+                {
                     if seed > limit.load(Ordering::SeqCst) {
                         break;
                     }
