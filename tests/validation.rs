@@ -108,7 +108,7 @@ fn forward_between_different_parallelisms() {
 fn zero_parallelism_buffer_and_rate() {
     let mut v = base();
     v["topology"]["operators"][5]["parallelism"] = json!(0);
-    assert_field_error(&v, "topology.operators[5].parallelism", &["found 0", "1..=256"]);
+    assert_field_error(&v, "topology.operators[5].parallelism", &["found 0", "1..=1024"]);
     let mut v = base();
     v["network"]["buffer_records"] = json!(0);
     assert_field_error(&v, "network.buffer_records", &["found 0", "1..=65536"]);
@@ -151,7 +151,7 @@ fn negative_and_absurd_values() {
     assert_field_error(&v, "network.latency_us", &["found 3600000000", "0..=10000000"]);
     let mut v = base();
     v["topology"]["operators"][0]["parallelism"] = json!(100_000);
-    assert_field_error(&v, "topology.operators[0].parallelism", &["found 100000", "1..=256"]);
+    assert_field_error(&v, "topology.operators[0].parallelism", &["found 100000", "1..=1024"]);
     let mut v = base();
     v["network"]["jitter_us"] = json!(1.5);
     assert_field_error(&v, "network.jitter_us", &["1.5"]);
@@ -307,4 +307,20 @@ fn a_syntax_error_in_a_file_names_the_file_and_names_cannot_leave_the_output_fol
         v["name"] = json!(bad);
         assert_field_error(&v, "name", &["not starting with `.`"]);
     }
+}
+
+#[test]
+fn a_scenario_too_big_for_memory_is_refused_with_the_figure() {
+    // The pipeline at parallelism 256 with a broadcast edge and 1024 buffers per channel: it used
+    // to validate and then allocate 8 GB before any output.
+    let mut v = common::json("pipeline");
+    for op in v["topology"]["operators"].as_array_mut().unwrap() {
+        op["parallelism"] = json!(256);
+    }
+    v["topology"]["edges"][1]["partitioner"] = json!("broadcast");
+    v["network"]["max_buffers_per_channel"] = json!(1024);
+    assert_field_error(&v, "topology", &["GiB of memory", "16 GiB allowed"]);
+    v["network"]["max_buffers_per_channel"] = json!(10);
+    v["network"]["buffer_records"] = json!(1);
+    Scenario::from_json(&v.to_string()).expect("small buffers fit");
 }

@@ -16,12 +16,13 @@ pub(super) fn exec(a: ValidateArgs) -> Result<(), CliError> {
     let s = load(&scenario, None, None, &[])?;
     let g = crate::graph::Graph::build(&s);
     say!(
-        "{}: ok — scenario {:?}, {} operators, {} tasks, {} channels, fingerprint {}",
+        "{}: ok — scenario {:?}, {} operators, {} tasks, {} channels, estimated memory at most {:.1} MiB, fingerprint {}",
         scenario.display(),
         s.name,
         g.operators.len(),
         g.tasks.len(),
         g.channels.len(),
+        crate::scenario::estimated_memory(&s) as f64 / (1 << 20) as f64,
         s.fingerprint()
     );
     Ok(())

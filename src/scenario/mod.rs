@@ -14,6 +14,7 @@ mod validate;
 pub use builder::ScenarioBuilder;
 pub use error::ScenarioError;
 pub use types::*;
+pub use validate::{MAX_MEMORY_BYTES, MAX_PARALLELISM, estimated_memory};
 
 use crate::sim::StableHasher;
 use std::path::Path;

@@ -112,7 +112,7 @@ pub struct OperatorSpec {
     pub id: String,
     /// What the operator does.
     pub kind: OperatorKind,
-    /// Number of parallel tasks (1..=256).
+    /// Number of parallel tasks (1..=1024; what bounds a scenario is its estimated memory).
     #[serde(default = "default_parallelism")]
     pub parallelism: u32,
     /// Per-record processing cost of every task of this operator.

@@ -7,8 +7,49 @@ use std::collections::BTreeMap;
 
 type R = Result<(), ScenarioError>;
 
-/// Largest parallelism accepted.
-pub const MAX_PARALLELISM: u32 = 256;
+/// Largest parallelism accepted; what bounds a scenario is its estimated memory.
+pub const MAX_PARALLELISM: u32 = 1024;
+
+/// The most memory a scenario may need by [`estimated_memory`] (16 GiB: this machine class has
+/// 24 GiB). A scenario above it is refused with the figure, before anything is allocated.
+pub const MAX_MEMORY_BYTES: u64 = 16 << 30;
+
+/// A record in memory (lineage, key, value, arrival, sequence number).
+const RECORD_BYTES_IN_MEMORY: u64 = 48;
+
+/// Worst-case memory of a run of `s`: every channel's sender backlog and receiver queue full
+/// (`max_buffers_per_channel + buffers_per_channel + floating_buffers_per_gate` buffers of
+/// `buffer_records` records each, plus a fixed part per channel), and the keyed state of every
+/// `keyed_sum` task holding every key of its sources.
+pub fn estimated_memory(s: &Scenario) -> u64 {
+    let ops = &s.topology.operators;
+    let par = |id: &str| ops.iter().find(|o| o.id == id).map_or(1, |o| o.parallelism as u64);
+    let channels: u64 = s
+        .topology
+        .edges
+        .iter()
+        .map(|e| match e.partitioner {
+            Partitioner::Forward => par(&e.from),
+            _ => par(&e.from) * par(&e.to),
+        })
+        .sum();
+    let n = &s.network;
+    let buffers = (n.max_buffers_per_channel + n.buffers_per_channel + n.floating_buffers_per_gate) as u64;
+    let per_channel = buffers * n.buffer_records as u64 * RECORD_BYTES_IN_MEMORY + 512;
+    // Distinct keys: at most the key space, and at most one per record.
+    let keys: u64 = ops
+        .iter()
+        .filter(|o| o.kind == OperatorKind::Source)
+        .map(|o| o.keys.unwrap_or(1000).min(o.records_per_partition.map_or(u64::MAX, |r| r * o.parallelism as u64)))
+        .fold(0, u64::saturating_add);
+    // A task holds at most every key once; summed over the keyed_sum operators.
+    let state: u64 = ops
+        .iter()
+        .filter(|o| o.kind == OperatorKind::KeyedSum)
+        .map(|_| keys.saturating_mul(48))
+        .fold(0, u64::saturating_add);
+    channels.saturating_mul(per_channel).saturating_add(state)
+}
 /// Largest processing cost or latency accepted (10 s).
 pub const MAX_DURATION_NS: u64 = 10_000_000_000;
 
@@ -44,7 +85,19 @@ pub(super) fn validate(s: &Scenario) -> R {
     range("limits.max_sim_time_ms", s.limits.max_sim_time_ms, 1, 30 * 86_400_000, "milliseconds")?;
     range("limits.stall_ms", s.limits.stall_ms, 1, 30 * 86_400_000, "milliseconds")?;
     validate_topology(s)?;
-    validate_failures(s)
+    validate_failures(s)?;
+    let need = estimated_memory(s);
+    if need > MAX_MEMORY_BYTES {
+        return Err(ScenarioError::field(
+            "topology",
+            format!(
+                "needs an estimated {:.1} GiB of memory (channels × buffers × records, and keyed state), more than the {} GiB allowed: lower the parallelism of all-to-all edges, network.buffer_records or the buffers per channel",
+                need as f64 / (1u64 << 30) as f64,
+                MAX_MEMORY_BYTES >> 30
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn validate_restart(r: &super::Restart) -> R {
