@@ -148,3 +148,26 @@ fn the_report_is_self_contained_and_holds_every_chart() {
         assert!(html.contains(row), "table lacks {row}");
     }
 }
+
+/// Output size does not grow with idle simulated time: a 100 s run sampled every millisecond keeps
+/// at most 10,000 time-series rows (thinned, then sampled half as often), and a chart line at most
+/// 2,000 points.
+#[test]
+fn long_idle_runs_keep_output_small() {
+    use ckptsim::scenario::{ArrivalSpec, OperatorKind, OperatorSpec, Partitioner, Scenario};
+    let s = Scenario::builder("slow", 1)
+        .operator(OperatorSpec::source("src", 1, 100, ArrivalSpec::Constant { rate_per_sec: 1 }))
+        .operator(OperatorSpec::new("sink", OperatorKind::Sink))
+        .edge("src", "sink", Partitioner::Forward)
+        .sample_interval_ms(1)
+        .build()
+        .unwrap();
+    let r = ckptsim::engine::run(&s, Default::default()).unwrap();
+    assert!(r.summary.sim_time_ns >= 99_000_000_000);
+    assert!(r.timeseries.len() <= 10_000 && r.timeseries.len() >= 5_000, "{} rows", r.timeseries.len());
+    assert!(r.timeseries.windows(2).all(|w| w[0].t_ms < w[1].t_ms));
+    let many: Vec<(f64, f64)> = (0..100_000).map(|i| (i as f64, 1.0)).collect();
+    let d = ckptsim::report::charts::decimate(&many);
+    assert!(d.len() <= ckptsim::report::charts::MAX_POINTS + 1);
+    assert_eq!(d.last(), many.last());
+}

@@ -311,6 +311,9 @@ impl<'a> Engine<'a> {
             while next_sample <= t {
                 self.now = next_sample;
                 self.sample();
+                if self.rec.thin_samples() {
+                    self.sample_interval *= 2;
+                }
                 next_sample += self.sample_interval;
             }
             self.now = t;

@@ -40,6 +40,9 @@ impl CheckpointLog {
     }
 }
 
+/// The most rows `timeseries.csv` holds; past it the series is thinned and sampled half as often.
+pub(super) const MAX_SAMPLES: usize = 10_000;
+
 /// One sample's view of the engine, taken by the engine.
 pub(super) struct SampleFacts {
     /// Longest wait of a log record not yet read.
@@ -87,6 +90,21 @@ impl Recorder {
     /// True when the last sample was taken at `now` or later.
     pub(super) fn sampled_at(&self, now: SimTime) -> bool {
         self.samples.last().is_some_and(|r| r.t_ms >= ns_to_ms(now))
+    }
+
+    /// Thins the time series when it reaches [`MAX_SAMPLES`] rows: every other row goes, and the
+    /// caller doubles the sampling interval. Returns whether it did. Output size therefore does
+    /// not grow with simulated time (a run of idle hours stays a few thousand rows).
+    pub(super) fn thin_samples(&mut self) -> bool {
+        if self.samples.len() < MAX_SAMPLES {
+            return false;
+        }
+        let mut i = 0;
+        self.samples.retain(|_| {
+            i += 1;
+            i % 2 == 0
+        });
+        true
     }
 
     /// One row of the time series at `now`.

@@ -293,7 +293,7 @@ impl Chart {
         for (i, s) in self.series.iter().enumerate() {
             let color = color_of(&s.name, i);
             chart
-                .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))?
+                .draw_series(LineSeries::new(decimate(&s.points), color.stroke_width(2)))?
                 .label(s.name.clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
             if s.points.len() <= 60 {
@@ -306,6 +306,22 @@ impl Chart {
         Ok(())
     }
 }
+
+/// At most [`MAX_POINTS`] points of a line: every k-th point, the last one always kept, so an SVG
+/// stays small however long the run.
+pub fn decimate(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let step = points.len().div_ceil(MAX_POINTS).max(1);
+    let mut out: Vec<(f64, f64)> = points.iter().step_by(step).copied().collect();
+    if step > 1
+        && let Some(&last) = points.last()
+    {
+        out.push(last);
+    }
+    out
+}
+
+/// The most points a chart draws per line.
+pub const MAX_POINTS: usize = 2000;
 
 /// Writes every chart as `dir/<name>.svg`.
 pub fn write(dir: &std::path::Path, charts: &[Chart]) -> std::io::Result<()> {
