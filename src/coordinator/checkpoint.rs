@@ -20,8 +20,10 @@ pub struct TaskSnapshot {
     /// Ground truth: sum of the lineage digests of the records taken from its inputs.
     pub consumed_digest: u64,
     /// Ground truth: records taken from each input channel so far (`r`), with the sum of their
-    /// lineage digests.
-    pub consumed: Vec<(ChannelId, u64, u64)>,
+    /// lineage digests and the sum of `mix64(key) × value` over them.
+    pub consumed: Vec<(ChannelId, u64, u64, u64)>,
+    /// A keyed sum's state as `Σ mix64(key) × sum`: it must equal the inputs' key-value sums.
+    pub state_kv: Option<u64>,
     /// Ground truth: records written to each output channel so far (`s`).
     pub sent: Vec<(ChannelId, u64)>,
     /// Duration of the synchronous part (0 for a task that had finished).

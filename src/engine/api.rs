@@ -25,6 +25,8 @@ pub struct Sabotage {
     /// The network loses the records a source sends whose lineage digest is a multiple of `n`
     /// (about one in `n`) — the same ones in every run, the failure-free reference included.
     pub lose_one_in: Option<u64>,
+    /// A keyed sum's snapshot leaves out one key.
+    pub snapshot_drops_a_key: bool,
 }
 
 /// Options of a run that are not part of the scenario.

@@ -369,14 +369,25 @@ impl Engine<'_> {
             state_bytes,
             state_digest: t.state_digest,
             consumed_digest: inputs.iter().fold(0u64, |d, &c| d.wrapping_add(self.net.consumed_digest(c))),
-            consumed: inputs.iter().map(|&c| (c, self.net.consumed(c), self.net.consumed_digest(c))).collect(),
+            consumed: inputs
+                .iter()
+                .map(|&c| (c, self.net.consumed(c), self.net.consumed_digest(c), self.net.consumed_kv(c)))
+                .collect(),
+            state_kv: None,
             sent: outputs.iter().map(|&c| (c, self.net.sent(c))).collect(),
             sync,
             paused: !finished,
-            logic: t.logic.clone(),
+            logic: {
+                let mut copy = t.logic.clone();
+                if self.sabotage.snapshot_drops_a_key {
+                    copy.forget_a_key();
+                }
+                copy
+            },
             cursor: t.source.as_ref().map(|s| s.cursor().clone()),
             sink,
         };
+        let snap = TaskSnapshot { state_kv: snap.logic.state_kv(), ..snap };
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
         let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
         let persist = !self.sabotage.drop_overtaken_output;

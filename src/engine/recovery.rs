@@ -426,12 +426,15 @@ impl Engine<'_> {
             match &latest {
                 Some(cp) => {
                     let sent = cp.tasks[node.from.0 as usize].sent.iter().find(|x| x.0 == ch).map_or(0, |x| x.1);
-                    let (consumed, digest) =
-                        cp.tasks[node.to.0 as usize].consumed.iter().find(|x| x.0 == ch).map_or((0, 0), |x| (x.1, x.2));
+                    let (consumed, digest, kv) = cp.tasks[node.to.0 as usize]
+                        .consumed
+                        .iter()
+                        .find(|x| x.0 == ch)
+                        .map_or((0, 0, 0), |x| (x.1, x.2, x.3));
                     let recovered = if replay { cp.channel_state[c].clone() } else { Vec::new() };
-                    self.net.restore_channel(ch, sent, consumed, digest, recovered);
+                    self.net.restore_channel(ch, sent, consumed, digest, kv, recovered);
                 }
-                None => self.net.restore_channel(ch, 0, 0, 0, Vec::new()),
+                None => self.net.restore_channel(ch, 0, 0, 0, 0, Vec::new()),
             }
         }
         self.final_cp = None;

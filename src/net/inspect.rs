@@ -25,6 +25,11 @@ impl Network {
         self.chans[ch.0 as usize].recv.consumed_digest
     }
 
+    /// Sum of `mix64(key) × value` of the records taken from `ch` (what a keyed sum of them holds).
+    pub fn consumed_kv(&self, ch: ChannelId) -> u64 {
+        self.chans[ch.0 as usize].recv.consumed_kv
+    }
+
     /// Receiver-side data buffers currently queued on `ch`.
     pub fn queued_buffers(&self, ch: ChannelId) -> u32 {
         self.chans[ch.0 as usize].recv.queued_data

@@ -116,6 +116,8 @@ struct RecvSide {
     consumed: u64,
     /// Sum of the lineage digests of those records.
     consumed_digest: u64,
+    /// Sum of `mix64(key) × value` of those records: what a keyed sum of them must hold.
+    consumed_kv: u64,
 }
 
 #[derive(Debug)]
@@ -501,6 +503,8 @@ impl Network {
                 c.recv.head_read += 1;
                 c.recv.consumed += 1;
                 c.recv.consumed_digest = c.recv.consumed_digest.wrapping_add(r.lineage.digest());
+                c.recv.consumed_kv =
+                    c.recv.consumed_kv.wrapping_add(crate::sim::mix64(r.key).wrapping_mul(r.value as u64));
                 (Taken::Record(ch, r), c.recv.head_read == buf.len())
             }
             Element::Barrier(id) => (Taken::Barrier(ch, *id), true),
@@ -572,11 +576,20 @@ impl Network {
     /// sender had written `sent` records and the receiver had taken `consumed` (with lineage
     /// digest `digest`); `recovered` — the checkpoint's channel state, records `consumed..sent` —
     /// is queued at the receiver ahead of any new data.
-    pub fn restore_channel(&mut self, ch: ChannelId, sent: u64, consumed: u64, digest: u64, recovered: Vec<Record>) {
+    pub fn restore_channel(
+        &mut self,
+        ch: ChannelId,
+        sent: u64,
+        consumed: u64,
+        digest: u64,
+        kv: u64,
+        recovered: Vec<Record>,
+    ) {
         let c = &mut self.chans[ch.0 as usize];
         c.send.sent = sent;
         c.recv.consumed = consumed;
         c.recv.consumed_digest = digest;
+        c.recv.consumed_kv = kv;
         c.recv.arrived = consumed + recovered.len() as u64;
         if !recovered.is_empty() {
             for chunk in recovered.chunks(self.cfg.buffer_records) {

@@ -24,6 +24,11 @@ impl KeyedSum {
         Record { value: *sum, ..r }
     }
 
+    /// Drops the smallest key (a deliberately broken snapshot, for a mutant).
+    pub fn forget_a_key(&mut self) {
+        self.sums.pop_first();
+    }
+
     /// Number of distinct keys × bytes per key.
     pub fn state_bytes(&self) -> u64 {
         self.sums.len() as u64 * self.bytes_per_key

@@ -111,6 +111,24 @@ impl Logic {
         }
     }
 
+    /// A keyed sum's state folded as `Σ mix64(key) × sum` (`None` for stateless operators): the
+    /// cut checker compares it with what the network says the task consumed.
+    pub fn state_kv(&self) -> Option<u64> {
+        match self {
+            Logic::KeyedSum(s) => Some(
+                s.sums().iter().fold(0u64, |a, (&k, &v)| a.wrapping_add(crate::sim::mix64(k).wrapping_mul(v as u64))),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Drops one key of a keyed sum's state (a deliberately broken snapshot, for a mutant).
+    pub fn forget_a_key(&mut self) {
+        if let Logic::KeyedSum(s) = self {
+            s.forget_a_key();
+        }
+    }
+
     /// Bytes of operator state (0 for stateless operators).
     pub fn state_bytes(&self) -> u64 {
         match self {

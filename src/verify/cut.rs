@@ -6,7 +6,9 @@
 //! Require `r ≤ s` (no orphan: nothing consumed that was never sent) and `C` = exactly the records
 //! with channel sequence numbers `r, r+1, …, s−1`, in order (nothing lost, nothing twice). Also,
 //! each task's snapshotted state must be the fold of exactly what it consumed: the digest of the
-//! records its operator applied equals the digest of the records its inputs delivered.
+//! records its operator applied equals the digest of the records its inputs delivered, a keyed
+//! sum's snapshotted state equals, key by key, the sum of the values the network says it consumed,
+//! and a source's snapshotted offset equals the records it wrote on each output edge.
 
 use crate::coordinator::Pending;
 use crate::graph::Graph;
@@ -47,6 +49,25 @@ pub enum CutViolation {
         /// Task name.
         task: String,
     },
+    /// A keyed sum's snapshotted state is not the sum, key by key, of the records the network
+    /// says it consumed (compared as `Σ mix64(key) × sum`).
+    StateContent {
+        /// Checkpoint.
+        cp: CheckpointId,
+        /// Task name.
+        task: String,
+    },
+    /// A source's snapshotted offset is not the number of records it wrote on an output edge.
+    SourceOffset {
+        /// Checkpoint.
+        cp: CheckpointId,
+        /// Task name.
+        task: String,
+        /// The offset in the snapshot.
+        offset: u64,
+        /// Records the network counted on the edge (per channel for broadcast).
+        sent: u64,
+    },
     /// A task has no snapshot although the checkpoint completed.
     MissingSnapshot {
         /// Checkpoint.
@@ -82,6 +103,14 @@ impl fmt::Display for CutViolation {
             CutViolation::State { cp, task } => {
                 write!(f, "checkpoint {cp}, task {task}: snapshotted state is not the fold of the records it consumed")
             }
+            CutViolation::StateContent { cp, task } => write!(
+                f,
+                "checkpoint {cp}, task {task}: the snapshotted keyed state is not the per-key sum of the records it consumed"
+            ),
+            CutViolation::SourceOffset { cp, task, offset, sent } => write!(
+                f,
+                "checkpoint {cp}, task {task}: the snapshot's log offset is {offset}, but the task had written {sent} records"
+            ),
             CutViolation::MissingSnapshot { cp, task } => write!(f, "checkpoint {cp}: task {task} has no snapshot"),
         }
     }
@@ -97,7 +126,33 @@ pub fn check_cut(graph: &Graph, p: &Pending) -> Vec<CutViolation> {
             Some(s) if s.state_digest != s.consumed_digest => {
                 out.push(CutViolation::State { cp, task: graph.tasks[t].name.clone() })
             }
-            Some(_) => {}
+            Some(s) => {
+                // The snapshot's content against the network's counters.
+                let consumed_kv = s.consumed.iter().fold(0u64, |a, x| a.wrapping_add(x.3));
+                if s.state_kv.is_some_and(|kv| kv != consumed_kv) {
+                    out.push(CutViolation::StateContent { cp, task: graph.tasks[t].name.clone() });
+                }
+                if let Some(cursor) = &s.cursor {
+                    let node = &graph.tasks[t];
+                    for chs in &node.outputs {
+                        let edge = &graph.edges[graph.channel(chs[0]).edge];
+                        let sent = |c: &crate::graph::ChannelId| s.sent.iter().find(|x| x.0 == *c).map_or(0, |x| x.1);
+                        let counts: Vec<u64> = if edge.partitioner == crate::scenario::Partitioner::Broadcast {
+                            chs.iter().map(sent).collect()
+                        } else {
+                            vec![chs.iter().map(sent).sum()]
+                        };
+                        if let Some(&bad) = counts.iter().find(|&&n| n != cursor.offset) {
+                            out.push(CutViolation::SourceOffset {
+                                cp,
+                                task: node.name.clone(),
+                                offset: cursor.offset,
+                                sent: bad,
+                            });
+                        }
+                    }
+                }
+            }
         }
     }
     if !out.is_empty() {
@@ -106,7 +161,7 @@ pub fn check_cut(graph: &Graph, p: &Pending) -> Vec<CutViolation> {
     for (c, node) in graph.channels.iter().enumerate() {
         let snap = |t: crate::graph::TaskId| p.tasks[t.0 as usize].snapshot.as_ref().expect("checked above");
         let s = snap(node.from).sent.iter().find(|(ch, _)| ch.0 as usize == c).map(|&(_, n)| n);
-        let r = snap(node.to).consumed.iter().find(|(ch, _, _)| ch.0 as usize == c).map(|&(_, n, _)| n);
+        let r = snap(node.to).consumed.iter().find(|(ch, ..)| ch.0 as usize == c).map(|&(_, n, ..)| n);
         let (s, r) = (s.expect("a snapshot covers every output"), r.expect("a snapshot covers every input"));
         let channel = || node.name.clone();
         if r > s {

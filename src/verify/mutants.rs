@@ -30,11 +30,13 @@ pub enum Mutant {
     /// Aligned over a network that loses about one record in a thousand — in every run, the
     /// failure-free reference run included (only the independent model can catch it).
     LossyNetwork,
+    /// Aligned, but a keyed sum's snapshot leaves out one key.
+    SnapshotDropsAKey,
 }
 
 impl Mutant {
     /// Every mutant.
-    pub const ALL: [Mutant; 8] = [
+    pub const ALL: [Mutant; 9] = [
         Mutant::AtLeastOnce,
         Mutant::AlignedSkipsOneBlock,
         Mutant::UnalignedDropsOutputState,
@@ -43,6 +45,7 @@ impl Mutant {
         Mutant::ChandyLamportRecordsNothing,
         Mutant::SinkCommitsEarly,
         Mutant::LossyNetwork,
+        Mutant::SnapshotDropsAKey,
     ];
 
     /// Its name.
@@ -56,6 +59,7 @@ impl Mutant {
             Mutant::ChandyLamportRecordsNothing => "chandy_lamport_records_nothing",
             Mutant::SinkCommitsEarly => "sink_commits_early",
             Mutant::LossyNetwork => "lossy_network",
+            Mutant::SnapshotDropsAKey => "snapshot_drops_a_key",
         }
     }
 
@@ -68,7 +72,10 @@ impl Mutant {
     pub fn base(self) -> ProtocolName {
         match self {
             Mutant::AtLeastOnce => ProtocolName::AT_LEAST_ONCE,
-            Mutant::AlignedSkipsOneBlock | Mutant::SinkCommitsEarly | Mutant::LossyNetwork => ProtocolName::ALIGNED,
+            Mutant::AlignedSkipsOneBlock
+            | Mutant::SinkCommitsEarly
+            | Mutant::LossyNetwork
+            | Mutant::SnapshotDropsAKey => ProtocolName::ALIGNED,
             Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => ProtocolName::UNALIGNED,
             Mutant::ChandyLamportOvertakingMarkers | Mutant::ChandyLamportRecordsNothing => {
                 ProtocolName::CHANDY_LAMPORT
@@ -89,7 +96,7 @@ impl Mutant {
             Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => Box::new(Unaligned),
             Mutant::ChandyLamportOvertakingMarkers => Box::new(OvertakingMarkers),
             Mutant::ChandyLamportRecordsNothing => Box::new(RecordsNothing),
-            Mutant::SinkCommitsEarly | Mutant::LossyNetwork => Box::new(Aligned::default()),
+            Mutant::SinkCommitsEarly | Mutant::LossyNetwork | Mutant::SnapshotDropsAKey => Box::new(Aligned::default()),
         }
     }
 
@@ -103,6 +110,7 @@ impl Mutant {
             Mutant::UnalignedDropsRecoveredState => Sabotage { skip_channel_state_replay: true, ..none },
             Mutant::SinkCommitsEarly => Sabotage { sink_commits_at_snapshot: true, ..none },
             Mutant::LossyNetwork => Sabotage { lose_one_in: Some(1000), ..none },
+            Mutant::SnapshotDropsAKey => Sabotage { snapshot_drops_a_key: true, ..none },
             Mutant::AtLeastOnce | Mutant::AlignedSkipsOneBlock | Mutant::ChandyLamportRecordsNothing => none,
         }
     }
