@@ -5,14 +5,26 @@
 use ckptsim::cos418::{self, Delays, Snap, gorand::CookedTable};
 use std::path::{Path, PathBuf};
 
+/// The course's test data in ../shared. Missing data fails the test loudly (a silent pass would
+/// claim a check that did not run), unless CKPTSIM_SKIP_COS418=1 says to skip it.
 fn data() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/cos418");
     if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: {} is missing (the COS 418 data lives in ../shared beside the repo)", dir.display());
-        None
+        return Some(dir);
     }
+    assert!(
+        std::env::var_os("CKPTSIM_SKIP_COS418").is_some(),
+        "{} is missing: the COS 418 test data lives in ../shared beside the repo (set CKPTSIM_SKIP_COS418=1 to skip these tests)",
+        dir.display()
+    );
+    None
+}
+
+#[test]
+fn the_embedded_go_table_equals_the_courses_copy() {
+    let Some(dir) = data() else { return };
+    let shared = CookedTable::load(&dir.join("go_math_rand_rng_cooked.txt")).unwrap();
+    assert_eq!(CookedTable::embedded(), shared);
 }
 
 fn cases(dir: &Path) -> Vec<(PathBuf, PathBuf, Vec<PathBuf>)> {
@@ -45,7 +57,7 @@ fn every_course_case_matches_its_expected_snapshots_exactly() {
     for (top, events, snaps) in cases {
         assert!(!snaps.is_empty(), "{}: no expected snapshot", events.display());
         let (t, e) = cos418::load(&top, &events).unwrap();
-        let out = cos418::run(&t, &e, Delays::course(&table));
+        let out = cos418::run(&t, &e, Delays::course(&table)).unwrap();
         assert!(out.violations.is_empty(), "{}: {:?}", events.display(), out.violations);
         assert_eq!(out.snapshots.len(), snaps.len(), "{}: number of snapshots", events.display());
         for snap in snaps {
@@ -63,7 +75,7 @@ fn our_own_seeds_keep_tokens_conserved_and_cuts_consistent() {
     for (top, events, _) in cases(&dir) {
         let (t, e) = cos418::load(&top, &events).unwrap();
         for seed in 0..200 {
-            let out = cos418::run(&t, &e, Delays::seeded(seed));
+            let out = cos418::run(&t, &e, Delays::seeded(seed)).unwrap();
             assert!(out.violations.is_empty(), "{} seed {seed}: {:?}", events.display(), out.violations);
         }
     }
@@ -84,7 +96,7 @@ fn a_wrong_expectation_is_reported_with_a_diff_and_exit_code_1() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("server N2: tokens Some(1), expected Some(2)"), "{err}");
+    assert!(err.contains("server N2: tokens 1, expected 2"), "{err}");
     assert!(err.contains("messages to N2"), "{err}");
     // The right expectation passes, and the snapshot is printed in the .snap format.
     let ok = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
@@ -117,7 +129,7 @@ fn diagrams_and_narrations_of_the_course_cases_agree_with_the_expected_snapshots
     let table = CookedTable::load(&dir.join("go_math_rand_rng_cooked.txt")).unwrap();
     for (top, events, snaps) in cases(&dir) {
         let (t, e) = cos418::load(&top, &events).unwrap();
-        let out = cos418::run(&t, &e, Delays::course(&table));
+        let out = cos418::run(&t, &e, Delays::course(&table)).unwrap();
         for snap in snaps {
             let want = Snap::parse(&std::fs::read_to_string(&snap).unwrap(), "x").unwrap();
             // The messages crossing the cut in the diagram are exactly the recorded ones.
@@ -150,4 +162,15 @@ fn diagrams_and_narrations_of_the_course_cases_agree_with_the_expected_snapshots
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("N2 starts snapshot 0"));
     assert!(std::fs::read_to_string(&svg).unwrap().contains("2 messages crossing the cut"));
+}
+
+#[test]
+fn sends_of_more_tokens_than_held_or_of_none_are_errors() {
+    use ckptsim::cos418::{Delays, Topology, parse_events};
+    let top = Topology::parse("2\nA 3\nB 0\nA B\n", "t.top").unwrap();
+    let e = parse_events("send A B -1\n", "e.events", &top).unwrap_err();
+    assert!(e.contains("e.events:1") && e.contains("positive"), "{e}");
+    let events = parse_events("send A B 2\nsend A B 2\n", "e.events", &top).unwrap();
+    let e = ckptsim::cos418::run(&top, &events, Delays::seeded(1)).unwrap_err();
+    assert!(e.contains("event 2: server A sends 2 tokens but holds only 1"), "{e}");
 }

@@ -18,7 +18,7 @@ pub(super) struct Cos418Args {
     /// (then only conservation and the consistent cut are checked).
     #[arg(long)]
     seed: Option<u64>,
-    /// Go's `rngCooked` table [default: go_math_rand_rng_cooked.txt beside the topology].
+    /// Go's `rngCooked` table [default: the copy embedded in ckptsim].
     #[arg(long)]
     rng_table: Option<PathBuf>,
     /// Write the space-time diagram of `--snapshot` to this SVG file.
@@ -48,16 +48,18 @@ pub(super) fn exec(a: Cos418Args) -> Result<(), CliError> {
     let delays = match seed {
         Some(s) => Delays::seeded(s),
         None => {
-            let path = table.unwrap_or_else(|| top.with_file_name("go_math_rand_rng_cooked.txt"));
-            let table = CookedTable::load(&path).map_err(|e| {
-                CliError::input(format!(
-                    "{e}\n(pass --rng-table FILE with Go's 607 rngCooked values, or --seed N for our own delays)"
-                ))
-            })?;
+            let table = match table {
+                Some(path) => CookedTable::load(&path).map_err(|e| {
+                    CliError::input(format!(
+                        "{e}\n(leave out --rng-table for the embedded copy, or pass --seed N for our own delays)"
+                    ))
+                })?,
+                None => CookedTable::embedded(),
+            };
             Delays::course(&table)
         }
     };
-    let out = cos418::run(&t, &e, delays);
+    let out = cos418::run(&t, &e, delays).map_err(CliError::input)?;
     if teach.snapshot >= out.snapshots.len() && (teach.explain || teach.diagram.is_some()) {
         return Err(CliError::input(format!(
             "--snapshot {}: the events take {} snapshots",

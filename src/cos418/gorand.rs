@@ -11,14 +11,25 @@ const TAP: usize = 273;
 const INT32_MAX: i64 = (1 << 31) - 1;
 
 /// The 607 cooked constants.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CookedTable(Vec<i64>);
 
 impl CookedTable {
+    /// The table embedded in the crate (`go_rng_cooked.txt`, Go's BSD-3 license in
+    /// `LICENSE-GO` beside it), so the COS 418 mode works from any directory.
+    pub fn embedded() -> Self {
+        Self::parse(include_str!("go_rng_cooked.txt"), Path::new("go_rng_cooked.txt"))
+            .expect("the embedded table is the 607 values of Go's rng.go")
+    }
+
     /// Reads the table: one signed 64-bit integer per line; `#` lines are comments.
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read the Go rand table {}: {e}", path.display()))?;
+        Self::parse(&text, path)
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Self, String> {
         let mut v = Vec::with_capacity(LEN);
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();

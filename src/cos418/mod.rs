@@ -114,7 +114,11 @@ pub fn parse_events(text: &str, file: &str, top: &Topology) -> Result<Vec<Event>
                 if !top.links.contains(&(s.clone(), d.clone())) {
                     return Err(format!("{file}:{l}: no link {s} → {d}"));
                 }
-                Event::Send(s, d, num("a token count", k, file, l)?)
+                let k: i64 = num("a token count", k, file, l)?;
+                if k <= 0 {
+                    return Err(format!("{file}:{l}: a send moves a positive number of tokens, found {k}"));
+                }
+                Event::Send(s, d, k)
             }
             ["snapshot", id] => Event::Snapshot(known(id, l)?),
             ["tick"] => Event::Tick(1),
@@ -182,7 +186,8 @@ impl Snap {
         for id in expected.tokens.keys().chain(self.tokens.keys()).collect::<BTreeSet<_>>() {
             let (e, g) = (expected.tokens.get(id), self.tokens.get(id));
             if e != g {
-                out.push(format!("snapshot {}: server {id}: tokens {g:?}, expected {e:?}", self.id));
+                let show = |v: Option<&i64>| v.map_or("none".to_string(), |v| v.to_string());
+                out.push(format!("snapshot {}: server {id}: tokens {}, expected {}", self.id, show(g), show(e)));
             }
         }
         if self.messages.len() != expected.messages.len() {
@@ -434,7 +439,10 @@ impl World<'_> {
 }
 
 /// Runs `events` on `top` with `delays` and checks every snapshot.
-pub fn run(top: &Topology, events: &[Event], delays: Delays) -> Outcome {
+///
+/// A send of more tokens than the sender holds at that moment is an error (as in the course's
+/// own implementation), naming the event.
+pub fn run(top: &Topology, events: &[Event], delays: Delays) -> Result<Outcome, String> {
     let mut w = World {
         top,
         delays,
@@ -449,9 +457,13 @@ pub fn run(top: &Topology, events: &[Event], delays: Delays) -> Outcome {
         next_id: 0,
         step_in_tick: 0,
     };
-    for e in events {
+    for (i, e) in events.iter().enumerate() {
         match e {
             Event::Send(s, d, k) => {
+                let held = w.tokens[s];
+                if held < *k {
+                    return Err(format!("event {}: server {s} sends {k} tokens but holds only {held}", i + 1));
+                }
                 *w.tokens.get_mut(s).expect("validated") -= k;
                 let key = (s.clone(), d.clone());
                 let seq = w.sent[&key];
@@ -509,7 +521,7 @@ pub fn run(top: &Topology, events: &[Event], delays: Delays) -> Outcome {
         }
         snapshots.push(Snap { id: n, tokens, messages });
     }
-    Outcome { snapshots, violations, ticks: w.now, log: w.log }
+    Ok(Outcome { snapshots, violations, ticks: w.now, log: w.log })
 }
 
 /// Reads a `.top` and an `.events` file.
