@@ -97,7 +97,9 @@ fn parse_set(v: &str) -> Result<(String, String), String> {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a scenario and write summary.json and timeseries.csv.
+    /// Run a scenario; check every completed checkpoint's cut and the output against the
+    /// exactly-once oracle; write summary.json, timeseries.csv, checkpoints.csv,
+    /// checkpoint_tasks.csv and the charts (*.svg). Exits 1 when a check fails.
     Run(run::RunArgs),
     /// Run every protocol on the same scenario and seed; print a side-by-side table and write
     /// each protocol's outputs plus compare.json.
