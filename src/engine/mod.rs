@@ -18,6 +18,8 @@ mod output;
 mod recorder;
 mod recovery;
 mod restart;
+mod sinks;
+mod watchdog;
 
 pub use api::{Message, RunError, RunOptions, RunResult, Sabotage, run, run_many, run_with_protocol};
 pub use output::OutputLog;
@@ -156,7 +158,7 @@ struct Engine<'a> {
     /// Data messages of the capture window, if any.
     capture: Option<Capture>,
     /// The watchdog: the limits, the progress it last saw, and why it stopped the run.
-    watch: Watchdog,
+    watch: watchdog::Watchdog,
     /// The final checkpoint (FLIP-147) in progress or completed, and the notifications of its
     /// completion still on their way; the job is complete when none is left.
     final_cp: Option<CheckpointId>,
@@ -164,15 +166,6 @@ struct Engine<'a> {
     complete: bool,
     /// Checkpoints that completed (ground truth for `visible_before_completion`).
     completed_cps: std::collections::BTreeSet<CheckpointId>,
-}
-
-/// The watchdog's state (DESIGN §4: runs always end).
-struct Watchdog {
-    max_time: SimTime,
-    stall: SimTime,
-    hops: u64,
-    since: SimTime,
-    stopped: Option<String>,
 }
 
 impl<'a> Engine<'a> {
@@ -271,7 +264,7 @@ impl<'a> Engine<'a> {
             final_notifies_left: 0,
             complete: false,
             completed_cps: Default::default(),
-            watch: Watchdog {
+            watch: watchdog::Watchdog {
                 max_time: scenario.limits.max_sim_time_ms * MS,
                 stall: scenario.limits.stall_ms * MS,
                 hops: 0,
@@ -351,47 +344,6 @@ impl<'a> Engine<'a> {
         if !self.rec.sampled_at(self.now) {
             self.sample();
         }
-    }
-
-    /// True (and the reason noted) when no task processed a record for `limits.stall_ms` while
-    /// some task had input it could have taken.
-    fn stalled(&mut self) -> bool {
-        let hops = self.rec.counts.hops;
-        if hops != self.watch.hops {
-            (self.watch.hops, self.watch.since) = (hops, self.now);
-            return false;
-        }
-        if self.now - self.watch.since < self.watch.stall {
-            return false;
-        }
-        let stuck = self.stalled_tasks();
-        if stuck.is_empty() {
-            // Idle by design (sources waiting for their logs): look again one span later.
-            self.watch.since = self.now;
-            return false;
-        }
-        self.watch.stopped = Some(format!(
-            "no record processed for {} ms (limits.stall_ms) while these tasks had input waiting: {}",
-            (self.now - self.watch.since) / MS,
-            stuck.join(", ")
-        ));
-        true
-    }
-
-    /// Tasks that are alive and have a record they could take: a source whose next log record
-    /// has arrived, or a task with data queued on an input.
-    fn stalled_tasks(&self) -> Vec<String> {
-        let now = self.now;
-        self.tasks
-            .iter()
-            .zip(&self.graph.tasks)
-            .filter(|(t, _)| !matches!(t.state, State::Finished | State::Down))
-            .filter(|(t, node)| match &t.source {
-                Some(log) => log.next_arrival().is_some_and(|at| at <= now),
-                None => node.input_gates.iter().flatten().any(|&ch| self.net.queued_buffers(ch) > 0),
-            })
-            .map(|(_, node)| node.name.clone())
-            .collect()
     }
 
     fn run_wakeups(&mut self) {
@@ -579,47 +531,6 @@ impl<'a> Engine<'a> {
         if let Some(out) = t.logic.apply(r) {
             self.emit(task, out);
         }
-    }
-
-    /// Sink records became visible (committed, or received by a plain sink).
-    fn make_visible(&mut self, records: &[crate::operator::sink::TxnRecord]) {
-        for &(lineage, arrival, value) in records {
-            self.rec.visible(self.now - arrival);
-            if let Some(out) = &mut self.output {
-                out.add(lineage, value);
-            }
-        }
-    }
-
-    /// A task learns that checkpoint `cp` completed; a transactional sink commits.
-    fn on_notify(&mut self, task: TaskId, cp: CheckpointId) {
-        self.tracer.record(self.now, TraceEvent::Notify { task, cp }, &self.graph);
-        self.commit_sink(task, cp);
-        if self.final_cp == Some(cp) && self.final_notifies_left > 0 {
-            self.final_notifies_left -= 1;
-            if self.final_notifies_left == 0 {
-                self.complete_job();
-            }
-        }
-    }
-
-    /// A transactional sink commits its transactions up to `cp`. Ground truth, independent of the
-    /// sink's bookkeeping: committing for a checkpoint that has not completed makes output visible
-    /// too early (counted in `records.visible_before_completion`).
-    fn commit_sink(&mut self, task: TaskId, cp: CheckpointId) {
-        let now = self.now;
-        let visible = self.tasks[task.0 as usize].sink.as_mut().map(|s| s.commit_up_to(cp, now)).unwrap_or_default();
-        if !self.completed_cps.contains(&cp) {
-            self.rec.counts.visible_before_completion += visible.len() as u64;
-        }
-        self.make_visible(&visible);
-    }
-
-    /// The job is complete: all input processed and (with checkpointing) the final checkpoint
-    /// committed. Failures still scheduled can no longer happen.
-    fn complete_job(&mut self) {
-        self.complete = true;
-        self.queue.retain(|e| !matches!(e, Event::Crash(_) | Event::RandomFailure));
     }
 
     /// Writes `r` to channel `ch` (noting it when capturing data messages).
