@@ -3,14 +3,13 @@
 //! A checkpoint starts aligned. Once the timeout has passed since its trigger, it turns unaligned
 //! everywhere (as in Flink, where every task compares the barrier's trigger timestamp with the
 //! timeout): barriers still queued at a sender or a receiver become priority barriers, and a task
-//! still aligning snapshots at once and records the inputs whose barrier is missing. The inputs that
-//! had already delivered their barrier stay blocked until every barrier has arrived, as in Flink's
-//! `AlternatingCollectingBarriersUnaligned` (FLINK-22638). A task that sees its first barrier after
-//! the deadline snapshots unaligned at once. The engine computes the deadline
+//! still aligning snapshots at once, records the inputs whose barrier is missing, and unblocks the
+//! aligned ones (which stayed blocked until the switch, FLINK-22638). A task that sees its first
+//! barrier after the deadline behaves unaligned from the start. The engine computes the deadline
 //! (trigger + `aligned_checkpoint_timeout_ms`) and passes it in [`CheckpointTiming`].
 
 use super::{
-    Action, BarrierCount, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo,
+    Action, Aligned, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo,
     ProtocolName, TaskView,
 };
 use crate::sim::SimTime;
@@ -43,21 +42,16 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     },
 };
 
-/// The aligned-with-timeout protocol: aligned until the deadline, unaligned after it.
+/// The aligned-with-timeout protocol: [`Aligned`] until the deadline, unaligned after it.
 #[derive(Clone, Debug, Default)]
 pub struct AlignedTimeout {
-    barriers: BarrierCount,
+    aligned: Aligned,
 }
 
 impl AlignedTimeout {
-    /// Every barrier of `cp` has arrived (or its input ended): release the inputs, and snapshot if
-    /// the task had not switched (a snapshot already taken is not taken again) — recording the
-    /// inputs when the last barrier overtook data (past the deadline).
-    fn aligned(&mut self, t: &TaskView, cp: CheckpointId, overtaking: bool, out: &mut Vec<Action>) {
-        self.barriers.forget(t.task, cp);
-        if !t.snapshotted {
-            out.push(Action::Snapshot { cp, record_inputs: overtaking });
-        }
+    fn switch(&mut self, t: &TaskView, cp: CheckpointId, out: &mut Vec<Action>) {
+        self.aligned.on_checkpoint_end(t.task, cp, &mut Vec::new());
+        out.push(Action::Snapshot { cp, record_inputs: true });
         out.push(Action::UnblockAll);
     }
 }
@@ -75,43 +69,28 @@ impl Protocol for AlignedTimeout {
     }
 
     fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, overtaking: bool, out: &mut Vec<Action>) {
-        let complete = self.barriers.arrive(t, cp, ch);
-        if complete {
-            return self.aligned(t, cp, overtaking, out);
-        }
         if t.snapshotted {
-            // Switched already: the inputs that delivered their barrier stay blocked until every
-            // barrier arrived, as in Flink (FLINK-22638).
-            out.push(Action::Block(ch));
-        } else if overtaking {
-            // Past the deadline: snapshot unaligned at once; the inputs whose barrier is still
-            // missing are recorded, the others stay blocked.
-            out.push(Action::Snapshot { cp, record_inputs: true });
-            out.push(Action::Block(ch));
+            return;
+        }
+        if overtaking {
+            // Past the deadline: unaligned from here on.
+            self.switch(t, cp, out);
         } else {
-            out.push(Action::Block(ch));
+            self.aligned.on_barrier(t, ch, cp, false, out);
         }
     }
 
     fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
-        for cp in self.barriers.input_ended(t, ch) {
-            // `t.snapshotted` is not set for this call: a snapshot taken at the switch is not
-            // taken again (the engine ignores a second snapshot of the same checkpoint).
-            self.aligned(t, cp, false, out);
-        }
+        self.aligned.on_input_ended(t, ch, out);
     }
 
     fn on_deadline(&mut self, t: &TaskView, cp: CheckpointId, out: &mut Vec<Action>) {
-        if !t.snapshotted && self.barriers.waiting(t.task, cp) {
-            // Aligning when the timeout expires: switch to unaligned. The inputs that delivered
-            // their barrier stay blocked (FLINK-22638).
-            out.push(Action::Snapshot { cp, record_inputs: true });
+        if !t.snapshotted && self.aligned.is_aligning(t.task, cp) {
+            self.switch(t, cp, out);
         }
     }
 
     fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
-        if self.barriers.forget(task, cp) {
-            out.push(Action::UnblockAll);
-        }
+        self.aligned.on_checkpoint_end(task, cp, out);
     }
 }
