@@ -21,6 +21,7 @@
 #![forbid(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bundled;
 pub mod cli;
 pub mod compare;
 pub mod coordinator;

@@ -78,6 +78,22 @@ impl ScenarioArgs {
     }
 }
 
+/// A scenario file, or — when no such file exists — the bundled scenario of that name
+/// (`backpressure`, `failures/big-state`), so an installed binary works from any directory.
+pub(super) fn load_file_or_bundled(path: &Path) -> Result<Scenario, CliError> {
+    if !path.exists()
+        && let Some(bundled) = crate::bundled::load(&path.to_string_lossy())
+    {
+        return bundled.map_err(CliError::input);
+    }
+    Scenario::load(path).map_err(|e| match e {
+        crate::scenario::ScenarioError::Io { .. } => CliError::input(format!(
+            "{e}\n(no such file, and no bundled scenario of that name: `ckptsim scenarios` lists them)"
+        )),
+        other => CliError::input(other),
+    })
+}
+
 /// Creates the output directory and checks it is writable — before any simulation runs, so an
 /// unwritable `--out` costs nothing.
 pub(super) fn prepare_out(dir: &Path) -> Result<(), CliError> {
@@ -123,6 +139,8 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Measure simulator speed (events/s, record-hops/s) and peak memory.
     Bench(bench::BenchArgs),
+    /// List the bundled scenarios, which every command accepts by name (`ckptsim run backpressure`).
+    Scenarios,
 }
 
 impl Command {
@@ -138,6 +156,12 @@ impl Command {
             Command::Explain(a) => explain::exec(a),
             Command::Validate(a) => validate::exec(a),
             Command::Bench(a) => bench::exec(a),
+            Command::Scenarios => {
+                for (name, description) in crate::bundled::list() {
+                    say!("{name:<36} {description}");
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -203,7 +227,7 @@ pub(super) fn load(
     protocol: Option<ProtocolName>,
     fail_at: &[(String, u64)],
 ) -> Result<Scenario, CliError> {
-    let mut s = Scenario::load(path).map_err(CliError::input)?;
+    let mut s = load_file_or_bundled(path)?;
     if let Some(seed) = seed {
         s.seed = seed;
     }

@@ -1,0 +1,47 @@
+//! The bundled scenarios are compiled into the binary: the list matches `scenarios/`, and the
+//! binary finds them by name from any directory.
+
+use std::path::PathBuf;
+
+#[test]
+fn the_bundled_list_is_the_scenarios_folder() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut on_disk = Vec::new();
+    for sub in ["", "failures", "tutorial"] {
+        for e in std::fs::read_dir(root.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "json") {
+                let stem = p.file_stem().unwrap().to_string_lossy().into_owned();
+                on_disk.push(if sub.is_empty() { stem } else { format!("{sub}/{stem}") });
+            }
+        }
+    }
+    on_disk.sort();
+    let mut bundled: Vec<String> = ckptsim::bundled::BUNDLED.iter().map(|(n, _)| n.to_string()).collect();
+    bundled.sort();
+    assert_eq!(bundled, on_disk);
+    for (name, text) in ckptsim::bundled::BUNDLED {
+        let file = std::fs::read_to_string(root.join(format!("{name}.json"))).unwrap();
+        assert_eq!(*text, file, "{name}");
+        assert!(ckptsim::bundled::load(name).unwrap().is_ok(), "{name}");
+    }
+}
+
+#[test]
+fn the_binary_finds_bundled_scenarios_by_name_from_any_directory() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("elsewhere");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = env!("CARGO_BIN_EXE_ckptsim");
+    let list = std::process::Command::new(bin).arg("scenarios").current_dir(&dir).output().unwrap();
+    assert!(list.status.success());
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("backpressure") && text.contains("failures/two-pipelines"), "{text}");
+    let run =
+        std::process::Command::new(bin).args(["run", "pipeline", "--out", "out"]).current_dir(&dir).output().unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(dir.join("out/summary.json").exists());
+    let missing =
+        std::process::Command::new(bin).args(["validate", "no-such-scenario"]).current_dir(&dir).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("ckptsim scenarios"));
+}
