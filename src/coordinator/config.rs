@@ -10,7 +10,7 @@ pub struct CoordinatorConfig {
     pub interval: SimTime,
     /// Abort after this long.
     pub timeout: SimTime,
-    /// Pause between the end of one checkpoint and the next trigger.
+    /// Pause between the last completed checkpoint and the next trigger.
     pub min_pause: SimTime,
     /// Checkpoints in progress at once.
     pub max_concurrent: usize,

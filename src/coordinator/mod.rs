@@ -165,7 +165,7 @@ impl Coordinator {
     }
 
     /// The trigger timer fired. A trigger waits for a free slot (`max_concurrent`; the end of a
-    /// checkpoint re-arms the timer) and for `min_pause` after the last checkpoint ended. Once
+    /// checkpoint re-arms the timer) and for `min_pause` after the last completed checkpoint. Once
     /// the sources finished the timer stops; when every task finished, one final checkpoint runs
     /// (FLIP-147) so the last transactions commit — and runs again until one completes.
     pub fn on_tick(&mut self, now: SimTime, job: JobState) -> Vec<CoordCmd> {
@@ -249,7 +249,11 @@ impl Coordinator {
         let stats = report::stats(&p, now, outcome, violations.len(), self.record_bytes);
         let task_rows = p.tasks.iter().zip(&graph.tasks).map(|(tp, t)| report::task_row(&p, tp, &t.name)).collect();
         out.push(CoordCmd::Ended(Box::new(Ended { cp, outcome, stats, task_rows, violations })));
-        self.last_end = Some(now);
+        if completed {
+            // Flink's CheckpointRequestDecider: the min pause counts from the last *completed*
+            // checkpoint, not from an abort.
+            self.last_end = Some(now);
+        }
         let was_final = self.final_id == Some(cp);
         if was_final {
             self.final_id = None;

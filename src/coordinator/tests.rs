@@ -225,3 +225,21 @@ fn the_aligned_timeout_deadline_is_set_only_for_protocols_that_use_it() {
     assert_eq!(deadline(aligned.on_tick(100 * MS, RUNNING)), Some(None));
     assert_eq!(deadline(timeout.on_tick(100 * MS, RUNNING)), Some(Some(120 * MS)));
 }
+
+#[test]
+fn min_pause_counts_from_the_last_completed_checkpoint_not_from_an_abort() {
+    let (mut c, g) = coordinator(|c| {
+        c.min_pause_ms = 80;
+        c.timeout_ms = 50;
+        c.tolerable_failed_checkpoints = 10;
+    });
+    c.on_tick(100 * MS, RUNNING);
+    c.on_timeout(150 * MS, 1, &g);
+    // No checkpoint completed yet: the abort at 150 ms imposes no pause.
+    assert_eq!(triggered(&c.on_tick(200 * MS, RUNNING)), vec![2]);
+    complete(&mut c, &g, 2, 210 * MS);
+    c.on_tick(300 * MS, RUNNING);
+    c.on_timeout(350 * MS, 3, &g);
+    // The pause counts from 210 ms (the completion), so 400 ms is free to trigger.
+    assert_eq!(triggered(&c.on_tick(400 * MS, RUNNING)), vec![4]);
+}

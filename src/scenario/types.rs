@@ -491,7 +491,7 @@ pub struct Checkpointing {
     /// A checkpoint not complete after this long is aborted (`…timeout`, default 10 min).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
-    /// Minimum time between the end of one checkpoint and the next trigger (`…min-pause`, default 0).
+    /// Minimum time between the last completed checkpoint and the next trigger (`…min-pause`, default 0).
     #[serde(default)]
     pub min_pause_ms: u64,
     /// Checkpoints in progress at once (`…max-concurrent-checkpoints`, default 1).
