@@ -26,6 +26,7 @@ fn every_mutant_is_caught_within_its_bound() {
             invariants: Invariant::ALL.to_vec(),
             keep_going: false,
             min_operators: 2,
+            shard: None,
         };
         let r = explore(&cfg, &|_, _| {});
         let f = r.findings.first().unwrap_or_else(|| panic!("{} survived {} cases", m.name(), bound(m)));
@@ -45,6 +46,7 @@ fn the_correct_protocols_pass_the_seeds_that_catch_the_mutants() {
         invariants: Invariant::ALL.to_vec(),
         keep_going: true,
         min_operators: 2,
+        shard: None,
     };
     let r = explore(&cfg, &|_, _| {});
     assert!(r.findings.is_empty(), "{:?}", r.findings.first().map(|f| (f.seed, &f.violations)));
@@ -62,6 +64,7 @@ fn explore_is_deterministic_whatever_the_number_of_jobs() {
             invariants: vec![Invariant::ExactlyOnce],
             keep_going: false,
             min_operators: 2,
+            shard: None,
         };
         explore(&cfg, &|_, _| {}).findings.first().map(|f| (f.seed, f.violations.clone()))
     };
@@ -135,4 +138,55 @@ fn a_network_that_loses_records_in_every_run_is_caught_by_the_independent_model_
     assert!(eo.missing > 50, "{eo:?}");
     assert_eq!(eo.missing, eo.reference_mismatches, "every lost record, in the run and in the reference");
     assert_eq!(eo.duplicated, 0);
+}
+
+/// Sharded exploration finds exactly what one run finds: shards 0..3 of a range together check
+/// every seed once and report the same findings; merging refuses a missing or doubled shard.
+#[test]
+fn three_shards_find_exactly_what_one_run_finds() {
+    use ckptsim::explore::{ShardFinding, ShardResult, merge};
+    let cfg = |shard| ExploreConfig {
+        seeds: 0..60,
+        jobs: 2,
+        protocol: None,
+        mutant: Some(Mutant::AtLeastOnce),
+        invariants: Invariant::ALL.to_vec(),
+        keep_going: true,
+        min_operators: 2,
+        shard,
+    };
+    let whole = explore(&cfg(None), &|_, _| {});
+    let found = |r: &ckptsim::explore::ExploreResult| {
+        r.findings
+            .iter()
+            .map(|f| (f.seed, f.violations.iter().map(|v| v.to_string()).collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    };
+    let shards: Vec<ShardResult> = (0..3)
+        .map(|i| {
+            let r = explore(&cfg(Some((i, 3))), &|_, _| {});
+            ShardResult {
+                start: 0,
+                end: 60,
+                shard: i,
+                shards: 3,
+                what: "mutant at_least_once".into(),
+                checked: r.checked,
+                operators: r.operators,
+                seconds: 0.0,
+                findings: found(&r)
+                    .into_iter()
+                    .map(|(seed, violations)| ShardFinding { seed, violations, file: String::new() })
+                    .collect(),
+            }
+        })
+        .collect();
+    let merged = merge(&shards).unwrap();
+    assert_eq!(merged.checked, whole.checked);
+    assert!(!whole.findings.is_empty());
+    let merged_found: Vec<_> = merged.findings.iter().map(|f| (f.seed, f.violations.clone())).collect();
+    assert_eq!(merged_found, found(&whole));
+    assert!(merge(&shards[..2]).unwrap_err().contains("shards missing: 2 of 3"));
+    let twice = [shards.clone(), vec![shards[1].clone()]].concat();
+    assert!(merge(&twice).unwrap_err().contains("appears twice"));
 }

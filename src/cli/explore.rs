@@ -2,16 +2,23 @@
 
 use super::progress::Progress;
 use super::{CliError, parse_protocol};
-use crate::explore::{ExploreConfig, explore, write_finding};
+use crate::explore::{ExploreConfig, ShardFinding, ShardResult, explore, merge, write_finding};
 use crate::scenario::ProtocolName;
 use crate::verify::invariants::Invariant;
 use crate::verify::mutants::Mutant;
-use clap::Args;
-use std::path::PathBuf;
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
 
 /// The arguments of `explore`.
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(super) struct ExploreArgs {
+    #[command(subcommand)]
+    merge: Option<ExploreCommand>,
+    /// Explore shard I of N (`I/N`, 0 ≤ I < N): the seeds s with (s − A) mod N = I. Writes a
+    /// mergeable `shard-I-of-N.json` to the output directory.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    shard: Option<(u64, u64)>,
     /// Seeds to explore, `A..B` (B excluded).
     #[arg(long, default_value = "0..1000", value_parser = parse_seeds)]
     seeds: std::ops::Range<u64>,
@@ -39,6 +46,28 @@ pub(super) struct ExploreArgs {
     min_operators: u64,
 }
 
+/// `ckptsim explore merge`.
+#[derive(Subcommand, Debug)]
+enum ExploreCommand {
+    /// Combine the shard results in these directories; fails if a shard is missing, appears
+    /// twice, or belongs to another exploration, and exits 1 if any shard found a violation.
+    Merge {
+        /// Directories holding `shard-I-of-N.json` files.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+}
+
+fn parse_shard(s: &str) -> Result<(u64, u64), String> {
+    let err = || format!("expected I/N with 0 <= I < N <= 1,000,000, e.g. 3/8, found {s:?}");
+    let (i, n) = s.split_once('/').ok_or_else(err)?;
+    let (i, n) = (i.parse::<u64>().map_err(|_| err())?, n.parse::<u64>().map_err(|_| err())?);
+    if n == 0 || i >= n || n > 1_000_000 {
+        return Err(err());
+    }
+    Ok((i, n))
+}
+
 fn parse_seeds(s: &str) -> Result<std::ops::Range<u64>, String> {
     let err = || format!("expected a seed range A..B with A < B, e.g. 0..1000, found {s:?}");
     let (a, b) = s.split_once("..").ok_or_else(err)?;
@@ -64,7 +93,11 @@ fn parse_invariant(s: &str) -> Result<Invariant, String> {
 }
 
 pub(super) fn exec(a: ExploreArgs) -> Result<(), CliError> {
-    let ExploreArgs { seeds, jobs, protocol, mutant, invariants, keep_going, out, min_operators } = a;
+    let ExploreArgs { merge: sub, shard, seeds, jobs, protocol, mutant, invariants, keep_going, out, min_operators } =
+        a;
+    if let Some(ExploreCommand::Merge { dirs }) = sub {
+        return merge_dirs(&dirs);
+    }
     let out = out.unwrap_or_else(|| match mutant {
         Some(m) => PathBuf::from("output").join(format!("explore-{}", m.name())),
         None => PathBuf::from("output").join("explore"),
@@ -73,7 +106,8 @@ pub(super) fn exec(a: ExploreArgs) -> Result<(), CliError> {
     let invariants = if invariants.is_empty() { Invariant::ALL.to_vec() } else { invariants };
     let total = seeds.end - seeds.start;
     let min_operators = min_operators as usize;
-    let cfg = ExploreConfig { seeds: seeds.clone(), jobs, protocol, mutant, invariants, keep_going, min_operators };
+    let cfg =
+        ExploreConfig { seeds: seeds.clone(), jobs, protocol, mutant, invariants, keep_going, min_operators, shard };
     let what = match (mutant, protocol) {
         (Some(m), _) => format!("mutant {}", m.name()),
         (None, Some(p)) => format!("protocol {}", p.name()),
@@ -82,7 +116,9 @@ pub(super) fn exec(a: ExploreArgs) -> Result<(), CliError> {
             format!("{} by turns", names.join(", "))
         }
     };
-    say!("ckptsim explore seeds {}..{} ({what}), {jobs} jobs", seeds.start, seeds.end);
+    let shard_text = shard.map_or(String::new(), |(i, n)| format!(", shard {i}/{n}"));
+    say!("ckptsim explore seeds {}..{} ({what}{shard_text}), {jobs} jobs", seeds.start, seeds.end);
+    let total = shard.map_or(total, |(i, n)| (total + n - 1 - i) / n);
     let bar = Progress::new(total, "seeds");
     let result = explore(&cfg, &|done, violations| bar.update(done, &format!("{violations} violations")));
     bar.finish();
@@ -94,8 +130,14 @@ pub(super) fn exec(a: ExploreArgs) -> Result<(), CliError> {
         result.operators as f64 / result.checked.max(1) as f64,
         result.findings.len()
     );
+    let mut shard_findings = Vec::new();
     for f in &result.findings {
         let path = write_finding(&out, f).map_err(|e| CliError::io(&format!("writing to {}", out.display()), e))?;
+        shard_findings.push(ShardFinding {
+            seed: f.seed,
+            violations: f.violations.iter().map(|v| v.to_string()).collect(),
+            file: path.display().to_string(),
+        });
         for v in &f.violations {
             say!("seed {}: {v}", f.seed);
         }
@@ -110,9 +152,74 @@ pub(super) fn exec(a: ExploreArgs) -> Result<(), CliError> {
             ),
         }
     }
+    if let Some((i, n)) = shard {
+        let r = ShardResult {
+            start: seeds.start,
+            end: seeds.end,
+            shard: i,
+            shards: n,
+            what: what.clone(),
+            checked: result.checked,
+            operators: result.operators,
+            seconds: bar.seconds(),
+            findings: shard_findings,
+        };
+        let path = out.join(format!("shard-{i}-of-{n}.json"));
+        let json = serde_json::to_string_pretty(&r).expect("a shard result serializes");
+        std::fs::create_dir_all(&out)
+            .and_then(|()| std::fs::write(&path, json + "\n"))
+            .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
+        say!("  wrote {}", path.display());
+    }
     if result.findings.is_empty() {
         Ok(())
     } else {
         Err(CliError { code: 1, message: format!("{} seeds violated an invariant", result.findings.len()) })
+    }
+}
+
+/// `ckptsim explore merge DIR…`.
+fn merge_dirs(dirs: &[PathBuf]) -> Result<(), CliError> {
+    let mut results = Vec::new();
+    for dir in dirs {
+        let read =
+            |d: &Path| std::fs::read_dir(d).map_err(|e| CliError::input(format!("cannot read {}: {e}", d.display())));
+        let mut files: Vec<PathBuf> = read(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("shard-"))
+                    && p.extension().is_some_and(|x| x == "json")
+            })
+            .collect();
+        files.sort();
+        for f in files {
+            let text = std::fs::read_to_string(&f)
+                .map_err(|e| CliError::input(format!("cannot read {}: {e}", f.display())))?;
+            let r: ShardResult = serde_json::from_str(&text)
+                .map_err(|e| CliError::input(format!("{} is not a shard result: {e}", f.display())))?;
+            results.push(r);
+        }
+    }
+    let m = merge(&results).map_err(CliError::input)?;
+    say!(
+        "merged {} shards of seeds {}..{} ({}): {} seeds checked, {:.1} operators on average, {} with violations",
+        results.len(),
+        m.start,
+        m.end,
+        m.what,
+        m.checked,
+        m.operators as f64 / m.checked.max(1) as f64,
+        m.findings.len()
+    );
+    for f in &m.findings {
+        for v in &f.violations {
+            say!("seed {}: {v}", f.seed);
+        }
+        say!("  scenario: {}", f.file);
+    }
+    if m.findings.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError { code: 1, message: format!("{} seeds violated an invariant", m.findings.len()) })
     }
 }

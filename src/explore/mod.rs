@@ -55,6 +55,8 @@ pub struct ExploreConfig {
     pub keep_going: bool,
     /// Skip (and do not count) seeds whose scenario has fewer operators.
     pub min_operators: usize,
+    /// Explore only shard `i` of `n`: the seeds `s` of the range with `(s − start) mod n = i`.
+    pub shard: Option<(u64, u64)>,
 }
 
 /// A seed whose scenario broke an invariant.
@@ -135,6 +137,11 @@ pub fn explore(cfg: &ExploreConfig, progress: &(dyn Fn(u64, usize) + Sync)) -> E
                     if seed > limit.load(Ordering::SeqCst) {
                         break;
                     }
+                    if let Some((i, n)) = cfg.shard
+                        && (seed - cfg.seeds.start) % n != i
+                    {
+                        continue;
+                    }
                     let found = match check_seed(seed, cfg) {
                         Checked::Skipped => continue,
                         Checked::Passed(n) => {
@@ -184,4 +191,86 @@ pub fn write_finding(dir: &Path, f: &Finding) -> std::io::Result<PathBuf> {
     let json = serde_json::to_string_pretty(&s).map_err(std::io::Error::other)?;
     std::fs::write(&path, json + "\n")?;
     Ok(path)
+}
+
+/// What one shard of an exploration found: written as `shard-<i>-of-<n>.json`, combined by
+/// [`merge`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShardResult {
+    /// The whole range's first seed.
+    pub start: u64,
+    /// The whole range's end (excluded).
+    pub end: u64,
+    /// This shard's index.
+    pub shard: u64,
+    /// The number of shards.
+    pub shards: u64,
+    /// What was explored (mutant or protocols), for a check that shards belong together.
+    pub what: String,
+    /// Seeds checked.
+    pub checked: u64,
+    /// Operators in the scenarios checked, summed.
+    pub operators: u64,
+    /// Wall-clock seconds the shard took (information only).
+    pub seconds: f64,
+    /// The findings: seed, the invariants that failed (with their messages), the scenario file.
+    pub findings: Vec<ShardFinding>,
+}
+
+/// One finding in a [`ShardResult`].
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ShardFinding {
+    /// The seed.
+    pub seed: u64,
+    /// What failed, `invariant: message` each.
+    pub violations: Vec<String>,
+    /// The scenario file written for it.
+    pub file: String,
+}
+
+/// Combines shard results: every shard `0..n` of the same range and exploration exactly once, or
+/// an error that names what is missing, duplicated or mismatched. The findings come in seed order.
+pub fn merge(results: &[ShardResult]) -> Result<ShardResult, String> {
+    let first = results.first().ok_or("no shard results to merge")?;
+    let n = first.shards;
+    let mut seen = vec![false; n as usize];
+    for r in results {
+        if (r.start, r.end, r.shards, &r.what) != (first.start, first.end, first.shards, &first.what) {
+            return Err(format!(
+                "shard {}/{} explored {}..{} ({}) but shard {}/{} explored {}..{} ({}): they do not belong together",
+                r.shard,
+                r.shards,
+                r.start,
+                r.end,
+                r.what,
+                first.shard,
+                first.shards,
+                first.start,
+                first.end,
+                first.what
+            ));
+        }
+        let slot = seen.get_mut(r.shard as usize).ok_or_else(|| format!("shard {} is not below {n}", r.shard))?;
+        if *slot {
+            return Err(format!("shard {}/{n} appears twice (overlapping results)", r.shard));
+        }
+        *slot = true;
+    }
+    let missing: Vec<String> = (0..n).filter(|&i| !seen[i as usize]).map(|i| i.to_string()).collect();
+    if !missing.is_empty() {
+        return Err(format!("shards missing: {} of {n}", missing.join(", ")));
+    }
+    let mut findings: Vec<ShardFinding> = results.iter().flat_map(|r| r.findings.clone()).collect();
+    findings.sort_by_key(|f| f.seed);
+    Ok(ShardResult {
+        start: first.start,
+        end: first.end,
+        shard: 0,
+        shards: 1,
+        what: first.what.clone(),
+        checked: results.iter().map(|r| r.checked).sum(),
+        operators: results.iter().map(|r| r.operators).sum(),
+        seconds: results.iter().map(|r| r.seconds).fold(0.0, f64::max),
+        findings,
+    })
 }
