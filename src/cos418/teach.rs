@@ -95,12 +95,13 @@ pub fn diagram(top: &Topology, out: &Outcome, n: usize) -> Option<Diagram> {
 /// A narrated log of snapshot `n`: from its start until every server recorded its state and
 /// every link's marker arrived.
 pub fn explain(top: &Topology, out: &Outcome, n: usize) -> Vec<Step> {
-    let tick = |at: u64| format!("{}", at / MS);
+    // The tick number, carried in the step's time field (one tick = one unit here).
+    let tick = |at: u64| (at / MS) as f64;
     let (mut started, mut done, mut recorded) = (false, false, 0);
     let mut recording: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut steps = Vec::new();
     let mut step = |at: u64, task: &str, event: &'static str, text: String, rule: &str| {
-        steps.push(Step { t_ms: tick(at), task: Some(task.to_string()), event, text, rule: rule.to_string() })
+        steps.push(Step { t_ms: tick(at), t_ns: at, task: Some(task.to_string()), event, text, rule: rule.to_string() })
     };
     for e in &out.log {
         if done {

@@ -23,10 +23,17 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     concurrent_checkpoints: true,
     narrate_snapshot: |s| {
         (
-            format!(
-                "{} has barrier {} {}: it snapshots its state and forwards barrier {} on its outputs",
-                s.task, s.cp, s.all_inputs, s.cp
-            ),
+            if s.has_outputs {
+                format!(
+                    "{} has barrier {} {}: it snapshots its state and forwards barrier {} on its outputs",
+                    s.task, s.cp, s.all_inputs, s.cp
+                )
+            } else {
+                format!(
+                    "{} has barrier {} {}: it snapshots its state (a sink: no barrier to forward)",
+                    s.task, s.cp, s.all_inputs
+                )
+            },
             "aligned: snapshot when the last barrier arrived; no in-flight data belongs to the snapshot".into(),
         )
     },

@@ -20,10 +20,17 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     concurrent_checkpoints: true,
     narrate_snapshot: |s| {
         (
-            format!(
-                "{} records its state at its first marker, sends marker {} on every output, and records its other inputs until their markers arrive",
-                s.task, s.cp
-            ),
+            if s.has_outputs {
+                format!(
+                    "{} records its state at its first marker, sends marker {} on every output, and records its other inputs until their markers arrive",
+                    s.task, s.cp
+                )
+            } else {
+                format!(
+                    "{} records its state at its first marker and records its other inputs until their markers arrive (a sink: no marker to send)",
+                    s.task
+                )
+            },
             "Chandy-Lamport: on the first marker record the state and the other channels; no blocking".into(),
         )
     },

@@ -31,6 +31,8 @@ pub struct SnapshotStory<'a> {
     pub all_inputs: &'a str,
     /// The checkpoint already passed its aligned-checkpoint timeout.
     pub past_deadline: bool,
+    /// The task has outputs to forward barriers on (a sink has none).
+    pub has_outputs: bool,
 }
 
 /// Every fact about one protocol.

@@ -6,7 +6,7 @@ use crate::engine::RunResult;
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::protocol::{CheckpointId, SnapshotStory};
 use crate::scenario::{OperatorKind, ProtocolName, Scenario};
-use crate::sim::{SimTime, fmt_ms};
+use crate::sim::{SimTime, fmt_ms, ns_to_ms};
 use crate::trace::TraceEvent;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -14,8 +14,11 @@ use std::collections::BTreeMap;
 /// One narrated step.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Step {
-    /// When (ms, three decimals).
-    pub t_ms: String,
+    /// When (ms; a number in JSON Lines).
+    pub t_ms: f64,
+    /// When, in simulated nanoseconds (the text log prints it as milliseconds, truncated).
+    #[serde(skip)]
+    pub t_ns: SimTime,
     /// The task it happened at, if any.
     pub task: Option<String>,
     /// The trace event behind it.
@@ -51,7 +54,7 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
     let mut acks = 0;
     let mut past_deadline = false;
     let mut step = |t: SimTime, task: Option<String>, event: &'static str, text: String, rule: String| {
-        out.push(Step { t_ms: fmt_ms(t), task, event, text, rule })
+        out.push(Step { t_ms: ns_to_ms(t), t_ns: t, task, event, text, rule })
     };
     for &(t, ev) in &r.protocol_trace {
         let in_window = t >= start && t <= end;
@@ -119,7 +122,14 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                     (format!("{} has finished: its final state joins checkpoint {cp}", task(tk)), "a finished task is part of every later checkpoint with its final state (FLIP-147)".to_string())
                 } else {
                     let name = task(tk);
-                    (protocol.info().narrate_snapshot)(&SnapshotStory { task: &name, cp, all_inputs: &all, past_deadline })
+                    let has_outputs = !g.task(tk).outputs.is_empty();
+                    (protocol.info().narrate_snapshot)(&SnapshotStory {
+                        task: &name,
+                        cp,
+                        all_inputs: &all,
+                        past_deadline,
+                        has_outputs,
+                    })
                 };
                 step(t, Some(task(tk)), "snapshot", text, rule);
             }
@@ -164,7 +174,7 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
 
 /// The steps as text, one per line: `t=… ms  what — rule`.
 pub fn to_text(steps: &[Step]) -> String {
-    steps.iter().map(|s| format!("t={} ms  {}\n            ↳ {}\n", s.t_ms, s.text, s.rule)).collect()
+    steps.iter().map(|s| format!("t={} ms  {}\n            ↳ {}\n", fmt_ms(s.t_ns), s.text, s.rule)).collect()
 }
 
 /// The steps as JSON Lines.
