@@ -85,18 +85,7 @@ impl Scenario {
                 format!("missing; protocol {} needs a checkpointing section with at least `interval_ms`", p.name()),
             )),
             (Some(c), _) => {
-                if p.info().uses_aligned_timeout && c.aligned_checkpoint_timeout_ms.is_none() {
-                    return Err(ScenarioError::field(
-                        "checkpointing.aligned_checkpoint_timeout_ms",
-                        format!("missing; protocol {p} needs the time after which a checkpoint turns unaligned"),
-                    ));
-                }
-                if c.max_concurrent > 1 && !p.info().concurrent_checkpoints {
-                    return Err(ScenarioError::field(
-                        "checkpointing.max_concurrent",
-                        format!("found {}; protocol {p} allows 1 checkpoint at a time", c.max_concurrent),
-                    ));
-                }
+                validate::protocol_fits(c, p)?;
                 c.mode = p;
                 Ok(())
             }

@@ -221,16 +221,30 @@ fn validate_failures(s: &Scenario) -> R {
     Ok(())
 }
 
-fn validate_checkpointing(c: &Checkpointing) -> R {
-    if c.max_concurrent > 1 && !c.mode.info().concurrent_checkpoints {
+/// Whether the checkpointing settings `c` can run protocol `p` (the file's `mode`, or the one
+/// `--protocol` or `compare` switches to): the settings the protocol needs are there, and it
+/// allows as many checkpoints at once as `max_concurrent` asks for.
+pub(super) fn protocol_fits(c: &Checkpointing, p: super::ProtocolName) -> R {
+    if p.info().uses_aligned_timeout && c.aligned_checkpoint_timeout_ms.is_none() {
+        return Err(ScenarioError::field(
+            "checkpointing.aligned_checkpoint_timeout_ms",
+            format!("missing; protocol {p} needs the time after which a checkpoint turns unaligned (milliseconds)"),
+        ));
+    }
+    if c.max_concurrent > 1 && !p.info().concurrent_checkpoints {
         return Err(ScenarioError::field(
             "checkpointing.max_concurrent",
             format!(
-                "found {}; protocol {} allows 1 checkpoint at a time (Flink does not support concurrent unaligned checkpoints)",
-                c.max_concurrent, c.mode
+                "found {}; protocol {p} allows 1 checkpoint at a time (Flink does not support concurrent unaligned checkpoints)",
+                c.max_concurrent
             ),
         ));
     }
+    Ok(())
+}
+
+fn validate_checkpointing(c: &Checkpointing) -> R {
+    protocol_fits(c, c.mode)?;
     const DAY_MS: u64 = 86_400_000;
     range("checkpointing.interval_ms", c.interval_ms, 1, DAY_MS, "milliseconds")?;
     range("checkpointing.timeout_ms", c.timeout_ms, 1, DAY_MS, "milliseconds")?;
@@ -243,18 +257,8 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
         1_000_000,
         "checkpoints",
     )?;
-    match c.aligned_checkpoint_timeout_ms {
-        Some(t) => range("checkpointing.aligned_checkpoint_timeout_ms", t, 0, DAY_MS, "milliseconds")?,
-        None if c.mode.info().uses_aligned_timeout => {
-            return Err(ScenarioError::field(
-                "checkpointing.aligned_checkpoint_timeout_ms",
-                format!(
-                    "missing; mode {} needs the time after which a checkpoint turns unaligned (milliseconds)",
-                    c.mode
-                ),
-            ));
-        }
-        None => {}
+    if let Some(t) = c.aligned_checkpoint_timeout_ms {
+        range("checkpointing.aligned_checkpoint_timeout_ms", t, 0, DAY_MS, "milliseconds")?;
     }
     let st = &c.storage;
     range("checkpointing.storage.sync_base_us", st.sync_base_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
