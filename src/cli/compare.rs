@@ -55,12 +55,7 @@ pub(super) fn exec(a: CompareArgs) -> Result<(), CliError> {
         .iter()
         .zip(&report.results)
         .filter(|(row, _)| ProtocolName::parse(&row.protocol).is_some_and(|p| p.info().exactly_once))
-        .filter(|(row, r)| {
-            row.cut_violations > 0
-                || row.exactly_once_violations > 0
-                || r.summary.job_failed.is_some()
-                || r.summary.watchdog.is_some()
-        })
+        .filter(|(_, r)| !r.summary.failed_checks().is_empty())
         .map(|(row, _)| row.protocol.clone())
         .collect();
     if failed.is_empty() {

@@ -53,22 +53,7 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
 
 /// Exit code 1 when a check failed, the job failed for good, or the watchdog stopped the run.
 fn run_verdict(m: &crate::metrics::Summary) -> Result<(), CliError> {
-    let mut failed = Vec::new();
-    if m.consistent_cut.violations > 0 {
-        failed.push("consistent cut violated");
-    }
-    if m.exactly_once.violations > 0 {
-        failed.push("exactly-once violated");
-    }
-    if m.records.visible_before_completion > 0 {
-        failed.push("output visible before its checkpoint completed");
-    }
-    if m.job_failed.is_some() {
-        failed.push("the job failed");
-    }
-    if m.watchdog.is_some() {
-        failed.push("stopped by the watchdog");
-    }
+    let failed = m.failed_checks();
     if failed.is_empty() { Ok(()) } else { Err(CliError { code: 1, message: failed.join("; ") }) }
 }
 

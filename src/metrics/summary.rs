@@ -58,6 +58,31 @@ pub struct Summary {
     pub exactly_once: ExactlyOnceSummary,
 }
 
+impl Summary {
+    /// The checks this run failed, in words: a consistent-cut or exactly-once violation, output
+    /// visible before its checkpoint completed, a job that failed for good, a watchdog stop.
+    /// Empty when every check that ran passed (the CLI exits 1 otherwise).
+    pub fn failed_checks(&self) -> Vec<&'static str> {
+        let mut failed = Vec::new();
+        if self.consistent_cut.violations > 0 {
+            failed.push("consistent cut violated");
+        }
+        if self.exactly_once.violations > 0 {
+            failed.push("exactly-once violated");
+        }
+        if self.records.visible_before_completion > 0 {
+            failed.push("output visible before its checkpoint completed");
+        }
+        if self.job_failed.is_some() {
+            failed.push("the job failed");
+        }
+        if self.watchdog.is_some() {
+            failed.push("stopped by the watchdog");
+        }
+        failed
+    }
+}
+
 /// `p50`, `p99` and `max` of a figure.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Percentiles {
