@@ -105,8 +105,7 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, RunError> {
             Err(e) => notes.push(format!("{} skipped: {e}", p.name())),
         }
     }
-    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut results = engine::run_many(&scenarios, true, jobs, &|_, _| {})?;
+    let mut results = engine::run_many(&scenarios, true, engine::default_jobs(), &|_, _| {})?;
     let oracle = Oracle::reference(s)?;
     for r in &mut results {
         r.summary.exactly_once = oracle.check(r);

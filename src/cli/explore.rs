@@ -102,7 +102,7 @@ pub(super) fn exec(a: ExploreArgs) -> Result<(), CliError> {
         Some(m) => PathBuf::from("output").join(format!("explore-{}", m.name())),
         None => PathBuf::from("output").join("explore"),
     });
-    let jobs = jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let jobs = jobs.map_or_else(crate::engine::default_jobs, |j| j as usize);
     let invariants = if invariants.is_empty() { Invariant::ALL.to_vec() } else { invariants };
     let total = seeds.end - seeds.start;
     let min_operators = min_operators as usize;

@@ -39,7 +39,7 @@ pub(super) fn exec(a: SweepArgs) -> Result<(), CliError> {
     let SweepArgs { scenario, param, values, protocols, seed, jobs, out } = a;
     let s = load(&scenario, seed, None, &[])?;
     let protocols = if protocols.is_empty() { crate::explore::correct_protocols() } else { protocols };
-    let jobs = jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let jobs = jobs.map_or_else(crate::engine::default_jobs, |j| j as usize);
     let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(format!("sweep-{param}")));
     super::prepare_out(&dir)?;
     say!(

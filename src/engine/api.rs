@@ -157,6 +157,12 @@ pub fn run(scenario: &Scenario, opts: RunOptions) -> Result<RunResult, RunError>
     run_with_protocol(scenario, opts, crate::protocol::create(scenario.protocol()))
 }
 
+/// Worker threads when none is asked for: the machine's cores (1 if unknown). Threads never
+/// change a result — every run is deterministic on its own.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Runs every scenario (each deterministic on its own) on `jobs` threads; results in input order.
 /// `progress(done, total)` is called as runs finish. The first invalid scenario is the error.
 pub fn run_many(

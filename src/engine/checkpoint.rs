@@ -364,6 +364,12 @@ impl Engine<'_> {
         // A finished task's state is final: it does not pause, so it has no synchronous part.
         let sync =
             if finished { 0 } else { cfg.sync_base + CoordinatorConfig::transfer(state_bytes, cfg.sync_bytes_per_sec) };
+        // The copy a restore puts back (a mutant may leave out a key), and its content as the cut
+        // checker compares it with the network's counters.
+        let mut logic = t.logic.clone();
+        if self.sabotage.snapshot_drops_a_key {
+            logic.forget_a_key();
+        }
         let snap = TaskSnapshot {
             at: now,
             state_bytes,
@@ -373,21 +379,14 @@ impl Engine<'_> {
                 .iter()
                 .map(|&c| (c, self.net.consumed(c), self.net.consumed_digest(c), self.net.consumed_kv(c)))
                 .collect(),
-            state_kv: None,
+            state_kv: logic.state_kv(),
             sent: outputs.iter().map(|&c| (c, self.net.sent(c))).collect(),
             sync,
             paused: !finished,
-            logic: {
-                let mut copy = t.logic.clone();
-                if self.sabotage.snapshot_drops_a_key {
-                    copy.forget_a_key();
-                }
-                copy
-            },
+            logic,
             cursor: t.source.as_ref().map(|s| s.cursor().clone()),
             sink,
         };
-        let snap = TaskSnapshot { state_kv: snap.logic.state_kv(), ..snap };
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
         let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
         let persist = !self.sabotage.drop_overtaken_output;

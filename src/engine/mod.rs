@@ -21,7 +21,7 @@ mod restart;
 mod sinks;
 mod watchdog;
 
-pub use api::{Message, RunError, RunOptions, RunResult, Sabotage, run, run_many, run_with_protocol};
+pub use api::{Message, RunError, RunOptions, RunResult, Sabotage, default_jobs, run, run_many, run_with_protocol};
 pub use output::OutputLog;
 
 use api::Capture;

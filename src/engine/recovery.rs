@@ -254,6 +254,9 @@ impl Engine<'_> {
             return;
         }
         if self.faults.down_since.is_none() {
+            // A new failover, not a failure while the job is already down.
+            self.faults.down_since = Some(now);
+            self.faults.catching_up = None;
             self.faults.crashed.clear();
             self.faults.offsets_at_crash.clear();
         }
@@ -281,10 +284,6 @@ impl Engine<'_> {
             _ => vec![true; self.tasks.len()],
         };
         let newly: Vec<bool> = hit.iter().zip(&self.faults.down).map(|(&h, &d)| h && !d).collect();
-        if self.faults.down_since.is_none() {
-            self.faults.down_since = Some(now);
-            self.faults.catching_up = None;
-        }
         if newly.iter().any(|&d| d) {
             for (i, t) in self.tasks.iter().enumerate() {
                 if let (true, Some(s)) = (newly[i], &t.source) {
