@@ -41,10 +41,15 @@ pub struct TaskSnapshot {
 /// One task's progress in one checkpoint.
 #[derive(Clone, Debug, Default)]
 pub struct TaskProgress {
-    /// First barrier (or trigger, for a source) reaching the task.
+    /// The task processed its first barrier (or, for a source, the trigger): Flink's start
+    /// delay ends here and its alignment starts.
     pub first_barrier: Option<SimTime>,
-    /// Latest barrier reaching the task.
+    /// The task processed its latest barrier: once every barrier came, Flink's alignment end.
     pub last_barrier: Option<SimTime>,
+    /// Records the task had taken from its inputs at its first barrier.
+    pub taken_at_first: u64,
+    /// Records the task had taken from its inputs at its latest barrier.
+    pub taken_at_last: u64,
     /// The snapshot, once taken.
     pub snapshot: Option<TaskSnapshot>,
     /// Input channels still being recorded.

@@ -247,7 +247,12 @@ impl Coordinator {
         let completed = outcome == Outcome::Completed;
         let violations = if completed { crate::verify::check_cut(graph, &p) } else { Vec::new() };
         let stats = report::stats(&p, now, outcome, violations.len(), self.record_bytes);
-        let task_rows = p.tasks.iter().zip(&graph.tasks).map(|(tp, t)| report::task_row(&p, tp, &t.name)).collect();
+        let task_rows = p
+            .tasks
+            .iter()
+            .zip(&graph.tasks)
+            .map(|(tp, t)| report::task_row(&p, tp, &t.name, self.record_bytes))
+            .collect();
         out.push(CoordCmd::Ended(Box::new(Ended { cp, outcome, stats, task_rows, violations })));
         if completed {
             // Flink's CheckpointRequestDecider: the min pause counts from the last *completed*

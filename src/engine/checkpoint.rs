@@ -216,9 +216,6 @@ impl Engine<'_> {
                 let (now, arrived) = (self.now, self.net.arrived(ch));
                 let Some(p) = self.pending_mut(cp) else { return }; // aborted: dropped
                 let timing = p.timing;
-                let tp = &mut p.tasks[to.0 as usize];
-                tp.first_barrier.get_or_insert(now);
-                tp.last_barrier = Some(now);
                 p.channels[ch.0 as usize].barrier_bound = Some(arrived);
                 let aligning = p.tasks[to.0 as usize].snapshot.is_none();
                 self.close_recording(ch, cp);
@@ -253,10 +250,7 @@ impl Engine<'_> {
         match m {
             Mail::Trigger(cp) => {
                 if self.pending(cp).is_some() {
-                    let now = self.now;
-                    let tp = &mut self.pending_mut(cp).expect("checked").tasks[task.0 as usize];
-                    tp.first_barrier.get_or_insert(now);
-                    tp.last_barrier = Some(now);
+                    self.mark_barrier(task, cp);
                     self.snapshot(task, cp, false);
                 }
             }
@@ -274,10 +268,26 @@ impl Engine<'_> {
         self.barrier_reached(task, ch, cp, false);
     }
 
+    /// The task processes a barrier of `cp` (or, for a source, the trigger): Flink's start delay
+    /// ends at the first, its alignment runs from the first to the last, and the records the task
+    /// took in between are its "processed data during alignment".
+    fn mark_barrier(&mut self, task: TaskId, cp: CheckpointId) {
+        let (now, taken) = (self.now, self.tasks[task.0 as usize].taken);
+        let Some(p) = self.pending_mut(cp) else { return };
+        let tp = &mut p.tasks[task.0 as usize];
+        if tp.first_barrier.is_none() {
+            tp.first_barrier = Some(now);
+            tp.taken_at_first = taken;
+        }
+        tp.last_barrier = Some(now);
+        tp.taken_at_last = taken;
+    }
+
     fn barrier_reached(&mut self, task: TaskId, ch: ChannelId, cp: CheckpointId, overtaking: bool) {
         if self.pending(cp).is_none() {
             return; // the checkpoint was aborted: its barriers are dropped
         }
+        self.mark_barrier(task, cp);
         let view = self.view(task, cp);
         self.decide(task, |p, out| p.on_barrier(&view, ch, cp, overtaking, out));
     }

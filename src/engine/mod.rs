@@ -125,6 +125,8 @@ struct TaskRt {
     sink: Option<Sink>,
     /// Sources: the log position at the start (a restart without a checkpoint rewinds here).
     initial_cursor: Option<crate::operator::LogCursor>,
+    /// Records taken from the inputs since the run began (for "processed data during alignment").
+    taken: u64,
 }
 
 struct Engine<'a> {
@@ -218,6 +220,7 @@ impl<'a> Engine<'a> {
                     sync_until: 0,
                     state_digest: 0,
                     initial_cursor,
+                    taken: 0,
                     sink: (spec.kind == OperatorKind::Sink).then(|| {
                         let d = if checkpointing {
                             spec.delivery.unwrap_or(Delivery::Transactional)
@@ -487,6 +490,7 @@ impl<'a> Engine<'a> {
                     return;
                 }
                 Some(Taken::Record(ch, r)) => {
+                    self.tasks[ti].taken += 1;
                     if let Some(c) = &mut self.capture {
                         c.consumed(ch, r.seq, self.faults.restarts, self.now);
                     }

@@ -45,22 +45,25 @@ pub struct CheckpointStats {
     pub end_ms: f64,
     /// How it ended.
     pub outcome: Outcome,
-    /// End − trigger.
+    /// End − trigger (Flink's "End to End Duration" of the checkpoint).
     pub duration_ms: f64,
-    /// Largest start delay (trigger → first barrier at a task).
+    /// Largest start delay: trigger → a task processes its first barrier (Flink's "Start Delay").
     pub start_delay_max_ms: f64,
-    /// Largest alignment (first barrier → snapshot at a task).
+    /// Largest alignment: a task's first → latest processed barrier (Flink's "Alignment
+    /// Duration"; it runs until the last barrier for unaligned checkpoints too).
     pub alignment_max_ms: f64,
-    /// Largest synchronous part.
+    /// Largest synchronous part (Flink's "Sync Duration").
     pub sync_max_ms: f64,
-    /// Largest asynchronous upload.
+    /// Largest asynchronous upload (Flink's "Async Duration").
     pub async_max_ms: f64,
-    /// Operator state, all tasks.
+    /// Operator state, all tasks (Flink's "Checkpointed Data Size" for full snapshots).
     pub state_bytes: u64,
-    /// Channel state (in-flight data), all channels.
+    /// Channel state (in-flight data), all channels (Flink's "Persisted Data").
     pub channel_state_bytes: u64,
     /// Channel state in records.
     pub channel_state_records: u64,
+    /// Data the tasks processed during alignment, all tasks (Flink's "Processed Data").
+    pub processed_bytes: u64,
     /// Consistent-cut violations found in this checkpoint (completed ones only).
     pub cut_violations: usize,
 }
@@ -77,9 +80,9 @@ pub struct TaskCheckpointRow {
     pub first_barrier_ms: Option<f64>,
     /// Last barrier reached the task.
     pub last_barrier_ms: Option<f64>,
-    /// First barrier − trigger.
+    /// First barrier − trigger (Flink's "Start Delay").
     pub start_delay_ms: Option<f64>,
-    /// Snapshot − first barrier.
+    /// Last barrier − first barrier (Flink's "Alignment Duration").
     pub alignment_ms: Option<f64>,
     /// Snapshot time.
     pub snapshot_ms: Option<f64>,
@@ -89,8 +92,13 @@ pub struct TaskCheckpointRow {
     pub async_ms: Option<f64>,
     /// Ack received by the coordinator.
     pub ack_ms: Option<f64>,
+    /// Ack − trigger (Flink's per-subtask "End to End Duration").
+    pub end_to_end_ms: Option<f64>,
+    /// Data taken from the inputs between the first and the latest barrier (Flink's
+    /// "Processed Data").
+    pub processed_bytes: u64,
     /// Operator state.
     pub state_bytes: u64,
-    /// Channel state this task persisted.
+    /// Channel state this task persisted (Flink's "Persisted Data").
     pub channel_state_bytes: u64,
 }
