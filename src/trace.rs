@@ -27,6 +27,12 @@ pub enum TraceEvent {
         /// Records in the buffer; 0 for an event.
         records: u32,
     },
+    /// A receiver's *ResumeConsumption* reached a sender that had paused the channel after an
+    /// aligned barrier.
+    Resume {
+        /// The channel.
+        ch: ChannelId,
+    },
     /// A credit announcement reached a sender.
     Credit {
         /// The channel.
@@ -150,6 +156,7 @@ impl TraceEvent {
             TraceEvent::Restart => (18, [0, 0, 0]),
             TraceEvent::Failover => (19, [0, 0, 0]),
             TraceEvent::NotifyAborted { task, cp } => (20, [task.0 as u64, cp, 0]),
+            TraceEvent::Resume { ch } => (21, [ch.0 as u64, 0, 0]),
         }
     }
 
@@ -168,6 +175,7 @@ impl TraceEvent {
                 format!(r#"{{"t_ns":{t},"ev":"arrive","channel":"{}","records":{records}}}"#, ch(c))
             }
             TraceEvent::Credit { ch: c, n } => format!(r#"{{"t_ns":{t},"ev":"credit","channel":"{}","n":{n}}}"#, ch(c)),
+            TraceEvent::Resume { ch: c } => format!(r#"{{"t_ns":{t},"ev":"resume","channel":"{}"}}"#, ch(c)),
             TraceEvent::Blocked { task: t2 } => {
                 format!(r#"{{"t_ns":{t},"ev":"blocked","task":"{}"}}"#, task(t2))
             }

@@ -289,7 +289,10 @@ fn the_failure_examples_in_the_readme_hold() {
     let mut s = example("tolerable-failures");
     s.set_protocol(ProtocolName::UNALIGNED).unwrap();
     let m = checked(&s).summary;
-    assert_eq!((m.checkpoints.aborted, m.job_failed.is_none(), m.exactly_once.violations), (0, true, 0));
+    // Every checkpoint while the sources read completes; the one triggered as they finish waits
+    // for the slow task's end of partition and times out, without a failover.
+    assert_eq!((m.checkpoints.completed, m.checkpoints.aborted), (20, 1));
+    assert_eq!((m.recovery.checkpoint_failovers, m.job_failed.is_none(), m.exactly_once.violations), (0, true, 0));
     // Region vs full restart.
     let mut s = example("two-pipelines");
     let region = checked(&s).summary;
@@ -326,7 +329,7 @@ fn the_failure_examples_in_the_readme_hold() {
 #[test]
 fn tasks_hear_of_timed_out_checkpoints_and_the_sink_commits_later() {
     let mut s = common::load("backpressure");
-    s.checkpointing.as_mut().unwrap().timeout_ms = 100;
+    s.checkpointing.as_mut().unwrap().timeout_ms = 50;
     s.checkpointing.as_mut().unwrap().tolerable_failed_checkpoints = 1000;
     let mut r =
         engine::run(&s, RunOptions { collect_output: true, keep_protocol_trace: true, ..Default::default() }).unwrap();

@@ -254,7 +254,10 @@ impl Engine<'_> {
                     self.snapshot(task, cp, false);
                 }
             }
-            Mail::Barrier(ch, cp) => self.barrier_reached(task, ch, cp, true),
+            Mail::Barrier(ch, cp) => {
+                self.barrier_reached(task, ch, cp, true);
+                self.net.resume_if_owed(ch, self.now, &mut self.queue);
+            }
             Mail::Deadline(cp) => {
                 if self.pending(cp).is_some() {
                     let view = self.view(task, cp);
@@ -266,6 +269,8 @@ impl Engine<'_> {
 
     pub(super) fn on_inband_barrier(&mut self, task: TaskId, ch: ChannelId, cp: CheckpointId) {
         self.barrier_reached(task, ch, cp, false);
+        // Not blocked (the last barrier, or an aborted checkpoint's): the sender may go on.
+        self.net.resume_if_owed(ch, self.now, &mut self.queue);
     }
 
     /// The task processes a barrier of `cp` (or, for a source, the trigger): Flink's start delay
@@ -330,6 +335,7 @@ impl Engine<'_> {
                             let ch = self.graph.tasks[task.0 as usize].input_gates[g][i];
                             if self.net.is_blocked(ch) {
                                 self.net.set_blocked(ch, false);
+                                self.net.resume_if_owed(ch, self.now, &mut self.queue);
                                 let since = self.input_blocked_since[ch.0 as usize].take().unwrap_or(self.now);
                                 self.input_blocked_ns += self.now - since;
                                 self.tracer.record(self.now, TraceEvent::Unblock { ch }, &self.graph);

@@ -186,7 +186,12 @@ impl<'a> Engine<'a> {
             _ => None,
         };
         let faults = recovery::Faults::new(scenario, &graph, &rngs);
-        let net = Network::new(&graph, NetConfig::from_scenario(&scenario.network), rngs.stream(Component::Network));
+        let net_cfg = NetConfig {
+            pause_after_barrier: checkpointing
+                && protocol.as_ref().is_some_and(|p| p.name().info().pauses_sender_after_barrier),
+            ..NetConfig::from_scenario(&scenario.network)
+        };
+        let net = Network::new(&graph, net_cfg, rngs.stream(Component::Network));
         let tasks = graph
             .tasks
             .iter()
@@ -373,6 +378,7 @@ impl<'a> Engine<'a> {
                 self.tracer.record(self.now, TraceEvent::Arrive { ch, records }, &self.graph);
             }
             NetEvent::Credit(ch, n) => self.tracer.record(self.now, TraceEvent::Credit { ch, n }, &self.graph),
+            NetEvent::Resume(ch) => self.tracer.record(self.now, TraceEvent::Resume { ch }, &self.graph),
         }
         if let (Some(arrival), NetEvent::Arrive(ch)) = (self.net.handle(n, self.now, &mut self.queue), n) {
             self.on_arrival(ch, arrival);

@@ -8,8 +8,14 @@
 //! and the data it overtook is returned to the caller to persist as output channel state. It
 //! cannot overtake what is already on the wire; at the receiver it does not join the channel's
 //! queue but is reported to the engine at once.
-//! When a channel's backlog reaches `max_buffers_per_channel` the channel is *full* and its
-//! sending task stops (backpressure) until a buffer leaves.
+//! Every output edge of a task is one *result partition* with its own buffer pool, as in
+//! Flink's `ResultPartitionFactory`: `subpartitions × buffers_per_channel +
+//! floating_buffers_per_gate` buffers, of which one subpartition (channel) may hold at most
+//! `max_buffers_per_channel`. A buffer is taken from the pool when a record starts it and goes back
+//! when it leaves for the wire. When a partition's pool is used up, or one of its channels holds
+//! its maximum, the partition is *unavailable* and its task stops (backpressure) until a buffer
+//! leaves. A record is always written whole: the buffer it needs past the limit is Flink's
+//! overdraft buffer (FLIP-227), and the task stops before its next record.
 //!
 //! The **receiver** owns `buffers_per_channel` exclusive buffers per channel and shares
 //! `floating_buffers_per_gate` floating buffers per input gate. Each data buffer carries the
@@ -43,6 +49,8 @@ pub enum NetEvent {
     Arrive(ChannelId),
     /// The receiver's credit announcement reaches the sender.
     Credit(ChannelId, u32),
+    /// The receiver's *ResumeConsumption* reaches a sender paused after a barrier.
+    Resume(ChannelId),
 }
 
 /// An element of a channel's stream.
@@ -93,7 +101,10 @@ struct SendSide {
     credit: u32,
     in_flight: VecDeque<(Element, u32)>,
     last_arrival: SimTime,
+    /// The channel holds `max_buffers_per_channel` pool buffers.
     full: bool,
+    /// Sent an aligned barrier: nothing more leaves until the receiver resumes consumption.
+    paused: bool,
     /// Records written to the channel so far (the next sequence number).
     sent: u64,
 }
@@ -108,6 +119,8 @@ struct RecvSide {
     last_backlog: u32,
     in_ready: bool,
     blocked: bool,
+    /// Took an aligned barrier: owes the sender a *ResumeConsumption* once not blocked.
+    owes_resume: bool,
     waiting_floating: bool,
     max_queued: u32,
     /// Records that reached the receiver so far.
@@ -125,8 +138,24 @@ struct Chan {
     from: TaskId,
     to: TaskId,
     gate: usize,
+    /// The sender's result partition.
+    part: usize,
     send: SendSide,
     recv: RecvSide,
+}
+
+/// A result partition: one output edge of one task, with its buffer pool.
+#[derive(Debug)]
+struct Partition {
+    task: TaskId,
+    /// Pool size.
+    size: u32,
+    /// Buffers in use: finished ones waiting to leave, plus partly filled ones.
+    used: u32,
+    /// Channels holding their maximum.
+    full_chans: u32,
+    /// Counted in `full_outputs` of its task.
+    unavailable: bool,
 }
 
 #[derive(Debug, Default)]
@@ -144,12 +173,15 @@ pub struct NetConfig {
     pub exclusive: u32,
     /// Floating buffers per gate.
     pub floating: u32,
-    /// Sender backlog at which a channel is full.
+    /// Buffers one output channel may hold at the sender.
     pub max_backlog: u32,
     /// One-way latency.
     pub latency: SimTime,
     /// Maximum extra latency.
     pub jitter: SimTime,
+    /// A sender pauses a channel after an in-band barrier until the receiver resumes it
+    /// (Flink's aligned barriers; see [`crate::protocol::ProtocolInfo::pauses_sender_after_barrier`]).
+    pub pause_after_barrier: bool,
 }
 
 impl NetConfig {
@@ -162,12 +194,18 @@ impl NetConfig {
             max_backlog: n.max_buffers_per_channel,
             latency: n.latency_us * US,
             jitter: n.jitter_us * US,
+            pause_after_barrier: false,
         }
     }
 
     /// The most data buffers a receiver may ever hold for one channel.
     pub fn credit_bound(&self) -> u32 {
         self.exclusive + self.floating
+    }
+
+    /// Buffers in the output pool of a result partition with `subpartitions` channels.
+    pub fn output_pool(&self, subpartitions: usize) -> u32 {
+        subpartitions as u32 * self.exclusive + self.floating
     }
 }
 
@@ -180,7 +218,9 @@ pub struct Network {
     gates: Vec<Gate>,
     /// Per task: input channels that have something to take, in the order they became available.
     ready: Vec<VecDeque<ChannelId>>,
-    /// Per task: how many of its output channels are full.
+    /// Result partitions (output edges of tasks) and their pools.
+    parts: Vec<Partition>,
+    /// Per task: how many of its result partitions are unavailable.
     full_outputs: Vec<u32>,
     wakeups: Vec<TaskId>,
     spare: Vec<Vec<Record>>,
@@ -197,13 +237,31 @@ impl Network {
                 gates.push(Gate { floating_free: cfg.floating, waiting: VecDeque::new() });
             }
         }
+        let mut parts = Vec::new();
+        let mut part_of = vec![0; graph.channels.len()];
+        for (t, task) in graph.tasks.iter().enumerate() {
+            for chs in &task.outputs {
+                for ch in chs {
+                    part_of[ch.0 as usize] = parts.len();
+                }
+                parts.push(Partition {
+                    task: TaskId(t as u32),
+                    size: cfg.output_pool(chs.len()),
+                    used: 0,
+                    full_chans: 0,
+                    unavailable: false,
+                });
+            }
+        }
         let chans = graph
             .channels
             .iter()
-            .map(|c| Chan {
+            .enumerate()
+            .map(|(i, c)| Chan {
                 from: c.from,
                 to: c.to,
                 gate: gate_base[c.to.0 as usize] + c.gate,
+                part: part_of[i],
                 send: SendSide {
                     current: Vec::with_capacity(cfg.buffer_records),
                     credit: cfg.exclusive,
@@ -218,6 +276,7 @@ impl Network {
             chans,
             gates,
             ready: vec![VecDeque::new(); graph.tasks.len()],
+            parts,
             full_outputs: vec![0; graph.tasks.len()],
             wakeups: Vec::new(),
             spare: Vec::new(),
@@ -254,7 +313,11 @@ impl Network {
         let started = send.current.is_empty();
         send.current.push(Record { seq: send.sent, ..r });
         send.sent += 1;
-        if send.current.len() >= self.cfg.buffer_records {
+        let finished = send.current.len() >= self.cfg.buffer_records;
+        if started {
+            self.take_pool_buffer(ch);
+        }
+        if finished {
             self.finish_buffer(ch, now, q);
         }
         started
@@ -276,10 +339,6 @@ impl Network {
         let buf = std::mem::replace(&mut c.send.current, fresh);
         c.send.backlog.push_back(Element::Data(buf));
         c.send.backlog_data += 1;
-        if !c.send.full && c.send.backlog_data >= self.cfg.max_backlog {
-            c.send.full = true;
-            self.full_outputs[c.from.0 as usize] += 1;
-        }
         self.try_send(ch, now, q);
     }
 
@@ -330,6 +389,7 @@ impl Network {
         let r = &mut self.chans[ch.0 as usize].recv;
         let Some(pos) = r.queue.iter().position(|e| *e == Element::Barrier(id)) else { return false };
         r.queue.remove(pos);
+        r.owes_resume |= self.cfg.pause_after_barrier;
         if r.queue.is_empty() && r.in_ready {
             // The barrier was all that was queued: the channel has nothing to take any more.
             r.in_ready = false;
@@ -385,6 +445,7 @@ impl Network {
         loop {
             let c = &self.chans[ch.0 as usize];
             match c.send.backlog.front() {
+                _ if c.send.paused => break,
                 None => break,
                 Some(Element::Data(_)) if c.send.credit == 0 => break,
                 Some(_) => {}
@@ -392,23 +453,68 @@ impl Network {
             let delay = self.delay();
             let c = &mut self.chans[ch.0 as usize];
             let e = c.send.backlog.pop_front().expect("checked non-empty");
-            if matches!(e, Element::Data(_)) {
+            let data = matches!(e, Element::Data(_));
+            if data {
                 c.send.credit -= 1;
                 c.send.backlog_data -= 1;
             }
+            c.send.paused = self.cfg.pause_after_barrier && matches!(e, Element::Barrier(_));
             // FIFO: a message never overtakes an earlier one on the same channel.
             let at = (now + delay).max(c.send.last_arrival);
             c.send.last_arrival = at;
             c.send.in_flight.push_back((e, c.send.backlog_data));
             q.push(at, NetEvent::Arrive(ch).into());
+            if data {
+                self.return_pool_buffer(ch);
+            }
         }
-        let c = &mut self.chans[ch.0 as usize];
-        if c.send.full && c.send.backlog_data < self.cfg.max_backlog {
-            c.send.full = false;
-            let from = c.from.0 as usize;
-            self.full_outputs[from] -= 1;
-            if self.full_outputs[from] == 0 {
-                self.wakeups.push(c.from);
+    }
+
+    /// Buffers of the pool the sender of `ch` holds for it: finished ones and a partly filled one.
+    fn chan_used(&self, ch: ChannelId) -> u32 {
+        let s = &self.chans[ch.0 as usize].send;
+        s.backlog_data + u32::from(!s.current.is_empty())
+    }
+
+    /// A record started a new buffer on `ch`: one more buffer of its partition's pool in use.
+    fn take_pool_buffer(&mut self, ch: ChannelId) {
+        let part = self.chans[ch.0 as usize].part;
+        self.parts[part].used += 1;
+        if !self.chans[ch.0 as usize].send.full && self.chan_used(ch) >= self.cfg.max_backlog {
+            self.chans[ch.0 as usize].send.full = true;
+            self.parts[part].full_chans += 1;
+        }
+        self.update_partition(part);
+    }
+
+    /// A data buffer left for the wire: its pool buffer is free again.
+    fn return_pool_buffer(&mut self, ch: ChannelId) {
+        let part = self.chans[ch.0 as usize].part;
+        self.parts[part].used -= 1;
+        if self.chans[ch.0 as usize].send.full && self.chan_used(ch) < self.cfg.max_backlog {
+            self.chans[ch.0 as usize].send.full = false;
+            self.parts[part].full_chans -= 1;
+        }
+        self.update_partition(part);
+    }
+
+    /// Counts the partition in its task's unavailable outputs while its pool is used up or one of
+    /// its channels holds its maximum; wakes the task when its last output becomes available.
+    fn update_partition(&mut self, part: usize) {
+        let p = &mut self.parts[part];
+        let unavailable = p.used >= p.size || p.full_chans > 0;
+        if unavailable == p.unavailable {
+            return;
+        }
+        p.unavailable = unavailable;
+        let t = p.task;
+        let n = &mut self.full_outputs[t.0 as usize];
+        if unavailable {
+            *n += 1;
+        } else {
+            *n -= 1;
+            if *n == 0 {
+                self.wakeups.push(t);
             }
         }
     }
@@ -422,7 +528,23 @@ impl Network {
                 self.try_send(ch, now, q);
                 None
             }
+            NetEvent::Resume(ch) => {
+                self.chans[ch.0 as usize].send.paused = false;
+                self.try_send(ch, now, q);
+                None
+            }
             NetEvent::Arrive(ch) => Some(self.arrive(ch, now, q)),
+        }
+    }
+
+    /// After the receiver handled a barrier from `ch` or unblocked `ch`: if it owes the sender a
+    /// *ResumeConsumption* and the channel is not blocked, sends it (it travels with the latency).
+    pub fn resume_if_owed<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
+        let r = &mut self.chans[ch.0 as usize].recv;
+        if r.owes_resume && !r.blocked {
+            r.owes_resume = false;
+            let at = now + self.delay();
+            q.push(at, NetEvent::Resume(ch).into());
         }
     }
 
@@ -507,7 +629,10 @@ impl Network {
                     c.recv.consumed_kv.wrapping_add(crate::sim::mix64(r.key).wrapping_mul(r.value as u64));
                 (Taken::Record(ch, r), c.recv.head_read == buf.len())
             }
-            Element::Barrier(id) => (Taken::Barrier(ch, *id), true),
+            Element::Barrier(id) => {
+                c.recv.owes_resume |= self.cfg.pause_after_barrier;
+                (Taken::Barrier(ch, *id), true)
+            }
             Element::EndOfPartition => (Taken::EndOfPartition(ch), true),
             Element::PriorityBarrier(_) => unreachable!("priority barriers are never queued"),
         };
@@ -567,6 +692,11 @@ impl Network {
             if *is_down {
                 self.ready[t].clear();
                 self.full_outputs[t] = 0;
+            }
+        }
+        for p in &mut self.parts {
+            if down[p.task.0 as usize] {
+                (p.used, p.full_chans, p.unavailable) = (0, 0, false);
             }
         }
         self.wakeups.retain(|t| !down[t.0 as usize]);

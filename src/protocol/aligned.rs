@@ -21,6 +21,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     channel_state: ChannelStateRule::Never,
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
+    pauses_sender_after_barrier: true,
     narrate_snapshot: |s| {
         (
             if s.has_outputs {
@@ -42,7 +43,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
 /// The aligned protocol.
 #[derive(Clone, Debug, Default)]
 pub struct Aligned {
-    barriers: BarrierCount,
+    pub(super) barriers: BarrierCount,
 }
 
 impl Aligned {

@@ -20,6 +20,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     channel_state: ChannelStateRule::Never,
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
+    pauses_sender_after_barrier: false,
     narrate_snapshot: |s| {
         (
             format!(

@@ -18,6 +18,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     channel_state: ChannelStateRule::Always,
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
+    pauses_sender_after_barrier: false,
     narrate_snapshot: |s| {
         (
             if s.has_outputs {

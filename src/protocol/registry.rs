@@ -55,6 +55,11 @@ pub struct ProtocolInfo {
     /// Flink does not allow it for unaligned checkpoints (aligned timeout included): a priority
     /// barrier of the next checkpoint would keep a task from ever taking a record.
     pub concurrent_checkpoints: bool,
+    /// Whether a sender stops sending on a channel after an in-band barrier until the receiver
+    /// has finished aligning and sends *ResumeConsumption* (Flink's aligned barriers:
+    /// `PipelinedSubpartition` blocks after a barrier that needs alignment), so that the data
+    /// behind the barrier waits at the sender, in its output pool.
+    pub pauses_sender_after_barrier: bool,
     /// The narration of one task's snapshot: what happened, and the rule behind it.
     pub narrate_snapshot: fn(&SnapshotStory) -> (String, String),
 }
@@ -67,6 +72,7 @@ const NONE: ProtocolInfo = ProtocolInfo {
     channel_state: ChannelStateRule::Never,
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
+    pauses_sender_after_barrier: false,
     narrate_snapshot: |_| (String::new(), String::new()),
 };
 

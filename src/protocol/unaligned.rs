@@ -22,6 +22,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     channel_state: ChannelStateRule::Always,
     uses_aligned_timeout: false,
     concurrent_checkpoints: false,
+    pauses_sender_after_barrier: false,
     narrate_snapshot: |s| {
         (
             format!(

@@ -108,6 +108,10 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                 let node = g.channel(ch);
                 step(t, Some(task(node.to)), "unblock", format!("{} unblocks its input from {}", task(node.to), task(node.from)), "the snapshot is taken (or the checkpoint ended): blocked inputs flow again".into());
             }
+            TraceEvent::Resume { ch } if in_window => {
+                let node = g.channel(ch);
+                step(t, Some(task(node.from)), "resume", format!("{} resumes sending to {}: its ResumeConsumption arrived", task(node.from), task(node.to)), "aligned: a sender holds what follows a barrier on that channel until the receiver has aligned (the data waits in the sender's buffers, not the receiver's)".into());
+            }
             TraceEvent::Deadline { cp: c } if c == cp => {
                 past_deadline = true;
                 let ms = ck.and_then(|c| c.aligned_checkpoint_timeout_ms).unwrap_or(0);

@@ -1,0 +1,89 @@
+//! The network on its own: Flink's output buffer pool (`subpartitions × buffers_per_channel +
+//! floating_buffers_per_gate`, at most `max_buffers_per_channel` per subpartition) and the pause
+//! of a channel after an aligned barrier until the receiver's *ResumeConsumption*.
+
+use ckptsim::graph::{ChannelId, Graph, TaskId};
+use ckptsim::net::{Element, NetConfig, NetEvent, Network};
+use ckptsim::operator::{Lineage, Record};
+use ckptsim::scenario::{ArrivalSpec, OperatorKind, OperatorSpec, Partitioner, Scenario};
+use ckptsim::sim::{Component, EventQueue, RngTree};
+
+/// One source task fanning out to `fan_out` sink tasks.
+fn fan_out(fan_out: u32) -> (Graph, NetConfig) {
+    let s = Scenario::builder("fan-out", 1)
+        .operator(OperatorSpec::source("src", 1, 10, ArrivalSpec::Constant { rate_per_sec: 1000 }))
+        .operator(OperatorSpec::new("sink", OperatorKind::Sink).parallelism(fan_out))
+        .edge("src", "sink", Partitioner::Rebalance)
+        .network(|n| n.buffer_records = 1)
+        .build()
+        .unwrap();
+    (Graph::build(&s), NetConfig::from_scenario(&s.network))
+}
+
+fn record(i: u64) -> Record {
+    Record { key: i, value: 1, lineage: Lineage { partition: 0, offset: i }, arrival: 0, seq: 0 }
+}
+
+/// Writes one-record buffers on the channels `pick(i)` until the sending task must stop;
+/// nothing is ever consumed. Returns how many records it took.
+fn records_until_blocked(fan: u32, pick: impl Fn(u64) -> usize) -> u64 {
+    let (g, cfg) = fan_out(fan);
+    let mut net = Network::new(&g, cfg, RngTree::new(1).stream(Component::Network));
+    let mut q: EventQueue<NetEvent> = EventQueue::new();
+    let chans = &g.tasks[0].outputs[0];
+    let src = TaskId(0);
+    let mut i = 0;
+    while !net.output_blocked(src) {
+        net.push_record(chans[pick(i)], record(i), 0, &mut q);
+        i += 1;
+        assert!(i < 1000, "the sender never stopped");
+    }
+    i
+}
+
+#[test]
+fn the_output_pool_is_shared_by_the_subpartitions_as_in_flink() {
+    let (_, cfg) = fan_out(4);
+    assert_eq!(cfg.output_pool(4), 4 * 2 + 8);
+    // Round robin over 4 channels: 2 buffers per channel leave on the initial credits, then the
+    // 16 buffers of the pool fill up (no channel reaches its own maximum of 10).
+    assert_eq!(records_until_blocked(4, |i| (i % 4) as usize), 4 * 2 + 16);
+    // All on one channel: 2 leave on credit, then that subpartition holds its maximum of 10.
+    assert_eq!(records_until_blocked(4, |_| 0), 2 + 10);
+    // One channel: the pool (1 × 2 + 8) and the per-channel maximum coincide.
+    assert_eq!(records_until_blocked(1, |_| 0), 2 + 10);
+}
+
+#[test]
+fn a_sender_pauses_after_an_aligned_barrier_until_the_receiver_resumes() {
+    let (g, cfg) = fan_out(1);
+    let cfg = NetConfig { pause_after_barrier: true, ..cfg };
+    let mut net = Network::new(&g, cfg, RngTree::new(1).stream(Component::Network));
+    let mut q: EventQueue<NetEvent> = EventQueue::new();
+    let ch = ChannelId(0);
+    let sink = TaskId(1);
+    net.push_event(ch, Element::Barrier(1), 0, &mut q);
+    net.push_record(ch, record(0), 0, &mut q);
+    // Only the barrier is on the wire: the record behind it waits at the sender.
+    let mut arrivals = 0;
+    while let Some((t, ev)) = q.pop() {
+        if matches!(ev, NetEvent::Arrive(_)) {
+            arrivals += 1;
+        }
+        net.handle(ev, t, &mut q);
+    }
+    assert_eq!((arrivals, net.backlog_buffers(ch)), (1, 1));
+    // The receiver takes the barrier; while it keeps the channel blocked nothing is resumed.
+    net.take(sink, 1, &mut q).expect("the barrier");
+    net.set_blocked(ch, true);
+    net.resume_if_owed(ch, 1, &mut q);
+    assert!(q.is_empty());
+    // Alignment over: the ResumeConsumption travels back and the record follows.
+    net.set_blocked(ch, false);
+    net.resume_if_owed(ch, 1, &mut q);
+    let (t, ev) = q.pop().unwrap();
+    assert_eq!(ev, NetEvent::Resume(ch));
+    net.handle(ev, t, &mut q);
+    assert_eq!(net.backlog_buffers(ch), 0);
+    assert!(matches!(q.pop(), Some((_, NetEvent::Arrive(c))) if c == ch));
+}
