@@ -33,6 +33,13 @@ pub enum TraceEvent {
         /// The channel.
         ch: ChannelId,
     },
+    /// A debloating receiver's new buffer size reached a sender.
+    BufferSize {
+        /// The channel.
+        ch: ChannelId,
+        /// The new size (bytes).
+        bytes: u32,
+    },
     /// A credit announcement reached a sender.
     Credit {
         /// The channel.
@@ -157,6 +164,7 @@ impl TraceEvent {
             TraceEvent::Failover => (19, [0, 0, 0]),
             TraceEvent::NotifyAborted { task, cp } => (20, [task.0 as u64, cp, 0]),
             TraceEvent::Resume { ch } => (21, [ch.0 as u64, 0, 0]),
+            TraceEvent::BufferSize { ch, bytes } => (22, [ch.0 as u64, bytes as u64, 0]),
         }
     }
 
@@ -176,6 +184,9 @@ impl TraceEvent {
             }
             TraceEvent::Credit { ch: c, n } => format!(r#"{{"t_ns":{t},"ev":"credit","channel":"{}","n":{n}}}"#, ch(c)),
             TraceEvent::Resume { ch: c } => format!(r#"{{"t_ns":{t},"ev":"resume","channel":"{}"}}"#, ch(c)),
+            TraceEvent::BufferSize { ch: c, bytes } => {
+                format!(r#"{{"t_ns":{t},"ev":"buffer_size","channel":"{}","bytes":{bytes}}}"#, ch(c))
+            }
             TraceEvent::Blocked { task: t2 } => {
                 format!(r#"{{"t_ns":{t},"ev":"blocked","task":"{}"}}"#, task(t2))
             }
@@ -222,6 +233,7 @@ impl TraceEvent {
             TraceEvent::Process { .. }
                 | TraceEvent::Arrive { .. }
                 | TraceEvent::Credit { .. }
+                | TraceEvent::BufferSize { .. }
                 | TraceEvent::Blocked { .. }
                 | TraceEvent::Unblocked { .. }
         )

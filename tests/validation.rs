@@ -121,6 +121,28 @@ fn zero_parallelism_buffer_and_rate() {
 }
 
 #[test]
+fn debloating_settings_are_checked_when_enabled() {
+    let mut v = base();
+    v["network"]["debloat"] = json!({"enabled": true, "threshold_percentages": 150});
+    assert_field_error(&v, "network.debloat.threshold_percentages", &["found 150", "0..=100"]);
+    let mut v = base();
+    v["network"]["debloat"] = json!({"enabled": true, "period_ms": 0});
+    assert_field_error(&v, "network.debloat.period_ms", &["found 0"]);
+    // The smallest buffer cannot exceed the largest (buffer_records × record_bytes), but only
+    // matters when debloating is on.
+    let mut v = base();
+    v["network"]["buffer_records"] = json!(1);
+    v["network"]["debloat"] = json!({"enabled": true});
+    assert_field_error(&v, "network.debloat.min_buffer_bytes", &["found 256", "buffer_records × record_bytes"]);
+    v["network"]["debloat"]["enabled"] = json!(false);
+    assert!(Scenario::from_json(&v.to_string()).is_ok());
+    let mut v = base();
+    v["network"]["debloat"] = json!({"enabled": true, "targett_ms": 5});
+    let e = Scenario::from_json(&v.to_string()).unwrap_err().to_string();
+    assert!(e.contains("targett_ms"), "{e}");
+}
+
+#[test]
 fn multiple_inputs_into_a_single_input_operator() {
     let mut v = base();
     v["topology"]["edges"].as_array_mut().unwrap().push(json!({"from": "odds", "to": "agg", "partitioner": "hash"}));

@@ -115,6 +115,9 @@ pub struct RunResult {
     pub protocol_trace: Vec<(SimTime, TraceEvent)>,
     /// The data messages of [`RunOptions::capture_messages`]'s window.
     pub messages: Vec<Message>,
+    /// The rows of `debloat.csv`: every input gate at every debloating recalculation (empty
+    /// unless `network.debloat.enabled`).
+    pub debloat: Vec<crate::net::DebloatSample>,
 }
 
 /// Why a run could not be made.

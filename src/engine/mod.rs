@@ -292,8 +292,10 @@ impl<'a> Engine<'a> {
             self.try_run(TaskId(t as u32));
         }
         let mut next_sample = self.sample_interval;
-        while let Some((t, ev)) = self.queue.pop() {
-            debug_assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
+        let debloat_period = self.net.debloat_config().map(|d| d.period);
+        let mut next_debloat = debloat_period.unwrap_or(SimTime::MAX);
+        while let Some(t) = self.queue.peek_time() {
+            assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
             if t > self.watch.max_time {
                 let stuck = self.stalled_tasks();
                 self.watch.stopped = Some(format!(
@@ -317,6 +319,16 @@ impl<'a> Engine<'a> {
                 }
                 next_sample += self.sample_interval;
             }
+            // Buffer debloating recalculates between events, like sampling, so it never
+            // extends a run whose work is done. Its announcements are network messages, which
+            // may come before the next event: look again.
+            if next_debloat <= t {
+                self.now = next_debloat;
+                self.debloat();
+                next_debloat += debloat_period.expect("scheduled only when enabled");
+                continue;
+            }
+            let (t, ev) = self.queue.pop().expect("peeked");
             self.now = t;
             self.events += 1;
             match ev {
@@ -354,6 +366,18 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// Every running task's input gates recalculate their buffer size (FLIP-183).
+    fn debloat(&mut self) {
+        let (tasks, graph) = (&self.tasks, &self.graph);
+        let rows = self.net.debloat(
+            self.now,
+            &mut self.queue,
+            |t| !matches!(tasks[t.0 as usize].state, State::Finished | State::Down),
+            |t, g| format!("{}#{g}", graph.task(t).name),
+        );
+        self.rec.debloat.extend(rows);
+    }
+
     fn run_wakeups(&mut self) {
         loop {
             self.net.take_wakeups(&mut self.wake);
@@ -379,6 +403,9 @@ impl<'a> Engine<'a> {
             }
             NetEvent::Credit(ch, n) => self.tracer.record(self.now, TraceEvent::Credit { ch, n }, &self.graph),
             NetEvent::Resume(ch) => self.tracer.record(self.now, TraceEvent::Resume { ch }, &self.graph),
+            NetEvent::BufferSize(ch, bytes) => {
+                self.tracer.record(self.now, TraceEvent::BufferSize { ch, bytes }, &self.graph)
+            }
         }
         if let (Some(arrival), NetEvent::Arrive(ch)) = (self.net.handle(n, self.now, &mut self.queue), n) {
             self.on_arrival(ch, arrival);

@@ -70,6 +70,8 @@ pub(super) struct Recorder {
     committed_latency: Histogram,
     /// The checkpoints that ended.
     pub(super) log: CheckpointLog,
+    /// Buffer debloating: one row per gate and recalculation.
+    pub(super) debloat: Vec<crate::net::DebloatSample>,
 }
 
 impl Recorder {
@@ -266,6 +268,7 @@ impl Engine<'_> {
             }
         }
         let mut rec = std::mem::take(&mut self.rec);
+        let debloat = std::mem::take(&mut rec.debloat);
         for s in self.tasks.iter().filter_map(|t| t.sink.as_ref()) {
             rec.counts.expired_transactions += s.expired.0;
             rec.counts.expired_records += s.expired.1;
@@ -285,6 +288,7 @@ impl Engine<'_> {
             caught_up_ms: self.faults.caught_up_times.iter().map(|&t| ns_to_ms(t)).collect(),
             protocol_trace: self.tracer.take_kept(),
             messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
+            debloat,
         })
     }
 }

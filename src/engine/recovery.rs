@@ -323,9 +323,9 @@ impl Engine<'_> {
             | Event::Notify(t, _)
             | Event::NotifyAborted(t, _)
             | Event::Restored(t) => !down[t.0 as usize],
-            Event::Net(NetEvent::Arrive(ch) | NetEvent::Credit(ch, _) | NetEvent::Resume(ch)) => {
-                !down[channels[ch.0 as usize].to.0 as usize]
-            }
+            Event::Net(
+                NetEvent::Arrive(ch) | NetEvent::Credit(ch, _) | NetEvent::Resume(ch) | NetEvent::BufferSize(ch, _),
+            ) => !down[channels[ch.0 as usize].to.0 as usize],
         });
         self.wake.retain(|t| !down[t.0 as usize]);
         match self.faults.strategy.on_failure(now) {

@@ -204,18 +204,29 @@ impl Plan {
                 }
             })
             .collect();
-        // Two stress shapes, each in one seed of eight (a function of the seed, so the other
+        // Three stress shapes, each in one seed of eight (a function of the seed, so the other
         // draws do not move): a synchronous snapshot part longer than the checkpoint interval
-        // with two checkpoints at once (a stream of checkpoints must not starve any task), and
+        // with two checkpoints at once (a stream of checkpoints must not starve any task),
         // timeouts short enough that checkpoints — the final one included — time out and are
-        // triggered again.
+        // triggered again, and buffer debloating that resizes buffers every few milliseconds.
         let (mut interval_ms, mut max_concurrent) = (interval_ms, max_concurrent);
         let (mut sync_base_us, mut timeout_ms, mut tolerable) = (20, 60_000, 0);
+        let mut debloat = crate::scenario::Debloat::default();
         match self.seed % 8 {
             0 => (interval_ms, max_concurrent, sync_base_us) = (1, 2, 2000),
             // Short enough that loaded checkpoints time out, long enough for the final one (the
             // finished tasks' upload and the ack's network latency) to complete eventually.
             1 => (timeout_ms, tolerable) = (4 + 3 * (latency_us + jitter_us).div_ceil(1000), 1_000_000),
+            2 => {
+                debloat = crate::scenario::Debloat {
+                    enabled: true,
+                    target_ms: 2,
+                    period_ms: 1,
+                    samples: 3,
+                    threshold_percentages: 10,
+                    min_buffer_bytes: 50,
+                }
+            }
             _ => {}
         }
         if !protocol.info().concurrent_checkpoints {
@@ -235,6 +246,7 @@ impl Plan {
                 max_buffers_per_channel: max_backlog,
                 latency_us,
                 jitter_us,
+                debloat,
             },
             metrics: MetricsConfig { sample_interval_ms: 10 },
             checkpointing: Some(Checkpointing {

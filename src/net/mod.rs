@@ -33,7 +33,10 @@
 //! [`Network::take_wakeups`], and what arrived through the return value of [`Network::handle`].
 
 mod credits;
+mod debloat;
 mod inspect;
+
+pub use debloat::{DebloatConfig, DebloatSample};
 
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::operator::Record;
@@ -51,6 +54,8 @@ pub enum NetEvent {
     Credit(ChannelId, u32),
     /// The receiver's *ResumeConsumption* reaches a sender paused after a barrier.
     Resume(ChannelId),
+    /// A debloating gate's new buffer size (bytes) reaches a sender.
+    BufferSize(ChannelId, u32),
 }
 
 /// An element of a channel's stream.
@@ -96,6 +101,8 @@ pub enum Taken {
 #[derive(Debug, Default)]
 struct SendSide {
     current: Vec<Record>,
+    /// Records per buffer (the static size, or the last one a debloating receiver announced).
+    cap: usize,
     backlog: VecDeque<Element>,
     backlog_data: u32,
     credit: u32,
@@ -107,6 +114,17 @@ struct SendSide {
     paused: bool,
     /// Records written to the channel so far (the next sequence number).
     sent: u64,
+}
+
+impl SendSide {
+    fn new(cfg: &NetConfig) -> Self {
+        SendSide {
+            current: Vec::with_capacity(cfg.buffer_records),
+            cap: cfg.buffer_records,
+            credit: cfg.exclusive,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -158,10 +176,31 @@ struct Partition {
     unavailable: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Gate {
+    task: TaskId,
+    /// Its index among the task's input gates.
+    local: usize,
+    chans: Vec<ChannelId>,
     floating_free: u32,
     waiting: VecDeque<ChannelId>,
+    /// Data buffers queued over its channels.
+    queued: u32,
+    debloat: Option<debloat::GateDebloat>,
+}
+
+impl Gate {
+    fn new(task: TaskId, local: usize, chans: Vec<ChannelId>, cfg: &NetConfig) -> Self {
+        Gate {
+            task,
+            local,
+            chans,
+            floating_free: cfg.floating,
+            waiting: VecDeque::new(),
+            queued: 0,
+            debloat: cfg.debloat.as_ref().map(debloat::GateDebloat::new),
+        }
+    }
 }
 
 /// Network parameters in simulation units.
@@ -179,6 +218,10 @@ pub struct NetConfig {
     pub latency: SimTime,
     /// Maximum extra latency.
     pub jitter: SimTime,
+    /// Serialized size of one record.
+    pub record_bytes: u64,
+    /// Buffer debloating, if enabled.
+    pub debloat: Option<DebloatConfig>,
     /// A sender pauses a channel after an in-band barrier until the receiver resumes it
     /// (Flink's aligned barriers; see [`crate::protocol::ProtocolInfo::pauses_sender_after_barrier`]).
     pub pause_after_barrier: bool,
@@ -194,6 +237,8 @@ impl NetConfig {
             max_backlog: n.max_buffers_per_channel,
             latency: n.latency_us * US,
             jitter: n.jitter_us * US,
+            record_bytes: n.record_bytes as u64,
+            debloat: DebloatConfig::from_scenario(n),
             pause_after_barrier: false,
         }
     }
@@ -231,10 +276,10 @@ impl Network {
     pub fn new(graph: &Graph, cfg: NetConfig, rng: SimRng) -> Self {
         let mut gate_base = Vec::with_capacity(graph.tasks.len());
         let mut gates = Vec::new();
-        for t in &graph.tasks {
+        for (i, t) in graph.tasks.iter().enumerate() {
             gate_base.push(gates.len());
-            for _ in &t.input_gates {
-                gates.push(Gate { floating_free: cfg.floating, waiting: VecDeque::new() });
+            for (local, chans) in t.input_gates.iter().enumerate() {
+                gates.push(Gate::new(TaskId(i as u32), local, chans.clone(), &cfg));
             }
         }
         let mut parts = Vec::new();
@@ -262,11 +307,7 @@ impl Network {
                 to: c.to,
                 gate: gate_base[c.to.0 as usize] + c.gate,
                 part: part_of[i],
-                send: SendSide {
-                    current: Vec::with_capacity(cfg.buffer_records),
-                    credit: cfg.exclusive,
-                    ..Default::default()
-                },
+                send: SendSide::new(&cfg),
                 recv: RecvSide { outstanding: cfg.exclusive, ..Default::default() },
             })
             .collect();
@@ -313,7 +354,7 @@ impl Network {
         let started = send.current.is_empty();
         send.current.push(Record { seq: send.sent, ..r });
         send.sent += 1;
-        let finished = send.current.len() >= self.cfg.buffer_records;
+        let finished = send.current.len() >= send.cap;
         if started {
             self.take_pool_buffer(ch);
         }
@@ -330,7 +371,7 @@ impl Network {
 
     /// Finishes the current buffer (if it holds anything) and tries to send.
     pub fn finish_buffer<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
-        let fresh = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(self.cfg.buffer_records));
+        let fresh = self.spare.pop().unwrap_or_default();
         let c = &mut self.chans[ch.0 as usize];
         if c.send.current.is_empty() {
             self.spare.push(fresh);
@@ -528,6 +569,10 @@ impl Network {
                 self.try_send(ch, now, q);
                 None
             }
+            NetEvent::BufferSize(ch, bytes) => {
+                self.set_buffer_size(ch, bytes, now, q);
+                None
+            }
             NetEvent::Resume(ch) => {
                 self.chans[ch.0 as usize].send.paused = false;
                 self.try_send(ch, now, q);
@@ -555,6 +600,13 @@ impl Network {
             Element::Data(b) => {
                 c.recv.outstanding -= 1;
                 c.recv.queued_data += 1;
+                let g = &mut self.gates[c.gate];
+                g.queued += 1;
+                if g.queued == 1
+                    && let Some(d) = &mut g.debloat
+                {
+                    d.data_queued(true, now);
+                }
                 c.recv.max_queued = c.recv.max_queued.max(c.recv.queued_data);
                 c.recv.last_backlog = backlog;
                 c.recv.arrived += b.len() as u64;
@@ -621,6 +673,9 @@ impl Network {
         let c = &mut self.chans[ch.0 as usize];
         let (taken, done_with_head) = match c.recv.queue.front().expect("a ready channel has elements") {
             Element::Data(buf) | Element::Recovered(buf) => {
+                if let Some(d) = &mut self.gates[c.gate].debloat {
+                    d.took(self.cfg.record_bytes);
+                }
                 let r = buf[c.recv.head_read];
                 c.recv.head_read += 1;
                 c.recv.consumed += 1;
@@ -645,6 +700,13 @@ impl Network {
                 Element::Data(mut buf) => {
                     buf.clear();
                     self.spare.push(buf);
+                    let g = &mut self.gates[self.chans[ch.0 as usize].gate];
+                    g.queued -= 1;
+                    if g.queued == 0
+                        && let Some(d) = &mut g.debloat
+                    {
+                        d.data_queued(false, now);
+                    }
                     self.release_slot(ch, now, q);
                 }
                 // Recovered state held no credit: nothing to give back.
@@ -680,13 +742,10 @@ impl Network {
                 continue;
             }
             debug_assert!(down[c.from.0 as usize], "a failover region contains both ends of its channels");
-            c.send = SendSide {
-                current: Vec::with_capacity(cfg.buffer_records),
-                credit: cfg.exclusive,
-                ..Default::default()
-            };
+            c.send = SendSide::new(&cfg);
             c.recv = RecvSide { outstanding: cfg.exclusive, ..Default::default() };
-            self.gates[c.gate] = Gate { floating_free: cfg.floating, waiting: VecDeque::new() };
+            let g = &mut self.gates[c.gate];
+            *g = Gate::new(g.task, g.local, std::mem::take(&mut g.chans), &cfg);
         }
         for (t, is_down) in down.iter().enumerate() {
             if *is_down {

@@ -103,8 +103,65 @@ fn markers(r: &RunResult) -> Vec<Marker> {
     m
 }
 
+/// The most gates a debloating chart draws: those with the most data in flight.
+const DEBLOAT_GATES: usize = 8;
+
+/// With buffer debloating: per gate, the buffer size in force and the data in flight, over time.
+fn debloat_charts(r: &RunResult) -> Vec<Chart> {
+    if r.debloat.is_empty() {
+        return Vec::new();
+    }
+    let p = &r.summary.protocol;
+    let mut gates: Vec<&str> = Vec::new();
+    for row in &r.debloat {
+        if !gates.contains(&row.gate.as_str()) {
+            gates.push(&row.gate);
+        }
+    }
+    let peak = |g: &str| r.debloat.iter().filter(|x| x.gate == g).map(|x| x.in_flight_bytes).max().unwrap_or(0);
+    let shown = gates.len().min(DEBLOAT_GATES);
+    let note =
+        if gates.len() > shown { format!(", the {shown} gates with the most data in flight") } else { String::new() };
+    gates.sort_by_key(|g| std::cmp::Reverse(peak(g)));
+    gates.truncate(shown);
+    gates.sort();
+    let series = |f: &dyn Fn(&crate::net::DebloatSample) -> f64| -> Vec<Series> {
+        gates
+            .iter()
+            .map(|g| Series {
+                name: g.to_string(),
+                points: r.debloat.iter().filter(|x| x.gate == *g).map(|x| (x.t_ms, f(x))).collect(),
+            })
+            .collect()
+    };
+    vec![
+        Chart {
+            name: "debloat_buffer_size",
+            title: format!("Buffer debloating: buffer size per input gate ({p}{note})"),
+            x_label: "time (ms)".into(),
+            y_label: "buffer size (bytes)".into(),
+            series: series(&|x| x.buffer_bytes as f64),
+            markers: markers(r),
+        },
+        Chart {
+            name: "debloat_in_flight",
+            title: format!("Buffer debloating: data in flight towards each gate ({p}{note})"),
+            x_label: "time (ms)".into(),
+            y_label: "in flight (KiB)".into(),
+            series: series(&|x| x.in_flight_bytes as f64 / 1024.0),
+            markers: markers(r),
+        },
+    ]
+}
+
 /// The charts of one run.
 pub fn run_charts(r: &RunResult) -> Vec<Chart> {
+    let mut charts = base_charts(r);
+    charts.extend(debloat_charts(r));
+    charts
+}
+
+fn base_charts(r: &RunResult) -> Vec<Chart> {
     let p = &r.summary.protocol;
     let s = |name: &str, points| Series { name: name.to_string(), points };
     vec![

@@ -19,5 +19,8 @@ pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
     fs::write(dir.join("timeseries.csv"), to_csv(&result.timeseries)?)?;
     fs::write(dir.join("checkpoints.csv"), to_csv(&result.checkpoints)?)?;
     fs::write(dir.join("checkpoint_tasks.csv"), to_csv(&result.checkpoint_tasks)?)?;
+    if !result.debloat.is_empty() {
+        fs::write(dir.join("debloat.csv"), to_csv(&result.debloat)?)?;
+    }
     charts::write(dir, &charts::run_charts(result))
 }

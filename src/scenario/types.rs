@@ -434,17 +434,61 @@ pub struct Network {
     /// Partially filled buffers are flushed this long after their first record
     /// (Flink `execution.buffer-timeout`, default 100 ms; 0 = flush after every record).
     pub buffer_timeout_us: u64,
-    /// Exclusive receiver buffers (credits) per input channel (Flink default 2).
+    /// Exclusive receiver buffers (credits) per input channel (Flink default 2); also the share of
+    /// each channel in its sender's output pool.
     pub buffers_per_channel: u32,
-    /// Floating receiver buffers shared by an input gate (Flink default 8).
+    /// Floating receiver buffers shared by an input gate (Flink default 8); also the shared part
+    /// of a sender's output pool.
     pub floating_buffers_per_gate: u32,
-    /// Finished buffers a sender may queue per output channel before its task stops
+    /// Buffers a sender may hold for one output channel before its task stops
     /// (Flink `taskmanager.network.memory.max-buffers-per-channel`, default 10).
     pub max_buffers_per_channel: u32,
     /// One-way latency of a buffer or credit message.
     pub latency_us: u64,
     /// Extra latency drawn uniformly from `0..=jitter_us` per message (FIFO order is kept).
     pub jitter_us: u64,
+    /// Buffer debloating (FLIP-183); off by default, as in Flink.
+    pub debloat: Debloat,
+}
+
+/// Buffer debloating (FLIP-183, `taskmanager.network.memory.buffer-debloat.*`). Every `period_ms`
+/// each input gate measures its throughput (bytes taken per second of time with data to take)
+/// and computes the buffer size that makes its buffers in use hold `target_ms` of data:
+/// `throughput × target ÷ buffers in use`, smoothed by an exponential moving average over
+/// `samples`, clamped to [`min_buffer_bytes`, `buffer_records × record_bytes`]. A change smaller
+/// than `threshold_percentages` of the last size is not announced. The new size travels to the
+/// gate's senders with the network latency; their next buffers hold `size ÷ record_bytes`
+/// records (at least one: a record never spans buffers here).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Debloat {
+    /// `…buffer-debloat.enabled` (default false).
+    pub enabled: bool,
+    /// `…buffer-debloat.target`: the time the in-flight data of a gate should take to consume
+    /// (default 1000 ms).
+    pub target_ms: u64,
+    /// `…buffer-debloat.period` (default 200 ms).
+    pub period_ms: u64,
+    /// `…buffer-debloat.samples`: the moving average's length (default 20).
+    pub samples: u32,
+    /// `…buffer-debloat.threshold-percentages` (default 25).
+    pub threshold_percentages: u32,
+    /// `taskmanager.memory.min-segment-size` (default 256 bytes). The largest buffer is the
+    /// static one, `buffer_records × record_bytes` (Flink's `taskmanager.memory.segment-size`).
+    pub min_buffer_bytes: u64,
+}
+
+impl Default for Debloat {
+    fn default() -> Self {
+        Debloat {
+            enabled: false,
+            target_ms: 1000,
+            period_ms: 200,
+            samples: 20,
+            threshold_percentages: 25,
+            min_buffer_bytes: 256,
+        }
+    }
 }
 
 impl Default for Network {
@@ -458,6 +502,7 @@ impl Default for Network {
             max_buffers_per_channel: 10,
             latency_us: 100,
             jitter_us: 0,
+            debloat: Debloat::default(),
         }
     }
 }

@@ -286,6 +286,22 @@ fn validate_network(s: &Scenario) -> R {
     range("network.max_buffers_per_channel", n.max_buffers_per_channel as u64, 1, 1024, "buffers")?;
     range("network.latency_us", n.latency_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
     range("network.jitter_us", n.jitter_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
+    let d = &n.debloat;
+    range("network.debloat.target_ms", d.target_ms, 1, MAX_DURATION_NS / 1_000_000, "milliseconds")?;
+    range("network.debloat.period_ms", d.period_ms, 1, MAX_DURATION_NS / 1_000_000, "milliseconds")?;
+    range("network.debloat.samples", d.samples as u64, 1, 1_000_000, "samples")?;
+    range("network.debloat.threshold_percentages", d.threshold_percentages as u64, 0, 100, "percent")?;
+    if d.enabled {
+        // The largest buffer is the static one.
+        let max_bytes = n.buffer_records as u64 * n.record_bytes as u64;
+        range(
+            "network.debloat.min_buffer_bytes",
+            d.min_buffer_bytes,
+            1,
+            max_bytes,
+            "bytes, up to buffer_records × record_bytes",
+        )?;
+    }
     Ok(())
 }
 
