@@ -53,6 +53,7 @@ pub mod coordinator;
 pub mod cos418;
 pub mod engine;
 pub mod explore;
+pub mod flinkbench;
 pub mod graph;
 pub mod metrics;
 pub mod net;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 fn the_bundled_list_is_the_scenarios_folder() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut on_disk = Vec::new();
-    for sub in ["", "failures", "tutorial"] {
+    for sub in ["", "failures", "flink-benchmarks", "tutorial"] {
         for e in std::fs::read_dir(root.join(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "json") {

@@ -29,6 +29,7 @@ mod cos418;
 mod diagram;
 mod explain;
 mod explore;
+mod flinkbench;
 mod progress;
 mod run;
 mod sweep;
@@ -139,6 +140,9 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Measure simulator speed (events/s, record-hops/s) and peak memory.
     Bench(bench::BenchArgs),
+    /// Reproduce Flink's published checkpointing micro-benchmarks (flink-benchmarks) and print
+    /// the table "Flink measured vs ckptsim".
+    FlinkBenchmarks(flinkbench::FlinkBenchArgs),
     /// List the bundled scenarios, which every command accepts by name (`ckptsim run backpressure`).
     Scenarios,
 }
@@ -156,6 +160,7 @@ impl Command {
             Command::Explain(a) => explain::exec(a),
             Command::Validate(a) => validate::exec(a),
             Command::Bench(a) => bench::exec(a),
+            Command::FlinkBenchmarks(a) => flinkbench::exec(a),
             Command::Scenarios => {
                 for (name, description) in crate::bundled::list() {
                     say!("{name:<36} {description}");

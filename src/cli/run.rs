@@ -167,6 +167,8 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
     }
     if let Some(why) = &m.watchdog {
         say!("  STOPPED BY THE WATCHDOG: {why}");
+    } else if let Some(at) = m.cancelled_at_ms {
+        say!("  cancelled at {at:.0} ms (limits.cancel_at_ms), as a benchmark ends its job");
     } else if !m.drained {
         say!("  WARNING: the run did not drain — some task never finished");
     }

@@ -275,6 +275,8 @@ impl<'a> Engine<'a> {
             watch: watchdog::Watchdog {
                 max_time: scenario.limits.max_sim_time_ms * MS,
                 stall: scenario.limits.stall_ms * MS,
+                cancel_at: scenario.limits.cancel_at_ms.map_or(SimTime::MAX, |ms| ms * MS),
+                cancelled: None,
                 hops: 0,
                 since: 0,
                 stopped: None,
@@ -296,6 +298,12 @@ impl<'a> Engine<'a> {
         let mut next_debloat = debloat_period.unwrap_or(SimTime::MAX);
         while let Some(t) = self.queue.peek_time() {
             assert!(t >= self.now, "time went backwards: {t} < {}", self.now);
+            if t > self.watch.cancel_at {
+                // limits.cancel_at_ms: the job is cancelled, as a benchmark ends its job.
+                self.now = self.watch.cancel_at;
+                self.watch.cancelled = Some(self.now);
+                break;
+            }
             if t > self.watch.max_time {
                 let stuck = self.stalled_tasks();
                 self.watch.stopped = Some(format!(

@@ -135,12 +135,12 @@ impl Recorder {
 
     /// The run's summary (its `exactly_once` part is the oracle's, filled in later), with the
     /// time series and the checkpoint rows.
-    fn finish(self, base: Summary, checkpointing: bool) -> (Summary, Vec<SampleRow>, CheckpointLog) {
+    fn finish(self, base: Summary, checkpointing: bool, warmup_ms: f64) -> (Summary, Vec<SampleRow>, CheckpointLog) {
         let secs = base.sim_time_ns.max(1) as f64 / SEC as f64;
         let log = self.log;
         let (checkpoints, consistent_cut) = if checkpointing {
             (
-                CheckpointSummary::from_stats(&log.stats),
+                CheckpointSummary::from_stats(&log.stats, warmup_ms),
                 CutSummary {
                     checked: log.cut_checked,
                     violations: log.cut_violations.len(),
@@ -223,6 +223,7 @@ impl Engine<'_> {
             trace_hash: self.tracer.hash_hex(),
             drained: self.watch.stopped.is_none() && self.tasks.iter().all(|t| t.state == State::Finished),
             watchdog: self.watch.stopped.clone(),
+            cancelled_at_ms: self.watch.cancelled.map(ns_to_ms),
             records: Default::default(),
             latency_ms: Default::default(),
             throughput_rps: 0.0,
@@ -273,7 +274,8 @@ impl Engine<'_> {
             rec.counts.expired_transactions += s.expired.0;
             rec.counts.expired_records += s.expired.1;
         }
-        let (summary, timeseries, log) = rec.finish(base, self.coord.is_some());
+        let warmup_ms = self.scenario.metrics.warmup_ms as f64;
+        let (summary, timeseries, log) = rec.finish(base, self.coord.is_some(), warmup_ms);
         Ok(RunResult {
             summary,
             timeseries,

@@ -9,6 +9,9 @@ use crate::sim::{MS, SimTime};
 pub(super) struct Watchdog {
     pub(super) max_time: SimTime,
     pub(super) stall: SimTime,
+    /// `limits.cancel_at_ms`, and when the job was cancelled.
+    pub(super) cancel_at: SimTime,
+    pub(super) cancelled: Option<SimTime>,
     pub(super) hops: u64,
     pub(super) since: SimTime,
     pub(super) stopped: Option<String>,

@@ -248,7 +248,7 @@ impl Plan {
                 jitter_us,
                 debloat,
             },
-            metrics: MetricsConfig { sample_interval_ms: 10 },
+            metrics: MetricsConfig { sample_interval_ms: 10, ..Default::default() },
             checkpointing: Some(Checkpointing {
                 mode: protocol,
                 interval_ms,

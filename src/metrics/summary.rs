@@ -28,6 +28,8 @@ pub struct Summary {
     /// Why the watchdog stopped the run (`limits` in the scenario), if it did: a run that made no
     /// progress, or ran past its simulated-time limit. `drained` is then false.
     pub watchdog: Option<String>,
+    /// When the job was cancelled (`limits.cancel_at_ms`), if it was; `drained` is then false.
+    pub cancelled_at_ms: Option<f64>,
     /// Record counts.
     pub records: RecordCounts,
     /// Latency from log arrival to sink, in milliseconds.
@@ -132,14 +134,16 @@ pub struct CheckpointSummary {
 }
 
 impl CheckpointSummary {
-    /// Summarizes the rows of `checkpoints.csv`.
-    pub fn from_stats(stats: &[super::CheckpointStats]) -> Self {
+    /// Summarizes the rows of `checkpoints.csv`; the percentiles leave out the checkpoints
+    /// triggered before `warmup_ms`.
+    pub fn from_stats(stats: &[super::CheckpointStats], warmup_ms: f64) -> Self {
         use super::Outcome;
-        let done: Vec<_> = stats.iter().filter(|s| s.outcome == Outcome::Completed).collect();
+        let done: Vec<_> =
+            stats.iter().filter(|s| s.outcome == Outcome::Completed && s.trigger_ms >= warmup_ms).collect();
         let of = |f: &dyn Fn(&super::CheckpointStats) -> f64| Percentiles::of(done.iter().map(|s| f(s)).collect());
         CheckpointSummary {
             triggered: stats.len(),
-            completed: done.len(),
+            completed: stats.iter().filter(|s| s.outcome == Outcome::Completed).count(),
             aborted: stats.iter().filter(|s| s.outcome == Outcome::TimedOut).count(),
             failed: stats.iter().filter(|s| s.outcome == Outcome::Failed).count(),
             subsumed: stats.iter().filter(|s| s.outcome == Outcome::Subsumed).count(),

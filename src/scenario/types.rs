@@ -48,6 +48,11 @@ pub struct Limits {
     /// A run in which no task processed a record for this long, while some task had a record
     /// it could have taken, has stalled (default one minute).
     pub stall_ms: u64,
+    /// Cancel the job at this simulated time, as a benchmark does with a job that never ends
+    /// (`flink cancel`). Not a failure: the checkpoint figures stand, and the exactly-once verdict
+    /// is "not checked" (the output of a cancelled job is partial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_at_ms: Option<u64>,
 }
 
 impl Limits {
@@ -58,7 +63,7 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_sim_time_ms: 3_600_000, stall_ms: 60_000 }
+        Limits { max_sim_time_ms: 3_600_000, stall_ms: 60_000, cancel_at_ms: None }
     }
 }
 
@@ -513,11 +518,19 @@ impl Default for Network {
 pub struct MetricsConfig {
     /// Interval of the rows of `timeseries.csv`.
     pub sample_interval_ms: u64,
+    /// Checkpoints triggered before this time are left out of the summary's checkpoint
+    /// percentiles (a benchmark's warm-up); `checkpoints.csv` keeps every row.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub warmup_ms: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { sample_interval_ms: 100 }
+        MetricsConfig { sample_interval_ms: 100, warmup_ms: 0 }
     }
 }
 

@@ -84,6 +84,16 @@ pub(super) fn validate(s: &Scenario) -> R {
     validate_restart(&s.restart)?;
     range("limits.max_sim_time_ms", s.limits.max_sim_time_ms, 1, 30 * 86_400_000, "milliseconds")?;
     range("limits.stall_ms", s.limits.stall_ms, 1, 30 * 86_400_000, "milliseconds")?;
+    if let Some(at) = s.limits.cancel_at_ms {
+        range("limits.cancel_at_ms", at, 1, s.limits.max_sim_time_ms, "milliseconds, up to limits.max_sim_time_ms")?;
+    }
+    range(
+        "metrics.warmup_ms",
+        s.metrics.warmup_ms,
+        0,
+        s.limits.max_sim_time_ms,
+        "milliseconds, up to limits.max_sim_time_ms",
+    )?;
     validate_topology(s)?;
     validate_failures(s)?;
     let need = estimated_memory(s);
