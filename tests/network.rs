@@ -117,3 +117,66 @@ fn debloating_keeps_about_throughput_times_target_in_flight() {
     assert!(with < 0.75 * without, "aligned p50 {with:.1} ms with debloating, {without:.1} ms without");
     assert_eq!((r.summary.consistent_cut.violations, r.summary.drained), (0, true));
 }
+
+fn chain_job(chaining: bool) -> Scenario {
+    use ckptsim::scenario::CostSpec;
+    let mut s = Scenario::builder("chain", 3)
+        .operator(
+            OperatorSpec::source("src", 1, 20_000, ArrivalSpec::Constant { rate_per_sec: 1_000_000 })
+                .cost(CostSpec::FixedUs(10)),
+        )
+        .operator(OperatorSpec::new("map", OperatorKind::Map).cost(CostSpec::FixedUs(10)))
+        .operator(OperatorSpec::new("sink", OperatorKind::Sink).cost(CostSpec::FixedNs(100)))
+        .edge("src", "map", Partitioner::Forward)
+        .edge("map", "sink", Partitioner::Rebalance)
+        .build()
+        .unwrap();
+    s.topology.chaining = chaining;
+    s
+}
+
+/// Flink's chaining rule: a forward edge into an operator with no other input, one chained output
+/// per operator here, and the knobs that turn it off.
+#[test]
+fn forward_edges_into_single_input_operators_are_chained() {
+    let g = Graph::build(&chain_job(true));
+    assert_eq!(g.edges.iter().map(|e| e.chained).collect::<Vec<_>>(), vec![true, false]);
+    assert_eq!(g.chains().len(), 2, "src→map, and the sink alone");
+    assert!(!Graph::build(&chain_job(false)).edges[0].chained);
+    let mut s = chain_job(true);
+    s.topology.edges[0].chain = false;
+    assert!(!Graph::build(&s).edges[0].chained);
+    // The diamond: src feeds evens and odds by forward edges; only the first is chained, and the
+    // union (two inputs) is never chained.
+    let d = Graph::build(
+        &Scenario::load(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/diamond.json")).unwrap(),
+    );
+    let chained: Vec<(usize, usize)> = d.edges.iter().filter(|e| e.chained).map(|e| (e.from, e.to)).collect();
+    assert_eq!(chained, vec![(0, 1), (1, 2)], "src→evens and evens→inc");
+}
+
+/// One thread runs a chain: the costs of its operators add up, while two network-connected tasks
+/// work in parallel; and a chain holds one record at a time between its operators.
+#[test]
+fn a_chain_runs_its_operators_in_one_thread() {
+    let chained = ckptsim::engine::run(&chain_job(true), Default::default()).unwrap().summary;
+    let apart = ckptsim::engine::run(&chain_job(false), Default::default()).unwrap().summary;
+    // 10 µs + 10 µs per record in one thread: 50,000 records/s; apart each takes 100,000/s.
+    assert!((49_000.0..=50_000.0).contains(&chained.throughput_rps), "{}", chained.throughput_rps);
+    assert!((98_000.0..=100_000.0).contains(&apart.throughput_rps), "{}", apart.throughput_rps);
+    assert_eq!(chained.max_queued_buffers["src[0]->map[0]"], 1);
+    // Waiting for its own chain is not backpressure: nothing downstream is slow.
+    assert!(chained.backpressure["src[0]"] < 0.01, "{}", chained.backpressure["src[0]"]);
+    // Checkpoints of every correct protocol cut a chain consistently.
+    for p in ckptsim::explore::correct_protocols() {
+        let mut s = chain_job(true);
+        let mut c: ckptsim::scenario::Checkpointing =
+            serde_json::from_value(serde_json::json!({ "interval_ms": 20, "aligned_checkpoint_timeout_ms": 1 }))
+                .unwrap();
+        c.mode = p;
+        s.checkpointing = Some(c);
+        let m = ckptsim::engine::run(&s, Default::default()).unwrap().summary;
+        assert_eq!((m.consistent_cut.violations, m.drained), (0, true), "{}", p.name());
+        assert!(m.checkpoints.completed >= 10, "{}", p.name());
+    }
+}

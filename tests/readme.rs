@@ -35,3 +35,21 @@ fn the_bad_input_messages_shown_are_the_loaders() {
     v["topology"]["edges"].as_array_mut().unwrap().push(json!({"from": "agg", "to": "merge", "partitioner": "hash"}));
     assert!(r.contains(&err(v)), "cycle");
 }
+
+/// The output the README shows for its first command is what the command prints.
+#[test]
+fn the_quick_start_output_is_what_run_prints() {
+    let r = readme();
+    let start = r.find("```\nckptsim run scenarios/backpressure.json").expect("the quick-start block") + 4;
+    let shown = &r[start..start + r[start..].find("```").unwrap()];
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("readme-quick-start");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["run", "scenarios/backpressure.json", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let printed =
+        String::from_utf8_lossy(&out.stdout).replace(&dir.display().to_string(), "output/backpressure/aligned");
+    assert_eq!(shown, printed, "re-measure the README's quick-start block");
+}

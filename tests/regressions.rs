@@ -95,7 +95,12 @@ fn explore_seed_31_keyed_sum_after_keyed_sum_is_judged_by_what_does_not_depend_o
     let sink_edge = two.topology.edges.iter().position(|e| e.to == "sink").unwrap();
     let from = std::mem::replace(&mut two.topology.edges[sink_edge].from, "agg2".into());
     two.topology.operators.push(OperatorSpec::new("agg2", OperatorKind::KeyedSum).parallelism(4));
-    two.topology.edges.push(ckptsim::scenario::EdgeSpec { from, to: "agg2".into(), partitioner: Partitioner::Hash });
+    two.topology.edges.push(ckptsim::scenario::EdgeSpec {
+        from,
+        to: "agg2".into(),
+        partitioner: Partitioner::Hash,
+        chain: true,
+    });
     two.validate().unwrap();
     let oracle = ckptsim::verify::Oracle::reference(&two).unwrap();
     for (p, bad) in [(ProtocolName::AT_LEAST_ONCE, true), (ProtocolName::ALIGNED, false)] {

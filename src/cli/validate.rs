@@ -15,13 +15,17 @@ pub(super) fn exec(a: ValidateArgs) -> Result<(), CliError> {
     let ValidateArgs { scenario } = a;
     let s = load(&scenario, None, None, &[])?;
     let g = crate::graph::Graph::build(&s);
+    let chained =
+        g.channels.iter().enumerate().filter(|&(i, _)| g.is_chained(crate::graph::ChannelId(i as u32))).count();
     say!(
-        "{}: ok — scenario {:?}, {} operators, {} tasks, {} channels, estimated memory at most {:.1} MiB, fingerprint {}",
+        "{}: ok — scenario {:?}, {} operators, {} tasks ({} after operator chaining), {} channels ({} chained), estimated memory at most {:.1} MiB, fingerprint {}",
         scenario.display(),
         s.name,
         g.operators.len(),
         g.tasks.len(),
+        g.chains().len(),
         g.channels.len(),
+        chained,
         crate::scenario::estimated_memory(&s) as f64 / (1 << 20) as f64,
         s.fingerprint()
     );

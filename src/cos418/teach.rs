@@ -73,6 +73,7 @@ pub fn diagram(top: &Topology, out: &Outcome, n: usize) -> Option<Diagram> {
     Some(Diagram {
         title: format!("Snapshot {n} (Chandy-Lamport), COS 418 world"),
         lanes: top.servers.keys().cloned().collect(),
+        chains: Vec::new(),
         channels: top
             .links
             .iter()

@@ -407,15 +407,19 @@ impl Engine<'_> {
         let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
         let persist = !self.sabotage.drop_overtaken_output;
         let mut overtaken = Vec::new();
-        if !finished {
-            for &ch in &outputs {
-                match path {
-                    BarrierPath::InBand => self.net.push_event(ch, Element::Barrier(cp), now, &mut self.queue),
-                    BarrierPath::Priority => {
-                        let o = self.net.push_priority_barrier(ch, cp, now, &mut self.queue);
-                        if persist {
-                            overtaken.push((ch, o));
-                        }
+        // A finished task (FLIP-147: it waits for the final checkpoint, and Flink still passes
+        // barriers through it) sends priority barriers on the outputs whose end has not reached the
+        // receiver, so that no receiver records it until its end of partition; an in-band barrier
+        // would only follow the end of partition, which already counts as aligned.
+        let sends = |ch: ChannelId| !finished || (path == BarrierPath::Priority && !self.eop_arrived[ch.0 as usize]);
+        let outputs: Vec<ChannelId> = outputs.into_iter().filter(|&ch| sends(ch)).collect();
+        for &ch in &outputs {
+            match path {
+                BarrierPath::InBand => self.net.push_event(ch, Element::Barrier(cp), now, &mut self.queue),
+                BarrierPath::Priority => {
+                    let o = self.net.push_priority_barrier(ch, cp, now, &mut self.queue);
+                    if persist {
+                        overtaken.push((ch, o));
                     }
                 }
             }

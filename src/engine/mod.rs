@@ -127,6 +127,9 @@ struct TaskRt {
     initial_cursor: Option<crate::operator::LogCursor>,
     /// Records taken from the inputs since the run began (for "processed data during alignment").
     taken: u64,
+    /// The chained input the record in progress came from: the upstream task of the chain waits
+    /// until it is processed.
+    chained_input: Option<ChannelId>,
 }
 
 struct Engine<'a> {
@@ -226,6 +229,7 @@ impl<'a> Engine<'a> {
                     state_digest: 0,
                     initial_cursor,
                     taken: 0,
+                    chained_input: None,
                     sink: (spec.kind == OperatorKind::Sink).then(|| {
                         let d = if checkpointing {
                             spec.delivery.unwrap_or(Delivery::Transactional)
@@ -486,8 +490,9 @@ impl<'a> Engine<'a> {
             }
             // When the input step cannot run, the mails that came in the meantime go first.
             let mail_waiting = !t.inbox.is_empty();
-            if self.net.output_blocked(task) {
-                if self.tasks[ti].blocked_since.is_none() {
+            if self.net.output_blocked(task) && !self.net.chained_record_waiting(task) {
+                // Waiting for the next task of its own chain is not backpressure.
+                if self.tasks[ti].blocked_since.is_none() && self.net.backpressured(task) {
                     self.tasks[ti].blocked_since = Some(self.now);
                     self.tracer.record(self.now, TraceEvent::Blocked { task }, &self.graph);
                 }
@@ -532,6 +537,7 @@ impl<'a> Engine<'a> {
                 }
                 Some(Taken::Record(ch, r)) => {
                     self.tasks[ti].taken += 1;
+                    self.tasks[ti].chained_input = self.net.is_chained(ch).then_some(ch);
                     if let Some(c) = &mut self.capture {
                         c.consumed(ch, r.seq, self.faults.restarts, self.now);
                     }
@@ -571,10 +577,12 @@ impl<'a> Engine<'a> {
             if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival, r.value), self.now)) {
                 self.make_visible(&[visible]);
             }
-            return;
-        }
-        if let Some(out) = t.logic.apply(r) {
+        } else if let Some(out) = t.logic.apply(r) {
             self.emit(task, out);
+        }
+        // One thread runs a chain: the task before this one in its chain may go on.
+        if let Some(ch) = self.tasks[task.0 as usize].chained_input.take() {
+            self.net.chain_done(ch);
         }
     }
 

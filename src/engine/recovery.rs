@@ -205,6 +205,7 @@ impl super::TaskRt {
         self.flush_armed = false;
         self.ended_inputs = 0;
         self.sync_until = 0;
+        self.chained_input = None;
         if let Some(s) = &mut self.sink {
             s.crash();
         }

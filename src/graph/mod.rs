@@ -62,6 +62,10 @@ pub struct EdgeNode {
     pub to: OpIndex,
     /// Distribution of records over the downstream tasks.
     pub partitioner: Partitioner,
+    /// Chained (Flink's `StreamingJobGraphGenerator.isChainable`): a `forward` edge into an
+    /// operator with no other input, chaining not disabled, and the first such edge out of its
+    /// operator. Its channels carry records within one thread, with no network buffers.
+    pub chained: bool,
 }
 
 /// A task: one parallel instance of an operator.
@@ -173,11 +177,24 @@ impl Graph {
             });
         }
         let op_of = |id: &str| ops.iter().position(|o| o.id == id).expect("validated edge endpoint");
+        let mut in_degree = vec![0; ops.len()];
+        for spec in &s.topology.edges {
+            in_degree[op_of(&spec.to)] += 1;
+        }
+        // One chained output per operator (Flink chains several; one thread here runs one
+        // downstream operator at a time), so a chain is a line of operators.
+        let mut chained_out = vec![false; ops.len()];
         let mut edges = Vec::new();
         let mut channels = Vec::new();
         for (e, spec) in s.topology.edges.iter().enumerate() {
             let (from, to) = (op_of(&spec.from), op_of(&spec.to));
-            edges.push(EdgeNode { from, to, partitioner: spec.partitioner });
+            let chained = s.topology.chaining
+                && spec.chain
+                && spec.partitioner == Partitioner::Forward
+                && in_degree[to] == 1
+                && !chained_out[from];
+            chained_out[from] |= chained;
+            edges.push(EdgeNode { from, to, partitioner: spec.partitioner, chained });
             operators[from].outputs.push(e);
             operators[to].inputs.push(e);
             let gate = operators[to].inputs.len() - 1;
@@ -208,6 +225,32 @@ impl Graph {
             }
         }
         Graph { operators, edges, tasks, channels }
+    }
+
+    /// True when `ch` is a channel of a chained edge.
+    pub fn is_chained(&self, ch: ChannelId) -> bool {
+        self.edges[self.channels[ch.0 as usize].edge].chained
+    }
+
+    /// The chains: every task with the tasks chained after it, head first (a task that is in no
+    /// chain is a chain of one). Flink runs each chain as one task.
+    pub fn chains(&self) -> Vec<Vec<TaskId>> {
+        let chained_input = |t: &TaskNode| t.input_gates.iter().flatten().any(|&c| self.is_chained(c));
+        let mut chains = Vec::new();
+        for (i, t) in self.tasks.iter().enumerate() {
+            if chained_input(t) {
+                continue;
+            }
+            let mut chain = vec![TaskId(i as u32)];
+            let mut cur = t;
+            while let Some(&next) = cur.outputs.iter().flatten().find(|&&c| self.is_chained(c)) {
+                let to = self.channels[next.0 as usize].to;
+                chain.push(to);
+                cur = &self.tasks[to.0 as usize];
+            }
+            chains.push(chain);
+        }
+        chains
     }
 
     /// The task called `name` (`op[index]`).

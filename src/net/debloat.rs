@@ -160,7 +160,8 @@ impl Network {
         let mut rows = Vec::new();
         for g in 0..self.gates.len() {
             let (task, local) = (self.gates[g].task, self.gates[g].local);
-            if !running(task) {
+            // A chained input has no network buffers to size.
+            if !running(task) || self.gates[g].chans.iter().any(|&c| self.chans[c.0 as usize].chained) {
                 continue;
             }
             let chans = std::mem::take(&mut self.gates[g].chans);
@@ -219,6 +220,9 @@ impl Network {
         now: SimTime,
         q: &mut EventQueue<E>,
     ) {
+        if self.chans[ch.0 as usize].chained {
+            return;
+        }
         let cap = (bytes as u64 / self.cfg.record_bytes).max(1) as usize;
         let send = &mut self.chans[ch.0 as usize].send;
         send.cap = cap;

@@ -26,6 +26,11 @@
 //! floating held`, so no receiver queue ever exceeds `buffers_per_channel +
 //! floating_buffers_per_gate`.
 //!
+//! A *chained* channel (a forward edge Flink chains, [`crate::graph::EdgeNode::chained`]) has no
+//! buffers, credits, pool or latency: each record is handed over at once, and the sending task
+//! waits until the receiving task has processed it (one thread runs the chain), so a chain never
+//! has data in flight between its operators. Waiting for the chain is not backpressure.
+//!
 //! Ground truth for the consistent-cut checker lives here too: every record written to a channel
 //! is stamped with the channel's next sequence number, and the receiver counts (and digests) what
 //! its task consumed. The network does not schedule anything itself beyond its own messages
@@ -112,12 +117,18 @@ struct SendSide {
     full: bool,
     /// Sent an aligned barrier: nothing more leaves until the receiver resumes consumption.
     paused: bool,
+    /// A chained channel: records handed over and not yet processed by the receiving task.
+    chain_pending: u32,
     /// Records written to the channel so far (the next sequence number).
     sent: u64,
 }
 
 impl SendSide {
-    fn new(cfg: &NetConfig) -> Self {
+    fn new(cfg: &NetConfig, chained: bool) -> Self {
+        if chained {
+            // One record per hand-over, never short of credit.
+            return SendSide { current: Vec::with_capacity(1), cap: 1, credit: u32::MAX, ..Default::default() };
+        }
         SendSide {
             current: Vec::with_capacity(cfg.buffer_records),
             cap: cfg.buffer_records,
@@ -158,6 +169,8 @@ struct Chan {
     gate: usize,
     /// The sender's result partition.
     part: usize,
+    /// A channel of a chained edge.
+    chained: bool,
     send: SendSide,
     recv: RecvSide,
 }
@@ -267,6 +280,11 @@ pub struct Network {
     parts: Vec<Partition>,
     /// Per task: how many of its result partitions are unavailable.
     full_outputs: Vec<u32>,
+    /// Per task: how many of its chained outputs hold a record the next task has not processed.
+    chain_wait: Vec<u32>,
+    /// Per task: the next task of its chain, and the one before it.
+    chain_next: Vec<Option<TaskId>>,
+    chain_prev: Vec<Option<TaskId>>,
     wakeups: Vec<TaskId>,
     spare: Vec<Vec<Record>>,
 }
@@ -307,7 +325,8 @@ impl Network {
                 to: c.to,
                 gate: gate_base[c.to.0 as usize] + c.gate,
                 part: part_of[i],
-                send: SendSide::new(&cfg),
+                chained: graph.edges[c.edge].chained,
+                send: SendSide::new(&cfg, graph.edges[c.edge].chained),
                 recv: RecvSide { outstanding: cfg.exclusive, ..Default::default() },
             })
             .collect();
@@ -319,6 +338,17 @@ impl Network {
             ready: vec![VecDeque::new(); graph.tasks.len()],
             parts,
             full_outputs: vec![0; graph.tasks.len()],
+            chain_wait: vec![0; graph.tasks.len()],
+            chain_next: graph
+                .tasks
+                .iter()
+                .map(|t| t.outputs.iter().flatten().find(|&&c| graph.is_chained(c)).map(|&c| graph.channel(c).to))
+                .collect(),
+            chain_prev: graph
+                .tasks
+                .iter()
+                .map(|t| t.input_gates.iter().flatten().find(|&&c| graph.is_chained(c)).map(|&c| graph.channel(c).from))
+                .collect(),
             wakeups: Vec::new(),
             spare: Vec::new(),
         }
@@ -329,10 +359,68 @@ impl Network {
         &self.cfg
     }
 
-    /// True when `task` may not process: one of its output channels is full.
+    /// True when `task` may not take its next record: it or a task after it in its chain has an
+    /// unavailable network output (Flink's task checks every output of the chain), or the task
+    /// chained after it has not yet processed the record it was handed.
     #[inline]
     pub fn output_blocked(&self, task: TaskId) -> bool {
-        self.full_outputs[task.0 as usize] > 0
+        self.chain_busy(task) || self.backpressured(task)
+    }
+
+    /// A record handed over within the chain after `task` is not processed yet: one thread runs
+    /// the chain, so nothing before it may start another.
+    fn chain_busy(&self, task: TaskId) -> bool {
+        let t = task.0 as usize;
+        self.chain_wait[t] > 0 || self.chain_next[t].is_some_and(|n| self.chain_busy(n))
+    }
+
+    /// Wakes `task` and every task before it in its chain.
+    fn wake_chain(&mut self, task: TaskId) {
+        let mut cur = Some(task);
+        while let Some(c) = cur {
+            self.wakeups.push(c);
+            cur = self.chain_prev[c.0 as usize];
+        }
+    }
+
+    /// True when `task` is backpressured: a network output of it or of a task after it in its
+    /// chain is unavailable (Flink reports backpressure per chain). Waiting while the chain
+    /// merely works is not backpressure.
+    pub fn backpressured(&self, task: TaskId) -> bool {
+        let t = task.0 as usize;
+        self.full_outputs[t] > 0 || self.chain_next[t].is_some_and(|n| self.backpressured(n))
+    }
+
+    /// The receiving task of chained channel `ch` finished processing a record taken from it.
+    pub fn chain_done(&mut self, ch: ChannelId) {
+        let c = &mut self.chans[ch.0 as usize];
+        if c.send.chain_pending == 0 {
+            return; // a record of restored channel state: nobody waits for it
+        }
+        c.send.chain_pending -= 1;
+        if c.send.chain_pending == 0 {
+            let from = c.from;
+            self.chain_wait[from.0 as usize] -= 1;
+            if self.chain_wait[from.0 as usize] == 0 {
+                self.wake_chain(from);
+            }
+        }
+    }
+
+    /// True when `ch` is a chained channel.
+    pub fn is_chained(&self, ch: ChannelId) -> bool {
+        self.chans[ch.0 as usize].chained
+    }
+
+    /// True when the next input of `task` is a record handed over by the task before it in its
+    /// chain. In Flink a record goes through the whole chain by method calls once started, so
+    /// the task takes it even when its own outputs are unavailable (the overdraft buffers of
+    /// FLIP-227 hold what it emits); no record is ever left between two operators of a chain.
+    pub fn chained_record_waiting(&self, task: TaskId) -> bool {
+        self.ready[task.0 as usize].front().is_some_and(|&ch| {
+            let c = &self.chans[ch.0 as usize];
+            c.chained && matches!(c.recv.queue.front(), Some(Element::Data(_)))
+        })
     }
 
     /// Tasks that may be able to continue since the last call (in event order, may repeat).
@@ -355,6 +443,15 @@ impl Network {
         send.current.push(Record { seq: send.sent, ..r });
         send.sent += 1;
         let finished = send.current.len() >= send.cap;
+        if self.chans[ch.0 as usize].chained {
+            let send = &mut self.chans[ch.0 as usize].send;
+            send.chain_pending += 1;
+            if send.chain_pending == 1 {
+                self.chain_wait[self.chans[ch.0 as usize].from.0 as usize] += 1;
+            }
+            self.finish_buffer(ch, now, q);
+            return false;
+        }
         if started {
             self.take_pool_buffer(ch);
         }
@@ -468,12 +565,17 @@ impl Network {
 
     /// Puts an element on the wire at once (no credit), keeping FIFO order on the wire.
     fn send_now<E: From<NetEvent>>(&mut self, ch: ChannelId, e: Element, now: SimTime, q: &mut EventQueue<E>) {
-        let delay = self.delay();
+        let delay = self.delay_on(ch);
         let send = &mut self.chans[ch.0 as usize].send;
         let at = (now + delay).max(send.last_arrival);
         send.last_arrival = at;
         send.in_flight.push_back((e, send.backlog_data));
         q.push(at, NetEvent::Arrive(ch).into());
+    }
+
+    /// The latency of the next message on `ch`: none within a chain.
+    fn delay_on(&mut self, ch: ChannelId) -> SimTime {
+        if self.chans[ch.0 as usize].chained { 0 } else { self.delay() }
     }
 
     fn delay(&mut self) -> SimTime {
@@ -491,12 +593,14 @@ impl Network {
                 Some(Element::Data(_)) if c.send.credit == 0 => break,
                 Some(_) => {}
             }
-            let delay = self.delay();
+            let delay = self.delay_on(ch);
             let c = &mut self.chans[ch.0 as usize];
             let e = c.send.backlog.pop_front().expect("checked non-empty");
-            let data = matches!(e, Element::Data(_));
+            let data = matches!(e, Element::Data(_)) && !c.chained;
             if data {
                 c.send.credit -= 1;
+            }
+            if matches!(e, Element::Data(_)) {
                 c.send.backlog_data -= 1;
             }
             c.send.paused = self.cfg.pause_after_barrier && matches!(e, Element::Barrier(_));
@@ -555,7 +659,8 @@ impl Network {
         } else {
             *n -= 1;
             if *n == 0 {
-                self.wakeups.push(t);
+                // The task and every task before it in its chain may go on.
+                self.wake_chain(t);
             }
         }
     }
@@ -588,7 +693,7 @@ impl Network {
         let r = &mut self.chans[ch.0 as usize].recv;
         if r.owes_resume && !r.blocked {
             r.owes_resume = false;
-            let at = now + self.delay();
+            let at = now + self.delay_on(ch);
             q.push(at, NetEvent::Resume(ch).into());
         }
     }
@@ -597,6 +702,12 @@ impl Network {
         let c = &mut self.chans[ch.0 as usize];
         let (e, backlog) = c.send.in_flight.pop_front().expect("an Arrive event has an element in flight");
         let arrival = match &e {
+            Element::Data(b) if c.chained => {
+                c.recv.queued_data += 1;
+                c.recv.max_queued = c.recv.max_queued.max(c.recv.queued_data);
+                c.recv.arrived += b.len() as u64;
+                Arrival::Data(b.len() as u32)
+            }
             Element::Data(b) => {
                 c.recv.outstanding -= 1;
                 c.recv.queued_data += 1;
@@ -619,7 +730,7 @@ impl Network {
         };
         c.recv.queue.push_back(e);
         let to = c.to;
-        if matches!(arrival, Arrival::Data(_)) {
+        if matches!(arrival, Arrival::Data(_)) && !self.chans[ch.0 as usize].chained {
             self.request_floating(ch, now, q);
         }
         self.mark_ready(ch, to);
@@ -697,6 +808,12 @@ impl Network {
             self.ready[task.0 as usize].pop_front();
             self.chans[ch.0 as usize].recv.in_ready = false;
             match head {
+                Element::Data(mut buf) if self.chans[ch.0 as usize].chained => {
+                    // Within a chain: no credit to give back.
+                    buf.clear();
+                    self.spare.push(buf);
+                    self.chans[ch.0 as usize].recv.queued_data -= 1;
+                }
                 Element::Data(mut buf) => {
                     buf.clear();
                     self.spare.push(buf);
@@ -742,7 +859,7 @@ impl Network {
                 continue;
             }
             debug_assert!(down[c.from.0 as usize], "a failover region contains both ends of its channels");
-            c.send = SendSide::new(&cfg);
+            c.send = SendSide::new(&cfg, c.chained);
             c.recv = RecvSide { outstanding: cfg.exclusive, ..Default::default() };
             let g = &mut self.gates[c.gate];
             *g = Gate::new(g.task, g.local, std::mem::take(&mut g.chans), &cfg);
@@ -751,6 +868,7 @@ impl Network {
             if *is_down {
                 self.ready[t].clear();
                 self.full_outputs[t] = 0;
+                self.chain_wait[t] = 0;
             }
         }
         for p in &mut self.parts {

@@ -29,7 +29,7 @@ impl Scenario {
                 name: name.to_string(),
                 description: String::new(),
                 seed,
-                topology: Topology { operators: Vec::new(), edges: Vec::new() },
+                topology: Topology { operators: Vec::new(), edges: Vec::new(), chaining: true },
                 network: Network::default(),
                 metrics: MetricsConfig::default(),
                 checkpointing: None,
@@ -56,7 +56,7 @@ impl ScenarioBuilder {
 
     /// Adds an edge `from → to`.
     pub fn edge(mut self, from: &str, to: &str, partitioner: Partitioner) -> Self {
-        self.s.topology.edges.push(EdgeSpec { from: from.to_string(), to: to.to_string(), partitioner });
+        self.s.topology.edges.push(EdgeSpec { from: from.to_string(), to: to.to_string(), partitioner, chain: true });
         self
     }
 

@@ -75,6 +75,19 @@ pub struct Topology {
     pub operators: Vec<OperatorSpec>,
     /// Directed edges `from → to`; each becomes one channel per connected pair of tasks.
     pub edges: Vec<EdgeSpec>,
+    /// Operator chaining (Flink's `pipeline.operator-chaining`, default true): a `forward` edge
+    /// into an operator with no other input runs in its upstream task's thread, with no network
+    /// buffers between them (see [`EdgeSpec::chain`]).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub chaining: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
 }
 
 /// The kind of an operator.
@@ -426,6 +439,9 @@ pub struct EdgeSpec {
     pub to: String,
     /// Distribution of records over the downstream tasks.
     pub partitioner: Partitioner,
+    /// `false` keeps this edge out of a chain (Flink's `disableChaining` / `startNewChain`).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub chain: bool,
 }
 
 /// The network: Flink-like buffers with credit-based flow control.
@@ -452,7 +468,9 @@ pub struct Network {
     pub latency_us: u64,
     /// Extra latency drawn uniformly from `0..=jitter_us` per message (FIFO order is kept).
     pub jitter_us: u64,
-    /// Buffer debloating (FLIP-183); off by default, as in Flink.
+    /// Buffer debloating (FLIP-183); off by default, as in Flink. Left out of the canonical JSON
+    /// when it is the default, so fingerprints stay as they were before it existed.
+    #[serde(skip_serializing_if = "Debloat::is_default")]
     pub debloat: Debloat,
 }
 
@@ -481,6 +499,12 @@ pub struct Debloat {
     /// `taskmanager.memory.min-segment-size` (default 256 bytes). The largest buffer is the
     /// static one, `buffer_records × record_bytes` (Flink's `taskmanager.memory.segment-size`).
     pub min_buffer_bytes: u64,
+}
+
+impl Debloat {
+    fn is_default(&self) -> bool {
+        *self == Debloat::default()
+    }
 }
 
 impl Default for Debloat {

@@ -63,6 +63,9 @@ pub struct Diagram {
     pub title: String,
     /// Lane names (one per task or server), indexed by `TaskId`.
     pub lanes: Vec<String>,
+    /// Operator chains of two or more tasks, head first: Flink runs each as one task. Their
+    /// lanes are drawn together inside one box.
+    pub chains: Vec<Vec<TaskId>>,
     /// Channels `(from, to, name)`, indexed by `ChannelId`.
     pub channels: Vec<(TaskId, TaskId, String)>,
     /// Times are ticks (1 tick = 1 ms of `SimTime`), as in the COS 418 world.
@@ -187,6 +190,7 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
     Some(Diagram {
         title: format!("Checkpoint {cp} of {} ({})", s.name, protocol.name()),
         lanes: g.tasks.iter().map(|t| t.name.clone()).collect(),
+        chains: g.chains().into_iter().filter(|c| c.len() > 1).collect(),
         channels: g.channels.iter().map(|c| (c.from, c.to, c.name.clone())).collect(),
         ticks: false,
         cp,
@@ -216,7 +220,20 @@ impl Diagram {
         let channel = |ch: ChannelId| &self.channels[ch.0 as usize];
         let span = (self.to - self.from).max(1) as f64;
         let x = |t: SimTime| left + (t.clamp(self.from, self.to) - self.from) as f64 / span * (width - left - right);
-        let y = |t: TaskId| top + lane * (t.0 as f64 + 0.5);
+        // Lanes in order, except that the tasks of a chain follow their head.
+        let mut row = vec![usize::MAX; self.lanes.len()];
+        let mut next = 0;
+        for i in 0..self.lanes.len() {
+            if row[i] != usize::MAX {
+                continue;
+            }
+            let members = self.chains.iter().find(|c| c[0].0 as usize == i).map_or(&[][..], |c| &c[1..]);
+            for t in std::iter::once(i).chain(members.iter().map(|t| t.0 as usize)) {
+                row[t] = next;
+                next += 1;
+            }
+        }
+        let y = |t: TaskId| top + lane * (row[t.0 as usize] as f64 + 0.5);
         let mut o = String::new();
         let _ = writeln!(
             o,
@@ -234,6 +251,17 @@ impl Diagram {
             self.time(self.from),
             self.time(self.to)
         );
+        for chain in &self.chains {
+            let (y0, y1) = (y(chain[0]) - lane * 0.42, y(chain[chain.len() - 1]) + lane * 0.42);
+            let _ = writeln!(
+                o,
+                r##"<rect x="4" y="{y0:.1}" width="{}" height="{:.1}" rx="6" fill="#f3f3f8" stroke="#b8b8cc"><title>one task: operator chain (records pass within one thread, no network)</title></rect><text x="{}" y="{:.1}" font-size="10" fill="#66668a" text-anchor="end">chain</text>"##,
+                width - right + 2.0,
+                y1 - y0,
+                width - right,
+                y0 + 10.0
+            );
+        }
         for (i, name) in self.lanes.iter().enumerate() {
             let yy = y(TaskId(i as u32));
             let _ = writeln!(
@@ -310,7 +338,7 @@ impl Diagram {
             );
         }
         let mut cut: Vec<(TaskId, SimTime)> = self.snapshots.iter().map(|(&t, &s)| (t, s)).collect();
-        cut.sort();
+        cut.sort_by_key(|&(t, _)| row[t.0 as usize]);
         let points: Vec<String> = cut.iter().map(|&(t, s)| format!("{:.1},{:.1}", x(s), y(t))).collect();
         let _ = writeln!(
             o,
@@ -359,9 +387,10 @@ impl Diagram {
         } else {
             "grey: data messages".to_string()
         };
+        let chains = if self.chains.is_empty() { "" } else { " Boxed lanes: an operator chain, run as one task." };
         let _ = writeln!(
             o,
-            r##"<text x="{left}" y="{}" font-size="12">{sampled}; blue: in-band barriers; red: priority barriers; dots and dashed line: the snapshots and the cut.</text>"##,
+            r##"<text x="{left}" y="{}" font-size="12">{sampled}; blue: in-band barriers; red: priority barriers; dots and dashed line: the snapshots and the cut.{chains}</text>"##,
             height - 38.0
         );
         let _ = writeln!(

@@ -68,6 +68,10 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                     None => "coordinator".into(),
                 };
                 step(t, None, "triggered", format!("the coordinator triggers checkpoint {cp}: the trigger reaches every source task"), rule);
+                for chain in g.chains().iter().filter(|c| c.len() > 1) {
+                    let names: Vec<String> = chain.iter().map(|&m| task(m)).collect();
+                    step(t, None, "chain", format!("{} run as one task (an operator chain)", names.join(" → ")), "chaining: a forward edge into an operator with no other input runs in one thread — no network buffers, and a barrier passes along the chain at once".into());
+                }
             }
             TraceEvent::BarrierArrive { ch, cp: c, priority } if c == cp => {
                 let node = g.channel(ch);
