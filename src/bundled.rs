@@ -32,6 +32,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("failures/two-pipelines", include_str!("../scenarios/failures/two-pipelines.json")),
     ("pipeline", include_str!("../scenarios/pipeline.json")),
     ("random-failures", include_str!("../scenarios/random-failures.json")),
+    ("scale/shuffle", include_str!("../scenarios/scale/shuffle.json")),
     ("tutorial/1-aligned-diamond", include_str!("../scenarios/tutorial/1-aligned-diamond.json")),
     ("tutorial/2-unaligned-backpressure", include_str!("../scenarios/tutorial/2-unaligned-backpressure.json")),
     ("tutorial/3-chandy-lamport", include_str!("../scenarios/tutorial/3-chandy-lamport.json")),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 fn the_bundled_list_is_the_scenarios_folder() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut on_disk = Vec::new();
-    for sub in ["", "failures", "flink-benchmarks", "tutorial"] {
+    for sub in ["", "failures", "flink-benchmarks", "scale", "tutorial"] {
         for e in std::fs::read_dir(root.join(sub)).unwrap() {
             let p = e.unwrap().path();
             if p.extension().is_some_and(|x| x == "json") {
@@ -44,4 +44,26 @@ fn the_binary_finds_bundled_scenarios_by_name_from_any_directory() {
         std::process::Command::new(bin).args(["validate", "no-such-scenario"]).current_dir(&dir).output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("ckptsim scenarios"));
+}
+
+/// `bench --parallelism` runs the shuffle at each parallelism with the total rate of the file.
+#[test]
+fn bench_by_parallelism_keeps_the_total_rate() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["bench", "scale/shuffle", "--parallelism", "2,4", "--repeat", "1", "--protocol", "none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.split_whitespace().next().is_some_and(|w| w.parse::<u32>().is_ok()))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    // p, channels, hops: 2 and 4 tasks per operator; about the same hops at both.
+    assert_eq!((rows[0][0], rows[0][1]), ("2", "8"));
+    assert_eq!((rows[1][0], rows[1][1]), ("4", "24"));
+    let hops = |r: &Vec<&str>| r[2].parse::<f64>().unwrap();
+    assert!((hops(&rows[0]) / hops(&rows[1]) - 1.0).abs() < 0.01, "{text}");
 }

@@ -448,14 +448,11 @@ impl<'a> Engine<'a> {
         self.try_run(task);
     }
 
+    /// The buffer timeout: finishes the task's partly filled buffers (only those: a task with
+    /// hundreds of output channels has a few partial buffers at a time).
     fn on_flush(&mut self, task: TaskId) {
         self.tasks[task.0 as usize].flush_armed = false;
-        for i in 0..self.graph.tasks[task.0 as usize].outputs.len() {
-            for j in 0..self.graph.tasks[task.0 as usize].outputs[i].len() {
-                let ch = self.graph.tasks[task.0 as usize].outputs[i][j];
-                self.net.finish_buffer(ch, self.now, &mut self.queue);
-            }
-        }
+        self.net.flush_partial(task, self.now, &mut self.queue);
     }
 
     /// Starts the next piece of work of `task`, if it can.
@@ -597,6 +594,14 @@ impl<'a> Engine<'a> {
         }
         if let Some(c) = &mut self.capture {
             c.sent(ch, self.net.sent(ch), self.faults.restarts, self.now);
+        }
+        if self.graph.is_chained(ch) {
+            // Within a chain the record reaches the next operator at once, without an event.
+            if let Some(arrival) = self.net.hand_over(ch, r, self.now, &mut self.queue) {
+                self.tracer.record(self.now, TraceEvent::Arrive { ch, records: 1 }, &self.graph);
+                self.on_arrival(ch, arrival);
+            }
+            return false;
         }
         self.net.push_record(ch, r, self.now, &mut self.queue)
     }

@@ -129,12 +129,9 @@ impl SendSide {
             // One record per hand-over, never short of credit.
             return SendSide { current: Vec::with_capacity(1), cap: 1, credit: u32::MAX, ..Default::default() };
         }
-        SendSide {
-            current: Vec::with_capacity(cfg.buffer_records),
-            cap: cfg.buffer_records,
-            credit: cfg.exclusive,
-            ..Default::default()
-        }
+        // The buffer is allocated when a record first needs it: a wide shuffle has many channels
+        // that are idle at any moment.
+        SendSide { current: Vec::new(), cap: cfg.buffer_records, credit: cfg.exclusive, ..Default::default() }
     }
 }
 
@@ -282,6 +279,9 @@ pub struct Network {
     full_outputs: Vec<u32>,
     /// Per task: how many of its chained outputs hold a record the next task has not processed.
     chain_wait: Vec<u32>,
+    /// Per task: output channels that got a partly filled buffer since its last flush (may hold
+    /// channels whose buffer has been finished since, and repeats).
+    partial: Vec<Vec<ChannelId>>,
     /// Per task: the next task of its chain, and the one before it.
     chain_next: Vec<Option<TaskId>>,
     chain_prev: Vec<Option<TaskId>>,
@@ -339,6 +339,7 @@ impl Network {
             parts,
             full_outputs: vec![0; graph.tasks.len()],
             chain_wait: vec![0; graph.tasks.len()],
+            partial: vec![Vec::new(); graph.tasks.len()],
             chain_next: graph
                 .tasks
                 .iter()
@@ -440,6 +441,9 @@ impl Network {
     ) -> bool {
         let send = &mut self.chans[ch.0 as usize].send;
         let started = send.current.is_empty();
+        if started && send.current.capacity() == 0 {
+            send.current = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(send.cap));
+        }
         send.current.push(Record { seq: send.sent, ..r });
         send.sent += 1;
         let finished = send.current.len() >= send.cap;
@@ -454,11 +458,30 @@ impl Network {
         }
         if started {
             self.take_pool_buffer(ch);
+            if !finished {
+                let from = self.chans[ch.0 as usize].from;
+                self.partial[from.0 as usize].push(ch);
+            }
         }
         if finished {
             self.finish_buffer(ch, now, q);
         }
         started
+    }
+
+    /// Finishes every partly filled output buffer of `task`, in channel order (as a scan of all its
+    /// outputs would), visiting only the channels that got one since the last flush.
+    pub fn flush_partial<E: From<NetEvent>>(&mut self, task: TaskId, now: SimTime, q: &mut EventQueue<E>) {
+        let mut chans = std::mem::take(&mut self.partial[task.0 as usize]);
+        chans.sort_unstable();
+        chans.dedup();
+        for &ch in &chans {
+            self.finish_buffer(ch, now, q);
+        }
+        chans.clear();
+        if self.partial[task.0 as usize].is_empty() {
+            self.partial[task.0 as usize] = chans; // keep the allocation
+        }
     }
 
     /// True when the channel's current buffer holds records not yet finished.
@@ -468,13 +491,11 @@ impl Network {
 
     /// Finishes the current buffer (if it holds anything) and tries to send.
     pub fn finish_buffer<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) {
-        let fresh = self.spare.pop().unwrap_or_default();
         let c = &mut self.chans[ch.0 as usize];
         if c.send.current.is_empty() {
-            self.spare.push(fresh);
             return;
         }
-        let buf = std::mem::replace(&mut c.send.current, fresh);
+        let buf = std::mem::take(&mut c.send.current);
         c.send.backlog.push_back(Element::Data(buf));
         c.send.backlog_data += 1;
         self.try_send(ch, now, q);
@@ -699,8 +720,47 @@ impl Network {
     }
 
     fn arrive<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) -> Arrival {
+        let (e, backlog) =
+            self.chans[ch.0 as usize].send.in_flight.pop_front().expect("an Arrive event has an element in flight");
+        self.arrive_element(ch, e, backlog, now, q)
+    }
+
+    /// Hands a record to the next task of its chain: with nothing queued before it on the way,
+    /// it reaches the receiver at once (the caller reports the arrival, as for an `Arrive`
+    /// event); otherwise it follows what is on the way, FIFO. Returns the arrival if it happened.
+    pub fn hand_over<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        r: Record,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) -> Option<Arrival> {
+        let s = &self.chans[ch.0 as usize].send;
+        debug_assert!(self.chans[ch.0 as usize].chained);
+        if !s.in_flight.is_empty() || !s.backlog.is_empty() || s.paused || !s.current.is_empty() {
+            self.push_record(ch, r, now, q);
+            return None;
+        }
+        let mut buf = self.spare.pop().unwrap_or_default();
         let c = &mut self.chans[ch.0 as usize];
-        let (e, backlog) = c.send.in_flight.pop_front().expect("an Arrive event has an element in flight");
+        buf.push(Record { seq: c.send.sent, ..r });
+        c.send.sent += 1;
+        c.send.chain_pending += 1;
+        if c.send.chain_pending == 1 {
+            self.chain_wait[c.from.0 as usize] += 1;
+        }
+        Some(self.arrive_element(ch, Element::Data(buf), 0, now, q))
+    }
+
+    fn arrive_element<E: From<NetEvent>>(
+        &mut self,
+        ch: ChannelId,
+        e: Element,
+        backlog: u32,
+        now: SimTime,
+        q: &mut EventQueue<E>,
+    ) -> Arrival {
+        let c = &mut self.chans[ch.0 as usize];
         let arrival = match &e {
             Element::Data(b) if c.chained => {
                 c.recv.queued_data += 1;
@@ -869,6 +929,7 @@ impl Network {
                 self.ready[t].clear();
                 self.full_outputs[t] = 0;
                 self.chain_wait[t] = 0;
+                self.partial[t].clear();
             }
         }
         for p in &mut self.parts {
