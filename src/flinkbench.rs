@@ -2,7 +2,7 @@
 //! [`Case`] is a bundled scenario under `scenarios/flink-benchmarks/` with a few fields changed,
 //! and the figure Flink published for it. [`run`] measures ckptsim's figure the way the benchmark
 //! measures Flink's — checkpoints back to back after a warm-up, the median duration, or
-//! checkpoints per second — and `ckptsim flink-benchmarks` prints the table the README quotes.
+//! checkpoints per second — and `ckptsim flink-benchmarks` prints the table `docs/flink-benchmarks.md` quotes.
 
 use crate::engine::{self, RunOptions};
 use crate::metrics::Outcome;
@@ -63,7 +63,7 @@ const SINK_10_MS: &[(&str, &str)] = &[
 /// Why the PR #54 200 µs rows run a 1 ms sink.
 const SLEEP_ROUNDS_UP: &str = "Java's Thread.sleep(0, 200_000) sleeps a whole millisecond before JDK 21, which is why Flink's 200 µs and 1 ms figures are nearly equal; ckptsim runs this row with a 1 ms sink too.";
 
-/// Every reproduced figure, in the README's order.
+/// Every reproduced figure, in the order of `docs/flink-benchmarks.md`.
 pub const CASES: &[Case] = &[
     Case {
         label: "checkpointSingleInput ALIGNED, debloating target 300 ms",
@@ -262,7 +262,7 @@ fn measure(case: &Case, s: &Scenario, r: &engine::RunResult) -> Result<Row, Benc
     })
 }
 
-/// The rows as the README's Markdown table.
+/// The rows as the Markdown table of `docs/flink-benchmarks.md`.
 pub fn markdown(rows: &[Row]) -> String {
     let fmt = |v: f64| {
         if v >= 100.0 {

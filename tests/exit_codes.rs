@@ -1,4 +1,4 @@
-//! The CLI's exit codes, as the README documents them: 0 all checks passed; 1 a check failed or
+//! The CLI's exit codes, as docs/commands.md documents them: 0 all checks passed; 1 a check failed or
 //! the job failed (for `compare`, only a protocol that promises exactly-once counts); 2 bad input.
 
 mod common;

@@ -278,7 +278,7 @@ fn example(name: &str) -> Scenario {
     .unwrap()
 }
 
-/// The figures the README's "Failure handling by example" quotes.
+/// The figures "Failure handling by example" in docs/failures.md quotes.
 #[test]
 fn the_failure_examples_in_the_readme_hold() {
     use ckptsim::scenario::FailoverStrategy;

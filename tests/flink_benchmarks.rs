@@ -1,5 +1,5 @@
 //! Flink's published checkpointing micro-benchmarks, reproduced (`ckptsim flink-benchmarks`):
-//! the shape of each figure holds, and the table the README quotes is what the command prints.
+//! the shape of each figure holds, and the table docs/flink-benchmarks.md quotes is what the command prints.
 
 use ckptsim::flinkbench::{self, CASES};
 

@@ -1,11 +1,11 @@
 //! The checkers have teeth: every deliberately broken protocol is caught by the named
-//! invariants within a bounded number of generated cases. The counts are in the README.
+//! invariants within a bounded number of generated cases. The counts are in docs/exploration.md.
 
 use ckptsim::explore::{ExploreConfig, explore};
 use ckptsim::verify::invariants::Invariant;
 use ckptsim::verify::mutants::Mutant;
 
-/// Cases each mutant may need at most (the README lists the actual counts).
+/// Cases each mutant may need at most (docs/exploration.md lists the actual counts).
 fn bound(m: Mutant) -> u64 {
     match m {
         // Needs a crash after the sink pre-committed but before the checkpoint completed.

@@ -121,6 +121,17 @@ fn zero_parallelism_buffer_and_rate() {
 }
 
 #[test]
+fn a_file_of_another_scenario_format_is_refused_clearly() {
+    let mut v = base();
+    v["format"] = json!(1);
+    assert!(Scenario::from_json(&v.to_string()).is_ok());
+    v["format"] = json!(2);
+    assert_field_error(&v, "format", &["found 2", "this ckptsim reads scenario format 1"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim")).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(scenario format 1)"));
+}
+
+#[test]
 fn debloating_settings_are_checked_when_enabled() {
     let mut v = base();
     v["network"]["debloat"] = json!({"enabled": true, "threshold_percentages": 150});

@@ -28,7 +28,7 @@ pub(super) struct ExploreArgs {
     /// One protocol for every seed [default: the exactly-once protocols by turns].
     #[arg(long, value_parser = parse_protocol)]
     protocol: Option<ProtocolName>,
-    /// Explore a deliberately broken protocol (see the README's mutation check).
+    /// Explore a deliberately broken protocol (see the mutation check in docs/exploration.md).
     #[arg(long, value_parser = parse_mutant)]
     mutant: Option<Mutant>,
     /// Invariants to check, comma-separated [default: all].

@@ -1,5 +1,5 @@
 //! `ckptsim flink-benchmarks`: Flink's published checkpointing micro-benchmarks, reproduced, as
-//! the README's "Flink measured vs ckptsim" table.
+//! the "Flink measured vs ckptsim" table of `docs/flink-benchmarks.md`.
 
 use super::CliError;
 use super::progress::Progress;

@@ -41,9 +41,12 @@ use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The version and the scenario format it reads (`ckptsim --version`).
+const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (scenario format 1)");
+
 /// ckptsim — a deterministic simulator of Flink-like checkpointing.
 #[derive(Parser, Debug)]
-#[command(name = "ckptsim", version, about, long_about = None)]
+#[command(name = "ckptsim", version, long_version = LONG_VERSION, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -265,4 +268,13 @@ pub(super) fn replay_command(path: &Path, s: &Scenario, fail_at: &[(String, u64)
         cmd.push_str(&format!(" --set '{p}={v}'"));
     }
     cmd
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn the_long_version_names_the_scenario_format_read() {
+        let want = format!("(scenario format {})", crate::scenario::FORMAT_VERSION);
+        assert!(super::LONG_VERSION.ends_with(&want), "{}", super::LONG_VERSION);
+    }
 }

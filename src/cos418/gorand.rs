@@ -2,7 +2,7 @@
 //! from Go's code: an additive lagged-Fibonacci generator of 607 64-bit words with tap 273,
 //! seeded through the Park–Miller generator and XORed with a table of 607 "cooked" constants.
 //! The constants are Go's (`rngCooked` in `math/rand/rng.go`, Copyright The Go Authors,
-//! BSD-3-Clause); ckptsim does not ship them but reads them from a file (see the README).
+//! BSD-3-Clause); ckptsim does not ship them but reads them from a file (see docs/cos418.md).
 
 use std::path::Path;
 

@@ -1,5 +1,5 @@
 //! Writing a run's results to disk: `summary.json`, `timeseries.csv`, `checkpoints.csv` and
-//! `checkpoint_tasks.csv` (see the README for the columns).
+//! `checkpoint_tasks.csv` (see docs/outputs.md for the columns).
 
 pub mod charts;
 pub mod html;

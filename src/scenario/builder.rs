@@ -26,6 +26,7 @@ impl Scenario {
     pub fn builder(name: &str, seed: u64) -> ScenarioBuilder {
         ScenarioBuilder {
             s: Scenario {
+                format: None,
                 name: name.to_string(),
                 description: String::new(),
                 seed,

@@ -4,10 +4,17 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The scenario format this version of ckptsim reads (`ckptsim --version` prints it).
+pub const FORMAT_VERSION: u32 = 1;
+
 /// A complete scenario: the dataflow, the network, and how the run is observed.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
+    /// The scenario format this file is written in (optional; [`FORMAT_VERSION`] when absent).
+    /// A file of another format is refused with a clear message instead of being misread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<u32>,
     /// Short name, used for the output directory (`output/<name>/…`): letters, digits, `-`, `_`, `.`.
     pub name: String,
     /// Free text shown in reports.

@@ -77,6 +77,18 @@ pub(super) fn validate(s: &Scenario) -> R {
         ));
     }
     validate_network(s)?;
+    if let Some(v) = s.format
+        && v != super::FORMAT_VERSION
+    {
+        return Err(ScenarioError::field(
+            "format",
+            format!(
+                "found {v}, allowed: {} (this ckptsim reads scenario format {}; `ckptsim --version` says which it reads)",
+                super::FORMAT_VERSION,
+                super::FORMAT_VERSION
+            ),
+        ));
+    }
     range("metrics.sample_interval_ms", s.metrics.sample_interval_ms, 1, 3_600_000, "milliseconds")?;
     if let Some(c) = &s.checkpointing {
         validate_checkpointing(c)?;
