@@ -56,6 +56,16 @@ const COLORS: [RGBColor; 7] = [
     RGBColor(23, 190, 207),
 ];
 
+/// An axis label as people write it: `2`, not `2.0`; `0.25`; `1500`, not `1500.0`.
+fn tick(v: f64) -> String {
+    if v == v.round() && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 /// The `i`-th colour of a palette that never runs out: the seven base colours, then hues spaced
 /// by the golden angle (so neighbours differ) at a fixed saturation and lightness.
 pub fn palette(i: usize) -> RGBColor {
@@ -337,7 +347,14 @@ impl Chart {
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, 0.0..y1)?;
-        chart.configure_mesh().x_desc(&self.x_label).y_desc(&self.y_label).light_line_style(WHITE.mix(0.0)).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
         for m in &self.markers {
             let color = match m.kind {
                 "failure" => RGBColor(214, 39, 40).mix(0.7),
