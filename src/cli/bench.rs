@@ -110,7 +110,7 @@ fn by_parallelism(s: &Scenario, ps: &[u32], repeat: u32) -> Result<(), CliError>
         for _ in 0..repeat {
             #[allow(clippy::disallowed_methods)] // bench measures wall-clock speed
             let start = Instant::now();
-            let r = engine::run(&one, RunOptions::default())?;
+            let r = engine::run(&one, streaming())?;
             times.push(start.elapsed().as_secs_f64());
             last = Some(r.summary);
         }
@@ -136,6 +136,12 @@ fn by_parallelism(s: &Scenario, ps: &[u32], repeat: u32) -> Result<(), CliError>
     Ok(())
 }
 
+/// Run options as `ckptsim run` streams the per-task checkpoint rows (here to nowhere), so that
+/// the memory figures are those of a run that writes its files.
+fn streaming() -> RunOptions {
+    RunOptions { checkpoint_tasks: Some(Box::new(std::io::sink())), ..Default::default() }
+}
+
 /// Runs `s` (scaled) `repeat` times and prints median events/s and record-hops/s, and peak memory.
 fn bench(s: &Scenario, repeat: u32, scale: u64) -> Result<(), CliError> {
     let mut s = s.clone();
@@ -148,7 +154,7 @@ fn bench(s: &Scenario, repeat: u32, scale: u64) -> Result<(), CliError> {
     for _ in 0..repeat {
         #[allow(clippy::disallowed_methods)] // bench measures wall-clock speed; it is not simulation code
         let start = Instant::now();
-        let r = engine::run(&s, RunOptions::default())?;
+        let r = engine::run(&s, streaming())?;
         times.push(start.elapsed().as_secs_f64());
         last = Some(r.summary);
     }

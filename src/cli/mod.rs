@@ -211,6 +211,7 @@ impl From<engine::RunError> for CliError {
         match e {
             engine::RunError::Scenario(e) => CliError::input(e),
             engine::RunError::Trace(e) => CliError::io("writing the trace", e),
+            engine::RunError::Output(e) => CliError::io("writing checkpoint_tasks.csv", e),
         }
     }
 }

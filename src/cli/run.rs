@@ -34,7 +34,17 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
         }
         None => None,
     };
-    let mut result = engine::run(&s, RunOptions { collect_output: true, trace: trace_out, ..Default::default() })?;
+    // One row per task and checkpoint goes straight to the file: it is what grows with run length.
+    let tasks_csv = dir.join("checkpoint_tasks.csv");
+    let tasks_out = std::fs::File::create(&tasks_csv)
+        .map_err(|e| CliError::io(&format!("cannot create {}", tasks_csv.display()), e))?;
+    let opts = RunOptions {
+        collect_output: true,
+        trace: trace_out,
+        checkpoint_tasks: Some(Box::new(std::io::BufWriter::new(tasks_out))),
+        ..Default::default()
+    };
+    let mut result = engine::run(&s, opts)?;
     crate::verify::oracle::attach(&s, &mut result)?;
     report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
     print_summary(&result.summary)?;

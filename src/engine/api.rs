@@ -44,6 +44,10 @@ pub struct RunOptions {
     /// Record every data record written to a channel in this time window (ns), with the time
     /// its receiver took it ([`RunResult::messages`]); for space-time diagrams.
     pub capture_messages: Option<(SimTime, SimTime)>,
+    /// Write the rows of `checkpoint_tasks.csv` here (CSV with its header) as checkpoints end,
+    /// instead of keeping them in [`RunResult::checkpoint_tasks`] — one row per task and
+    /// checkpoint is what grows with run length at high parallelism.
+    pub checkpoint_tasks: Option<Box<dyn Write>>,
 }
 
 /// A data record on a channel, for space-time diagrams.
@@ -101,8 +105,11 @@ pub struct RunResult {
     pub final_state_by_task: BTreeMap<(String, u32), BTreeMap<u64, i64>>,
     /// The rows of `checkpoints.csv` (empty without checkpointing).
     pub checkpoints: Vec<CheckpointStats>,
-    /// The rows of `checkpoint_tasks.csv`.
+    /// The rows of `checkpoint_tasks.csv` (empty when [`RunOptions::checkpoint_tasks`] streamed
+    /// them; `checkpoint_tasks_streamed` says so).
     pub checkpoint_tasks: Vec<TaskCheckpointRow>,
+    /// The rows of `checkpoint_tasks.csv` went to [`RunOptions::checkpoint_tasks`].
+    pub checkpoint_tasks_streamed: bool,
     /// Every consistent-cut violation found, in order.
     pub cut_violations: Vec<crate::verify::CutViolation>,
     /// When tasks crashed (ms).
@@ -127,6 +134,8 @@ pub enum RunError {
     Scenario(crate::scenario::ScenarioError),
     /// Writing the trace file failed.
     Trace(std::io::Error),
+    /// Writing the streamed `checkpoint_tasks.csv` rows failed.
+    Output(std::io::Error),
 }
 
 impl std::fmt::Display for RunError {
@@ -134,6 +143,7 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Scenario(e) => write!(f, "{e}"),
             RunError::Trace(e) => write!(f, "cannot write the trace: {e}"),
+            RunError::Output(e) => write!(f, "cannot write checkpoint_tasks.csv: {e}"),
         }
     }
 }
@@ -211,5 +221,5 @@ pub fn run_with_protocol(
     scenario.validate()?;
     let mut e = Engine::new(scenario, opts, protocol);
     e.run();
-    e.finish().map_err(RunError::Trace)
+    e.finish()
 }

@@ -260,7 +260,7 @@ impl<'a> Engine<'a> {
             events: 0,
             wake: Vec::new(),
             wake_batch: Vec::new(),
-            rec: recorder::Recorder::default(),
+            rec: recorder::Recorder::streaming_task_rows(opts.checkpoint_tasks),
             output: opts.collect_output.then(OutputLog::default),
             protocol_name: protocol.as_ref().map_or("none", |p| p.name().name()).to_string(),
             coord,

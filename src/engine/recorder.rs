@@ -3,7 +3,7 @@
 //! and, at the end, the [`Summary`]. The event loop reports to it; nothing here decides anything
 //! the simulation does, so it can never change a trace.
 
-use super::{Engine, RunResult, State};
+use super::{Engine, RunError, RunResult, State};
 use crate::coordinator::{Ended, Outcome};
 use crate::graph::ChannelId;
 use crate::metrics::{
@@ -14,14 +14,29 @@ use crate::operator::Logic;
 use crate::sim::{SEC, SimTime, ns_to_ms};
 use crate::verify::CutViolation;
 use std::collections::BTreeMap;
+use std::io::Write as _;
+
+/// Where the rows of `checkpoint_tasks.csv` go when they are streamed, and the first error.
+pub(super) struct TaskRowsOut {
+    pub(super) csv: csv::Writer<Box<dyn std::io::Write>>,
+    pub(super) rows: u64,
+    pub(super) error: Option<std::io::Error>,
+}
+
+impl std::fmt::Debug for TaskRowsOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TaskRowsOut({} rows)", self.rows)
+    }
+}
 
 /// The checkpoints that ended, in the order they ended.
 #[derive(Debug, Default)]
 pub(super) struct CheckpointLog {
     /// One row per checkpoint (`checkpoints.csv`).
     pub(super) stats: Vec<CheckpointStats>,
-    /// One row per task and checkpoint (`checkpoint_tasks.csv`).
+    /// One row per task and checkpoint (`checkpoint_tasks.csv`), unless streamed to `task_out`.
     pub(super) task_rows: Vec<TaskCheckpointRow>,
+    pub(super) task_out: Option<TaskRowsOut>,
     /// Completed checkpoints whose cut was checked.
     pub(super) cut_checked: usize,
     /// Every cut violation found, in order.
@@ -35,7 +50,19 @@ impl CheckpointLog {
             self.cut_checked += 1;
         }
         self.stats.push(e.stats);
-        self.task_rows.extend(e.task_rows);
+        match &mut self.task_out {
+            Some(out) => {
+                for r in &e.task_rows {
+                    if out.error.is_none()
+                        && let Err(err) = out.csv.serialize(r)
+                    {
+                        out.error = Some(std::io::Error::other(err));
+                    }
+                    out.rows += 1;
+                }
+            }
+            None => self.task_rows.extend(e.task_rows),
+        }
         self.cut_violations.extend(e.violations);
     }
 }
@@ -75,6 +102,13 @@ pub(super) struct Recorder {
 }
 
 impl Recorder {
+    /// A recorder that writes the per-task checkpoint rows to `out` as they come, if given.
+    pub(super) fn streaming_task_rows(out: Option<Box<dyn std::io::Write>>) -> Self {
+        let mut r = Recorder::default();
+        r.log.task_out = out.map(|w| TaskRowsOut { csv: csv::Writer::from_writer(w), rows: 0, error: None });
+        r
+    }
+
     /// A sink took a record that arrived in its log `latency` ago.
     pub(super) fn sink_received(&mut self, latency: SimTime) {
         self.counts.sink_received += 1;
@@ -190,9 +224,9 @@ impl Engine<'_> {
     }
 
     /// Ends the run: unfinished checkpoints, the trace file, and everything the run produced.
-    pub(super) fn finish(mut self) -> std::io::Result<RunResult> {
+    pub(super) fn finish(mut self) -> Result<RunResult, RunError> {
         self.end_unfinished();
-        self.tracer.finish()?;
+        self.tracer.finish().map_err(RunError::Trace)?;
         let end = self.now;
         let input_blocked_ns =
             self.input_blocked_ns + self.input_blocked_since.iter().flatten().map(|&s| end - s).sum::<SimTime>();
@@ -275,8 +309,25 @@ impl Engine<'_> {
             rec.counts.expired_records += s.expired.1;
         }
         let warmup_ms = self.scenario.metrics.warmup_ms as f64;
-        let (summary, timeseries, log) = rec.finish(base, self.coord.is_some(), warmup_ms);
+        let (summary, timeseries, mut log) = rec.finish(base, self.coord.is_some(), warmup_ms);
+        let streamed = log.task_out.is_some();
+        if let Some(mut out) = log.task_out.take() {
+            if out.rows == 0 && out.error.is_none() {
+                // No checkpoint ended: the header alone, as checkpoint_tasks.csv always has it.
+                let header = crate::metrics::to_csv::<TaskCheckpointRow>(&[]).map_err(RunError::Output)?;
+                out.csv.flush().map_err(RunError::Output)?;
+                let mut inner =
+                    out.csv.into_inner().map_err(|e| RunError::Output(std::io::Error::other(e.to_string())))?;
+                inner.write_all(header.as_bytes()).map_err(RunError::Output)?;
+                inner.flush().map_err(RunError::Output)?;
+            } else if let Some(e) = out.error {
+                return Err(RunError::Output(e));
+            } else {
+                out.csv.flush().map_err(RunError::Output)?;
+            }
+        }
         Ok(RunResult {
+            checkpoint_tasks_streamed: streamed,
             summary,
             timeseries,
             output: self.output,

@@ -18,7 +18,9 @@ pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
     fs::write(dir.join("summary.json"), json + "\n")?;
     fs::write(dir.join("timeseries.csv"), to_csv(&result.timeseries)?)?;
     fs::write(dir.join("checkpoints.csv"), to_csv(&result.checkpoints)?)?;
-    fs::write(dir.join("checkpoint_tasks.csv"), to_csv(&result.checkpoint_tasks)?)?;
+    if !result.checkpoint_tasks_streamed {
+        fs::write(dir.join("checkpoint_tasks.csv"), to_csv(&result.checkpoint_tasks)?)?;
+    }
     if !result.debloat.is_empty() {
         fs::write(dir.join("debloat.csv"), to_csv(&result.debloat)?)?;
     }
