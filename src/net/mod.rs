@@ -448,11 +448,7 @@ impl Network {
         send.sent += 1;
         let finished = send.current.len() >= send.cap;
         if self.chans[ch.0 as usize].chained {
-            let send = &mut self.chans[ch.0 as usize].send;
-            send.chain_pending += 1;
-            if send.chain_pending == 1 {
-                self.chain_wait[self.chans[ch.0 as usize].from.0 as usize] += 1;
-            }
+            self.chain_handed(ch);
             self.finish_buffer(ch, now, q);
             return false;
         }
@@ -745,11 +741,17 @@ impl Network {
         let c = &mut self.chans[ch.0 as usize];
         buf.push(Record { seq: c.send.sent, ..r });
         c.send.sent += 1;
+        self.chain_handed(ch);
+        Some(self.arrive_element(ch, Element::Data(buf), 0, now, q))
+    }
+
+    /// A record was handed over on chained channel `ch`: its sender waits until it is processed.
+    fn chain_handed(&mut self, ch: ChannelId) {
+        let c = &mut self.chans[ch.0 as usize];
         c.send.chain_pending += 1;
         if c.send.chain_pending == 1 {
             self.chain_wait[c.from.0 as usize] += 1;
         }
-        Some(self.arrive_element(ch, Element::Data(buf), 0, now, q))
     }
 
     fn arrive_element<E: From<NetEvent>>(
