@@ -27,6 +27,14 @@ pub enum TraceEvent {
         /// Records in the buffer; 0 for an event.
         records: u32,
     },
+    /// A task took a barrier off an input: an in-band barrier after the records queued before it,
+    /// a priority barrier as soon as the task could handle it (the end of its wait in the queue).
+    BarrierTaken {
+        /// The channel.
+        ch: ChannelId,
+        /// The checkpoint.
+        cp: CheckpointId,
+    },
     /// A receiver's *ResumeConsumption* reached a sender that had paused the channel after an
     /// aligned barrier.
     Resume {
@@ -165,6 +173,7 @@ impl TraceEvent {
             TraceEvent::NotifyAborted { task, cp } => (20, [task.0 as u64, cp, 0]),
             TraceEvent::Resume { ch } => (21, [ch.0 as u64, 0, 0]),
             TraceEvent::BufferSize { ch, bytes } => (22, [ch.0 as u64, bytes as u64, 0]),
+            TraceEvent::BarrierTaken { ch, cp } => (23, [ch.0 as u64, cp, 0]),
         }
     }
 
@@ -184,6 +193,9 @@ impl TraceEvent {
             }
             TraceEvent::Credit { ch: c, n } => format!(r#"{{"t_ns":{t},"ev":"credit","channel":"{}","n":{n}}}"#, ch(c)),
             TraceEvent::Resume { ch: c } => format!(r#"{{"t_ns":{t},"ev":"resume","channel":"{}"}}"#, ch(c)),
+            TraceEvent::BarrierTaken { ch: c, cp } => {
+                format!(r#"{{"t_ns":{t},"ev":"barrier_taken","channel":"{}","checkpoint":{cp}}}"#, ch(c))
+            }
             TraceEvent::BufferSize { ch: c, bytes } => {
                 format!(r#"{{"t_ns":{t},"ev":"buffer_size","channel":"{}","bytes":{bytes}}}"#, ch(c))
             }

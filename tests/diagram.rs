@@ -153,3 +153,33 @@ fn the_shiviz_export_has_consistent_vector_clocks() {
     }
     assert_eq!(shiviz::REGEX, r"(?<event>.*)\n(?<host>\S*) (?<clock>{.*})");
 }
+
+/// A barrier's wait in its receiver's queue is drawn from its arrival to the moment the task took
+/// it (both in the trace), over the records queued before it; and under Chandy-Lamport every
+/// recorded message is taken inside its channel's recording span, which ends when the marker is
+/// taken.
+#[test]
+fn queue_waits_follow_the_trace_and_recorded_messages_end_inside_their_recording() {
+    let (_, r, d) = draw("backpressure", ProtocolName::ALIGNED, 2);
+    assert!(!d.waits.is_empty(), "aligned barriers wait behind the backpressured data");
+    assert!(d.waits.iter().any(|w| w.records_ahead > 0));
+    for w in &d.waits {
+        assert!(r.protocol_trace.iter().any(|&(t, e)| t == w.arrived
+            && matches!(e, TraceEvent::BarrierArrive { ch, cp: 2, .. } if ch == w.ch)));
+        assert!(
+            r.protocol_trace.iter().any(|&(t, e)| t == w.taken && e == TraceEvent::BarrierTaken { ch: w.ch, cp: 2 })
+        );
+        assert!(w.taken > w.arrived);
+    }
+    let (_, _, d) = draw("diamond", ProtocolName::CHANDY_LAMPORT, 1);
+    let recorded: Vec<_> = d.messages.iter().filter(|m| m.crossing == Crossing::ChannelState).collect();
+    assert!(!recorded.is_empty());
+    for m in recorded {
+        let taken = m.consumed.expect("a recorded message is taken after the snapshot");
+        assert!(
+            d.recording.iter().any(|&(ch, from, to)| ch == m.ch && taken > from && taken <= to),
+            "a message recorded on {:?} is taken at {taken} outside its recording span",
+            m.ch
+        );
+    }
+}

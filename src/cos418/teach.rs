@@ -74,6 +74,7 @@ pub fn diagram(top: &Topology, out: &Outcome, n: usize) -> Option<Diagram> {
         title: format!("Snapshot {n} (Chandy-Lamport), COS 418 world"),
         lanes: top.servers.keys().cloned().collect(),
         chains: Vec::new(),
+        waits: Vec::new(),
         channels: top
             .links
             .iter()

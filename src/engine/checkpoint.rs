@@ -289,6 +289,7 @@ impl Engine<'_> {
     }
 
     fn barrier_reached(&mut self, task: TaskId, ch: ChannelId, cp: CheckpointId, overtaking: bool) {
+        self.tracer.record(self.now, TraceEvent::BarrierTaken { ch, cp }, &self.graph);
         if self.pending(cp).is_none() {
             return; // the checkpoint was aborted: its barriers are dropped
         }

@@ -56,6 +56,20 @@ pub struct BarrierArrow {
     pub priority: bool,
 }
 
+/// A barrier waiting in its receiver's input queue: from its arrival until the task takes it,
+/// behind the records queued before it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QueueWait {
+    /// Its channel.
+    pub ch: ChannelId,
+    /// Reached the receiver's queue.
+    pub arrived: SimTime,
+    /// Taken by the receiving task.
+    pub taken: SimTime,
+    /// Records the task took from the channel in between: the ones queued before the barrier.
+    pub records_ahead: usize,
+}
+
 /// The elements of a diagram.
 #[derive(Clone, Debug)]
 pub struct Diagram {
@@ -80,6 +94,8 @@ pub struct Diagram {
     pub snapshots: BTreeMap<TaskId, SimTime>,
     /// Barrier arrows.
     pub barriers: Vec<BarrierArrow>,
+    /// Barriers' waits in the receivers' queues (empty where a barrier was taken on arrival).
+    pub waits: Vec<QueueWait>,
     /// Every captured data message (the drawing may sample the ordinary ones).
     pub messages: Vec<Msg>,
     /// Intervals an input was blocked.
@@ -123,6 +139,7 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
     let mut snapshots = BTreeMap::new();
     let mut deadline = None;
     let mut arrivals = Vec::new();
+    let mut taken: BTreeMap<ChannelId, SimTime> = BTreeMap::new();
     let (mut blocked, mut open) = (Vec::new(), BTreeMap::new());
     let (mut crashes, mut restarts) = (Vec::new(), Vec::new());
     for &(t, ev) in &r.protocol_trace {
@@ -131,6 +148,9 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
                 snapshots.insert(task, t);
             }
             TraceEvent::BarrierArrive { ch, cp: c, priority } if c == cp => arrivals.push((ch, t, priority)),
+            TraceEvent::BarrierTaken { ch, cp: c } if c == cp => {
+                taken.entry(ch).or_insert(t);
+            }
             TraceEvent::Deadline { cp: c } if c == cp => deadline = Some(t),
             TraceEvent::Block { ch } => {
                 open.insert(ch, t);
@@ -155,7 +175,10 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
             BarrierArrow { ch, sent: snapshots.get(&sender).copied().unwrap_or(start), arrived, priority }
         })
         .collect();
-    // Recorded channels: from the receiver's snapshot until the barrier arrives on that input.
+    // Recorded channels: from the receiver's snapshot until it takes the barrier of that input —
+    // the records it takes in between are the ones recorded (for a priority barrier, taken on
+    // arrival, those queued ahead of it at the snapshot are still taken later).
+    let end_of = |ch: ChannelId, arrived: SimTime| taken.get(&ch).copied().unwrap_or(arrived).max(arrived);
     let records = |t: SimTime| match protocol.info().channel_state {
         ChannelStateRule::Always => true,
         ChannelStateRule::AfterAlignedTimeout => deadline.is_some_and(|d| t >= d),
@@ -165,14 +188,15 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
         .iter()
         .filter_map(|&(ch, arrived, _)| {
             let snap = *snapshots.get(&g.channel(ch).to)?;
-            (records(snap) && arrived > snap).then_some((ch, snap, arrived))
+            let end = end_of(ch, arrived);
+            (records(snap) && end > snap).then_some((ch, snap, end))
         })
         .collect();
     // Sequence numbers restart with each restore: only messages of the checkpoint's own epoch
     // can cross its cut, and those a failure discarded (never taken, from an earlier epoch) are
     // not drawn.
     let epoch = r.protocol_trace.iter().filter(|(t, e)| *e == TraceEvent::Restart && *t < start).count() as u32;
-    let messages = r
+    let messages: Vec<Msg> = r
         .messages
         .iter()
         .filter(|m| m.epoch == epoch || m.consumed.is_some())
@@ -187,8 +211,24 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
             Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing }
         })
         .collect();
+    let waits = arrivals
+        .iter()
+        .filter_map(|&(ch, arrived, _)| {
+            let t = end_of(ch, arrived);
+            (t > arrived).then(|| QueueWait {
+                ch,
+                arrived,
+                taken: t,
+                records_ahead: messages
+                    .iter()
+                    .filter(|m| m.ch == ch && m.consumed.is_some_and(|c| c > arrived && c <= t))
+                    .count(),
+            })
+        })
+        .collect();
     Some(Diagram {
         title: format!("Checkpoint {cp} of {} ({})", s.name, protocol.name()),
+        waits,
         lanes: g.tasks.iter().map(|t| t.name.clone()).collect(),
         chains: g.chains().into_iter().filter(|c| c.len() > 1).collect(),
         channels: g.channels.iter().map(|c| (c.from, c.to, c.name.clone())).collect(),
@@ -323,6 +363,30 @@ impl Diagram {
                 y(node.1)
             );
         }
+        // A barrier's wait in the queue: a band along the receiving lane, from its arrival until
+        // the task takes it, over the records queued before it.
+        for w in &self.waits {
+            let node = channel(w.ch);
+            let (x0, x1, yy) = (x(w.arrived), x(w.taken), y(node.1) - 7.0);
+            let _ = writeln!(
+                o,
+                r##"<line x1="{x0:.1}" y1="{yy:.1}" x2="{x1:.1}" y2="{yy:.1}" stroke="#1f77b4" stroke-width="4" stroke-dasharray="2,2" opacity="0.8"><title>barrier {} from {} waits {} in the queue behind {} records</title></line>"##,
+                self.cp,
+                esc(&self.lanes[node.0.0 as usize]),
+                fmt_ms(w.taken - w.arrived) + " ms",
+                w.records_ahead
+            );
+            if x1 - x0 > 70.0 {
+                let _ = writeln!(
+                    o,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#1f77b4">waits behind {} record{}</text>"##,
+                    x0 + 3.0,
+                    yy - 4.0,
+                    w.records_ahead,
+                    if w.records_ahead == 1 { "" } else { "s" }
+                );
+            }
+        }
         for b in &self.barriers {
             let node = channel(b.ch);
             let color = if b.priority { "#d62728" } else { "#1f77b4" };
@@ -390,7 +454,7 @@ impl Diagram {
         let chains = if self.chains.is_empty() { "" } else { " Boxed lanes: an operator chain, run as one task." };
         let _ = writeln!(
             o,
-            r##"<text x="{left}" y="{}" font-size="12">{sampled}; blue: in-band barriers; red: priority barriers; dots and dashed line: the snapshots and the cut.{chains}</text>"##,
+            r##"<text x="{left}" y="{}" font-size="12">{sampled}; blue: in-band barriers; red: priority barriers; dots and dashed line: the snapshots and the cut; dotted blue band: a barrier waiting in the queue.{chains}</text>"##,
             height - 38.0
         );
         let _ = writeln!(

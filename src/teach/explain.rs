@@ -51,6 +51,7 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
     let mut out = Vec::new();
     let mut arrived: BTreeMap<TaskId, usize> = BTreeMap::new();
     let mut last_barrier: BTreeMap<ChannelId, CheckpointId> = BTreeMap::new();
+    let mut arrival_at: BTreeMap<ChannelId, SimTime> = BTreeMap::new();
     let mut acks = 0;
     let mut past_deadline = false;
     let mut step = |t: SimTime, task: Option<String>, event: &'static str, text: String, rule: String| {
@@ -78,6 +79,7 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                 let n = arrived.entry(node.to).or_default();
                 *n += 1;
                 last_barrier.insert(ch, c);
+                arrival_at.insert(ch, t);
                 let rule = if priority {
                     "a priority barrier overtakes every buffer queued ahead of it, at the sender and at the receiver".to_string()
                 } else {
@@ -106,6 +108,17 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                         inputs(node.to)
                     ),
                     "aligned: block each input on which the barrier arrived until it arrived on all inputs".into(),
+                );
+            }
+            TraceEvent::BarrierTaken { ch, cp: c } if c == cp && arrival_at.get(&ch).is_some_and(|&a| t > a) => {
+                let node = g.channel(ch);
+                let waited = ns_to_ms(t - arrival_at[&ch]);
+                step(
+                    t,
+                    Some(task(node.to)),
+                    "barrier_taken",
+                    format!("{} takes barrier {cp} from {} after {waited:.3} ms in its input queue", task(node.to), task(node.from)),
+                    "the barrier waited behind the records queued before it (or the record in hand): the task reaches it only after them".into(),
                 );
             }
             TraceEvent::Unblock { ch } if in_window => {
