@@ -183,3 +183,23 @@ fn queue_waits_follow_the_trace_and_recorded_messages_end_inside_their_recording
         );
     }
 }
+
+/// `diagram --protocols` stacks the same checkpoint under several protocols on one time axis.
+#[test]
+fn side_by_side_panels_share_the_time_axis() {
+    let mut ds: Vec<Diagram> = [ProtocolName::ALIGNED, ProtocolName::UNALIGNED, ProtocolName::CHANDY_LAMPORT]
+        .into_iter()
+        .map(|p| draw("diamond", p, 1).2)
+        .collect();
+    let (from, to) = (ds.iter().map(|d| d.from).min().unwrap(), ds.iter().map(|d| d.to).max().unwrap());
+    diagram::share_axis(&mut ds);
+    assert!(ds.iter().all(|d| (d.from, d.to) == (from, to)));
+    let svg = diagram::stack_svg(&ds, 100);
+    assert_eq!(svg.matches("<g transform=").count(), 3);
+    assert_eq!(svg.matches("<svg ").count(), 1, "one document");
+    for p in ["(aligned)", "(unaligned)", "(chandy_lamport)"] {
+        assert!(svg.contains(p), "{p}");
+    }
+    let height: f64 = ds.iter().map(Diagram::height).sum();
+    assert!(svg.starts_with(&format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1200\" height=\"{height}\"")));
+}

@@ -31,6 +31,10 @@ pub(super) struct DiagramArgs {
     /// At most this many ordinary data messages are drawn; the rest are sampled.
     #[arg(long, default_value_t = 300)]
     max_messages: usize,
+    /// Draw the checkpoint under each of these protocols, stacked on one time axis (e.g.
+    /// `aligned,unaligned,chandy_lamport`).
+    #[arg(long, value_delimiter = ',', value_parser = super::parse_protocol, conflicts_with = "protocol")]
+    protocols: Vec<crate::scenario::ProtocolName>,
     /// Output file [default: output/<scenario>/<protocol>/diagram-<checkpoint>.svg].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -84,10 +88,30 @@ fn checkpoint_diagram(
 }
 
 pub(super) fn exec_diagram(a: DiagramArgs) -> Result<(), CliError> {
-    let DiagramArgs { input, window, max_messages, out } = a;
+    let DiagramArgs { input, window, max_messages, out, protocols } = a;
     use crate::teach::diagram;
     let s = input.load()?;
     let checkpoint = window.checkpoint;
+    if !protocols.is_empty() {
+        let mut ds = Vec::new();
+        for &p in &protocols {
+            let mut one = s.clone();
+            one.set_protocol(p).map_err(CliError::input)?;
+            ds.push(checkpoint_diagram(&one, &window)?.1);
+        }
+        diagram::share_axis(&mut ds);
+        let names: Vec<&str> = protocols.iter().map(|p| p.name()).collect();
+        let path = out.unwrap_or_else(|| {
+            PathBuf::from("output").join(&s.name).join(format!("diagram-{checkpoint}-{}.svg", names.join("-")))
+        });
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| CliError::io(&format!("creating {}", dir.display()), e))?;
+        }
+        std::fs::write(&path, diagram::stack_svg(&ds, max_messages))
+            .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
+        say!("wrote {}: checkpoint {checkpoint} under {}, on one time axis", path.display(), names.join(", "));
+        return Ok(());
+    }
     let (r, d) = checkpoint_diagram(&s, &window)?;
     let path = out.unwrap_or_else(|| {
         PathBuf::from("output").join(&s.name).join(&r.summary.protocol).join(format!("diagram-{checkpoint}.svg"))

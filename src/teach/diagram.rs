@@ -246,7 +246,44 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
     })
 }
 
+/// Gives every diagram the same time window — the union of theirs — so that panels stacked by
+/// [`stack_svg`] share one axis.
+pub fn share_axis(diagrams: &mut [Diagram]) {
+    let from = diagrams.iter().map(|d| d.from).min().unwrap_or(0);
+    let to = diagrams.iter().map(|d| d.to).max().unwrap_or(0);
+    for d in diagrams {
+        (d.from, d.to) = (from, to);
+    }
+}
+
+/// One SVG with the diagrams stacked top to bottom (the same checkpoint under several protocols,
+/// after [`share_axis`]), each panel drawn as [`Diagram::to_svg`] draws it alone.
+pub fn stack_svg(diagrams: &[Diagram], max_messages: usize) -> String {
+    let mut panels = String::new();
+    let mut y = 0.0;
+    for d in diagrams {
+        let svg = d.to_svg(max_messages);
+        let body: Vec<&str> = svg.lines().skip(1).filter(|l| *l != "</svg>").collect();
+        let _ = writeln!(panels, r#"<g transform="translate(0,{y})">"#);
+        panels.push_str(&body.join("\n"));
+        panels.push_str("\n</g>\n");
+        y += d.height();
+    }
+    let width = DIAGRAM_WIDTH;
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{y}\" viewBox=\"0 0 {width} {y}\" font-family=\"sans-serif\">\n{panels}</svg>\n"
+    )
+}
+
+/// Width of a diagram's SVG.
+const DIAGRAM_WIDTH: f64 = 1200.0;
+
 impl Diagram {
+    /// Height of the diagram's SVG.
+    pub fn height(&self) -> f64 {
+        60.0 + 46.0 * self.lanes.len() as f64 + 70.0
+    }
+
     /// A time as shown: milliseconds, or ticks in the COS 418 world.
     pub fn time(&self, t: SimTime) -> String {
         if self.ticks { format!("tick {}", t / crate::sim::MS) } else { format!("{} ms", fmt_ms(t)) }
@@ -255,8 +292,8 @@ impl Diagram {
     /// Draws the diagram (at most `max_messages` ordinary data messages; the rest are sampled).
     pub fn to_svg(&self, max_messages: usize) -> String {
         let (left, right, top, lane) = (120.0, 40.0, 60.0, 46.0);
-        let width = 1200.0;
-        let height = top + lane * self.lanes.len() as f64 + 70.0;
+        let width = DIAGRAM_WIDTH;
+        let height = self.height();
         let channel = |ch: ChannelId| &self.channels[ch.0 as usize];
         let span = (self.to - self.from).max(1) as f64;
         let x = |t: SimTime| left + (t.clamp(self.from, self.to) - self.from) as f64 / span * (width - left - right);
