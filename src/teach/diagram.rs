@@ -281,7 +281,7 @@ const DIAGRAM_WIDTH: f64 = 1200.0;
 impl Diagram {
     /// Height of the diagram's SVG.
     pub fn height(&self) -> f64 {
-        60.0 + 46.0 * self.lanes.len() as f64 + 70.0
+        60.0 + 46.0 * self.lanes.len() as f64 + 100.0
     }
 
     /// A time as shown: milliseconds, or ticks in the COS 418 world.
@@ -349,6 +349,30 @@ impl Diagram {
                 esc(name)
             );
         }
+        // The time axis under the lanes: a tick every "nice" step (1, 2 or 5 × a power of ten).
+        let axis_y = top + lane * self.lanes.len() as f64 + 4.0;
+        let _ =
+            writeln!(o, r##"<line x1="{left}" y1="{axis_y}" x2="{}" y2="{axis_y}" stroke="#444"/>"##, width - right);
+        let step = nice_step((self.to - self.from) / 6);
+        let mut t = self.from.div_ceil(step) * step;
+        while t <= self.to {
+            let xx = x(t);
+            let label = if self.ticks { format!("{}", t / crate::sim::MS) } else { axis_ms(t, step) };
+            let _ = writeln!(
+                o,
+                r##"<line x1="{xx:.1}" y1="{axis_y}" x2="{xx:.1}" y2="{}" stroke="#444"/><text x="{xx:.1}" y="{}" font-size="11" text-anchor="middle" fill="#444">{label}</text>"##,
+                axis_y + 5.0,
+                axis_y + 17.0
+            );
+            t += step;
+        }
+        let _ = writeln!(
+            o,
+            r##"<text x="{}" y="{}" font-size="11" text-anchor="end" fill="#444">{}</text>"##,
+            width - right,
+            axis_y + 30.0,
+            if self.ticks { "tick" } else { "ms" }
+        );
         for &(ch, a, b) in &self.blocked {
             let yy = y(channel(ch).1);
             let _ = writeln!(
@@ -502,6 +526,30 @@ impl Diagram {
         o.push_str("</svg>\n");
         o
     }
+}
+
+/// The smallest step of 1, 2 or 5 × a power of ten (ns) that is at least `rough`.
+fn nice_step(rough: SimTime) -> SimTime {
+    let mut unit: SimTime = 1;
+    loop {
+        for m in [1, 2, 5] {
+            if unit * m >= rough.max(1) {
+                return unit * m;
+            }
+        }
+        unit *= 10;
+    }
+}
+
+/// A tick label in milliseconds with as many decimals as the step needs.
+fn axis_ms(t: SimTime, step: SimTime) -> String {
+    let decimals = match step {
+        s if s >= crate::sim::MS => 0,
+        s if s >= 100 * crate::sim::US => 1,
+        s if s >= 10 * crate::sim::US => 2,
+        _ => 3,
+    };
+    format!("{:.*}", decimals, crate::sim::ns_to_ms(t))
 }
 
 fn esc(s: &str) -> String {
