@@ -161,7 +161,7 @@ fn diagrams_and_narrations_of_the_course_cases_agree_with_the_expected_snapshots
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("N2 starts snapshot 0"));
-    assert!(std::fs::read_to_string(&svg).unwrap().contains("2 messages crossing the cut"));
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("2 tokens crossing the cut"));
 }
 
 #[test]

@@ -507,22 +507,48 @@ impl Diagram {
             self.messages.iter().filter(|m| m.crossing == Crossing::ChannelState).count(),
             self.messages.iter().filter(|m| m.crossing == Crossing::Orphan).count(),
         );
-        let sampled = if every > 1 {
-            format!("grey: data messages, 1 in {every} shown")
-        } else {
-            "grey: data messages".to_string()
-        };
-        let chains = if self.chains.is_empty() { "" } else { " Boxed lanes: an operator chain, run as one task." };
-        let _ = writeln!(
-            o,
-            r##"<text x="{left}" y="{}" font-size="12">{sampled}; blue: in-band barriers; red: priority barriers; dots and dashed line: the snapshots and the cut; dotted blue band: a barrier waiting in the queue.{chains}</text>"##,
-            height - 38.0
-        );
-        let _ = writeln!(
-            o,
-            r##"<text x="{left}" y="{}" font-size="12">orange: {cs} messages crossing the cut (channel state); purple: {orphans} orphans; shaded red: blocked input; shaded green: recorded input; ✕: crash; dashed orange: restart.</text>"##,
-            height - 20.0
-        );
+        // The legend names only what this diagram shows, in this world's words (COS 418 has
+        // tokens and markers, a dataflow has records and barriers).
+        let (data, barrier) = if self.ticks { ("tokens", "markers") } else { ("data messages", "barriers") };
+        let mut first =
+            vec![if every > 1 { format!("grey: {data}, 1 in {every} shown") } else { format!("grey: {data}") }];
+        if self.barriers.iter().any(|b| !b.priority) {
+            first.push(format!("blue: in-band {barrier}"));
+        }
+        if self.barriers.iter().any(|b| b.priority) {
+            first.push(format!("red arrows: priority {barrier}"));
+        }
+        first.push("dots and dashed line: the snapshots and the cut".into());
+        if !self.waits.is_empty() {
+            first.push(format!("dotted blue band: a {} waiting in the queue", &barrier[..barrier.len() - 1]));
+        }
+        let mut second = vec![format!("orange: {cs} {data} crossing the cut (channel state)")];
+        if orphans > 0 {
+            second.push(format!("purple: {orphans} orphans"));
+        }
+        if !self.blocked.is_empty() {
+            second.push("shaded red: blocked input".into());
+        }
+        if !self.recording.is_empty() {
+            second.push("shaded green: recorded input".into());
+        }
+        if !self.crashes.is_empty() {
+            second.push("✕: crash".into());
+        }
+        if !self.restarts.is_empty() {
+            second.push("dashed orange: restart".into());
+        }
+        if !self.chains.is_empty() {
+            second.push("boxed lanes: an operator chain, run as one task".into());
+        }
+        for (line, dy) in [(first, 38.0), (second, 20.0)] {
+            let _ = writeln!(
+                o,
+                r##"<text x="{left}" y="{}" font-size="12">{}.</text>"##,
+                height - dy,
+                esc(&line.join("; "))
+            );
+        }
         o.push_str("</svg>\n");
         o
     }
