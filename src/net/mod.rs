@@ -541,10 +541,11 @@ impl Network {
     /// Takes an in-band barrier out of the receiver's queue so that it overtakes the data before
     /// it (aligned checkpoint timeout). Returns false when the barrier is not queued there.
     pub fn overtake_queued_barrier(&mut self, ch: ChannelId, id: CheckpointId) -> bool {
+        let pauses = self.pauses(ch);
         let r = &mut self.chans[ch.0 as usize].recv;
         let Some(pos) = r.queue.iter().position(|e| *e == Element::Barrier(id)) else { return false };
         r.queue.remove(pos);
-        r.owes_resume |= self.cfg.pause_after_barrier;
+        r.owes_resume |= pauses;
         if r.queue.is_empty() && r.in_ready {
             // The barrier was all that was queued: the channel has nothing to take any more.
             r.in_ready = false;
@@ -590,6 +591,12 @@ impl Network {
         q.push(at, NetEvent::Arrive(ch).into());
     }
 
+    /// True when the sender of `ch` pauses after an aligned barrier (never within a chain: there
+    /// is no subpartition to block, the record goes by method call).
+    fn pauses(&self, ch: ChannelId) -> bool {
+        self.cfg.pause_after_barrier && !self.chans[ch.0 as usize].chained
+    }
+
     /// The latency of the next message on `ch`: none within a chain.
     fn delay_on(&mut self, ch: ChannelId) -> SimTime {
         if self.chans[ch.0 as usize].chained { 0 } else { self.delay() }
@@ -620,7 +627,7 @@ impl Network {
             if matches!(e, Element::Data(_)) {
                 c.send.backlog_data -= 1;
             }
-            c.send.paused = self.cfg.pause_after_barrier && matches!(e, Element::Barrier(_));
+            c.send.paused = self.cfg.pause_after_barrier && !c.chained && matches!(e, Element::Barrier(_));
             // FIFO: a message never overtakes an earlier one on the same channel.
             let at = (now + delay).max(c.send.last_arrival);
             c.send.last_arrival = at;
@@ -858,7 +865,7 @@ impl Network {
                 (Taken::Record(ch, r), c.recv.head_read == buf.len())
             }
             Element::Barrier(id) => {
-                c.recv.owes_resume |= self.cfg.pause_after_barrier;
+                c.recv.owes_resume |= self.cfg.pause_after_barrier && !c.chained;
                 (Taken::Barrier(ch, *id), true)
             }
             Element::EndOfPartition => (Taken::EndOfPartition(ch), true),

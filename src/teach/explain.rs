@@ -194,8 +194,20 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
 }
 
 /// The steps as text, one per line: `t=… ms  what — rule`.
+/// Each rule is printed under the first step it explains; later steps of the same rule say
+/// "(same rule)" rather than repeating it (JSON Lines keep every rule).
 pub fn to_text(steps: &[Step]) -> String {
-    steps.iter().map(|s| format!("t={} ms  {}\n            ↳ {}\n", fmt_ms(s.t_ns), s.text, s.rule)).collect()
+    let mut seen = std::collections::BTreeSet::new();
+    steps
+        .iter()
+        .map(|s| {
+            if seen.insert(s.rule.as_str()) {
+                format!("t={} ms  {}\n            ↳ {}\n", fmt_ms(s.t_ns), s.text, s.rule)
+            } else {
+                format!("t={} ms  {}  (same rule)\n", fmt_ms(s.t_ns), s.text)
+            }
+        })
+        .collect()
 }
 
 /// The steps as JSON Lines.
