@@ -28,7 +28,7 @@ pub struct CompareRow {
     pub duration_p50_ms: f64,
     /// Checkpoint duration p99 (ms).
     pub duration_p99_ms: f64,
-    /// Alignment p50 (ms): first barrier → snapshot, largest task.
+    /// Alignment p50 (ms): first → last barrier, largest task.
     pub alignment_p50_ms: f64,
     /// Operator state per checkpoint, p50 (bytes).
     pub state_bytes_p50: f64,
@@ -148,7 +148,8 @@ fn row(r: &RunResult) -> CompareRow {
 
 /// Writes each protocol's outputs into `dir/<protocol>/`, `dir/compare.json`, the side-by-side
 /// charts `dir/compare_*.svg` and `dir/report.html`.
-pub fn write(dir: &Path, s: &Scenario, report: &CompareReport) -> std::io::Result<()> {
+/// `reproduce` is the command line that makes the same report (the report prints it).
+pub fn write(dir: &Path, s: &Scenario, report: &CompareReport, reproduce: &str) -> std::io::Result<()> {
     for r in &report.results {
         report::write_run(&dir.join(&r.summary.protocol), r)?;
     }
@@ -156,7 +157,7 @@ pub fn write(dir: &Path, s: &Scenario, report: &CompareReport) -> std::io::Resul
     std::fs::write(dir.join("compare.json"), json + "\n")?;
     let charts = report::charts::compare_charts(&report.results);
     report::charts::write(dir, &charts)?;
-    let html = report::html::render(&page(s, report, charts)).map_err(std::io::Error::other)?;
+    let html = report::html::render(&page(s, report, charts, reproduce)).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("report.html"), html)
 }
 
@@ -281,7 +282,7 @@ fn findings(r: &CompareReport) -> Vec<String> {
 }
 
 /// The `report.html` page of a comparison.
-fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>) -> Page {
+fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>, reproduce: &str) -> Page {
     let header = [
         "protocol",
         "checkpoints done/triggered",
@@ -337,8 +338,8 @@ fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>) -> Page {
         paragraphs: vec![
             s.description.clone(),
             format!(
-                "Seed `{}`, scenario fingerprint `{}`. Every protocol ran the same scenario with the same seed; reproduce with `ckptsim compare SCENARIO --seed {}`.",
-                r.seed, r.fingerprint, r.seed
+                "Seed `{}`, scenario fingerprint `{}`. Every protocol ran the same scenario with the same seed; reproduce with `{reproduce}`.",
+                r.seed, r.fingerprint
             ),
         ],
         table: Table { header: header.iter().map(|h| h.to_string()).collect(), rows },

@@ -129,8 +129,14 @@ fn the_report_is_self_contained_and_holds_every_chart() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let svgs = html.matches("<svg").count();
     assert_eq!(svgs, html.matches("</svg>").count());
-    // 5 side-by-side charts + 7 per protocol × 6 protocols.
-    assert_eq!(svgs, 5 + 7 * 6);
+    // 5 side-by-side charts + 6 per protocol × 6 protocols (no recovery timeline without a
+    // failure), less the 3 checkpoint charts of `none`, which has no checkpoint to draw.
+    assert_eq!(svgs, 5 + 6 * 6 - 3);
+    assert!(!html.contains("Recovery timeline"), "a recovery chart without a failure");
+    // A contents line, the side-by-side section open, each protocol folded away.
+    assert!(html.contains("<nav><b>Contents:</b>"));
+    assert_eq!(html.matches("<details").count(), 7);
+    assert_eq!(html.matches("<details id=\"s0\" open>").count(), 1);
     for title in ["Checkpoint duration per protocol", "In-flight data persisted per checkpoint", "Record latency p99"] {
         assert!(html.contains(title), "report lacks {title:?}");
     }

@@ -28,7 +28,12 @@ pub(super) fn exec(a: CompareArgs) -> Result<(), CliError> {
     super::prepare_out(&dir)?;
     say!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
     let report = crate::compare::compare(&s)?;
-    crate::compare::write(&dir, &s, &report).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
+    let mut reproduce = format!("ckptsim compare {} --seed {}", scenario.display(), s.seed);
+    for (task, at) in &fail_at {
+        reproduce.push_str(&format!(" --fail-at {task}@{at}"));
+    }
+    crate::compare::write(&dir, &s, &report, &reproduce)
+        .map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
     say_raw!("{}", crate::compare::table(&report));
     for note in &report.notes {
         say!("note: {note}");

@@ -125,7 +125,7 @@ pub struct CheckpointSummary {
     pub unfinished: usize,
     /// End-to-end duration of completed checkpoints.
     pub duration_ms: Percentiles,
-    /// Largest per-task alignment (first barrier → snapshot) of completed checkpoints.
+    /// Largest per-task alignment (first → last barrier processed) of completed checkpoints.
     pub alignment_ms: Percentiles,
     /// Operator state of completed checkpoints.
     pub state_bytes: Percentiles,

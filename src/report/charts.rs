@@ -164,10 +164,15 @@ fn debloat_charts(r: &RunResult) -> Vec<Chart> {
     ]
 }
 
-/// The charts of one run.
+/// The charts of one run — those with something to show: a chart without a point is left out,
+/// and so is the recovery timeline of a run without failures.
 pub fn run_charts(r: &RunResult) -> Vec<Chart> {
     let mut charts = base_charts(r);
     charts.extend(debloat_charts(r));
+    charts.retain(|c| c.series.iter().any(|s| !s.points.is_empty()));
+    if r.crashes_ms.is_empty() {
+        charts.retain(|c| c.name != "recovery");
+    }
     charts
 }
 
@@ -281,7 +286,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
         },
         Chart {
             name: "compare_alignment",
-            title: "Alignment (first barrier → snapshot, largest task) per protocol".into(),
+            title: "Alignment (first → last barrier, largest task) per protocol".into(),
             x_label: "checkpoint".into(),
             y_label: "alignment (ms)".into(),
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.alignment_max_ms)),

@@ -66,6 +66,7 @@ table { border-collapse: collapse; font-size: 0.9em; } th, td { border: 1px soli
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 .ok { color: #1a7f37; } .bad { color: #c62828; font-weight: bold; } .nc { color: #666; font-style: italic; }
 .charts { display: flex; flex-wrap: wrap; gap: 8px; } .charts svg { border: 1px solid #eee; }
+.wide { overflow-x: auto; } nav { margin: 1em 0; } summary { cursor: pointer; } summary h2 { display: inline; }
 code { background: #f5f5f5; padding: 1px 4px; }
 </style>"#;
 
@@ -81,7 +82,16 @@ pub fn render(p: &Page) -> Result<String, String> {
     for para in &p.paragraphs {
         let _ = writeln!(h, "<p>{}</p>", inline(para));
     }
-    h.push_str("<h2>Results</h2>\n<table>\n<tr>");
+    // Contents: the results, the findings, and every section of charts.
+    h.push_str("<nav><b>Contents:</b> <a href=\"#results\">results</a>");
+    if !p.findings.is_empty() {
+        h.push_str(" · <a href=\"#findings\">what the figures show</a>");
+    }
+    for (i, (title, charts)) in p.sections.iter().enumerate() {
+        let _ = write!(h, " · <a href=\"#s{i}\">{}</a> ({})", esc(title), charts.len());
+    }
+    h.push_str("</nav>\n");
+    h.push_str("<h2 id=\"results\">Results</h2>\n<div class=wide><table>\n<tr>");
     for c in &p.table.header {
         let _ = write!(h, "<th>{}</th>", esc(c));
     }
@@ -98,20 +108,23 @@ pub fn render(p: &Page) -> Result<String, String> {
         }
         h.push_str("</tr>\n");
     }
-    h.push_str("</table>\n");
+    h.push_str("</table></div>\n");
     if !p.findings.is_empty() {
-        h.push_str("<h2>What the figures show</h2>\n<ul>\n");
+        h.push_str("<h2 id=\"findings\">What the figures show</h2>\n<ul>\n");
         for f in &p.findings {
             let _ = writeln!(h, "<li>{}</li>", esc(f));
         }
         h.push_str("</ul>\n");
     }
-    for (title, charts) in &p.sections {
-        let _ = writeln!(h, "<h2>{}</h2>\n<div class=charts>", esc(title));
+    // The first section is open; the others (one per protocol, say) fold away.
+    for (i, (title, charts)) in p.sections.iter().enumerate() {
+        let open = if i == 0 { " open" } else { "" };
+        let _ =
+            writeln!(h, "<details id=\"s{i}\"{open}><summary><h2>{}</h2></summary>\n<div class=charts>", esc(title));
         for c in charts {
             h.push_str(&c.to_svg()?);
         }
-        h.push_str("</div>\n");
+        h.push_str("</div></details>\n");
     }
     let _ = writeln!(h, "<p><small>{}</small></p>\n</body></html>", inline(&p.footer));
     Ok(h)
