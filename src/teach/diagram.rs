@@ -318,7 +318,7 @@ impl Diagram {
         );
         let _ = writeln!(
             o,
-            r#"<defs><marker id="a" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="context-stroke"/></marker></defs>"#
+            r##"<defs><marker id="a" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="context-stroke"/></marker><pattern id="hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#d62728" opacity="0.15"/><line x1="0" y1="0" x2="0" y2="6" stroke="#d62728" stroke-width="2" opacity="0.55"/></pattern><pattern id="dots" width="5" height="5" patternUnits="userSpaceOnUse"><rect width="5" height="5" fill="#2ca02c" opacity="0.15"/><rect x="1.6" y="1.6" width="1.8" height="1.8" fill="#2ca02c" opacity="0.8"/></pattern></defs>"##
         );
         let _ = writeln!(o, r#"<rect width="100%" height="100%" fill="white"/>"#);
         let _ = writeln!(
@@ -377,7 +377,7 @@ impl Diagram {
             let yy = y(channel(ch).1);
             let _ = writeln!(
                 o,
-                r##"<rect x="{}" y="{}" width="{}" height="14" fill="#d62728" opacity="0.18"><title>{} blocked</title></rect>"##,
+                r##"<rect x="{}" y="{}" width="{}" height="14" fill="url(#hatch)"><title>{} blocked</title></rect>"##,
                 x(a),
                 yy - 7.0,
                 (x(b) - x(a)).max(1.0),
@@ -388,7 +388,7 @@ impl Diagram {
             let yy = y(channel(ch).1);
             let _ = writeln!(
                 o,
-                r##"<rect x="{}" y="{}" width="{}" height="14" fill="#2ca02c" opacity="0.18"><title>{} recorded</title></rect>"##,
+                r##"<rect x="{}" y="{}" width="{}" height="14" fill="url(#dots)"><title>{} recorded</title></rect>"##,
                 x(a),
                 yy - 7.0,
                 (x(b) - x(a)).max(1.0),
@@ -527,10 +527,10 @@ impl Diagram {
             second.push(format!("purple: {orphans} orphans"));
         }
         if !self.blocked.is_empty() {
-            second.push("shaded red: blocked input".into());
+            second.push("hatched red: blocked input".into());
         }
         if !self.recording.is_empty() {
-            second.push("shaded green: recorded input".into());
+            second.push("dotted green: recorded input".into());
         }
         if !self.crashes.is_empty() {
             second.push("✕: crash".into());
