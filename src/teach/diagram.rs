@@ -16,7 +16,7 @@ use crate::protocol::{ChannelStateRule, CheckpointId};
 use crate::scenario::{ProtocolName, Scenario};
 use crate::sim::{SimTime, fmt_ms};
 use crate::trace::TraceEvent;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 /// How a data message relates to the checkpoint's cut.
@@ -278,6 +278,9 @@ pub fn stack_svg(diagrams: &[Diagram], max_messages: usize) -> String {
 /// Width of a diagram's SVG.
 const DIAGRAM_WIDTH: f64 = 1200.0;
 
+/// Messages crossing the cut on one channel beyond which they are drawn as one band.
+const BAND: usize = 20;
+
 impl Diagram {
     /// Height of the diagram's SVG.
     pub fn height(&self) -> f64 {
@@ -397,8 +400,42 @@ impl Diagram {
         }
         let ordinary = self.messages.iter().filter(|m| m.crossing == Crossing::None).count();
         let every = ordinary.div_ceil(max_messages.max(1)).max(1);
+        // More than BAND messages crossing the cut on one channel are drawn as one labelled band
+        // (from the span of their sends to the span of their takes) instead of a wall of arrows.
+        let mut crossing: BTreeMap<(ChannelId, bool), Vec<&Msg>> = BTreeMap::new();
+        for m in self.messages.iter().filter(|m| m.crossing != Crossing::None) {
+            crossing.entry((m.ch, m.crossing == Crossing::Orphan)).or_default().push(m);
+        }
+        let banded: BTreeSet<(ChannelId, bool)> =
+            crossing.iter().filter(|(_, ms)| ms.len() > BAND).map(|(&k, _)| k).collect();
+        for (&(ch, orphan), ms) in crossing.iter().filter(|(k, _)| banded.contains(k)) {
+            let node = channel(ch);
+            let color = if orphan { "#9467bd" } else { "#ff7f0e" };
+            let (s0, s1) = (ms.iter().map(|m| m.sent).min().unwrap_or(0), ms.iter().map(|m| m.sent).max().unwrap_or(0));
+            let taken = |m: &&Msg| m.consumed.unwrap_or(self.to);
+            let (t0, t1) = (ms.iter().map(taken).min().unwrap_or(0), ms.iter().map(taken).max().unwrap_or(0));
+            let (ya, yb) = (y(node.0), y(node.1));
+            let _ = writeln!(
+                o,
+                r##"<polygon points="{:.1},{ya:.1} {:.1},{ya:.1} {:.1},{yb:.1} {:.1},{yb:.1}" fill="{color}" opacity="0.35" stroke="{color}"><title>{}: {} records {}</title></polygon><text x="{:.1}" y="{:.1}" font-size="10" fill="{color}">{}: {} rec</text>"##,
+                x(s0),
+                x(s1),
+                x(t1),
+                x(t0),
+                esc(&node.2),
+                ms.len(),
+                if orphan { "orphaned" } else { "of channel state" },
+                (x(s1) + x(t1)) / 2.0 + 4.0,
+                (ya + yb) / 2.0,
+                esc(&node.2),
+                ms.len()
+            );
+        }
         let mut k = 0;
         for m in &self.messages {
+            if banded.contains(&(m.ch, m.crossing == Crossing::Orphan)) && m.crossing != Crossing::None {
+                continue;
+            }
             let (color, w) = match m.crossing {
                 Crossing::ChannelState => ("#ff7f0e", 1.6),
                 Crossing::Orphan => ("#9467bd", 1.6),
