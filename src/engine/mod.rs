@@ -595,7 +595,7 @@ impl<'a> Engine<'a> {
         if let Some(c) = &mut self.capture {
             c.sent(ch, self.net.sent(ch), self.faults.restarts, self.now);
         }
-        if self.graph.is_chained(ch) {
+        if self.net.is_chained(ch) {
             // Within a chain the record reaches the next operator at once, without an event.
             if let Some(arrival) = self.net.hand_over(ch, r, self.now, &mut self.queue) {
                 self.tracer.record(self.now, TraceEvent::Arrive { ch, records: 1 }, &self.graph);

@@ -740,7 +740,9 @@ impl Network {
     ) -> Option<Arrival> {
         let s = &self.chans[ch.0 as usize].send;
         debug_assert!(self.chans[ch.0 as usize].chained);
-        if !s.in_flight.is_empty() || !s.backlog.is_empty() || s.paused || !s.current.is_empty() {
+        // A chained channel never pauses and never holds a partial buffer (one record per buffer,
+        // finished at once): only an event still on its way can be ahead of the record.
+        if !s.in_flight.is_empty() || !s.backlog.is_empty() {
             self.push_record(ch, r, now, q);
             return None;
         }
