@@ -35,6 +35,7 @@
 //! - [`engine`]: the event loop, checkpointing, failures and recovery, the metrics recorder;
 //! - [`protocol`]: the snapshot protocols, one file each behind one trait, and their registry;
 //! - [`coordinator`]: the checkpoint coordinator as a state machine;
+//! - [`state`]: state backends (hashmap, RocksDB LSM, changelog) and the shared-state registry;
 //! - [`verify`]: the consistent-cut checker, the independent model and the exactly-once oracle,
 //!   the named invariants and the mutants;
 //! - [`explore`]: random scenarios and seed exploration;
@@ -62,6 +63,7 @@ pub mod protocol;
 pub mod report;
 pub mod scenario;
 pub mod sim;
+pub mod state;
 pub mod sweep;
 pub mod teach;
 pub mod trace;

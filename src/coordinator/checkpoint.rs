@@ -13,7 +13,8 @@ use crate::sim::SimTime;
 pub struct TaskSnapshot {
     /// When it was taken.
     pub at: SimTime,
-    /// Operator state size.
+    /// State size in the checkpoint: every file a restore reads (Flink's "Full Checkpoint Data
+    /// Size"; with RocksDB incremental it counts the SST files' space amplification).
     pub state_bytes: u64,
     /// The operator's fold of the records it applied (sum of lineage digests).
     pub state_digest: u64,
@@ -36,6 +37,10 @@ pub struct TaskSnapshot {
     pub cursor: Option<LogCursor>,
     /// Sinks: the pre-committed transactions not yet committed.
     pub sink: Precommitted,
+    /// The state backend as the snapshot left it (what a restore puts back).
+    pub backend: crate::state::Backend,
+    /// The files the snapshot consists of, and what it uploads.
+    pub files: crate::state::StateSnapshot,
 }
 
 /// One task's progress in one checkpoint.

@@ -32,6 +32,8 @@ pub struct CoordinatorConfig {
     pub read_bytes_per_sec: u64,
     /// Task-local recovery: only crashed tasks download their state.
     pub local_recovery: bool,
+    /// Completed checkpoints kept in the storage (`state.checkpoints.num-retained`).
+    pub num_retained: u32,
 }
 
 impl CoordinatorConfig {
@@ -55,6 +57,7 @@ impl CoordinatorConfig {
             read_latency: c.storage.read_latency_ms * MS,
             read_bytes_per_sec: c.storage.read_mib_per_sec << 20,
             local_recovery: c.storage.local_recovery,
+            num_retained: 1,
         }
     }
 

@@ -24,6 +24,7 @@ use crate::graph::{Graph, TaskId};
 use crate::metrics::{CheckpointStats, TaskCheckpointRow};
 use crate::protocol::{CheckpointId, CheckpointTiming};
 use crate::sim::SimTime;
+use crate::state::StateFile;
 use crate::verify::CutViolation;
 use std::collections::BTreeMap;
 
@@ -102,6 +103,8 @@ pub struct Coordinator {
     /// The final checkpoint completed: nothing more to trigger until a restart.
     final_done: bool,
     latest: Option<Completed>,
+    /// The files of the retained completed checkpoints, with reference counts.
+    registry: crate::state::SharedRegistry,
 }
 
 impl Coordinator {
@@ -109,7 +112,6 @@ impl Coordinator {
     /// `record_bytes` long (channel-state sizes).
     pub fn new(cfg: CoordinatorConfig, graph: &Graph, record_bytes: u64) -> Self {
         Coordinator {
-            cfg,
             tasks: graph.tasks.len(),
             channels: graph.channels.len(),
             record_bytes,
@@ -121,6 +123,8 @@ impl Coordinator {
             final_id: None,
             final_done: false,
             latest: None,
+            registry: crate::state::SharedRegistry::new(cfg.num_retained),
+            cfg,
         }
     }
 
@@ -152,6 +156,11 @@ impl Coordinator {
     /// True when a checkpoint is in progress.
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()
+    }
+
+    /// The shared-state registry: what the checkpoint storage holds.
+    pub fn registry(&self) -> &crate::state::SharedRegistry {
+        &self.registry
     }
 
     /// The latest completed checkpoint: what a restart restores.
@@ -246,7 +255,16 @@ impl Coordinator {
         let p = self.pending.remove(&cp).expect("ending a pending checkpoint");
         let completed = outcome == Outcome::Completed;
         let violations = if completed { crate::verify::check_cut(graph, &p) } else { Vec::new() };
-        let stats = report::stats(&p, now, outcome, violations.len(), self.record_bytes);
+        let mut stats = report::stats(&p, now, outcome, violations.len(), self.record_bytes);
+        if completed {
+            // The storage keeps the files of the retained checkpoints: this one's gain a
+            // reference, the oldest checkpoint beyond the retained number lets go of its own.
+            // Channel state is one private file per checkpoint here.
+            let channel = StateFile { id: 1 << 63 | cp, bytes: stats.channel_state_bytes };
+            let files = p.tasks.iter().filter_map(|t| t.snapshot.as_ref()).flat_map(|s| s.files.files.iter().copied());
+            self.registry.register(cp, files.chain((channel.bytes > 0).then_some(channel)));
+            stats.storage_bytes = self.registry.held_bytes();
+        }
         let task_rows = p
             .tasks
             .iter()

@@ -30,6 +30,12 @@ pub(super) fn stats(
         sync_max_ms: max_of(snaps().map(|(_, s)| ns_to_ms(s.sync))),
         async_max_ms: max_of(p.tasks.iter().filter_map(|t| t.upload).map(|(_, d)| ns_to_ms(d))),
         state_bytes: snaps().map(|(_, s)| s.state_bytes).sum(),
+        incremental_bytes: snaps().map(|(_, s)| s.files.new_bytes).sum(),
+        uploaded_files: snaps().map(|(_, s)| s.files.upload_files as u64).sum(),
+        referenced_files: snaps()
+            .map(|(_, s)| (s.files.files.len() as u64).saturating_sub(s.files.new_files as u64))
+            .sum(),
+        storage_bytes: 0,
         channel_state_bytes: records as u64 * record_bytes,
         channel_state_records: records as u64,
         processed_bytes: p.tasks.iter().map(|t| processed(t) * record_bytes).sum(),
@@ -64,6 +70,8 @@ pub(super) fn task_row(p: &Pending, tp: &TaskProgress, name: &str, record_bytes:
         end_to_end_ms: tp.acked.map(|a| ns_to_ms(a - trig)),
         processed_bytes: processed(tp) * record_bytes,
         state_bytes: snap.map_or(0, |s| s.state_bytes),
+        incremental_bytes: snap.map_or(0, |s| s.files.new_bytes),
+        uploaded_bytes: snap.map_or(0, |s| s.files.upload_bytes),
         channel_state_bytes: tp.channel_bytes,
     }
 }

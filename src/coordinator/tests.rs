@@ -60,6 +60,8 @@ fn complete(c: &mut Coordinator, g: &Graph, cp: CheckpointId, at: SimTime) -> Ve
             logic: Logic::Map,
             cursor: None,
             sink: Vec::new(),
+            backend: crate::state::Backend::new(&Default::default(), t as u32, false, 16),
+            files: Default::default(),
         });
     }
     let mut out = c.on_ack(at, TaskId(0), cp, g);

@@ -10,7 +10,7 @@ use crate::coordinator::{CoordCmd, CoordinatorConfig, Ended, JobState, Outcome, 
 use crate::graph::{ChannelId, TaskId};
 use crate::net::{Arrival, Element};
 use crate::protocol::{Action, BarrierPath, CheckpointId, CheckpointTiming, TaskView};
-use crate::sim::SimTime;
+use crate::sim::{MS, SimTime};
 use crate::trace::TraceEvent;
 
 impl Engine<'_> {
@@ -374,13 +374,19 @@ impl Engine<'_> {
         if self.sabotage.sink_commits_at_snapshot {
             self.commit_sink(task, cp);
         }
-        let t = &self.tasks[ti];
-        let state_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
+        let t = &mut self.tasks[ti];
+        let live_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
+        // The backend says which files the snapshot consists of and what it uploads.
+        let files = t.backend.snapshot(cp, now, live_bytes);
+        let state_bytes = files.full_bytes();
         let cfg = self.coord.as_ref().expect("checked").cfg();
         let finished = t.state == State::Finished;
         // A finished task's state is final: it does not pause, so it has no synchronous part.
-        let sync =
-            if finished { 0 } else { cfg.sync_base + CoordinatorConfig::transfer(state_bytes, cfg.sync_bytes_per_sec) };
+        let sync = if finished {
+            0
+        } else {
+            cfg.sync_base + CoordinatorConfig::transfer(files.sync_bytes, cfg.sync_bytes_per_sec)
+        };
         // The copy a restore puts back (a mutant may leave out a key), and its content as the cut
         // checker compares it with the network's counters.
         let mut logic = t.logic.clone();
@@ -403,6 +409,8 @@ impl Engine<'_> {
             logic,
             cursor: t.source.as_ref().map(|s| s.cursor().clone()),
             sink,
+            backend: t.backend.clone(),
+            files,
         };
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
         let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
@@ -497,6 +505,28 @@ impl Engine<'_> {
         self.abort_all(Outcome::Unfinished);
     }
 
+    /// Changelog: the materialization timer of `task` fired. The underlying backend uploads a
+    /// base (in the background, at the task's upload bandwidth); the timer goes on until the task
+    /// finishes or the job ends.
+    pub(super) fn materialize(&mut self, task: TaskId) {
+        let ti = task.0 as usize;
+        if self.complete || self.faults.job_failed.is_some() || self.tasks[ti].state == State::Finished {
+            return;
+        }
+        let interval = self.scenario.state.changelog.as_ref().map_or(0, |c| c.materialize_interval_ms) * MS;
+        self.queue.push(self.now + interval, Event::Materialize(task));
+        let Some(c) = &self.coord else { return };
+        let (latency, bw) = (c.cfg().write_latency, c.cfg().write_bytes_per_sec);
+        let t = &mut self.tasks[ti];
+        if t.state == State::Down {
+            return;
+        }
+        let live = t.logic.state_bytes();
+        if let Some((id, bytes, _files)) = t.backend.start_materialization(live) {
+            self.queue.push(self.now + latency + CoordinatorConfig::transfer(bytes, bw), Event::Materialized(task, id));
+        }
+    }
+
     /// Starts the upload once the synchronous part is over and every recording closed; the ack
     /// reaches the coordinator after the upload and the RPC latency.
     fn maybe_upload(&mut self, task: TaskId, cp: CheckpointId) {
@@ -516,7 +546,7 @@ impl Engine<'_> {
         let out_records: usize = node.outputs.iter().flatten().map(|ch| p.channels[ch.0 as usize].output.len()).sum();
         let channel_bytes = (in_records + out_records) as u64 * record_bytes;
         let tp = &mut p.tasks[ti];
-        let bytes = tp.snapshot.as_ref().expect("checked").state_bytes + channel_bytes;
+        let bytes = tp.snapshot.as_ref().expect("checked").files.upload_bytes + channel_bytes;
         let upload = write_latency + CoordinatorConfig::transfer(bytes, bw);
         tp.upload = Some((now, upload));
         tp.channel_bytes = channel_bytes;

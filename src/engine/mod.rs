@@ -68,6 +68,10 @@ enum Event {
     Restart,
     /// A task finished downloading its state from the checkpoint storage: it resumes.
     Restored(TaskId),
+    /// Changelog: a task's periodic materialization timer fired.
+    Materialize(TaskId),
+    /// Changelog: a task's materialization finished uploading.
+    Materialized(TaskId, u64),
 }
 
 impl From<NetEvent> for Event {
@@ -130,6 +134,8 @@ struct TaskRt {
     /// The chained input the record in progress came from: the upstream task of the chain waits
     /// until it is processed.
     chained_input: Option<ChannelId>,
+    /// The state backend: which files a snapshot writes (keyed tasks: the configured one).
+    backend: crate::state::Backend,
 }
 
 struct Engine<'a> {
@@ -182,7 +188,7 @@ impl<'a> Engine<'a> {
         let rngs = RngTree::new(scenario.seed);
         let coord = match (&protocol, &scenario.checkpointing) {
             (Some(p), Some(c)) => Some(Coordinator::new(
-                CoordinatorConfig::new(c, p.name()),
+                CoordinatorConfig { num_retained: scenario.state.num_retained, ..CoordinatorConfig::new(c, p.name()) },
                 &graph,
                 scenario.network.record_bytes as u64,
             )),
@@ -230,6 +236,12 @@ impl<'a> Engine<'a> {
                     initial_cursor,
                     taken: 0,
                     chained_input: None,
+                    backend: crate::state::Backend::new(
+                        &scenario.state,
+                        i as u32,
+                        spec.kind == OperatorKind::KeyedSum,
+                        spec.state_bytes_per_key.unwrap_or(16),
+                    ),
                     sink: (spec.kind == OperatorKind::Sink).then(|| {
                         let d = if checkpointing {
                             spec.delivery.unwrap_or(Delivery::Transactional)
@@ -294,6 +306,13 @@ impl<'a> Engine<'a> {
             self.exec(cmds);
         }
         self.schedule_failures();
+        if let Some(c) = self.scenario.state.changelog.as_ref().filter(|c| c.enabled && self.coord.is_some()) {
+            for t in 0..self.tasks.len() {
+                if self.tasks[t].kind == OperatorKind::KeyedSum {
+                    self.queue.push(c.materialize_interval_ms * MS, Event::Materialize(TaskId(t as u32)));
+                }
+            }
+        }
         for t in 0..self.tasks.len() {
             self.try_run(TaskId(t as u32));
         }
@@ -365,6 +384,8 @@ impl<'a> Engine<'a> {
                 Event::RandomFailure => self.random_failure(),
                 Event::Restart => self.restart(),
                 Event::Restored(task) => self.restored(task),
+                Event::Materialize(task) => self.materialize(task),
+                Event::Materialized(task, id) => self.tasks[task.0 as usize].backend.finish_materialization(id),
                 Event::Timeout(cp) => self.on_timeout(cp),
                 Event::Deadline(cp) => self.on_deadline(cp),
             }
@@ -575,6 +596,9 @@ impl<'a> Engine<'a> {
                 self.make_visible(&[visible]);
             }
         } else if let Some(out) = t.logic.apply(r) {
+            if t.kind == OperatorKind::KeyedSum && t.backend.tracks_writes() {
+                t.backend.write(r.key, self.now);
+            }
             self.emit(task, out);
         }
         // One thread runs a chain: the task before this one in its chain may go on.

@@ -7,7 +7,7 @@
 //! pre-committed transactions again (idempotently). No completed checkpoint yet: start over.
 
 use super::{Engine, Event, State};
-use crate::coordinator::Outcome;
+use crate::coordinator::{CoordinatorConfig, Outcome};
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::net::NetEvent;
 use crate::operator::Logic;
@@ -314,7 +314,8 @@ impl Engine<'_> {
         let down = &self.faults.down;
         let channels = &self.graph.channels;
         self.queue.retain(|e| match *e {
-            Event::Crash(_) | Event::RandomFailure => true,
+            // The materialization timer keeps running; an upload in progress is lost.
+            Event::Crash(_) | Event::RandomFailure | Event::Materialize(_) => true,
             Event::Tick | Event::Timeout(_) | Event::Deadline(_) | Event::Restart => false,
             Event::Wake(t)
             | Event::SourceArrival(t)
@@ -323,7 +324,8 @@ impl Engine<'_> {
             | Event::Ack(t, _)
             | Event::Notify(t, _)
             | Event::NotifyAborted(t, _)
-            | Event::Restored(t) => !down[t.0 as usize],
+            | Event::Restored(t)
+            | Event::Materialized(t, _) => !down[t.0 as usize],
             Event::Net(
                 NetEvent::Arrive(ch) | NetEvent::Credit(ch, _) | NetEvent::Resume(ch) | NetEvent::BufferSize(ch, _),
             ) => !down[channels[ch.0 as usize].to.0 as usize],
@@ -370,9 +372,12 @@ impl Engine<'_> {
             if !down[i] {
                 continue;
             }
+            let spec = &self.scenario.topology.operators[self.graph.tasks[i].op];
+            let bpk = spec.state_bytes_per_key.unwrap_or(16);
             match &latest {
                 Some(cp) => {
                     let snap = &cp.tasks[i];
+                    t.backend.restore(Some((&snap.backend, &snap.files)), &self.scenario.state, i as u32, bpk);
                     t.logic = snap.logic.clone();
                     t.state_digest = snap.state_digest;
                     if let (Some(src), Some(c)) = (&mut t.source, &snap.cursor) {
@@ -383,7 +388,8 @@ impl Engine<'_> {
                     }
                 }
                 None => {
-                    t.logic = Logic::new(&self.scenario.topology.operators[self.graph.tasks[i].op]);
+                    t.backend.restore(None, &self.scenario.state, i as u32, bpk);
+                    t.logic = Logic::new(spec);
                     t.state_digest = 0;
                     if let (Some(src), Some(c)) = (&mut t.source, &t.initial_cursor) {
                         src.seek(c.clone());
@@ -410,7 +416,14 @@ impl Engine<'_> {
                     *b = 0;
                 }
             }
-            let done = shared_downloads(&bytes, cfg.read_latency, cfg.read_bytes_per_sec);
+            let mut done = shared_downloads(&bytes, cfg.read_latency, cfg.read_bytes_per_sec);
+            // Changelog: the log since the base is re-applied after the download.
+            for (i, d) in done.iter_mut().enumerate() {
+                let replay = cp.tasks[i].files.replay_bytes;
+                if down[i] && replay > 0 {
+                    *d += CoordinatorConfig::transfer(replay, cfg.sync_bytes_per_sec);
+                }
+            }
             self.faults.restore += done.iter().copied().max().unwrap_or(0);
             self.faults.restore_bytes += bytes.iter().sum::<u64>();
             for (i, d) in done.into_iter().enumerate() {

@@ -21,6 +21,7 @@ impl Engine<'_> {
     /// A task learns that checkpoint `cp` completed; a transactional sink commits.
     pub(super) fn on_notify(&mut self, task: TaskId, cp: CheckpointId) {
         self.tracer.record(self.now, TraceEvent::Notify { task, cp }, &self.graph);
+        self.tasks[task.0 as usize].backend.confirm(cp);
         self.commit_sink(task, cp);
         if self.final_cp == Some(cp) && self.final_notifies_left > 0 {
             self.final_notifies_left -= 1;

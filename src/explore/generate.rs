@@ -254,6 +254,7 @@ impl Plan {
                 debloat,
             },
             metrics: MetricsConfig { sample_interval_ms: 10, ..Default::default() },
+            state: Default::default(),
             checkpointing: Some(Checkpointing {
                 mode: protocol,
                 interval_ms,

@@ -56,8 +56,18 @@ pub struct CheckpointStats {
     pub sync_max_ms: f64,
     /// Largest asynchronous upload (Flink's "Async Duration").
     pub async_max_ms: f64,
-    /// Operator state, all tasks (Flink's "Checkpointed Data Size" for full snapshots).
+    /// State, all tasks: every file a restore reads (Flink's "Full Checkpoint Data Size").
     pub state_bytes: u64,
+    /// State files the last completed checkpoint did not hold (Flink's "Checkpointed Data
+    /// Size": the incremental size; equal to `state_bytes` for full snapshots).
+    pub incremental_bytes: u64,
+    /// State files the asynchronous parts uploaded.
+    pub uploaded_files: u64,
+    /// State files referenced from earlier checkpoints (RocksDB incremental, changelog).
+    pub referenced_files: u64,
+    /// Bytes the checkpoint storage holds once this checkpoint completed: its files and the
+    /// retained older checkpoints' (`state.checkpoints.num-retained`); 0 when not completed.
+    pub storage_bytes: u64,
     /// Channel state (in-flight data), all channels (Flink's "Persisted Data").
     pub channel_state_bytes: u64,
     /// Channel state in records.
@@ -97,8 +107,12 @@ pub struct TaskCheckpointRow {
     /// Data taken from the inputs between the first and the latest barrier (Flink's
     /// "Processed Data").
     pub processed_bytes: u64,
-    /// Operator state.
+    /// State: every file a restore reads.
     pub state_bytes: u64,
+    /// State files new in this checkpoint (the incremental size).
+    pub incremental_bytes: u64,
+    /// State bytes the asynchronous part uploaded.
+    pub uploaded_bytes: u64,
     /// Channel state this task persisted (Flink's "Persisted Data").
     pub channel_state_bytes: u64,
 }

@@ -26,6 +26,8 @@ pub struct SourceLog {
     partition: u32,
     seed: u64,
     keys: u64,
+    /// Key churn: `(hot keys, percent of records on them, new cold keys per second)`.
+    churn: Option<(u64, u64, u64)>,
     limit: Option<u64>,
     until: Option<SimTime>,
     arrival: ArrivalSpec,
@@ -39,6 +41,9 @@ impl SourceLog {
             partition,
             seed,
             keys: spec.keys.unwrap_or(1000),
+            churn: (spec.hot_keys.is_some() || spec.new_keys_per_sec.is_some()).then(|| {
+                (spec.hot_keys.unwrap_or(0), spec.hot_key_pct.unwrap_or(0), spec.new_keys_per_sec.unwrap_or(0))
+            }),
             limit: spec.records_per_partition,
             until: spec.until_ms.map(|m| m * MS),
             arrival: spec.arrival.expect("validated: a source has an arrival process"),
@@ -68,8 +73,20 @@ impl SourceLog {
     /// The record at `offset` (pure function of seed, partition and offset) with the given arrival.
     pub fn record_at(&self, offset: u64, arrival: SimTime) -> Record {
         let h = mix64(self.seed ^ mix64(((self.partition as u64) << 40) ^ offset));
+        let key = match self.churn {
+            None => h % self.keys,
+            Some((hot, pct, new_per_sec)) => {
+                if hot > 0 && mix64(h ^ 0x0005_eed0_f4e7_c0de) % 100 < pct {
+                    h % hot
+                } else {
+                    // The cold window slides with arrival time: `new_per_sec` new keys a second.
+                    let slide = (arrival as u128 * new_per_sec as u128 / SEC as u128) as u64;
+                    hot + slide + h % self.keys
+                }
+            }
+        };
         Record {
-            key: h % self.keys,
+            key,
             value: (mix64(h) % 100) as i64,
             lineage: Lineage { partition: self.partition, offset },
             arrival,

@@ -34,6 +34,7 @@ impl Scenario {
                 network: Network::default(),
                 metrics: MetricsConfig::default(),
                 checkpointing: None,
+                state: Default::default(),
                 failures: Vec::new(),
                 restart: Restart::default(),
                 limits: Limits::default(),
@@ -58,6 +59,12 @@ impl ScenarioBuilder {
     /// Adds an edge `from → to`.
     pub fn edge(mut self, from: &str, to: &str, partitioner: Partitioner) -> Self {
         self.s.topology.edges.push(EdgeSpec { from: from.to_string(), to: to.to_string(), partitioner, chain: true });
+        self
+    }
+
+    /// With the state backend `state`.
+    pub fn state(mut self, state: crate::scenario::StateConfig) -> Self {
+        self.s.state = state;
         self
     }
 
@@ -134,6 +141,9 @@ impl OperatorSpec {
             records_per_partition: None,
             until_ms: None,
             keys: None,
+            hot_keys: None,
+            hot_key_pct: None,
+            new_keys_per_sec: None,
             keep: None,
             state_bytes_per_key: None,
             delivery: None,
@@ -154,6 +164,15 @@ impl OperatorSpec {
     /// With `parallelism` tasks.
     pub fn parallelism(mut self, parallelism: u32) -> Self {
         self.parallelism = parallelism;
+        self
+    }
+
+    /// Key churn (sources): `hot_keys` keys take `hot_key_pct` percent of the records; the
+    /// other keys slide by `new_keys_per_sec`.
+    pub fn key_churn(mut self, hot_keys: u64, hot_key_pct: u64, new_keys_per_sec: u64) -> Self {
+        self.hot_keys = Some(hot_keys);
+        self.hot_key_pct = Some(hot_key_pct);
+        self.new_keys_per_sec = Some(new_keys_per_sec);
         self
     }
 

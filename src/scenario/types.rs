@@ -33,6 +33,9 @@ pub struct Scenario {
     /// Checkpointing: the coordinator's settings and the snapshot protocol. Absent: no checkpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpointing: Option<Checkpointing>,
+    /// The state backend (Flink's `state.*` options); absent: `hashmap`, full snapshots.
+    #[serde(default, skip_serializing_if = "StateConfig::is_default")]
+    pub state: StateConfig,
     /// Failures to inject (crashes of tasks, at times or at protocol moments, or at random).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failures: Vec<FailureSpec>,
@@ -155,9 +158,22 @@ pub struct OperatorSpec {
     /// `source` only: records arriving after this time are not part of the log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until_ms: Option<u64>,
-    /// `source` only: keys are drawn uniformly from `0..keys` (default 1000).
+    /// `source` only: keys are drawn uniformly from `0..keys` (default 1000) — the cold keys,
+    /// when `hot_keys` or `new_keys_per_sec` is given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<u64>,
+    /// `source` only: a hot set of this many keys (`0..hot_keys`) that `hot_key_pct` percent of
+    /// the records update; the others draw a cold key (`keys` of them, numbered after the hot ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_keys: Option<u64>,
+    /// `source` only: percentage (0..=100) of records whose key is a hot key (needs `hot_keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_key_pct: Option<u64>,
+    /// `source` only: key churn. The cold keys are a window of `keys` consecutive keys that slides
+    /// by this many keys per second of arrival time: new keys appear at this rate and old ones go
+    /// idle (their state stays, as without a state TTL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_keys_per_sec: Option<u64>,
     /// `filter` only: keep a record when `value % modulo` is one of `remainders`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep: Option<KeepSpec>,
@@ -653,5 +669,123 @@ impl Default for Storage {
             read_mib_per_sec: 200,
             local_recovery: false,
         }
+    }
+}
+
+/// The state backend of the keyed operators, with Flink's option names (`state.backend.type`,
+/// `state.backend.incremental`, `state.changelog.*`, `state.checkpoints.num-retained`). Operator
+/// state (source offsets, sink transactions) is always a full snapshot, as in Flink.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// `state.backend.type`: `hashmap` (objects on the heap, full snapshots) or `rocksdb` (an LSM
+    /// tree of SST files).
+    pub backend: BackendKind,
+    /// `state.backend.incremental` (`rocksdb` only): upload only the SST files the last completed
+    /// checkpoint does not already hold.
+    pub incremental: bool,
+    /// `state.changelog.*` (FLIP-158): state changes are uploaded continuously and a checkpoint
+    /// uploads only the log's tail; absent: off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changelog: Option<ChangelogSpec>,
+    /// RocksDB's LSM tree (`rocksdb` only).
+    #[serde(skip_serializing_if = "RocksDbSpec::is_default")]
+    pub rocksdb: RocksDbSpec,
+    /// `state.checkpoints.num-retained`: completed checkpoints kept in the storage (default 1).
+    pub num_retained: u32,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            backend: BackendKind::Hashmap,
+            incremental: false,
+            changelog: None,
+            rocksdb: RocksDbSpec::default(),
+            num_retained: 1,
+        }
+    }
+}
+
+impl StateConfig {
+    /// True when every field has its default (left out of the canonical JSON).
+    pub fn is_default(&self) -> bool {
+        *self == StateConfig::default()
+    }
+
+    /// A short name: `hashmap`, `rocksdb`, `rocksdb-incremental`, with `+changelog`.
+    pub fn label(&self) -> String {
+        let base = match (self.backend, self.incremental) {
+            (BackendKind::Hashmap, _) => "hashmap",
+            (BackendKind::Rocksdb, false) => "rocksdb",
+            (BackendKind::Rocksdb, true) => "rocksdb-incremental",
+        };
+        if self.changelog.as_ref().is_some_and(|c| c.enabled) { format!("{base}+changelog") } else { base.to_string() }
+    }
+}
+
+/// `state.backend.type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// `HashMapStateBackend`: state objects on the heap; snapshots are full copies.
+    Hashmap,
+    /// `EmbeddedRocksDBStateBackend`: an LSM tree on local disk.
+    Rocksdb,
+}
+
+/// The changelog state backend (FLIP-158).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChangelogSpec {
+    /// `state.changelog.enabled`.
+    pub enabled: bool,
+    /// `state.changelog.periodic-materialize.interval` (Flink's default 10 min): how often the
+    /// underlying backend uploads a base snapshot so the log can be truncated.
+    pub materialize_interval_ms: u64,
+    /// `state.changelog.dstl.dfs.batch.persist-delay` (default 10 ms): changes are uploaded in
+    /// batches this far apart.
+    pub persist_delay_ms: u64,
+}
+
+impl Default for ChangelogSpec {
+    fn default() -> Self {
+        ChangelogSpec { enabled: true, materialize_interval_ms: 600_000, persist_delay_ms: 10 }
+    }
+}
+
+/// RocksDB's LSM tree, with RocksDB's (and Flink's) defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RocksDbSpec {
+    /// `state.backend.rocksdb.writebuffer.size` (64 MiB): the memtable is flushed to a new SST
+    /// file when its writes reach this size (and at every checkpoint).
+    pub write_buffer_kib: u64,
+    /// RocksDB's `level0_file_num_compaction_trigger` (4): L0 files that start a compaction into L1.
+    pub level0_compaction_trigger: u32,
+    /// `state.backend.rocksdb.compaction.level.target-file-size-base` (64 MiB): SST file size
+    /// in L1 and below.
+    pub target_file_size_kib: u64,
+    /// `state.backend.rocksdb.compaction.level.max-size-level-base` (256 MiB): L1's size limit.
+    pub max_bytes_for_level_base_kib: u64,
+    /// `max_bytes_for_level_multiplier` (10): each level may hold this many times the one above.
+    pub level_multiplier: u64,
+}
+
+impl Default for RocksDbSpec {
+    fn default() -> Self {
+        RocksDbSpec {
+            write_buffer_kib: 64 << 10,
+            level0_compaction_trigger: 4,
+            target_file_size_kib: 64 << 10,
+            max_bytes_for_level_base_kib: 256 << 10,
+            level_multiplier: 10,
+        }
+    }
+}
+
+impl RocksDbSpec {
+    fn is_default(&self) -> bool {
+        *self == RocksDbSpec::default()
     }
 }

@@ -40,7 +40,12 @@ pub fn estimated_memory(s: &Scenario) -> u64 {
     let keys: u64 = ops
         .iter()
         .filter(|o| o.kind == OperatorKind::Source)
-        .map(|o| o.keys.unwrap_or(1000).min(o.records_per_partition.map_or(u64::MAX, |r| r * o.parallelism as u64)))
+        .map(|o| {
+            // With churn, the window's slide adds new keys over the source's lifetime.
+            let slide = o.new_keys_per_sec.unwrap_or(0).saturating_mul(o.until_ms.unwrap_or(3_600_000) / 1000 + 1);
+            let space = o.keys.unwrap_or(1000).saturating_add(o.hot_keys.unwrap_or(0)).saturating_add(slide);
+            space.min(o.records_per_partition.map_or(u64::MAX, |r| r * o.parallelism as u64))
+        })
         .fold(0, u64::saturating_add);
     // A task holds at most every key once; summed over the keyed_sum operators.
     let state: u64 = ops
@@ -93,6 +98,7 @@ pub(super) fn validate(s: &Scenario) -> R {
     if let Some(c) = &s.checkpointing {
         validate_checkpointing(c)?;
     }
+    validate_state(&s.state)?;
     validate_restart(&s.restart)?;
     range("limits.max_sim_time_ms", s.limits.max_sim_time_ms, 1, 30 * 86_400_000, "milliseconds")?;
     range("limits.stall_ms", s.limits.stall_ms, 1, 30 * 86_400_000, "milliseconds")?;
@@ -261,6 +267,27 @@ pub(super) fn protocol_fits(c: &Checkpointing, p: super::ProtocolName) -> R {
                 c.max_concurrent
             ),
         ));
+    }
+    Ok(())
+}
+
+fn validate_state(st: &super::StateConfig) -> R {
+    if st.incremental && st.backend != super::BackendKind::Rocksdb {
+        return Err(ScenarioError::field(
+            "state.incremental",
+            "only the rocksdb backend has incremental checkpoints; use \"backend\": \"rocksdb\" or remove it",
+        ));
+    }
+    range("state.num_retained", st.num_retained as u64, 1, 1000, "completed checkpoints")?;
+    let r = &st.rocksdb;
+    range("state.rocksdb.write_buffer_kib", r.write_buffer_kib, 1, 1 << 30, "KiB")?;
+    range("state.rocksdb.level0_compaction_trigger", r.level0_compaction_trigger as u64, 1, 1000, "files")?;
+    range("state.rocksdb.target_file_size_kib", r.target_file_size_kib, 1, 1 << 30, "KiB")?;
+    range("state.rocksdb.max_bytes_for_level_base_kib", r.max_bytes_for_level_base_kib, 1, 1 << 40, "KiB")?;
+    range("state.rocksdb.level_multiplier", r.level_multiplier, 2, 1000, "ratio")?;
+    if let Some(c) = &st.changelog {
+        range("state.changelog.materialize_interval_ms", c.materialize_interval_ms, 1, 86_400_000, "milliseconds")?;
+        range("state.changelog.persist_delay_ms", c.persist_delay_ms, 1, 86_400_000, "milliseconds")?;
     }
     Ok(())
 }
@@ -481,6 +508,9 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
     only("records_per_partition", op.records_per_partition.is_some(), OperatorKind::Source)?;
     only("until_ms", op.until_ms.is_some(), OperatorKind::Source)?;
     only("keys", op.keys.is_some(), OperatorKind::Source)?;
+    only("hot_keys", op.hot_keys.is_some(), OperatorKind::Source)?;
+    only("hot_key_pct", op.hot_key_pct.is_some(), OperatorKind::Source)?;
+    only("new_keys_per_sec", op.new_keys_per_sec.is_some(), OperatorKind::Source)?;
     only("keep", op.keep.is_some(), OperatorKind::Filter)?;
     only("state_bytes_per_key", op.state_bytes_per_key.is_some(), OperatorKind::KeyedSum)?;
     only("delivery", op.delivery.is_some(), OperatorKind::Sink)?;
@@ -535,6 +565,21 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
             }
             if let Some(k) = op.keys {
                 range(&format!("{p}.keys"), k, 1, 1 << 40, "distinct keys")?;
+            }
+            if let Some(h) = op.hot_keys {
+                range(&format!("{p}.hot_keys"), h, 1, 1 << 40, "distinct keys")?;
+            }
+            if let Some(pct) = op.hot_key_pct {
+                range(&format!("{p}.hot_key_pct"), pct, 0, 100, "percent")?;
+                if op.hot_keys.is_none() {
+                    return Err(ScenarioError::field(
+                        format!("{p}.hot_key_pct"),
+                        "needs `hot_keys` (the size of the hot set the percentage refers to)",
+                    ));
+                }
+            }
+            if let Some(n) = op.new_keys_per_sec {
+                range(&format!("{p}.new_keys_per_sec"), n, 0, 1 << 30, "keys per second")?;
             }
         }
         OperatorKind::Filter => {
