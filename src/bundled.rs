@@ -11,6 +11,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("crash-during-alignment", include_str!("../scenarios/crash-during-alignment.json")),
     ("diamond", include_str!("../scenarios/diamond.json")),
     ("failures/big-state", include_str!("../scenarios/failures/big-state.json")),
+    ("state/backends", include_str!("../scenarios/state/backends.json")),
     (
         "flink-benchmarks/checkpointing-time-aligned",
         include_str!("../scenarios/flink-benchmarks/checkpointing-time-aligned.json"),

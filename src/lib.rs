@@ -39,7 +39,8 @@
 //! - [`verify`]: the consistent-cut checker, the independent model and the exactly-once oracle,
 //!   the named invariants and the mutants;
 //! - [`explore`]: random scenarios and seed exploration;
-//! - [`compare`], [`sweep`]: every protocol on one scenario; one field over values;
+//! - [`compare`], [`sweep`], [`backends`]: every protocol on one scenario; one field over values;
+//!   one scenario under several state backends;
 //! - [`metrics`]: histograms, the summary and CSV rows;
 //! - [`trace`]: trace events, the trace hash and the JSON Lines writer;
 //! - [`teach`]: diagrams, narrated logs, the ShiViz export; [`cos418`]: the COS 418 token world;
@@ -47,6 +48,7 @@
 #![forbid(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod backends;
 pub mod bundled;
 pub mod cli;
 pub mod compare;

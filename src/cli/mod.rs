@@ -23,6 +23,7 @@ macro_rules! say_raw {
     }};
 }
 
+mod backends;
 mod bench;
 mod compare;
 mod cos418;
@@ -124,6 +125,10 @@ enum Command {
     /// Run every protocol on the same scenario and seed; print a side-by-side table and write
     /// each protocol's outputs plus compare.json.
     Compare(compare::CompareArgs),
+    /// Run one scenario under several state backends (hashmap, RocksDB full and incremental,
+    /// changelog); print full and incremental sizes, sync/async times, storage held and restore
+    /// time side by side, and write backends.json and charts.
+    Backends(backends::BackendsArgs),
     /// Check many seeds of random scenarios against the named invariants, in parallel.
     Explore(explore::ExploreArgs),
     /// Run a COS 418 Chandy-Lamport test case (token-passing world) and print its snapshots.
@@ -155,6 +160,7 @@ impl Command {
         match self {
             Command::Run(a) => run::exec(a),
             Command::Compare(a) => compare::exec(a),
+            Command::Backends(a) => backends::exec(a),
             Command::Explore(a) => explore::exec(a),
             Command::Cos418(a) => cos418::exec(a),
             Command::Sweep(a) => sweep::exec(a),
@@ -179,7 +185,7 @@ fn protocol_help() -> String {
     format!("Override `checkpointing.mode`: {}", ProtocolName::names().join(", "))
 }
 
-fn parse_protocol(s: &str) -> Result<ProtocolName, String> {
+pub(super) fn parse_protocol(s: &str) -> Result<ProtocolName, String> {
     ProtocolName::parse(s).ok_or_else(|| ProtocolName::unknown(s))
 }
 

@@ -377,7 +377,8 @@ impl Engine<'_> {
         let t = &mut self.tasks[ti];
         let live_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
         // The backend says which files the snapshot consists of and what it uploads.
-        let files = t.backend.snapshot(cp, now, live_bytes);
+        let entries = t.logic.state_entries() + t.source.is_some() as u64 + sink.len() as u64;
+        let files = t.backend.snapshot(cp, now, live_bytes, entries);
         let state_bytes = files.full_bytes();
         let cfg = self.coord.as_ref().expect("checked").cfg();
         let finished = t.state == State::Finished;

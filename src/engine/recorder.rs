@@ -251,6 +251,7 @@ impl Engine<'_> {
             seed: self.scenario.seed,
             fingerprint: self.scenario.fingerprint(),
             protocol: self.protocol_name.clone(),
+            state_backend: self.scenario.state.label(),
             sim_time_ns: end,
             events: self.events,
             trace_events: self.tracer.count(),

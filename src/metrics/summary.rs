@@ -15,6 +15,8 @@ pub struct Summary {
     pub fingerprint: String,
     /// Snapshot protocol (`"none"`: no checkpointing).
     pub protocol: String,
+    /// State backend (`hashmap`, `rocksdb`, `rocksdb-incremental`, with `+changelog`).
+    pub state_backend: String,
     /// Simulated time at which the last event happened.
     pub sim_time_ns: u64,
     /// Events handled by the event loop.
@@ -131,6 +133,16 @@ pub struct CheckpointSummary {
     pub state_bytes: Percentiles,
     /// Channel state (in-flight data) of completed checkpoints.
     pub channel_state_bytes: Percentiles,
+    /// State new in each completed checkpoint (the incremental size; equal to `state_bytes` for
+    /// full snapshots).
+    pub incremental_bytes: Percentiles,
+    /// Largest synchronous part of completed checkpoints.
+    pub sync_ms: Percentiles,
+    /// Largest asynchronous part (upload) of completed checkpoints.
+    pub async_ms: Percentiles,
+    /// Most bytes the checkpoint storage held after a completed checkpoint (retained
+    /// checkpoints' files, shared ones once).
+    pub storage_bytes_max: u64,
 }
 
 impl CheckpointSummary {
@@ -152,6 +164,10 @@ impl CheckpointSummary {
             alignment_ms: of(&|s| s.alignment_max_ms),
             state_bytes: of(&|s| s.state_bytes as f64),
             channel_state_bytes: of(&|s| s.channel_state_bytes as f64),
+            incremental_bytes: of(&|s| s.incremental_bytes as f64),
+            sync_ms: of(&|s| s.sync_max_ms),
+            async_ms: of(&|s| s.async_max_ms),
+            storage_bytes_max: stats.iter().map(|s| s.storage_bytes).max().unwrap_or(0),
         }
     }
 }

@@ -129,6 +129,14 @@ impl Logic {
         }
     }
 
+    /// Entries of operator state: distinct keys (0 for stateless operators).
+    pub fn state_entries(&self) -> u64 {
+        match self {
+            Logic::KeyedSum(s) => s.sums().len() as u64,
+            _ => 0,
+        }
+    }
+
     /// Bytes of operator state (0 for stateless operators).
     pub fn state_bytes(&self) -> u64 {
         match self {

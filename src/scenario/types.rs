@@ -713,6 +713,30 @@ impl StateConfig {
         *self == StateConfig::default()
     }
 
+    /// These settings with the backend named `label`: `hashmap`, `rocksdb`,
+    /// `rocksdb-incremental`, each optionally with `+changelog` (`changelog` alone is
+    /// `hashmap+changelog`). The RocksDB and changelog tuning of `self` is kept.
+    pub fn with_backend(&self, label: &str) -> Result<StateConfig, String> {
+        let (base, changelog) = match label.strip_suffix("+changelog") {
+            Some(b) => (b, true),
+            None if label == "changelog" => ("hashmap", true),
+            None => (label, false),
+        };
+        let (backend, incremental) = match base {
+            "hashmap" => (BackendKind::Hashmap, false),
+            "rocksdb" => (BackendKind::Rocksdb, false),
+            "rocksdb-incremental" => (BackendKind::Rocksdb, true),
+            _ => {
+                return Err(format!(
+                    "unknown state backend {label:?}; allowed: hashmap, rocksdb, rocksdb-incremental, each optionally with +changelog, or changelog"
+                ));
+            }
+        };
+        let changelog =
+            changelog.then(|| ChangelogSpec { enabled: true, ..self.changelog.clone().unwrap_or_default() });
+        Ok(StateConfig { backend, incremental, changelog, ..self.clone() })
+    }
+
     /// A short name: `hashmap`, `rocksdb`, `rocksdb-incremental`, with `+changelog`.
     pub fn label(&self) -> String {
         let base = match (self.backend, self.incremental) {

@@ -4,7 +4,9 @@
 //! A task's [`Backend`] sees every write to its keyed state and, at a snapshot, says which files
 //! the checkpoint consists of, which of them are new, and what the asynchronous part uploads:
 //! - `hashmap` (Flink's `HashMapStateBackend`): a full copy every time — a short synchronous part
-//!   (the copy-on-write table is copied at `sync_mib_per_sec`), an upload of the whole state;
+//!   (`CopyOnWriteStateTable` copies its array of entry references, 8 bytes per entry, at
+//!   `sync_mib_per_sec`; the entries themselves are copied lazily on write), then an upload of the
+//!   whole state;
 //! - `rocksdb` full: RocksDB takes a snapshot (synchronous part: the fixed cost only) and the
 //!   asynchronous part writes every live key-value (no space amplification);
 //! - `rocksdb` incremental (`RocksIncrementalSnapshotStrategy`): the synchronous part flushes the
@@ -136,8 +138,8 @@ impl Backend {
     }
 
     /// Takes the snapshot of checkpoint `cp` at `now`; `live_bytes` is the state's logical size
-    /// (what a full snapshot writes).
-    pub fn snapshot(&mut self, cp: CheckpointId, now: SimTime, live_bytes: u64) -> StateSnapshot {
+    /// (what a full snapshot writes), `entries` its number of entries.
+    pub fn snapshot(&mut self, cp: CheckpointId, now: SimTime, live_bytes: u64, entries: u64) -> StateSnapshot {
         let mut snap = StateSnapshot::default();
         let mut upload = Vec::new();
         if let Some(c) = &mut self.changelog {
@@ -149,7 +151,7 @@ impl Backend {
         } else {
             match &mut self.kind {
                 Kind::Heap => {
-                    snap.sync_bytes = live_bytes;
+                    snap.sync_bytes = entries * 8;
                     upload.extend(full_file(live_bytes, &mut self.next_id));
                     snap.files = upload.clone();
                 }
@@ -259,11 +261,11 @@ mod tests {
     #[test]
     fn hashmap_uploads_everything_every_time() {
         let mut b = Backend::new(&StateConfig::default(), 0, true, 16);
-        let s1 = b.snapshot(1, 0, 1600);
+        let s1 = b.snapshot(1, 0, 1600, 100);
         b.confirm(1);
-        let s2 = b.snapshot(2, 0, 1600);
+        let s2 = b.snapshot(2, 0, 1600, 100);
         assert_eq!((s1.upload_bytes, s2.upload_bytes, s2.new_bytes, s2.full_bytes()), (1600, 1600, 1600, 1600));
-        assert_eq!(s2.sync_bytes, 1600);
+        assert_eq!(s2.sync_bytes, 100 * 8, "the table of references, not the entries");
     }
 
     #[test]
@@ -272,16 +274,16 @@ mod tests {
         for k in 0..100 {
             b.write(k, 0);
         }
-        let s1 = b.snapshot(1, 0, 1600);
+        let s1 = b.snapshot(1, 0, 1600, 100);
         assert_eq!((s1.upload_bytes, s1.sync_bytes, s1.full_bytes()), (1600, 1600, 1600));
         // Not confirmed yet: checkpoint 2 uploads everything again (Flink compares with the last
         // *completed* checkpoint).
         b.write(5, 0);
-        let s2 = b.snapshot(2, 0, 1600);
+        let s2 = b.snapshot(2, 0, 1600, 100);
         assert_eq!(s2.upload_bytes, 1600 + 16);
         b.confirm(2);
         b.write(6, 0);
-        let s3 = b.snapshot(3, 0, 1600);
+        let s3 = b.snapshot(3, 0, 1600, 100);
         assert_eq!((s3.upload_bytes, s3.new_files, s3.full_bytes()), (16, 1, 1600 + 32));
     }
 
@@ -291,7 +293,7 @@ mod tests {
         for k in 0..100 {
             b.write(k % 10, 0);
         }
-        let s = b.snapshot(1, 0, 160);
+        let s = b.snapshot(1, 0, 160, 10);
         assert_eq!((s.upload_bytes, s.sync_bytes), (160, 0));
     }
 
@@ -302,14 +304,14 @@ mod tests {
         for k in 0..10 {
             b.write(k, 0);
         }
-        let s1 = b.snapshot(1, 0, 160);
+        let s1 = b.snapshot(1, 0, 160, 10);
         let saved = b.clone();
         for k in 10..20 {
             b.write(k, 0);
         }
         b.restore(Some((&saved, &s1)), &cfg, 0, 16);
         b.write(99, 0);
-        let s2 = b.snapshot(2, 0, 176);
+        let s2 = b.snapshot(2, 0, 176, 11);
         assert_eq!(s2.upload_bytes, 16, "only the file written after the restore");
         assert!(s2.files.iter().all(|f| f.id < b.next_id));
         let ids: BTreeSet<u64> = s2.files.iter().map(|f| f.id).collect();
