@@ -301,11 +301,11 @@ fn the_failure_examples_in_the_readme_hold() {
     // Restore time grows with state size; local recovery downloads a quarter.
     let mut s = example("big-state");
     let big = checked(&s).summary;
-    assert_eq!(big.recovery.restore_bytes, 130_940_976);
-    assert!((big.recovery.restore_ms - 629.4).abs() < 0.1, "{}", big.recovery.restore_ms);
+    assert_eq!(big.recovery.restore_bytes, 130_744_368);
+    assert!((big.recovery.restore_ms - 628.4).abs() < 0.1, "{}", big.recovery.restore_ms);
     s.checkpointing.as_mut().unwrap().storage.local_recovery = true;
     let local = checked(&s).summary;
-    assert_eq!(local.recovery.restore_bytes, 33_095_680);
+    assert_eq!(local.recovery.restore_bytes, 33_030_144);
     s.checkpointing.as_mut().unwrap().storage.local_recovery = false;
     s.topology.operators[1].state_bytes_per_key = Some(1024);
     let small = checked(&s).summary;

@@ -48,7 +48,9 @@ fn visible_latency_grows_with_the_interval_and_the_timeout_bounds_duration() {
     let rows = run("backpressure", "checkpointing.aligned_checkpoint_timeout_ms", &["5", "20"], &p);
     for (v, t) in [("5", 5.0), ("20", 20.0)] {
         let d = find(&rows, v, "aligned_timeout").duration_p99_ms;
-        assert!(d > t && d < t + 15.0, "timeout {t} ms: duration p99 {d} ms");
+        // The timeout, then the upload (a 5 ms file write and the channel state) and the
+        // JobManager's metadata file (5 ms).
+        assert!(d > t && d < t + 20.0, "timeout {t} ms: duration p99 {d} ms");
         assert!(d < find(&rows, v, "aligned").duration_p50_ms);
     }
 }

@@ -24,13 +24,15 @@ fn the_tutorial_figures_hold() {
     let m = engine::run(&s, RunOptions::default()).unwrap().summary;
     assert!(m.input_blocked_ms > 0.0);
     assert_eq!(crossings(&s, 1, Crossing::ChannelState), 0);
-    // 2: under backpressure aligned ≈ 18.0 ms, unaligned ≈ 5.5 ms with 155 records of channel state.
+    // 2: under backpressure aligned ≈ 23.0 ms, unaligned ≈ 10.5 ms (of which 10 ms are the two
+    // file writes: the upload and the metadata) with 155 records of channel state.
     let mut s = load("2-unaligned-backpressure");
     let u = engine::run(&s, RunOptions::default()).unwrap().summary;
     assert_eq!(crossings(&s, 1, Crossing::ChannelState), 155);
     s.set_protocol(ProtocolName::ALIGNED).unwrap();
     let a = engine::run(&s, RunOptions::default()).unwrap().summary;
-    assert!(a.checkpoints.duration_ms.p50 > 3.0 * u.checkpoints.duration_ms.p50);
+    assert!(a.checkpoints.duration_ms.p50 > 2.0 * u.checkpoints.duration_ms.p50);
+    assert!(a.checkpoints.alignment_ms.p50 > 20.0 * u.checkpoints.alignment_ms.p50);
     // 3: Chandy-Lamport records 12 records in checkpoint 1.
     assert_eq!(crossings(&load("3-chandy-lamport"), 1, Crossing::ChannelState), 12);
     // 4: a crash at 55 ms, 596 records read again, exactly once.

@@ -22,10 +22,16 @@ pub struct CoordinatorConfig {
     pub sync_base: SimTime,
     /// Bytes per second of the synchronous state copy.
     pub sync_bytes_per_sec: u64,
-    /// Latency of an upload.
+    /// Latency of writing one file.
     pub write_latency: SimTime,
-    /// Upload bytes per second.
+    /// Upload bytes per second, per task.
     pub write_bytes_per_sec: u64,
+    /// Total bytes per second of the storage, shared by concurrent uploads.
+    pub storage_bytes_per_sec: u64,
+    /// Files a task uploads at once.
+    pub upload_threads: u64,
+    /// Subtasks of an operator sharing one channel-state file.
+    pub subtasks_per_channel_state_file: u32,
     /// Latency of one task's download at a restore.
     pub read_latency: SimTime,
     /// Download bytes per second at a restore, shared by the restoring tasks.
@@ -54,6 +60,9 @@ impl CoordinatorConfig {
             sync_bytes_per_sec: c.storage.sync_mib_per_sec << 20,
             write_latency: c.storage.write_latency_ms * MS,
             write_bytes_per_sec: c.storage.write_mib_per_sec << 20,
+            storage_bytes_per_sec: c.storage.bandwidth_mib_per_sec << 20,
+            upload_threads: c.storage.upload_threads as u64,
+            subtasks_per_channel_state_file: c.storage.max_subtasks_per_channel_state_file,
             read_latency: c.storage.read_latency_ms * MS,
             read_bytes_per_sec: c.storage.read_mib_per_sec << 20,
             local_recovery: c.storage.local_recovery,

@@ -55,6 +55,9 @@ pub enum CoordCmd {
         /// It timed out: the tasks hear of the abort (Flink's `notifyCheckpointAborted`).
         notify_aborted: bool,
     },
+    /// Every task acked: write the checkpoint's metadata file, then call
+    /// [`Coordinator::on_metadata`] (the checkpoint completes once it is written).
+    WriteMetadata(CheckpointId),
     /// More consecutive checkpoints failed than `tolerable_failed_checkpoints` (Flink's
     /// `CheckpointFailureManager`): the job fails over through its restart strategy. The
     /// counter starts again from zero.
@@ -210,15 +213,24 @@ impl Coordinator {
     }
 
     /// `task`'s ack of `cp` arrived (its upload finished). The last ack completes `cp`.
-    pub fn on_ack(&mut self, now: SimTime, task: TaskId, cp: CheckpointId, graph: &Graph) -> Vec<CoordCmd> {
+    pub fn on_ack(&mut self, now: SimTime, task: TaskId, cp: CheckpointId) -> Vec<CoordCmd> {
         let Some(p) = self.pending.get_mut(&cp) else { return Vec::new() };
         p.tasks[task.0 as usize].acked = Some(now);
         p.acks += 1;
         if p.acks < self.tasks {
             return Vec::new();
         }
+        // Flink's CheckpointCoordinator finalizes a checkpoint by writing its `_metadata` file
+        // (the handles of every task's state); it is complete once that is durable.
+        vec![CoordCmd::WriteMetadata(cp)]
+    }
+
+    /// The metadata file of `cp` is written: `cp` completes (unless it ended meanwhile).
+    pub fn on_metadata(&mut self, now: SimTime, cp: CheckpointId, graph: &Graph) -> Vec<CoordCmd> {
         let mut out = Vec::new();
-        self.end(now, cp, Outcome::Completed, graph, &mut out);
+        if self.pending.get(&cp).is_some_and(|p| p.acks == self.tasks) {
+            self.end(now, cp, Outcome::Completed, graph, &mut out);
+        }
         out
     }
 
@@ -256,6 +268,16 @@ impl Coordinator {
         let completed = outcome == Outcome::Completed;
         let violations = if completed { crate::verify::check_cut(graph, &p) } else { Vec::new() };
         let mut stats = report::stats(&p, now, outcome, violations.len(), self.record_bytes);
+        // Subtasks of one operator share a channel-state file, up to the configured group size.
+        let group = self.cfg.subtasks_per_channel_state_file.max(1);
+        let files: std::collections::BTreeSet<(usize, u32)> = p
+            .tasks
+            .iter()
+            .zip(&graph.tasks)
+            .filter(|(tp, _)| tp.channel_bytes > 0)
+            .map(|(_, t)| (t.op, t.index / group))
+            .collect();
+        stats.channel_state_files = files.len() as u64;
         if completed {
             // The storage keeps the files of the retained checkpoints: this one's gain a
             // reference, the oldest checkpoint beyond the retained number lets go of its own.

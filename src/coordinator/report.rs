@@ -38,6 +38,7 @@ pub(super) fn stats(
         storage_bytes: 0,
         channel_state_bytes: records as u64 * record_bytes,
         channel_state_records: records as u64,
+        channel_state_files: 0,
         processed_bytes: p.tasks.iter().map(|t| processed(t) * record_bytes).sum(),
         cut_violations: violations,
     }

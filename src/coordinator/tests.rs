@@ -64,10 +64,11 @@ fn complete(c: &mut Coordinator, g: &Graph, cp: CheckpointId, at: SimTime) -> Ve
             files: Default::default(),
         });
     }
-    let mut out = c.on_ack(at, TaskId(0), cp, g);
+    let out = c.on_ack(at, TaskId(0), cp);
     assert!(out.is_empty(), "one ack of two completes nothing");
-    out.extend(c.on_ack(at, TaskId(1), cp, g));
-    out
+    let out = c.on_ack(at, TaskId(1), cp);
+    assert!(matches!(out[..], [CoordCmd::WriteMetadata(id)] if id == cp), "the last ack writes the metadata");
+    c.on_metadata(at, cp, g)
 }
 
 #[test]
@@ -117,7 +118,7 @@ fn a_timeout_aborts_and_a_late_ack_is_ignored() {
     let cmds = c.on_timeout(1100 * MS, 1, &g);
     assert_eq!(ended(&cmds), vec![(1, Outcome::TimedOut)]);
     assert!(matches!(cmds.last(), Some(CoordCmd::Release { cp: 1, completed: false, notify_aborted: true })));
-    assert!(c.on_ack(1200 * MS, TaskId(0), 1, &g).is_empty());
+    assert!(c.on_ack(1200 * MS, TaskId(0), 1).is_empty());
     assert!(c.on_timeout(1300 * MS, 1, &g).is_empty(), "a checkpoint ends once");
 }
 

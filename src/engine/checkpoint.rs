@@ -5,7 +5,7 @@
 //! The protocol decides (through [`Action`]s); this file carries the decisions out. The channel
 //! state it records is checked by `verify::cut` against the network's counters.
 
-use super::{Engine, Event, Mail, State};
+use super::{Engine, Event, Mail, State, Upload};
 use crate::coordinator::{CoordCmd, CoordinatorConfig, Ended, JobState, Outcome, Pending, TaskSnapshot};
 use crate::graph::{ChannelId, TaskId};
 use crate::net::{Arrival, Element};
@@ -58,6 +58,10 @@ impl Engine<'_> {
                 CoordCmd::Ended(e) => self.checkpoint_ended(*e),
                 CoordCmd::Release { cp, completed, notify_aborted } => self.release(cp, completed, notify_aborted),
                 CoordCmd::FailJob(why) => failover = Some(why),
+                CoordCmd::WriteMetadata(cp) => {
+                    let latency = self.coord.as_ref().expect("a coordinator sent it").cfg().write_latency;
+                    self.queue.push(self.now + latency, Event::Metadata(cp));
+                }
             }
         }
         if let Some(why) = failover {
@@ -97,10 +101,17 @@ impl Engine<'_> {
     pub(super) fn on_ack(&mut self, task: TaskId, cp: CheckpointId) {
         let now = self.now;
         let cmds = match &mut self.coord {
-            Some(c) if c.pending(cp).is_some() => c.on_ack(now, task, cp, &self.graph),
+            Some(c) if c.pending(cp).is_some() => c.on_ack(now, task, cp),
             _ => return,
         };
         self.tracer.record(now, TraceEvent::Ack { task, cp }, &self.graph);
+        self.exec(cmds);
+    }
+
+    /// The JobManager wrote the metadata file of `cp`.
+    pub(super) fn on_metadata(&mut self, cp: CheckpointId) {
+        let Some(c) = &mut self.coord else { return };
+        let cmds = c.on_metadata(self.now, cp, &self.graph);
         self.exec(cmds);
     }
 
@@ -146,6 +157,9 @@ impl Engine<'_> {
             self.final_notifies_left = self.tasks.len();
         }
         self.queue.retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
+        if !completed {
+            self.cancel_uploads(|u| matches!(*u, Upload::Ack(_, id) if id == cp));
+        }
         for t in 0..self.tasks.len() {
             let task = TaskId(t as u32);
             self.decide(task, |p, out| p.on_checkpoint_end(task, cp, out));
@@ -523,8 +537,69 @@ impl Engine<'_> {
             return;
         }
         let live = t.logic.state_bytes();
-        if let Some((id, bytes, _files)) = t.backend.start_materialization(live) {
-            self.queue.push(self.now + latency + CoordinatorConfig::transfer(bytes, bw), Event::Materialized(task, id));
+        let threads = self.coord.as_ref().map_or(1, |c| c.cfg().upload_threads);
+        if let Some((id, bytes, files)) = t.backend.start_materialization(live) {
+            self.start_upload(Upload::Materialized(task, id), latency * (files as u64).div_ceil(threads), bytes, bw);
+        }
+    }
+
+    /// Starts an upload to the checkpoint storage: `latency` for its files, then `bytes` at up to
+    /// `cap` bytes/s, sharing the storage's bandwidth with the other uploads.
+    fn start_upload(&mut self, key: Upload, latency: SimTime, bytes: u64, cap: u64) {
+        if latency == 0 && bytes == 0 {
+            return self.uploads_done(vec![key]);
+        }
+        let done = self.storage.start(self.now, key, latency, bytes, cap);
+        self.uploads_done(done);
+        self.schedule_storage();
+    }
+
+    /// The storage's clock: uploads became ready or finished.
+    pub(super) fn on_storage(&mut self) {
+        if self.now >= self.storage_wake {
+            self.storage_wake = SimTime::MAX;
+        }
+        let done = self.storage.advance(self.now);
+        self.uploads_done(done);
+        self.schedule_storage();
+    }
+
+    /// Drops the uploads `gone` says (their checkpoint ended, their task went down).
+    pub(super) fn cancel_uploads(&mut self, gone: impl Fn(&Upload) -> bool) {
+        if self.storage.is_idle() {
+            return;
+        }
+        let done = self.storage.cancel(self.now, gone);
+        self.uploads_done(done);
+        self.schedule_storage();
+    }
+
+    fn schedule_storage(&mut self) {
+        if let Some(t) = self.storage.next_event()
+            && t < self.storage_wake
+        {
+            self.storage_wake = t;
+            self.queue.push(t, Event::Storage);
+        }
+    }
+
+    /// Uploads finished: a task's ack leaves for the coordinator; a materialization becomes the
+    /// changelog's base.
+    fn uploads_done(&mut self, done: Vec<Upload>) {
+        let now = self.now;
+        let latency = self.net.config().latency;
+        for u in done {
+            match u {
+                Upload::Ack(task, cp) => {
+                    if let Some(tp) = self.pending_mut(cp).map(|p| &mut p.tasks[task.0 as usize])
+                        && let Some((start, d)) = &mut tp.upload
+                    {
+                        *d = now - *start;
+                        self.queue.push(now + latency, Event::Ack(task, cp));
+                    }
+                }
+                Upload::Materialized(task, id) => self.tasks[task.0 as usize].backend.finish_materialization(id),
+            }
         }
     }
 
@@ -532,11 +607,10 @@ impl Engine<'_> {
     /// reaches the coordinator after the upload and the RPC latency.
     fn maybe_upload(&mut self, task: TaskId, cp: CheckpointId) {
         let now = self.now;
-        let latency = self.net.config().latency;
         let record_bytes = self.scenario.network.record_bytes as u64;
         let ti = task.0 as usize;
         let Some(c) = &mut self.coord else { return };
-        let (write_latency, bw) = (c.cfg().write_latency, c.cfg().write_bytes_per_sec);
+        let (write_latency, bw, threads) = (c.cfg().write_latency, c.cfg().write_bytes_per_sec, c.cfg().upload_threads);
         let Some(p) = c.pending_mut(cp) else { return };
         let tp = &p.tasks[ti];
         if tp.snapshot.is_none() || !tp.sync_done || tp.open_recordings > 0 || tp.upload.is_some() {
@@ -547,10 +621,13 @@ impl Engine<'_> {
         let out_records: usize = node.outputs.iter().flatten().map(|ch| p.channels[ch.0 as usize].output.len()).sum();
         let channel_bytes = (in_records + out_records) as u64 * record_bytes;
         let tp = &mut p.tasks[ti];
-        let bytes = tp.snapshot.as_ref().expect("checked").files.upload_bytes + channel_bytes;
-        let upload = write_latency + CoordinatorConfig::transfer(bytes, bw);
-        tp.upload = Some((now, upload));
+        let files = &tp.snapshot.as_ref().expect("checked").files;
+        let bytes = files.upload_bytes + channel_bytes;
+        // Its state files, and its part of a channel-state file shared with the subtasks of its
+        // group (one more file to wait for).
+        let n_files = files.upload_files as u64 + (channel_bytes > 0) as u64;
+        tp.upload = Some((now, 0));
         tp.channel_bytes = channel_bytes;
-        self.queue.push(now + upload + latency, Event::Ack(task, cp));
+        self.start_upload(Upload::Ack(task, cp), write_latency * n_files.div_ceil(threads), bytes, bw);
     }
 }

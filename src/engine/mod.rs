@@ -68,9 +68,20 @@ enum Event {
     Restart,
     /// A task finished downloading its state from the checkpoint storage: it resumes.
     Restored(TaskId),
+    /// The JobManager's metadata file of a checkpoint is written: it completes.
+    Metadata(CheckpointId),
+    /// The checkpoint storage: an upload may have become ready or finished.
+    Storage,
     /// Changelog: a task's periodic materialization timer fired.
     Materialize(TaskId),
-    /// Changelog: a task's materialization finished uploading.
+}
+
+/// What an upload to the checkpoint storage is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upload {
+    /// A task's snapshot for a checkpoint: the task acks when it is done.
+    Ack(TaskId, CheckpointId),
+    /// A changelog materialization of a task.
     Materialized(TaskId, u64),
 }
 
@@ -177,6 +188,10 @@ struct Engine<'a> {
     complete: bool,
     /// Checkpoints that completed (ground truth for `visible_before_completion`).
     completed_cps: std::collections::BTreeSet<CheckpointId>,
+    /// The checkpoint storage's uploads in progress, sharing its bandwidth.
+    storage: crate::state::storage::SharedBandwidth<Upload>,
+    /// When the pending `Event::Storage` fires (`SimTime::MAX`: none pending).
+    storage_wake: SimTime,
 }
 
 impl<'a> Engine<'a> {
@@ -288,6 +303,10 @@ impl<'a> Engine<'a> {
             final_notifies_left: 0,
             complete: false,
             completed_cps: Default::default(),
+            storage: crate::state::storage::SharedBandwidth::new(
+                scenario.checkpointing.as_ref().map_or(1 << 30, |c| c.storage.bandwidth_mib_per_sec << 20),
+            ),
+            storage_wake: SimTime::MAX,
             watch: watchdog::Watchdog {
                 max_time: scenario.limits.max_sim_time_ms * MS,
                 stall: scenario.limits.stall_ms * MS,
@@ -385,7 +404,8 @@ impl<'a> Engine<'a> {
                 Event::Restart => self.restart(),
                 Event::Restored(task) => self.restored(task),
                 Event::Materialize(task) => self.materialize(task),
-                Event::Materialized(task, id) => self.tasks[task.0 as usize].backend.finish_materialization(id),
+                Event::Metadata(cp) => self.on_metadata(cp),
+                Event::Storage => self.on_storage(),
                 Event::Timeout(cp) => self.on_timeout(cp),
                 Event::Deadline(cp) => self.on_deadline(cp),
             }

@@ -316,7 +316,9 @@ impl Engine<'_> {
         self.queue.retain(|e| match *e {
             // The materialization timer keeps running; an upload in progress is lost.
             Event::Crash(_) | Event::RandomFailure | Event::Materialize(_) => true,
-            Event::Tick | Event::Timeout(_) | Event::Deadline(_) | Event::Restart => false,
+            Event::Tick | Event::Timeout(_) | Event::Deadline(_) | Event::Restart | Event::Metadata(_) => false,
+            // The storage's clock: kept (uploads of the tasks still up go on).
+            Event::Storage => true,
             Event::Wake(t)
             | Event::SourceArrival(t)
             | Event::Flush(t)
@@ -324,13 +326,17 @@ impl Engine<'_> {
             | Event::Ack(t, _)
             | Event::Notify(t, _)
             | Event::NotifyAborted(t, _)
-            | Event::Restored(t)
-            | Event::Materialized(t, _) => !down[t.0 as usize],
+            | Event::Restored(t) => !down[t.0 as usize],
             Event::Net(
                 NetEvent::Arrive(ch) | NetEvent::Credit(ch, _) | NetEvent::Resume(ch) | NetEvent::BufferSize(ch, _),
             ) => !down[channels[ch.0 as usize].to.0 as usize],
         });
         self.wake.retain(|t| !down[t.0 as usize]);
+        // Their uploads are lost too.
+        let down = self.faults.down.clone();
+        self.cancel_uploads(|u| match *u {
+            super::Upload::Ack(t, _) | super::Upload::Materialized(t, _) => down[t.0 as usize],
+        });
         match self.faults.strategy.on_failure(now) {
             Ok(delay) => self.queue.push(now + delay, Event::Restart),
             Err(why) => {

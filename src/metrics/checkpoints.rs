@@ -72,6 +72,9 @@ pub struct CheckpointStats {
     pub channel_state_bytes: u64,
     /// Channel state in records.
     pub channel_state_records: u64,
+    /// Channel-state files: one per group of `max_subtasks_per_channel_state_file` subtasks of
+    /// an operator with channel state.
+    pub channel_state_files: u64,
     /// Data the tasks processed during alignment, all tasks (Flink's "Processed Data").
     pub processed_bytes: u64,
     /// Consistent-cut violations found in this checkpoint (completed ones only).

@@ -633,10 +633,22 @@ pub struct Storage {
     pub sync_base_us: u64,
     /// Speed of the synchronous copy of the state (MiB/s), added to `sync_base_us`.
     pub sync_mib_per_sec: u64,
-    /// Latency of one upload to the checkpoint storage.
+    /// Latency of writing one file to the checkpoint storage (a PUT): a task writes its files
+    /// `upload_threads` at a time; the JobManager's metadata file at completion costs one.
     pub write_latency_ms: u64,
     /// Upload bandwidth per task (MiB/s).
     pub write_mib_per_sec: u64,
+    /// Total bandwidth of the checkpoint storage (MiB/s), shared by the uploads in progress.
+    #[serde(skip_serializing_if = "is_default_bandwidth")]
+    pub bandwidth_mib_per_sec: u64,
+    /// Files a task uploads at once (Flink's `state.backend.rocksdb.checkpoint.transfer.thread.num`,
+    /// default 4).
+    #[serde(skip_serializing_if = "is_default_upload_threads")]
+    pub upload_threads: u32,
+    /// Subtasks of one operator whose channel state shares a file
+    /// (`execution.checkpointing.unaligned.max-subtasks-per-channel-state-file`, default 5).
+    #[serde(skip_serializing_if = "is_default_subtasks_per_file")]
+    pub max_subtasks_per_channel_state_file: u32,
     /// Latency of one task's download at a restore.
     #[serde(skip_serializing_if = "is_default_read_latency")]
     pub read_latency_ms: u64,
@@ -648,6 +660,18 @@ pub struct Storage {
     /// copy of its latest snapshot; at a restore only the tasks that crashed download theirs.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub local_recovery: bool,
+}
+
+fn is_default_bandwidth(v: &u64) -> bool {
+    *v == Storage::default().bandwidth_mib_per_sec
+}
+
+fn is_default_upload_threads(v: &u32) -> bool {
+    *v == Storage::default().upload_threads
+}
+
+fn is_default_subtasks_per_file(v: &u32) -> bool {
+    *v == Storage::default().max_subtasks_per_channel_state_file
 }
 
 fn is_default_read_latency(v: &u64) -> bool {
@@ -665,6 +689,9 @@ impl Default for Storage {
             sync_mib_per_sec: 1024,
             write_latency_ms: 5,
             write_mib_per_sec: 100,
+            bandwidth_mib_per_sec: 1024,
+            upload_threads: 4,
+            max_subtasks_per_channel_state_file: 5,
             read_latency_ms: 5,
             read_mib_per_sec: 200,
             local_recovery: false,

@@ -320,6 +320,15 @@ fn validate_checkpointing(c: &Checkpointing) -> R {
         "milliseconds",
     )?;
     range("checkpointing.storage.write_mib_per_sec", st.write_mib_per_sec, 1, 1 << 20, "MiB/s")?;
+    range("checkpointing.storage.bandwidth_mib_per_sec", st.bandwidth_mib_per_sec, 1, 1 << 30, "MiB/s")?;
+    range("checkpointing.storage.upload_threads", st.upload_threads as u64, 1, 1024, "files at once")?;
+    range(
+        "checkpointing.storage.max_subtasks_per_channel_state_file",
+        st.max_subtasks_per_channel_state_file as u64,
+        1,
+        1 << 20,
+        "subtasks",
+    )?;
     range("checkpointing.storage.read_latency_ms", st.read_latency_ms, 0, MAX_DURATION_NS / 1_000_000, "milliseconds")?;
     range("checkpointing.storage.read_mib_per_sec", st.read_mib_per_sec, 1, 1 << 20, "MiB/s")?;
     Ok(())

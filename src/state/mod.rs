@@ -24,6 +24,7 @@
 pub mod changelog;
 pub mod lsm;
 pub mod registry;
+pub mod storage;
 
 use crate::protocol::CheckpointId;
 use crate::scenario::{BackendKind, StateConfig};
