@@ -109,7 +109,7 @@ fn failures_are_marked_and_the_cli_writes_the_svg() {
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    assert!(String::from_utf8_lossy(&run.stdout).contains("120 messages crossing the cut"));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("121 messages crossing the cut"));
     assert!(std::fs::read_to_string(&out).unwrap().contains("priority barriers"));
     let bad = std::process::Command::new(bin)
         .args(["diagram", &file.to_string_lossy(), "--from", "90", "--to", "10"])

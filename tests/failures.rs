@@ -305,7 +305,7 @@ fn the_failure_examples_in_the_readme_hold() {
     assert!((big.recovery.restore_ms - 628.4).abs() < 0.1, "{}", big.recovery.restore_ms);
     s.checkpointing.as_mut().unwrap().storage.local_recovery = true;
     let local = checked(&s).summary;
-    assert_eq!(local.recovery.restore_bytes, 33_030_144);
+    assert_eq!(local.recovery.restore_bytes, 31_916_032);
     s.checkpointing.as_mut().unwrap().storage.local_recovery = false;
     s.topology.operators[1].state_bytes_per_key = Some(1024);
     let small = checked(&s).summary;

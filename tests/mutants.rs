@@ -85,8 +85,8 @@ fn the_cli_explore_reports_writes_and_replays_a_violation() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "a violation exits non-zero");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("seed 0: consistent_cut"), "{stdout}");
-    assert!(stdout.contains("replay: ckptsim explore --mutant at_least_once --seeds 0..1"), "{stdout}");
+    assert!(stdout.contains("seed 2: consistent_cut"), "{stdout}");
+    assert!(stdout.contains("replay: ckptsim explore --mutant at_least_once --seeds 2..3"), "{stdout}");
     let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1);
     // The written scenario is a valid scenario file that runs (with the real at_least_once

@@ -97,8 +97,13 @@ fn backpressure_shows_the_classic_figures() {
         timeout.checkpoints.duration_ms.p50,
     );
     // Aligned barriers queue behind the backpressured data; unaligned ones overtake it. Both
-    // pay the same storage costs (a file write of 5 ms for the upload, one for the metadata).
-    assert!(a >= 3.0 * u, "aligned p50 {a:.2} ms is not ≥ 3 × unaligned p50 {u:.2} ms");
+    // pay the same storage costs (a file write of 5 ms for the upload, one for the metadata):
+    // beyond those, aligned takes many times longer.
+    let fixed = 10.0;
+    assert!(
+        a - fixed >= 4.0 * (u - fixed),
+        "aligned p50 {a:.2} ms is not ≫ unaligned p50 {u:.2} ms beyond the {fixed} ms of file writes"
+    );
     assert_eq!(aligned.checkpoints.channel_state_bytes.max, 0.0, "aligned persisted channel state");
     assert!(unaligned.checkpoints.channel_state_bytes.p50 > 0.0, "unaligned persisted no channel state");
     assert!(aligned.input_blocked_ms > 0.0, "aligned never blocked an input");

@@ -47,10 +47,10 @@ fn exploration_found_it_an_older_checkpoint_never_completes_after_a_newer_one() 
     let mut s = Scenario::load(&dir.join("exactly_once-8c342724d9a35be6.json")).unwrap();
     // The files keep the seeds exploration found them with, under protocols that now allow one
     // checkpoint at a time (as in Flink) and with the samplers of sim::SimRng, so those seeds no
-    // longer reach subsumption. Chandy-Lamport with seed 2 of this scenario does (two
+    // longer reach subsumption. Chandy-Lamport with seed 6 of this scenario does (two
     // checkpoints subsumed), so it pins the mechanism.
     s.set_protocol(ProtocolName::CHANDY_LAMPORT).unwrap();
-    s.seed = 2;
+    s.seed = 6;
     let r = common::run(&s);
     let completed: Vec<u64> = r.checkpoints.iter().filter(|c| c.outcome.name() == "completed").map(|c| c.id).collect();
     assert!(completed.windows(2).all(|w| w[0] < w[1]), "completed out of order: {completed:?}");

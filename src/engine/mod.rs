@@ -655,8 +655,9 @@ impl<'a> Engine<'a> {
         let mut started = false;
         for e in 0..self.graph.tasks[ti].outputs.len() {
             let chs = &self.graph.tasks[ti].outputs[e];
-            let partitioner = self.graph.edges[self.graph.channel(chs[0]).edge].partitioner;
-            match partitioner.route(r.key, chs.len(), &mut self.tasks[ti].rebalance_next[e]) {
+            let edge = &self.graph.edges[self.graph.channel(chs[0]).edge];
+            let (partitioner, max_p) = (edge.partitioner, self.graph.operators[edge.to].max_parallelism);
+            match partitioner.route(r.key, chs.len(), max_p, &mut self.tasks[ti].rebalance_next[e]) {
                 Route::One(i) => started |= self.send(self.graph.tasks[ti].outputs[e][i], r),
                 Route::All => {
                     for j in 0..self.graph.tasks[ti].outputs[e].len() {

@@ -19,12 +19,16 @@ pub enum Route {
 }
 
 impl Partitioner {
-    /// Routes a record with `key` over an edge of `channels` channels. `rebalance_next` is the
-    /// sender's round-robin position on this edge (only `rebalance` reads and advances it).
-    pub fn route(self, key: u64, channels: usize, rebalance_next: &mut usize) -> Route {
+    /// Routes a record with `key` over an edge of `channels` channels into an operator of
+    /// `max_parallelism` key groups. `rebalance_next` is the sender's round-robin position on
+    /// this edge (only `rebalance` reads and advances it).
+    pub fn route(self, key: u64, channels: usize, max_parallelism: u32, rebalance_next: &mut usize) -> Route {
         match self {
             Partitioner::Forward => Route::One(0),
-            Partitioner::Hash => Route::One((crate::sim::mix64(key) % channels as u64) as usize),
+            // Flink's KeyGroupStreamPartitioner: the owner of the key's group.
+            Partitioner::Hash => {
+                Route::One(crate::state::keygroups::owner(key, max_parallelism, channels as u32) as usize)
+            }
             Partitioner::Rebalance => {
                 let i = *rebalance_next;
                 *rebalance_next = (i + 1) % channels;
@@ -45,6 +49,8 @@ pub struct OperatorNode {
     pub id: String,
     /// Its kind.
     pub kind: OperatorKind,
+    /// Its number of key groups (see [`crate::state::keygroups`]).
+    pub max_parallelism: u32,
     /// Its tasks, in index order.
     pub tasks: Vec<TaskId>,
     /// Indices of incoming edges, in scenario order.
@@ -171,6 +177,7 @@ impl Graph {
             operators.push(OperatorNode {
                 id: op.id.clone(),
                 kind: op.kind,
+                max_parallelism: s.topology.max_parallelism_of(op),
                 tasks: (first..first + op.parallelism).map(TaskId).collect(),
                 inputs: Vec::new(),
                 outputs: Vec::new(),

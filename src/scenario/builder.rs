@@ -30,7 +30,7 @@ impl Scenario {
                 name: name.to_string(),
                 description: String::new(),
                 seed,
-                topology: Topology { operators: Vec::new(), edges: Vec::new(), chaining: true },
+                topology: Topology { operators: Vec::new(), edges: Vec::new(), chaining: true, max_parallelism: None },
                 network: Network::default(),
                 metrics: MetricsConfig::default(),
                 checkpointing: None,

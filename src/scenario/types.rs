@@ -90,6 +90,18 @@ pub struct Topology {
     /// buffers between them (see [`EdgeSpec::chain`]).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub chaining: bool,
+    /// Key groups of every keyed operator (Flink's `pipeline.max-parallelism`): keys are hashed
+    /// into this many groups and each task owns a range of them. Absent: Flink's default per
+    /// operator, `1.5 × parallelism` rounded up to a power of two, at least 128.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallelism: Option<u32>,
+}
+
+impl Topology {
+    /// The max parallelism (number of key groups) of `op`.
+    pub fn max_parallelism_of(&self, op: &OperatorSpec) -> u32 {
+        self.max_parallelism.unwrap_or_else(|| crate::state::keygroups::default_max_parallelism(op.parallelism))
+    }
 }
 
 fn yes() -> bool {

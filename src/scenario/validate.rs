@@ -99,6 +99,18 @@ pub(super) fn validate(s: &Scenario) -> R {
         validate_checkpointing(c)?;
     }
     validate_state(&s.state)?;
+    if let Some(m) = s.topology.max_parallelism {
+        range("topology.max_parallelism", m as u64, 1, 32_768, "key groups")?;
+        if let Some(op) = s.topology.operators.iter().find(|o| o.parallelism > m) {
+            return Err(ScenarioError::field(
+                "topology.max_parallelism",
+                format!(
+                    "found {m}, below the parallelism of {:?} ({}): every operator needs at least one key group per task",
+                    op.id, op.parallelism
+                ),
+            ));
+        }
+    }
     validate_restart(&s.restart)?;
     range("limits.max_sim_time_ms", s.limits.max_sim_time_ms, 1, 30 * 86_400_000, "milliseconds")?;
     range("limits.stall_ms", s.limits.stall_ms, 1, 30 * 86_400_000, "milliseconds")?;

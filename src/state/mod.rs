@@ -22,6 +22,7 @@
 //! snapshot (the same files, so the next incremental checkpoint references them).
 
 pub mod changelog;
+pub mod keygroups;
 pub mod lsm;
 pub mod registry;
 pub mod storage;

@@ -463,9 +463,17 @@ impl Diagram {
         }
         // A barrier's wait in the queue: a band along the receiving lane, from its arrival until
         // the task takes it, over the records queued before it.
+        // Waits on one lane that overlap (with their label) are stacked, each on its own level.
+        let mut placed: Vec<(TaskId, f64, f64, usize)> = Vec::new();
         for w in &self.waits {
             let node = channel(w.ch);
-            let (x0, x1, yy) = (x(w.arrived), x(w.taken), y(node.1) - 7.0);
+            let (x0, x1) = (x(w.arrived), x(w.taken));
+            let label_end = if x1 - x0 > 70.0 { x1.max(x0 + 200.0) } else { x1 };
+            let level = (0..)
+                .find(|&l| !placed.iter().any(|p| p.0 == node.1 && p.3 == l && p.1 < label_end && x0 < p.2))
+                .expect("some level is free");
+            placed.push((node.1, x0, label_end, level));
+            let yy = y(node.1) - 7.0 - 14.0 * level as f64;
             let _ = writeln!(
                 o,
                 r##"<line x1="{x0:.1}" y1="{yy:.1}" x2="{x1:.1}" y2="{yy:.1}" stroke="#1f77b4" stroke-width="4" stroke-dasharray="2,2" opacity="0.8"><title>barrier {} from {} waits {} in the queue behind {} records</title></line>"##,
@@ -477,9 +485,10 @@ impl Diagram {
             if x1 - x0 > 70.0 {
                 let _ = writeln!(
                     o,
-                    r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#1f77b4">waits behind {} record{}</text>"##,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#1f77b4">from {}: waits behind {} record{}</text>"##,
                     x0 + 3.0,
                     yy - 4.0,
+                    esc(&self.lanes[node.0.0 as usize]),
                     w.records_ahead,
                     if w.records_ahead == 1 { "" } else { "s" }
                 );

@@ -168,8 +168,11 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                 t,
                 None,
                 "completed",
-                format!("checkpoint {cp} is complete after {} ms: every task acked; the coordinator notifies them all", fmt_ms(t - start)),
-                "a checkpoint completes when every task acked".into(),
+                format!(
+                    "checkpoint {cp} is complete after {} ms: every task acked and the metadata file is written; the coordinator notifies them all",
+                    fmt_ms(t - start)
+                ),
+                "a checkpoint completes when every task acked and the JobManager wrote its metadata file (one file write)".into(),
             ),
             TraceEvent::Aborted { cp: c } if c == cp => step(
                 t,

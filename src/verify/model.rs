@@ -17,7 +17,7 @@
 use crate::graph::Graph;
 use crate::operator::{Lineage, SourceLog};
 use crate::scenario::{OperatorKind, Partitioner, Scenario};
-use crate::sim::{Component, RngTree, mix64};
+use crate::sim::{Component, RngTree};
 use std::collections::BTreeMap;
 
 /// What the job must produce.
@@ -30,9 +30,9 @@ pub struct Model {
     pub values: BTreeMap<u32, Vec<Option<i64>>>,
     /// Final sum per key of each `keyed_sum` whose input values do not depend on order.
     pub state: BTreeMap<String, BTreeMap<u64, i64>>,
-    /// For a `keyed_sum` fed by hash edges only: its parallelism (a key lives in task
-    /// `mix64(key) % parallelism`).
-    pub owners: BTreeMap<String, u32>,
+    /// For a `keyed_sum` fed by hash edges only: its max parallelism and parallelism (a key
+    /// lives in the task whose key-group range holds the key's group).
+    pub owners: BTreeMap<String, (u32, u32)>,
     /// Why the lineage counts depend on order (a filter downstream of a keyed_sum), if they do.
     pub counts_order_dependent: Option<String>,
     /// What the model could not determine because it depends on arrival order.
@@ -128,7 +128,7 @@ impl Model {
             if o.kind == OperatorKind::KeyedSum {
                 model.state.insert(o.id.clone(), BTreeMap::new());
                 if hash_only[i] {
-                    model.owners.insert(o.id.clone(), o.parallelism);
+                    model.owners.insert(o.id.clone(), (s.topology.max_parallelism_of(o), o.parallelism));
                 }
             }
         }
@@ -153,6 +153,6 @@ impl Model {
 
     /// The task (index within its operator) that owns `key` in `keyed_sum` `op`, when known.
     pub fn owner(&self, op: &str, key: u64) -> Option<u32> {
-        self.owners.get(op).map(|&p| (mix64(key) % p as u64) as u32)
+        self.owners.get(op).map(|&(m, p)| crate::state::keygroups::owner(key, m, p))
     }
 }
