@@ -3,8 +3,11 @@
 use super::{CliError, ScenarioArgs, replay_command};
 use crate::engine::{self, RunOptions};
 use crate::report;
-use crate::sim::fmt_ms;
+use crate::sim::{MS, fmt_ms};
+use crate::state::savepoint::{Restore, Savepoint, SavepointFormat};
+use crate::verify::Oracle;
 use clap::Args;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The arguments of `run`.
@@ -18,11 +21,63 @@ pub(super) struct RunArgs {
     /// Write every trace event to this file as JSON Lines.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Stop the job with a savepoint at MS milliseconds (Flink's `stop`), written to
+    /// OUT/savepoints/savepoint-<id>/.
+    #[arg(long, value_name = "MS")]
+    stop_with_savepoint_at: Option<u64>,
+    /// With --stop-with-savepoint-at: end the sources first and let the job drain (`stop --drain`).
+    #[arg(long, requires = "stop_with_savepoint_at")]
+    drain: bool,
+    /// Savepoint format: canonical (every key-value written out; any backend reads it) or native
+    /// (the backend's own files).
+    #[arg(long, value_name = "FORMAT", default_value = "canonical", value_parser = parse_format)]
+    savepoint_format: SavepointFormat,
+    /// Start from this savepoint (the directory holding `_metadata`), possibly with another
+    /// parallelism or more operators.
+    #[arg(long, value_name = "DIR")]
+    restore: Option<PathBuf>,
+    /// With --restore: drop the state of operators the scenario no longer has
+    /// (Flink's allowNonRestoredState).
+    #[arg(long, requires = "restore")]
+    allow_non_restored_state: bool,
+}
+
+fn parse_format(v: &str) -> Result<SavepointFormat, String> {
+    match v {
+        "canonical" => Ok(SavepointFormat::Canonical),
+        "native" => Ok(SavepointFormat::Native),
+        _ => Err(format!("expected canonical or native, found {v:?}")),
+    }
 }
 
 pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
-    let RunArgs { input, out, trace } = a;
-    let s = input.load()?;
+    let RunArgs {
+        input,
+        out,
+        trace,
+        stop_with_savepoint_at,
+        drain,
+        savepoint_format,
+        restore,
+        allow_non_restored_state,
+    } = a;
+    let mut s = input.load()?;
+    let restore = match &restore {
+        Some(dir) => {
+            let sp = Savepoint::load(dir).map_err(CliError::input)?;
+            Restore::adopt_max_parallelism(&sp, &mut s);
+            let plan = Restore::plan(&sp, &s, allow_non_restored_state)
+                .map_err(|e| CliError::input(format!("--restore {}: {e}", dir.display())))?;
+            if sp.meta.drained {
+                say!(
+                    "warning: savepoint {} was taken with --drain: in Flink every event-time timer fired as if the input had ended, and resuming repeats those results (ckptsim jobs have no timers)",
+                    dir.display()
+                );
+            }
+            Some(plan)
+        }
+        None => None,
+    };
     let (scenario, fail_at) = (&input.scenario, &input.fail_at);
     let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(s.protocol().name()));
     super::prepare_out(&dir)?;
@@ -42,12 +97,51 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
         collect_output: true,
         trace: trace_out,
         checkpoint_tasks: Some(Box::new(std::io::BufWriter::new(tasks_out))),
+        stop_with_savepoint: stop_with_savepoint_at.map(|ms| engine::StopWithSavepoint {
+            at: ms * MS,
+            drain,
+            format: savepoint_format,
+        }),
+        restore: restore.clone(),
         ..Default::default()
     };
     let mut result = engine::run(&s, opts)?;
-    crate::verify::oracle::attach(&s, &mut result)?;
+    // The exactly-once check covers the part of the log this run was responsible for: from the
+    // savepoint it started from, up to the savepoint it stopped with.
+    let mut oracle = Oracle::reference(&s)?;
+    if let Some(r) = &restore {
+        oracle = oracle.from(r.from_offsets.clone(), r.new_operators.clone());
+    }
+    if let Some(sp) = &result.savepoint {
+        oracle = oracle.until(&s, source_offsets(sp));
+    }
+    result.summary.exactly_once = oracle.check(&result);
     report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
     print_summary(&result.summary)?;
+    if let Some(r) = &result.summary.restored_from {
+        say!(
+            "  restored from savepoint {}{}",
+            r.checkpoint_id,
+            if r.notes.is_empty() { String::new() } else { format!(": {}", r.notes.join("; ")) }
+        );
+    }
+    if let Some(sp) = &result.savepoint {
+        let spdir = dir.join("savepoints").join(sp.dir_name());
+        sp.write(&spdir).map_err(|e| CliError::io(&format!("writing {}", spdir.display()), e))?;
+        say!(
+            "  savepoint {} ({} format{}): {} bytes, triggered at {:.1} ms, complete at {:.1} ms; written to {}",
+            sp.meta.checkpoint_id,
+            format!("{:?}", sp.meta.format).to_lowercase(),
+            if sp.meta.drained { ", drained" } else { "" },
+            sp.meta.bytes,
+            sp.meta.triggered_ms,
+            sp.meta.completed_ms,
+            spdir.display()
+        );
+        say!("  resume with: ckptsim run {} --restore {}", scenario.display(), spdir.display());
+    } else if let Some(why) = result.summary.savepoint.as_ref().and_then(|s| s.failed.as_ref()) {
+        say!("  STOP-WITH-SAVEPOINT FAILED: {why}");
+    }
     if result.summary.exactly_once.violations > 0 || result.summary.consistent_cut.violations > 0 {
         say!("  replay: {}", replay_command(scenario, &s, fail_at, &input.set));
     }
@@ -59,6 +153,19 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
         dir.display()
     );
     run_verdict(&result.summary)
+}
+
+/// Each source partition's offset in the savepoint.
+fn source_offsets(sp: &Savepoint) -> BTreeMap<u32, u64> {
+    let mut out = BTreeMap::new();
+    for (op, states) in sp.meta.operators.iter().zip(&sp.states) {
+        for (i, st) in states.iter().enumerate() {
+            if let Some(pos) = &st.source {
+                out.insert(op.first_task + i as u32, pos.offset);
+            }
+        }
+    }
+    out
 }
 
 /// Exit code 1 when a check failed, the job failed for good, or the watchdog stopped the run.

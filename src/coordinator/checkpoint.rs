@@ -93,6 +93,8 @@ pub struct Pending {
     pub channels: Vec<ChannelProgress>,
     /// Acks received.
     pub acks: usize,
+    /// A savepoint: aligned, self-contained, not retained with the checkpoints.
+    pub savepoint: bool,
 }
 
 impl Pending {
@@ -103,6 +105,7 @@ impl Pending {
             tasks: vec![TaskProgress::default(); tasks],
             channels: vec![ChannelProgress::default(); channels],
             acks: 0,
+            savepoint: false,
         }
     }
 }

@@ -108,6 +108,8 @@ pub struct Coordinator {
     latest: Option<Completed>,
     /// The files of the retained completed checkpoints, with reference counts.
     registry: crate::state::SharedRegistry,
+    /// Stop-with-savepoint: no more periodic checkpoints.
+    stopped: bool,
 }
 
 impl Coordinator {
@@ -127,6 +129,7 @@ impl Coordinator {
             final_done: false,
             latest: None,
             registry: crate::state::SharedRegistry::new(cfg.num_retained),
+            stopped: false,
             cfg,
         }
     }
@@ -181,6 +184,9 @@ impl Coordinator {
     /// the sources finished the timer stops; when every task finished, one final checkpoint runs
     /// (FLIP-147) so the last transactions commit — and runs again until one completes.
     pub fn on_tick(&mut self, now: SimTime, job: JobState) -> Vec<CoordCmd> {
+        if self.stopped {
+            return Vec::new();
+        }
         if !job.sources_running && (self.final_id.is_some() || self.final_done || !job.all_finished) {
             // No checkpoint: the sources finished and the tasks still drain (the final
             // checkpoint follows when they are done), or the final one is under way or done.
@@ -199,6 +205,24 @@ impl Coordinator {
             return vec![self.trigger(now, true)];
         }
         vec![CoordCmd::ScheduleTick(now + self.cfg.interval), self.trigger(now, false)]
+    }
+
+    /// Stop-with-savepoint: periodic checkpoints stop, and a savepoint is triggered — the job's
+    /// last checkpoint (call it when none is in progress).
+    pub fn trigger_savepoint(&mut self, now: SimTime) -> Vec<CoordCmd> {
+        self.stopped = true;
+        let cmd = self.trigger(now, true);
+        if let CoordCmd::Trigger { timing, .. } = &cmd {
+            self.pending.get_mut(&timing.id).expect("just triggered").savepoint = true;
+        }
+        vec![cmd]
+    }
+
+    /// The savepoint failed: the job runs on, and so do the periodic checkpoints.
+    pub fn resume_periodic(&mut self, now: SimTime) -> Vec<CoordCmd> {
+        self.stopped = false;
+        self.final_id = None;
+        vec![CoordCmd::ScheduleTick(now + self.cfg.interval)]
     }
 
     fn trigger(&mut self, now: SimTime, is_final: bool) -> CoordCmd {
@@ -278,7 +302,7 @@ impl Coordinator {
             .map(|(_, t)| (t.op, t.index / group))
             .collect();
         stats.channel_state_files = files.len() as u64;
-        if completed {
+        if completed && !p.savepoint {
             // The storage keeps the files of the retained checkpoints: this one's gain a
             // reference, the oldest checkpoint beyond the retained number lets go of its own.
             // Channel state is one private file per checkpoint here.

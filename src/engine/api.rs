@@ -48,6 +48,25 @@ pub struct RunOptions {
     /// instead of keeping them in [`RunResult::checkpoint_tasks`] — one row per task and
     /// checkpoint is what grows with run length at high parallelism.
     pub checkpoint_tasks: Option<Box<dyn Write>>,
+    /// Stop the job with a savepoint (Flink's `stop --savepointPath`): see [`StopWithSavepoint`].
+    pub stop_with_savepoint: Option<StopWithSavepoint>,
+    /// Start from a savepoint instead of empty state ([`crate::state::savepoint::Restore::plan`]).
+    pub restore: Option<crate::state::savepoint::Restore>,
+}
+
+/// Stop-with-savepoint. Without `drain`, at `at` the periodic checkpoints stop and, once none is
+/// in progress, an aligned savepoint is triggered; each source stops reading at its snapshot, and
+/// the job ends once the savepoint completed and every task heard of it (the sinks commit). With
+/// `drain` the sources end at `at` first, the job drains, and the final checkpoint (FLIP-147) is
+/// the savepoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StopWithSavepoint {
+    /// When.
+    pub at: SimTime,
+    /// `--drain`.
+    pub drain: bool,
+    /// Canonical or native.
+    pub format: crate::state::savepoint::SavepointFormat,
 }
 
 /// A data record on a channel, for space-time diagrams.
@@ -125,6 +144,8 @@ pub struct RunResult {
     /// The rows of `debloat.csv`: every input gate at every debloating recalculation (empty
     /// unless `network.debloat.enabled`).
     pub debloat: Vec<crate::net::DebloatSample>,
+    /// The savepoint of [`RunOptions::stop_with_savepoint`], once it completed.
+    pub savepoint: Option<crate::state::savepoint::Savepoint>,
 }
 
 /// Why a run could not be made.
@@ -219,7 +240,18 @@ pub fn run_with_protocol(
     protocol: Option<Box<dyn Protocol>>,
 ) -> Result<RunResult, RunError> {
     scenario.validate()?;
+    if opts.stop_with_savepoint.is_some() && (protocol.is_none() || scenario.checkpointing.is_none()) {
+        return Err(RunError::Scenario(crate::scenario::ScenarioError::field(
+            "checkpointing",
+            "missing; stop-with-savepoint needs checkpointing (a savepoint is a checkpoint)",
+        )));
+    }
+    let mut opts = opts;
+    let restore = opts.restore.take();
     let mut e = Engine::new(scenario, opts, protocol);
+    if let Some(r) = &restore {
+        e.apply_restore(r);
+    }
     e.run();
     e.finish()
 }

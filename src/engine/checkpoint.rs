@@ -52,6 +52,7 @@ impl Engine<'_> {
                 CoordCmd::Trigger { timing, timeout_at, is_final } => {
                     if is_final {
                         self.final_cp = Some(timing.id);
+                        self.final_checkpoint_triggered(timing.id);
                     }
                     self.trigger(timing, timeout_at)
                 }
@@ -170,6 +171,10 @@ impl Engine<'_> {
                 self.queue.push(now + latency, Event::NotifyAborted(task, cp));
             }
         }
+        // Every protocol heard of the end: the savepoint may start (or, if this was it and it
+        // failed, the run's own protocol take over again).
+        let why = if notify_aborted { "timed out" } else { "was abandoned (a task failed)" };
+        self.savepoint_checkpoint_ended(cp, completed, why);
     }
 
     /// The aligned-checkpoint timeout of `cp` expired: everything still ahead of its barriers
@@ -392,7 +397,10 @@ impl Engine<'_> {
         let live_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
         // The backend says which files the snapshot consists of and what it uploads.
         let entries = t.logic.state_entries() + t.source.is_some() as u64 + sink.len() as u64;
-        let files = t.backend.snapshot(cp, now, live_bytes, entries);
+        let files = match self.stop.request.filter(|_| self.stop.is(cp)) {
+            Some(req) => t.backend.savepoint(req.format, live_bytes, entries),
+            None => t.backend.snapshot(cp, now, live_bytes, entries),
+        };
         let state_bytes = files.full_bytes();
         let cfg = self.coord.as_ref().expect("checked").cfg();
         let finished = t.state == State::Finished;
@@ -428,6 +436,7 @@ impl Engine<'_> {
             files,
         };
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
+        self.source_snapshotted(task, cp);
         let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));
         let persist = !self.sabotage.drop_overtaken_output;
         let mut overtaken = Vec::new();
@@ -611,6 +620,7 @@ impl Engine<'_> {
         let ti = task.0 as usize;
         let Some(c) = &mut self.coord else { return };
         let (write_latency, bw, threads) = (c.cfg().write_latency, c.cfg().write_bytes_per_sec, c.cfg().upload_threads);
+        let serialize_per_sec = c.cfg().sync_bytes_per_sec;
         let Some(p) = c.pending_mut(cp) else { return };
         let tp = &p.tasks[ti];
         if tp.snapshot.is_none() || !tp.sync_done || tp.open_recordings > 0 || tp.upload.is_some() {
@@ -626,8 +636,10 @@ impl Engine<'_> {
         // Its state files, and its part of a channel-state file shared with the subtasks of its
         // group (one more file to wait for).
         let n_files = files.upload_files as u64 + (channel_bytes > 0) as u64;
+        // A canonical savepoint of RocksDB serializes every key-value first.
+        let serialize = CoordinatorConfig::transfer(files.serialize_bytes, serialize_per_sec);
         tp.upload = Some((now, 0));
         tp.channel_bytes = channel_bytes;
-        self.start_upload(Upload::Ack(task, cp), write_latency * n_files.div_ceil(threads), bytes, bw);
+        self.start_upload(Upload::Ack(task, cp), serialize + write_latency * n_files.div_ceil(threads), bytes, bw);
     }
 }

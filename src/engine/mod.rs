@@ -18,10 +18,14 @@ mod output;
 mod recorder;
 mod recovery;
 mod restart;
+mod savepoint;
 mod sinks;
 mod watchdog;
 
-pub use api::{Message, RunError, RunOptions, RunResult, Sabotage, default_jobs, run, run_many, run_with_protocol};
+pub use api::{
+    Message, RunError, RunOptions, RunResult, Sabotage, StopWithSavepoint, default_jobs, run, run_many,
+    run_with_protocol,
+};
 pub use output::OutputLog;
 
 use api::Capture;
@@ -72,6 +76,8 @@ enum Event {
     Metadata(CheckpointId),
     /// The checkpoint storage: an upload may have become ready or finished.
     Storage,
+    /// Stop-with-savepoint time.
+    StopWithSavepoint,
     /// Changelog: a task's periodic materialization timer fired.
     Materialize(TaskId),
 }
@@ -145,6 +151,8 @@ struct TaskRt {
     /// The chained input the record in progress came from: the upstream task of the chain waits
     /// until it is processed.
     chained_input: Option<ChannelId>,
+    /// The operator state a restart without a checkpoint returns to (from a savepoint).
+    initial_logic: Option<Logic>,
     /// The state backend: which files a snapshot writes (keyed tasks: the configured one).
     backend: crate::state::Backend,
 }
@@ -192,6 +200,16 @@ struct Engine<'a> {
     storage: crate::state::storage::SharedBandwidth<Upload>,
     /// When the pending `Event::Storage` fires (`SimTime::MAX`: none pending).
     storage_wake: SimTime,
+    /// Stop-with-savepoint: what was asked, and how it is going.
+    stop: savepoint::Stopping,
+    /// Per channel, for a start from a savepoint: the records it stands for as sent and consumed
+    /// (a source's output: its restored offset) and the key-value sum its receiver's restored
+    /// state stands for — the cut checker's ground truth, as if the job had run from the start.
+    initial_channel: Vec<(u64, u64)>,
+    /// The savepoint the run started from.
+    restored_from: Option<crate::metrics::RestoredSummary>,
+    /// Log time − simulated time (a start from a savepoint).
+    log_shift: SimTime,
 }
 
 impl<'a> Engine<'a> {
@@ -251,6 +269,7 @@ impl<'a> Engine<'a> {
                     initial_cursor,
                     taken: 0,
                     chained_input: None,
+                    initial_logic: None,
                     backend: crate::state::Backend::new(
                         &scenario.state,
                         i as u32,
@@ -307,6 +326,10 @@ impl<'a> Engine<'a> {
                 scenario.checkpointing.as_ref().map_or(1 << 30, |c| c.storage.bandwidth_mib_per_sec << 20),
             ),
             storage_wake: SimTime::MAX,
+            stop: savepoint::Stopping::new(opts.stop_with_savepoint),
+            initial_channel: vec![(0, 0); graph_channels],
+            restored_from: None,
+            log_shift: 0,
             watch: watchdog::Watchdog {
                 max_time: scenario.limits.max_sim_time_ms * MS,
                 stall: scenario.limits.stall_ms * MS,
@@ -325,6 +348,9 @@ impl<'a> Engine<'a> {
             self.exec(cmds);
         }
         self.schedule_failures();
+        if let Some(req) = self.stop.request {
+            self.queue.push(req.at, Event::StopWithSavepoint);
+        }
         if let Some(c) = self.scenario.state.changelog.as_ref().filter(|c| c.enabled && self.coord.is_some()) {
             for t in 0..self.tasks.len() {
                 if self.tasks[t].kind == OperatorKind::KeyedSum {
@@ -405,6 +431,7 @@ impl<'a> Engine<'a> {
                 Event::Restored(task) => self.restored(task),
                 Event::Materialize(task) => self.materialize(task),
                 Event::Metadata(cp) => self.on_metadata(cp),
+                Event::StopWithSavepoint => self.on_stop_with_savepoint(),
                 Event::Storage => self.on_storage(),
                 Event::Timeout(cp) => self.on_timeout(cp),
                 Event::Deadline(cp) => self.on_deadline(cp),

@@ -288,6 +288,8 @@ impl Engine<'_> {
                 restore_bytes: self.faults.restore_bytes,
             },
             exactly_once: Default::default(),
+            savepoint: None,
+            restored_from: None,
         };
         let mut final_state: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
         let mut final_state_by_task = BTreeMap::new();
@@ -303,6 +305,7 @@ impl Engine<'_> {
                 }
             }
         }
+        let (savepoint, savepoint_failed) = self.take_savepoint();
         let mut rec = std::mem::take(&mut self.rec);
         let debloat = std::mem::take(&mut rec.debloat);
         for s in self.tasks.iter().filter_map(|t| t.sink.as_ref()) {
@@ -310,7 +313,21 @@ impl Engine<'_> {
             rec.counts.expired_records += s.expired.1;
         }
         let warmup_ms = self.scenario.metrics.warmup_ms as f64;
-        let (summary, timeseries, mut log) = rec.finish(base, self.coord.is_some(), warmup_ms);
+        let (mut summary, timeseries, mut log) = rec.finish(base, self.coord.is_some(), warmup_ms);
+        if let Some(req) = self.stop.request {
+            summary.savepoint = Some(crate::metrics::SavepointSummary {
+                checkpoint_id: savepoint.as_ref().map(|s| s.meta.checkpoint_id),
+                triggered_ms: savepoint.as_ref().map(|s| s.meta.triggered_ms),
+                completed_ms: savepoint.as_ref().map(|s| s.meta.completed_ms),
+                bytes: savepoint.as_ref().map_or(0, |s| s.meta.bytes),
+                format: format!("{:?}", req.format).to_lowercase(),
+                drained: req.drain,
+                failed: savepoint_failed.or_else(|| {
+                    savepoint.is_none().then(|| "the savepoint did not complete before the run ended".to_string())
+                }),
+            });
+        }
+        summary.restored_from = self.restored_from.take();
         let streamed = log.task_out.is_some();
         if let Some(mut out) = log.task_out.take() {
             if out.rows == 0 && out.error.is_none() {
@@ -343,6 +360,7 @@ impl Engine<'_> {
             protocol_trace: self.tracer.take_kept(),
             messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
             debloat,
+            savepoint,
         })
     }
 }

@@ -315,7 +315,7 @@ impl Engine<'_> {
         let channels = &self.graph.channels;
         self.queue.retain(|e| match *e {
             // The materialization timer keeps running; an upload in progress is lost.
-            Event::Crash(_) | Event::RandomFailure | Event::Materialize(_) => true,
+            Event::Crash(_) | Event::RandomFailure | Event::Materialize(_) | Event::StopWithSavepoint => true,
             Event::Tick | Event::Timeout(_) | Event::Deadline(_) | Event::Restart | Event::Metadata(_) => false,
             // The storage's clock: kept (uploads of the tasks still up go on).
             Event::Storage => true,
@@ -395,7 +395,8 @@ impl Engine<'_> {
                 }
                 None => {
                     t.backend.restore(None, &self.scenario.state, i as u32, bpk);
-                    t.logic = Logic::new(spec);
+                    // Back to the start: empty state, or the savepoint the job started from.
+                    t.logic = t.initial_logic.clone().unwrap_or_else(|| Logic::new(spec));
                     t.state_digest = 0;
                     if let (Some(src), Some(c)) = (&mut t.source, &t.initial_cursor) {
                         src.seek(c.clone());
@@ -455,7 +456,10 @@ impl Engine<'_> {
                     let recovered = if replay { cp.channel_state[c].clone() } else { Vec::new() };
                     self.net.restore_channel(ch, sent, consumed, digest, kv, recovered);
                 }
-                None => self.net.restore_channel(ch, 0, 0, 0, 0, Vec::new()),
+                None => {
+                    let (n, kv) = self.initial_channel[c];
+                    self.net.restore_channel(ch, n, n, 0, kv, Vec::new())
+                }
             }
         }
         self.final_cp = None;

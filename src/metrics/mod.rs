@@ -30,5 +30,5 @@ pub fn to_csv<R: serde::Serialize + Default>(rows: &[R]) -> std::io::Result<Stri
 
 pub use summary::{
     CheckpointSummary, CutSummary, ExactlyOnceSummary, LatencySummary, Percentiles, RecordCounts, RecoverySummary,
-    SampleRow, Summary,
+    RestoredSummary, SampleRow, SavepointSummary, Summary,
 };

@@ -60,6 +60,40 @@ pub struct Summary {
     pub recovery: RecoverySummary,
     /// The exactly-once oracle (`checked: false` until it runs; see `verify::oracle`).
     pub exactly_once: ExactlyOnceSummary,
+    /// Stop-with-savepoint, when asked for: the savepoint, or why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savepoint: Option<SavepointSummary>,
+    /// The savepoint the run started from (its checkpoint id), and what changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<RestoredSummary>,
+}
+
+/// `summary.json` → `savepoint`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SavepointSummary {
+    /// Its checkpoint id (`None`: it failed).
+    pub checkpoint_id: Option<u64>,
+    /// When it was triggered and completed (ms).
+    pub triggered_ms: Option<f64>,
+    /// When it completed.
+    pub completed_ms: Option<f64>,
+    /// Bytes of state it holds.
+    pub bytes: u64,
+    /// `canonical` or `native`.
+    pub format: String,
+    /// Taken with `--drain`.
+    pub drained: bool,
+    /// Why the savepoint failed (the job ran on).
+    pub failed: Option<String>,
+}
+
+/// `summary.json` → `restored_from`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RestoredSummary {
+    /// The savepoint's checkpoint id.
+    pub checkpoint_id: u64,
+    /// What changed against the savepoint's job (rescaled, new and dropped operators).
+    pub notes: Vec<String>,
 }
 
 impl Summary {
@@ -82,6 +116,9 @@ impl Summary {
         }
         if self.watchdog.is_some() {
             failed.push("stopped by the watchdog");
+        }
+        if self.savepoint.as_ref().is_some_and(|s| s.failed.is_some()) {
+            failed.push("stop-with-savepoint failed");
         }
         failed
     }

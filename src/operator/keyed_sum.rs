@@ -24,6 +24,11 @@ impl KeyedSum {
         Record { value: *sum, ..r }
     }
 
+    /// Sets `key`'s sum (a restore from a savepoint).
+    pub fn set(&mut self, key: u64, sum: i64) {
+        self.sums.insert(key, sum);
+    }
+
     /// Drops the smallest key (a deliberately broken snapshot, for a mutant).
     pub fn forget_a_key(&mut self) {
         self.sums.pop_first();

@@ -20,6 +20,19 @@ pub struct LogCursor {
     rng: SimRng,
 }
 
+impl LogCursor {
+    /// The position `offset`, whose record arrives at `next_arrival`, with the arrival RNG at
+    /// `rng` (from a savepoint).
+    pub fn new(offset: u64, next_arrival: SimTime, rng: SimRng) -> Self {
+        LogCursor { offset, next_arrival, rng }
+    }
+
+    /// The arrival RNG at this position.
+    pub fn rng(&self) -> &SimRng {
+        &self.rng
+    }
+}
+
 /// One partition of a replayable log.
 #[derive(Clone, Debug)]
 pub struct SourceLog {
@@ -32,6 +45,11 @@ pub struct SourceLog {
     until: Option<SimTime>,
     arrival: ArrivalSpec,
     cursor: LogCursor,
+    /// Stop-with-savepoint: the source stops reading at this offset (its position in the savepoint).
+    stop_at: Option<u64>,
+    /// Log time − simulated time: a job started from a savepoint starts its clock at 0 while the
+    /// log has gone on (what arrived while the job was stopped is there at once).
+    shift: SimTime,
 }
 
 impl SourceLog {
@@ -48,12 +66,19 @@ impl SourceLog {
             until: spec.until_ms.map(|m| m * MS),
             arrival: spec.arrival.expect("validated: a source has an arrival process"),
             cursor: LogCursor { offset: 0, next_arrival: 0, rng },
+            stop_at: None,
+            shift: 0,
         }
     }
 
     /// The current reading position.
     pub fn cursor(&self) -> &LogCursor {
         &self.cursor
+    }
+
+    /// Stops reading at `offset` (stop-with-savepoint), or reads on (`None`).
+    pub fn stop_at(&mut self, offset: Option<u64>) {
+        self.stop_at = offset;
     }
 
     /// Rewinds (or forwards) to a position taken earlier with [`SourceLog::cursor`].
@@ -65,9 +90,15 @@ impl SourceLog {
     #[inline]
     pub fn next_arrival(&self) -> Option<SimTime> {
         let c = &self.cursor;
-        let over_limit = self.limit.is_some_and(|l| c.offset >= l);
+        let over_limit = self.limit.is_some_and(|l| c.offset >= l) || self.stop_at.is_some_and(|s| c.offset >= s);
         let over_time = self.until.is_some_and(|u| c.next_arrival > u);
-        (!over_limit && !over_time).then_some(c.next_arrival)
+        (!over_limit && !over_time).then_some(c.next_arrival.saturating_sub(self.shift))
+    }
+
+    /// Runs the log `shift` ahead of the simulated clock (a start from a savepoint taken when
+    /// the log was at `shift`).
+    pub fn set_shift(&mut self, shift: SimTime) {
+        self.shift = shift;
     }
 
     /// The record at `offset` (pure function of seed, partition and offset) with the given arrival.
@@ -96,7 +127,8 @@ impl SourceLog {
 
     /// Reads the next record and advances. Call only when [`SourceLog::next_arrival`] is `Some`.
     pub fn read(&mut self) -> Record {
-        let r = self.record_at(self.cursor.offset, self.cursor.next_arrival);
+        let mut r = self.record_at(self.cursor.offset, self.cursor.next_arrival);
+        r.arrival = r.arrival.saturating_sub(self.shift);
         self.advance();
         r
     }

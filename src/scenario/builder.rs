@@ -141,6 +141,7 @@ impl OperatorSpec {
             records_per_partition: None,
             until_ms: None,
             keys: None,
+            max_parallelism: None,
             hot_keys: None,
             hot_key_pct: None,
             new_keys_per_sec: None,

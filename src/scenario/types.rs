@@ -100,7 +100,9 @@ pub struct Topology {
 impl Topology {
     /// The max parallelism (number of key groups) of `op`.
     pub fn max_parallelism_of(&self, op: &OperatorSpec) -> u32 {
-        self.max_parallelism.unwrap_or_else(|| crate::state::keygroups::default_max_parallelism(op.parallelism))
+        op.max_parallelism
+            .or(self.max_parallelism)
+            .unwrap_or_else(|| crate::state::keygroups::default_max_parallelism(op.parallelism))
     }
 }
 
@@ -189,6 +191,10 @@ pub struct OperatorSpec {
     /// `filter` only: keep a record when `value % modulo` is one of `remainders`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep: Option<KeepSpec>,
+    /// `keyed_sum` only: its number of key groups (Flink's per-operator `setMaxParallelism`);
+    /// overrides `topology.max_parallelism`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallelism: Option<u32>,
     /// `keyed_sum` only: bytes of state per distinct key (default 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_bytes_per_key: Option<u64>,

@@ -534,6 +534,16 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
     only("new_keys_per_sec", op.new_keys_per_sec.is_some(), OperatorKind::Source)?;
     only("keep", op.keep.is_some(), OperatorKind::Filter)?;
     only("state_bytes_per_key", op.state_bytes_per_key.is_some(), OperatorKind::KeyedSum)?;
+    only("max_parallelism", op.max_parallelism.is_some(), OperatorKind::KeyedSum)?;
+    if let Some(m) = op.max_parallelism {
+        range(
+            &format!("{p}.max_parallelism"),
+            m as u64,
+            op.parallelism as u64,
+            32_768,
+            "key groups, at least the parallelism",
+        )?;
+    }
     only("delivery", op.delivery.is_some(), OperatorKind::Sink)?;
     only("transaction_timeout_ms", op.transaction_timeout_ms.is_some(), OperatorKind::Sink)?;
     if let Some(t) = op.transaction_timeout_ms {

@@ -9,7 +9,7 @@ mod rng;
 
 pub use hash::StableHasher;
 pub use queue::EventQueue;
-pub use rng::{Component, RngTree, SimRng, mix64};
+pub use rng::{Component, RngState, RngTree, SimRng, mix64};
 
 /// Dense id of a task (a parallel instance of an operator); an index into the graph's tasks.
 /// It lives at the bottom of the module tree so that protocols need nothing above `sim`.

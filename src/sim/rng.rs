@@ -19,7 +19,41 @@ use rand_chacha::ChaCha8Rng;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimRng(ChaCha8Rng);
 
+/// A [`SimRng`]'s position, to write into a savepoint and read back: the ChaCha key, the stream
+/// and the position in it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RngState {
+    /// The 32-byte key, as hex.
+    pub key: String,
+    /// The stream.
+    pub stream: u64,
+    /// The position in the stream (32-bit words), as a decimal string (it is a u128).
+    pub word_pos: String,
+}
+
 impl SimRng {
+    /// Where this stream is.
+    pub fn state(&self) -> RngState {
+        let key = self.0.get_seed().iter().map(|b| format!("{b:02x}")).collect();
+        RngState { key, stream: self.0.get_stream(), word_pos: self.0.get_word_pos().to_string() }
+    }
+
+    /// The stream at `state`, or why `state` is not one.
+    pub fn from_state(state: &RngState) -> Result<SimRng, String> {
+        let bad = || format!("not an RNG state: {state:?}");
+        if state.key.len() != 64 {
+            return Err(bad());
+        }
+        let mut key = [0u8; 32];
+        for (i, b) in key.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&state.key[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
+        }
+        let mut r = ChaCha8Rng::from_seed(key);
+        r.set_stream(state.stream);
+        r.set_word_pos(state.word_pos.parse::<u128>().map_err(|_| bad())?);
+        Ok(SimRng(r))
+    }
+
     /// The next 64 raw bits of the ChaCha8 stream: the only call into `rand`.
     fn bits(&mut self) -> u64 {
         use rand::Rng;
@@ -142,6 +176,16 @@ pub fn mix64(mut z: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_stream_resumes_from_its_state() {
+        let mut a = super::RngTree::new(7).stream(super::Component::Network);
+        a.below(1000);
+        let st = a.state();
+        let mut b = super::SimRng::from_state(&st).unwrap();
+        assert_eq!(a.below(1 << 40), b.below(1 << 40));
+        assert!(super::SimRng::from_state(&super::RngState { key: "zz".into(), ..st }).is_err());
+    }
+
     use super::*;
 
     /// The raw ChaCha8 stream and our samplers, pinned: if a `rand`/`rand_chacha` upgrade ever

@@ -25,6 +25,7 @@ pub mod changelog;
 pub mod keygroups;
 pub mod lsm;
 pub mod registry;
+pub mod savepoint;
 pub mod storage;
 
 use crate::protocol::CheckpointId;
@@ -33,6 +34,7 @@ use crate::sim::{MS, SimTime};
 use changelog::Changelog;
 use lsm::Lsm;
 pub use registry::SharedRegistry;
+use savepoint::SavepointFormat;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A file in the checkpoint storage: an id unique in the run, and its size.
@@ -62,6 +64,9 @@ pub struct StateSnapshot {
     pub sync_bytes: u64,
     /// Changelog: log bytes a restore re-applies on top of the base.
     pub replay_bytes: u64,
+    /// Bytes the asynchronous part serializes before uploading (a canonical savepoint of
+    /// RocksDB iterates its whole state).
+    pub serialize_bytes: u64,
 }
 
 impl StateSnapshot {
@@ -179,6 +184,37 @@ impl Backend {
         while self.taken.len() > MAX_TAKEN {
             self.taken.pop_first();
         }
+        snap
+    }
+
+    /// A savepoint in `format`: self-contained (every file uploaded, none shared with the
+    /// checkpoints), and not the base of later incremental checkpoints.
+    pub fn savepoint(&mut self, format: SavepointFormat, live_bytes: u64, entries: u64) -> StateSnapshot {
+        let mut snap = StateSnapshot::default();
+        match (&mut self.kind, format) {
+            (Kind::Rocks { lsm, .. }, SavepointFormat::Native) => {
+                // The SST files, copied whole into the savepoint's directory.
+                snap.sync_bytes = lsm.memtable_flush_bytes();
+                lsm.flush(&mut self.next_id);
+                let files: Vec<StateFile> = lsm.files().collect();
+                for f in files {
+                    snap.files.extend(full_file(f.bytes, &mut self.next_id));
+                }
+            }
+            (Kind::Rocks { .. }, SavepointFormat::Canonical) => {
+                // Every key-value iterated, serialized and written out.
+                snap.serialize_bytes = live_bytes;
+                snap.files.extend(full_file(live_bytes, &mut self.next_id));
+            }
+            (Kind::Heap, _) => {
+                snap.sync_bytes = entries * 8;
+                snap.files.extend(full_file(live_bytes, &mut self.next_id));
+            }
+        }
+        snap.new_bytes = snap.full_bytes();
+        snap.new_files = snap.files.len() as u32;
+        snap.upload_bytes = snap.new_bytes;
+        snap.upload_files = snap.new_files;
         snap
     }
 

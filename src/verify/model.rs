@@ -113,6 +113,12 @@ impl Walk<'_> {
 impl Model {
     /// The model of a validated scenario.
     pub fn of(s: &Scenario) -> Model {
+        Self::of_until(s, None)
+    }
+
+    /// The model of the records before `until` (per partition, exclusive; all when `None`) — a
+    /// job stopped with a savepoint read only those.
+    pub fn of_until(s: &Scenario, until: Option<&BTreeMap<u32, u64>>) -> Model {
         let ops = &s.topology.operators;
         let index = |id: &str| ops.iter().position(|o| o.id == id).expect("validated edge");
         let mut out = vec![Vec::new(); ops.len()];
@@ -143,7 +149,8 @@ impl Model {
                 continue;
             }
             let mut log = SourceLog::new(spec, t as u32, s.seed, rngs.stream(Component::SourceLog(t as u32)));
-            while log.next_arrival().is_some() {
+            let stop = until.and_then(|u| u.get(&(t as u32)).copied()).unwrap_or(u64::MAX);
+            while log.next_arrival().is_some() && log.cursor().offset < stop {
                 let r = log.read();
                 walk.flow(node.op, r.lineage, r.key, Some(r.value), 1);
             }

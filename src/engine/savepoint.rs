@@ -1,0 +1,260 @@
+//! Stop-with-savepoint and starting from a savepoint.
+//!
+//! Stopping: at the requested time periodic checkpoints stop; once none is in progress the
+//! coordinator triggers an aligned savepoint (the run's protocol is swapped for `aligned`, as
+//! Flink's savepoints are always aligned), each source stops reading at its snapshot, and the
+//! savepoint is the job's final checkpoint: the job ends once every task heard of its completion
+//! (the sinks commit). With `drain`, the sources end first and FLIP-147's final checkpoint, after
+//! every task finished, is the savepoint. If the savepoint fails (timeout, crash), the job runs
+//! on with its own protocol and checkpoints, as a failed `stop` leaves a Flink job running.
+//!
+//! Starting: every keyed task gets the keys its key-group range owns at the new parallelism,
+//! every source its log position; a restart before the first checkpoint returns there.
+
+use super::Engine;
+use crate::coordinator::{Completed, CoordCmd};
+use crate::graph::TaskId;
+use crate::operator::{KeyedSum, Logic};
+use crate::protocol::CheckpointId;
+use crate::scenario::OperatorKind;
+use crate::sim::SimTime;
+use crate::state::savepoint::{
+    Restore, SAVEPOINT_FORMAT, Savepoint, SavepointMeta, SavepointOperator, SourcePosition, TaskState,
+};
+
+/// The stop-with-savepoint request and its progress.
+pub(super) struct Stopping {
+    pub(super) request: Option<super::StopWithSavepoint>,
+    /// The time came; the savepoint waits for the checkpoint in progress to end.
+    pub(super) waiting: bool,
+    /// The savepoint's checkpoint id, once triggered.
+    pub(super) cp: Option<CheckpointId>,
+    pub(super) triggered: Option<SimTime>,
+    /// The run's own protocol while the aligned savepoint runs.
+    pub(super) saved_protocol: Option<Box<dyn crate::protocol::Protocol>>,
+    /// The savepoint, once complete.
+    pub(super) done: Option<Savepoint>,
+    /// Why it failed, if it did.
+    pub(super) failed: Option<String>,
+}
+
+impl Stopping {
+    pub(super) fn new(request: Option<super::StopWithSavepoint>) -> Self {
+        Stopping { request, waiting: false, cp: None, triggered: None, saved_protocol: None, done: None, failed: None }
+    }
+
+    /// `cp` is the savepoint.
+    pub(super) fn is(&self, cp: CheckpointId) -> bool {
+        self.cp == Some(cp)
+    }
+}
+
+impl Engine<'_> {
+    /// The stop-with-savepoint time came.
+    pub(super) fn on_stop_with_savepoint(&mut self) {
+        let Some(req) = self.stop.request else { return };
+        if self.complete || self.faults.job_failed.is_some() || self.stop.cp.is_some() {
+            return;
+        }
+        if req.drain {
+            // The sources end where they are; the final checkpoint after every task finished
+            // is the savepoint (see `savepoint_triggered`).
+            for t in 0..self.tasks.len() {
+                if let Some(src) = &mut self.tasks[t].source {
+                    let at = src.cursor().offset;
+                    src.stop_at(Some(at));
+                    self.try_run(TaskId(t as u32));
+                }
+            }
+            self.stop.waiting = true;
+            return;
+        }
+        self.stop.waiting = true;
+        self.maybe_trigger_savepoint();
+    }
+
+    /// Triggers the savepoint once no checkpoint is in progress (a stop without drain).
+    pub(super) fn maybe_trigger_savepoint(&mut self) {
+        let Some(req) = self.stop.request else { return };
+        if req.drain || !self.stop.waiting || self.stop.cp.is_some() {
+            return;
+        }
+        let Some(c) = &mut self.coord else { return };
+        if c.has_pending() {
+            return;
+        }
+        self.stop.waiting = false;
+        let aligned = crate::protocol::create(crate::scenario::ProtocolName::ALIGNED);
+        self.stop.saved_protocol = std::mem::replace(&mut self.protocol, aligned);
+        let cmds = c.trigger_savepoint(self.now);
+        if let Some(CoordCmd::Trigger { timing, .. }) = cmds.first() {
+            self.stop.cp = Some(timing.id);
+            self.stop.triggered = Some(self.now);
+        }
+        self.exec(cmds);
+    }
+
+    /// A drained stop: the final checkpoint just triggered is the savepoint.
+    pub(super) fn final_checkpoint_triggered(&mut self, cp: CheckpointId) {
+        if self.stop.request.is_some_and(|r| r.drain) && self.stop.waiting && self.stop.cp.is_none() {
+            self.stop.waiting = false;
+            self.stop.cp = Some(cp);
+            self.stop.triggered = Some(self.now);
+            if let Some(p) = self.coord.as_mut().and_then(|c| c.pending_mut(cp)) {
+                p.savepoint = true;
+            }
+        }
+    }
+
+    /// A source snapshotted for the savepoint: it reads no further.
+    pub(super) fn source_snapshotted(&mut self, task: TaskId, cp: CheckpointId) {
+        if self.stop.is(cp)
+            && let Some(src) = &mut self.tasks[task.0 as usize].source
+        {
+            let at = src.cursor().offset;
+            src.stop_at(Some(at));
+        }
+    }
+
+    /// A checkpoint ended: the savepoint's outcome, or the wait for a free slot is over.
+    pub(super) fn savepoint_checkpoint_ended(&mut self, cp: CheckpointId, completed: bool, why: &str) {
+        if !self.stop.is(cp) {
+            self.maybe_trigger_savepoint();
+            return;
+        }
+        if completed {
+            let done = self.coord.as_ref().and_then(|c| c.latest()).filter(|l| l.id == cp).cloned();
+            if let Some(l) = done {
+                self.stop.done = Some(self.build_savepoint(&l));
+            }
+            return;
+        }
+        // It failed: the job runs on, with its own protocol and checkpoints.
+        self.stop.failed = Some(format!("savepoint (checkpoint {cp}) {why}; the job runs on"));
+        self.stop.cp = None;
+        if let Some(p) = self.stop.saved_protocol.take() {
+            self.protocol = Some(p);
+        }
+        for t in &mut self.tasks {
+            if let Some(src) = &mut t.source {
+                src.stop_at(None);
+            }
+        }
+        self.final_cp = None;
+        if let Some(c) = &mut self.coord {
+            let cmds = c.resume_periodic(self.now);
+            self.exec(cmds);
+        }
+        for t in 0..self.tasks.len() {
+            self.try_run(TaskId(t as u32));
+        }
+    }
+
+    /// The savepoint of the completed checkpoint `l`.
+    fn build_savepoint(&self, l: &Completed) -> Savepoint {
+        let req = self.stop.request.expect("a savepoint was asked for");
+        let s = self.scenario;
+        let mut operators = Vec::new();
+        let mut states = Vec::new();
+        for (oi, o) in self.graph.operators.iter().enumerate() {
+            let mut files = Vec::new();
+            let mut per = Vec::new();
+            for (i, &t) in o.tasks.iter().enumerate() {
+                let snap = &l.tasks[t.0 as usize];
+                let mut st = TaskState::default();
+                if let Logic::KeyedSum(k) = &snap.logic {
+                    st.keyed = k.sums().iter().map(|(&k, &v)| (k, v)).collect();
+                }
+                st.source = snap.cursor.as_ref().map(SourcePosition::of);
+                let has = !st.keyed.is_empty() || st.source.is_some();
+                files.push(has.then(|| format!("{}-{i}.json", o.id)));
+                per.push(st);
+            }
+            operators.push(SavepointOperator {
+                id: o.id.clone(),
+                kind: o.kind,
+                parallelism: s.topology.operators[oi].parallelism,
+                max_parallelism: o.max_parallelism,
+                first_task: o.tasks[0].0,
+                files,
+            });
+            states.push(per);
+        }
+        Savepoint {
+            meta: SavepointMeta {
+                format_version: SAVEPOINT_FORMAT,
+                scenario: s.name.clone(),
+                fingerprint: s.fingerprint(),
+                seed: s.seed,
+                checkpoint_id: l.id,
+                triggered_ms: crate::sim::ns_to_ms(self.stop.triggered.unwrap_or(0)),
+                completed_ms: crate::sim::ns_to_ms(self.now),
+                log_time_ns: self.now + self.log_shift,
+                format: req.format,
+                state_backend: s.state.label(),
+                drained: req.drain,
+                bytes: l.tasks.iter().map(|t| t.state_bytes).sum(),
+                operators,
+            },
+            states,
+        }
+    }
+
+    /// Starts from a savepoint: each task's state as [`Restore::plan`] laid it out.
+    pub(super) fn apply_restore(&mut self, r: &Restore) {
+        let now = self.now;
+        self.restored_from =
+            Some(crate::metrics::RestoredSummary { checkpoint_id: r.checkpoint_id, notes: r.notes.clone() });
+        self.log_shift = r.log_shift;
+        for (i, t) in self.tasks.iter_mut().enumerate() {
+            let task = i as u32;
+            if let Some(cursor) = r.sources.get(&task) {
+                if let Some(src) = &mut t.source {
+                    src.seek(cursor.clone());
+                    src.set_shift(r.log_shift);
+                }
+                t.initial_cursor = Some(cursor.clone());
+                // The records before the restored offset count as written on each output edge
+                // (on every channel of a broadcast edge).
+                for chs in &self.graph.tasks[i].outputs {
+                    let broadcast = self.graph.edges[self.graph.channel(chs[0]).edge].partitioner
+                        == crate::scenario::Partitioner::Broadcast;
+                    for &ch in if broadcast { &chs[..] } else { &chs[..1] } {
+                        self.initial_channel[ch.0 as usize].0 = cursor.offset;
+                    }
+                }
+            }
+            if let (Some(sums), OperatorKind::KeyedSum) = (r.keyed.get(&task), t.kind) {
+                let bpk = self.scenario.topology.operators[self.graph.tasks[i].op].state_bytes_per_key.unwrap_or(16);
+                let mut k = KeyedSum::new(bpk);
+                for (&key, &sum) in sums {
+                    k.set(key, sum);
+                    // The backend loads the restored state (a RocksDB job writes it into its
+                    // tree; the first checkpoint uploads it all, as after a restore in Flink's
+                    // default NO_CLAIM mode).
+                    if t.backend.tracks_writes() {
+                        t.backend.write(key, now);
+                    }
+                }
+                let logic = Logic::KeyedSum(k);
+                // The cut checker's ground truth: the restored state stands for what its first
+                // input delivered before the job started.
+                if let Some(&ch) = self.graph.tasks[i].input_gates.iter().flatten().next() {
+                    self.initial_channel[ch.0 as usize].1 = logic.state_kv().unwrap_or(0);
+                }
+                t.initial_logic = Some(logic.clone());
+                t.logic = logic;
+            }
+        }
+        for (c, &(n, kv)) in self.initial_channel.iter().enumerate() {
+            if (n, kv) != (0, 0) {
+                self.net.restore_channel(crate::graph::ChannelId(c as u32), n, n, 0, kv, Vec::new());
+            }
+        }
+    }
+
+    /// The savepoint, if the stop succeeded, and why it failed otherwise.
+    pub(super) fn take_savepoint(&mut self) -> (Option<Savepoint>, Option<String>) {
+        (self.stop.done.take(), self.stop.failed.take())
+    }
+}

@@ -1,0 +1,322 @@
+//! Savepoints on disk, and restoring a job from one — possibly at another parallelism.
+//!
+//! A savepoint is a directory: `_metadata` (JSON, human-readable: the job, the checkpoint, and
+//! per operator its parallelism, max parallelism and one state file per task) and the state
+//! files `<operator>-<index>.json` (a keyed operator's sums, a source's log position). As in
+//! Flink, it is self-contained (it shares no file with the checkpoints) and taken with aligned
+//! barriers, so it holds no in-flight data.
+//!
+//! Restoring ([`Restore::plan`]) matches operators by id, as Flink matches operator uids: every
+//! operator with state in the savepoint must exist in the new job with the same kind, unless
+//! non-restored state is allowed explicitly; new operators start empty. A keyed operator's
+//! state is redistributed by key group (each key goes to the task owning its group at the new
+//! parallelism), which is why its max parallelism must not change. Sources keep their
+//! parallelism: in ckptsim a source task *is* a log partition.
+
+use crate::graph::Graph;
+use crate::operator::LogCursor;
+use crate::scenario::{OperatorKind, Scenario};
+use crate::sim::{RngState, SimRng};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The savepoint file format version this ckptsim writes and reads.
+pub const SAVEPOINT_FORMAT: u32 = 1;
+
+/// How a savepoint stores state (Flink's `SavepointFormatType`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SavepointFormat {
+    /// Backend-independent: every key-value written out (a RocksDB job iterates its whole state,
+    /// slower; a savepoint any backend can read).
+    #[default]
+    Canonical,
+    /// The backend's own files (RocksDB SST files, copied whole): faster to take and restore,
+    /// readable by the same backend only.
+    Native,
+}
+
+/// `_metadata`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavepointMeta {
+    /// [`SAVEPOINT_FORMAT`].
+    pub format_version: u32,
+    /// The scenario it was taken from.
+    pub scenario: String,
+    /// That scenario's fingerprint.
+    pub fingerprint: String,
+    /// Its seed (the source logs are a function of it).
+    pub seed: u64,
+    /// The checkpoint id of the savepoint.
+    pub checkpoint_id: u64,
+    /// When it was triggered and completed (simulated ms).
+    pub triggered_ms: f64,
+    /// When it completed.
+    pub completed_ms: f64,
+    /// The source logs' time when it completed (ns): a job started from it runs its clock from
+    /// 0 while the logs go on from here.
+    pub log_time_ns: u64,
+    /// Canonical or native.
+    pub format: SavepointFormat,
+    /// The state backend that wrote it.
+    pub state_backend: String,
+    /// Taken with `--drain`: the sources were ended first (in Flink event time jumps to the end,
+    /// firing every timer — resuming such a job repeats those results).
+    pub drained: bool,
+    /// Bytes the savepoint holds (its state files as the storage counts them).
+    pub bytes: u64,
+    /// One entry per operator, in the job's order.
+    pub operators: Vec<SavepointOperator>,
+}
+
+/// An operator in `_metadata`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavepointOperator {
+    /// Operator id (Flink's uid).
+    pub id: String,
+    /// Its kind.
+    pub kind: OperatorKind,
+    /// Parallelism when the savepoint was taken.
+    pub parallelism: u32,
+    /// Key groups (max parallelism).
+    pub max_parallelism: u32,
+    /// First global task number (sources: the log partition of task 0).
+    pub first_task: u32,
+    /// Its tasks' state files, in task order (`None`: the task has no state).
+    pub files: Vec<Option<String>>,
+}
+
+/// One task's state file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskState {
+    /// A keyed operator's state: `(key, sum)`, by key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keyed: Vec<(u64, i64)>,
+    /// A source's log position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourcePosition>,
+}
+
+/// A source's position in its log partition.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourcePosition {
+    /// Next offset to read.
+    pub offset: u64,
+    /// When that offset arrives in the log (ns).
+    pub next_arrival_ns: u64,
+    /// The arrival process's RNG at that offset.
+    pub rng: RngState,
+}
+
+impl SourcePosition {
+    /// From a cursor.
+    pub fn of(c: &LogCursor) -> Self {
+        SourcePosition { offset: c.offset, next_arrival_ns: c.next_arrival, rng: c.rng().state() }
+    }
+
+    /// Back to a cursor.
+    pub fn cursor(&self) -> Result<LogCursor, String> {
+        Ok(LogCursor::new(self.offset, self.next_arrival_ns, SimRng::from_state(&self.rng)?))
+    }
+}
+
+/// A savepoint in memory: its metadata and every task's state, per operator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Savepoint {
+    /// `_metadata`.
+    pub meta: SavepointMeta,
+    /// Per operator (as in `meta.operators`), per task.
+    pub states: Vec<Vec<TaskState>>,
+}
+
+impl Savepoint {
+    /// The directory name: `savepoint-<id>`.
+    pub fn dir_name(&self) -> String {
+        format!("savepoint-{}", self.meta.checkpoint_id)
+    }
+
+    /// Writes `_metadata` and the state files into `dir` (created).
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        for (op, states) in self.meta.operators.iter().zip(&self.states) {
+            for (file, st) in op.files.iter().zip(states) {
+                if let Some(f) = file {
+                    let json = serde_json::to_string(st).map_err(std::io::Error::other)?;
+                    std::fs::write(dir.join(f), json + "\n")?;
+                }
+            }
+        }
+        let meta = serde_json::to_string_pretty(&self.meta).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("_metadata"), meta + "\n")
+    }
+
+    /// Reads a savepoint directory (the one holding `_metadata`).
+    pub fn load(dir: &Path) -> Result<Savepoint, String> {
+        let path = dir.join("_metadata");
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "{}: {e} (a savepoint is a directory with a `_metadata` file, e.g. OUT/savepoints/savepoint-7)",
+                path.display()
+            )
+        })?;
+        let meta: SavepointMeta =
+            serde_json::from_str(&text).map_err(|e| format!("{}: not a savepoint's metadata: {e}", path.display()))?;
+        if meta.format_version != SAVEPOINT_FORMAT {
+            return Err(format!(
+                "{}: savepoint format {} (this ckptsim reads format {SAVEPOINT_FORMAT})",
+                path.display(),
+                meta.format_version
+            ));
+        }
+        let mut states = Vec::new();
+        for op in &meta.operators {
+            let mut per = Vec::new();
+            for file in &op.files {
+                per.push(match file {
+                    None => TaskState::default(),
+                    Some(f) => {
+                        let p = dir.join(f);
+                        let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                        serde_json::from_str(&text)
+                            .map_err(|e| format!("{}: not a task state file: {e}", p.display()))?
+                    }
+                });
+            }
+            states.push(per);
+        }
+        Ok(Savepoint { meta, states })
+    }
+}
+
+/// How a job starts from a savepoint: each task's initial state.
+#[derive(Clone, Debug, Default)]
+pub struct Restore {
+    /// Per global task of the new job: keyed state to start with.
+    pub keyed: BTreeMap<u32, BTreeMap<u64, i64>>,
+    /// Per global source task: where it resumes.
+    pub sources: BTreeMap<u32, LogCursor>,
+    /// Per source partition, the offset it resumes at (what the run's exactly-once check starts
+    /// from).
+    pub from_offsets: BTreeMap<u32, u64>,
+    /// Keyed operators of the new job that start empty (not in the savepoint).
+    pub new_operators: Vec<String>,
+    /// Operators of the savepoint that the new job does not have (their state is dropped).
+    pub dropped: Vec<String>,
+    /// The savepoint's id.
+    pub checkpoint_id: u64,
+    /// Log time − simulated time in the new job (the log time when the savepoint completed).
+    pub log_shift: u64,
+    /// What changed, in words (parallelism changes, new and dropped operators).
+    pub notes: Vec<String>,
+}
+
+impl Restore {
+    /// Checks that `s` can start from `sp` and plans each task's initial state. The max
+    /// parallelism of a keyed operator must be the savepoint's: when `s` leaves it unset, set it
+    /// first with [`Restore::adopt_max_parallelism`].
+    pub fn plan(sp: &Savepoint, s: &Scenario, allow_non_restored: bool) -> Result<Restore, String> {
+        let graph = Graph::build(s);
+        let mut r =
+            Restore { checkpoint_id: sp.meta.checkpoint_id, log_shift: sp.meta.log_time_ns, ..Default::default() };
+        if sp.meta.seed != s.seed {
+            return Err(format!(
+                "the savepoint was taken with seed {} and the scenario has seed {}: the source logs would differ (use --seed {})",
+                sp.meta.seed, s.seed, sp.meta.seed
+            ));
+        }
+        for (op, states) in sp.meta.operators.iter().zip(&sp.states) {
+            let has_state = states.iter().any(|t| !t.keyed.is_empty() || t.source.is_some());
+            let Some((oi, node)) = graph.operators.iter().enumerate().find(|(_, o)| o.id == op.id) else {
+                if has_state && !allow_non_restored {
+                    return Err(format!(
+                        "operator {:?} has state in the savepoint but is not in the scenario; pass --allow-non-restored-state to drop it (Flink's allowNonRestoredState)",
+                        op.id
+                    ));
+                }
+                if has_state {
+                    r.dropped.push(op.id.clone());
+                    r.notes.push(format!("state of {:?} dropped (not in the scenario)", op.id));
+                }
+                continue;
+            };
+            if node.kind != op.kind {
+                return Err(format!(
+                    "operator {:?} is a {} in the savepoint and a {} in the scenario",
+                    op.id,
+                    op.kind.name(),
+                    node.kind.name()
+                ));
+            }
+            let p = s.topology.operators[oi].parallelism;
+            match op.kind {
+                OperatorKind::Source => {
+                    if p != op.parallelism || node.tasks[0].0 != op.first_task {
+                        return Err(format!(
+                            "source {:?}: {} tasks from task {} in the savepoint, {} from task {} in the scenario; in ckptsim a source task is a log partition, so sources keep their parallelism and come first",
+                            op.id, op.parallelism, op.first_task, p, node.tasks[0].0
+                        ));
+                    }
+                    for (i, st) in states.iter().enumerate() {
+                        let pos =
+                            st.source.as_ref().ok_or_else(|| format!("source {:?} task {i} has no position", op.id))?;
+                        let task = node.tasks[i].0;
+                        r.sources.insert(task, pos.cursor()?);
+                        r.from_offsets.insert(task, pos.offset);
+                    }
+                }
+                OperatorKind::KeyedSum => {
+                    if node.max_parallelism != op.max_parallelism {
+                        return Err(format!(
+                            "keyed operator {:?}: max parallelism {} in the savepoint, {} in the scenario; key groups cannot change once a job has state (leave max_parallelism unset to adopt the savepoint's)",
+                            op.id, op.max_parallelism, node.max_parallelism
+                        ));
+                    }
+                    if p != op.parallelism {
+                        r.notes.push(format!(
+                            "{:?} rescaled from {} to {} tasks: its {} key groups are redistributed",
+                            op.id, op.parallelism, p, op.max_parallelism
+                        ));
+                    }
+                    for t in &node.tasks {
+                        r.keyed.entry(t.0).or_default();
+                    }
+                    for st in states {
+                        for &(key, sum) in &st.keyed {
+                            let owner = super::keygroups::owner(key, op.max_parallelism, p);
+                            r.keyed.entry(node.tasks[owner as usize].0).or_default().insert(key, sum);
+                        }
+                    }
+                }
+                _ => {
+                    if p != op.parallelism {
+                        r.notes.push(format!("{:?} runs with {} tasks instead of {}", op.id, p, op.parallelism));
+                    }
+                }
+            }
+        }
+        for o in &graph.operators {
+            if o.kind == OperatorKind::KeyedSum && !sp.meta.operators.iter().any(|x| x.id == o.id) {
+                r.new_operators.push(o.id.clone());
+                r.notes.push(format!("{:?} is new: it starts with empty state", o.id));
+            }
+        }
+        Ok(r)
+    }
+
+    /// Sets, in `s`, the max parallelism of every keyed operator the savepoint holds and `s`
+    /// leaves unset — Flink keeps the restored job's max parallelism.
+    pub fn adopt_max_parallelism(sp: &Savepoint, s: &mut Scenario) {
+        if s.topology.max_parallelism.is_some() {
+            return;
+        }
+        for op in &mut s.topology.operators {
+            if op.max_parallelism.is_none()
+                && let Some(saved) =
+                    sp.meta.operators.iter().find(|x| x.id == op.id && x.kind == OperatorKind::KeyedSum)
+            {
+                op.max_parallelism = Some(saved.max_parallelism);
+            }
+        }
+    }
+}
