@@ -320,11 +320,12 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
 }
 
 impl Chart {
-    /// The chart as an SVG document (640 × 400).
+    /// The chart as an SVG document (800 × 400: the plot, and its legend to the right, where it
+    /// covers no line).
     pub fn to_svg(&self) -> Result<String, String> {
         let mut out = String::new();
         {
-            let root = SVGBackend::with_string(&mut out, (640, 400)).into_drawing_area();
+            let root = SVGBackend::with_string(&mut out, (800, 400)).into_drawing_area();
             self.draw(&root).map_err(|e| format!("drawing {}: {e}", self.name))?;
             root.present().map_err(|e| format!("drawing {}: {e}", self.name))?;
         }
@@ -349,6 +350,7 @@ impl Chart {
         let mut chart = ChartBuilder::on(root)
             .caption(&self.title, ("sans-serif", 17))
             .margin(12)
+            .margin_right(LEGEND_WIDTH)
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, 0.0..y1)?;
@@ -371,20 +373,21 @@ impl Chart {
         }
         for (i, s) in self.series.iter().enumerate() {
             let color = color_of(&s.name, i);
-            chart
-                .draw_series(LineSeries::new(decimate(&s.points), color.stroke_width(2)))?
-                .label(s.name.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+            chart.draw_series(LineSeries::new(decimate(&s.points), color.stroke_width(2)))?;
             if s.points.len() <= 60 {
                 chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
             }
-        }
-        if !self.series.is_empty() {
-            chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK.mix(0.3)).draw()?;
+            // The legend, beside the plot.
+            let (lx, ly) = (800 - LEGEND_WIDTH as i32 + 16, 48 + 20 * i as i32);
+            root.draw(&PathElement::new(vec![(lx, ly), (lx + 22, ly)], color.stroke_width(3)))?;
+            root.draw(&Text::new(s.name.clone(), (lx + 28, ly - 7), ("sans-serif", 13)))?;
         }
         Ok(())
     }
 }
+
+/// Pixels to the right of the plot for its legend.
+const LEGEND_WIDTH: u32 = 170;
 
 /// At most [`MAX_POINTS`] points of a line: every k-th point, the last one always kept, so an SVG
 /// stays small however long the run.
