@@ -193,7 +193,30 @@ fn the_scenario_format_page_names_every_field() {
         ("limits", serde_json::to_value(Limits { cancel_at_ms: Some(1), ..Default::default() }).unwrap()),
         ("metrics", serde_json::to_value(MetricsConfig { warmup_ms: 1, ..Default::default() }).unwrap()),
     ];
-    objects.push(("checkpointing.storage", objects[2].1["storage"].clone()));
+    objects.push((
+        "checkpointing.storage",
+        serde_json::to_value(Storage { local_recovery: true, ..Default::default() }).unwrap(),
+    ));
+    // Fields left out of the canonical JSON at their defaults are named too.
+    let mut storage = serde_json::to_value(Storage::default()).unwrap();
+    storage["bandwidth_mib_per_sec"] = 1.into();
+    storage["upload_threads"] = 1.into();
+    storage["max_subtasks_per_channel_state_file"] = 1.into();
+    storage["read_latency_ms"] = 1.into();
+    storage["read_mib_per_sec"] = 1.into();
+    objects.push(("checkpointing.storage", storage));
+    let state = StateConfig { changelog: Some(ChangelogSpec::default()), ..Default::default() };
+    let mut state = serde_json::to_value(state).unwrap();
+    state["rocksdb"] = serde_json::to_value(RocksDbSpec::default()).unwrap();
+    objects.push(("state.changelog", state["changelog"].clone()));
+    objects.push(("state.rocksdb", state["rocksdb"].clone()));
+    objects.push(("state", state));
+    let mut source = serde_json::to_value(
+        OperatorSpec::source("s", 1, 1, ArrivalSpec::Constant { rate_per_sec: 1 }).keys(1).key_churn(1, 1, 1),
+    )
+    .unwrap();
+    source["max_parallelism"] = 1.into();
+    objects.push(("operator", source));
     for (what, v) in objects {
         let last = what.rsplit('.').next().unwrap();
         for key in v.as_object().unwrap().keys() {

@@ -130,6 +130,9 @@ fn a_native_rocksdb_savepoint_copies_its_sst_files() {
     // The same state, but the native one carries RocksDB's space amplification.
     assert_eq!(canonical.states, native.states);
     assert!(native.meta.bytes >= canonical.meta.bytes, "{} vs {}", native.meta.bytes, canonical.meta.bytes);
+    // …and is quicker: it copies files, where the canonical one reads every key-value back.
+    let took = |sp: &Savepoint| sp.meta.completed_ms - sp.meta.triggered_ms;
+    assert!(took(&native) < took(&canonical), "{} vs {} ms", took(&native), took(&canonical));
 }
 
 #[test]

@@ -620,7 +620,6 @@ impl Engine<'_> {
         let ti = task.0 as usize;
         let Some(c) = &mut self.coord else { return };
         let (write_latency, bw, threads) = (c.cfg().write_latency, c.cfg().write_bytes_per_sec, c.cfg().upload_threads);
-        let serialize_per_sec = c.cfg().sync_bytes_per_sec;
         let Some(p) = c.pending_mut(cp) else { return };
         let tp = &p.tasks[ti];
         if tp.snapshot.is_none() || !tp.sync_done || tp.open_recordings > 0 || tp.upload.is_some() {
@@ -636,8 +635,8 @@ impl Engine<'_> {
         // Its state files, and its part of a channel-state file shared with the subtasks of its
         // group (one more file to wait for).
         let n_files = files.upload_files as u64 + (channel_bytes > 0) as u64;
-        // A canonical savepoint of RocksDB serializes every key-value first.
-        let serialize = CoordinatorConfig::transfer(files.serialize_bytes, serialize_per_sec);
+        // RocksDB's full snapshots and canonical savepoints read every key-value back first.
+        let serialize = files.serialize;
         tp.upload = Some((now, 0));
         tp.channel_bytes = channel_bytes;
         self.start_upload(Upload::Ack(task, cp), serialize + write_latency * n_files.div_ceil(threads), bytes, bw);

@@ -297,6 +297,7 @@ fn validate_state(st: &super::StateConfig) -> R {
     range("state.rocksdb.target_file_size_kib", r.target_file_size_kib, 1, 1 << 30, "KiB")?;
     range("state.rocksdb.max_bytes_for_level_base_kib", r.max_bytes_for_level_base_kib, 1, 1 << 40, "KiB")?;
     range("state.rocksdb.level_multiplier", r.level_multiplier, 2, 1000, "ratio")?;
+    range("state.rocksdb.iterate_mib_per_sec", r.iterate_mib_per_sec, 1, 1 << 20, "MiB/s")?;
     if let Some(c) = &st.changelog {
         range("state.changelog.materialize_interval_ms", c.materialize_interval_ms, 1, 86_400_000, "milliseconds")?;
         range("state.changelog.persist_delay_ms", c.persist_delay_ms, 1, 86_400_000, "milliseconds")?;

@@ -105,7 +105,7 @@ impl Changelog {
                 let f = super::full_file(live_bytes, next_id).into_iter().collect::<Vec<_>>();
                 (f.clone(), f)
             }
-            Kind::Rocks { lsm, incremental: true } => {
+            Kind::Rocks { lsm, incremental: true, .. } => {
                 lsm.flush(next_id);
                 let files: Vec<StateFile> = lsm.files().collect();
                 let new = files.iter().filter(|f| !self.base.iter().any(|b| b.id == f.id)).copied().collect();

@@ -190,6 +190,7 @@ mod tests {
             target_file_size_kib: 1,
             max_bytes_for_level_base_kib: 4,
             level_multiplier: 10,
+            iterate_mib_per_sec: 128,
         }
     }
 

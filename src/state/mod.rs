@@ -64,9 +64,9 @@ pub struct StateSnapshot {
     pub sync_bytes: u64,
     /// Changelog: log bytes a restore re-applies on top of the base.
     pub replay_bytes: u64,
-    /// Bytes the asynchronous part serializes before uploading (a canonical savepoint of
-    /// RocksDB iterates its whole state).
-    pub serialize_bytes: u64,
+    /// Time the asynchronous part spends iterating and serializing the state before uploading
+    /// (RocksDB's full snapshots and canonical savepoints read every key-value back).
+    pub serialize: SimTime,
 }
 
 impl StateSnapshot {
@@ -81,8 +81,8 @@ impl StateSnapshot {
 enum Kind {
     /// Heap objects; full snapshots.
     Heap,
-    /// RocksDB: an LSM tree; full or incremental snapshots.
-    Rocks { lsm: Box<Lsm>, incremental: bool },
+    /// RocksDB: an LSM tree; full or incremental snapshots; `iterate` bytes/s read back.
+    Rocks { lsm: Box<Lsm>, incremental: bool, iterate: u64 },
 }
 
 /// One task's state backend.
@@ -107,9 +107,11 @@ impl Backend {
     /// snapshots of operator state) otherwise.
     pub fn new(cfg: &StateConfig, task: u32, keyed: bool, bytes_per_key: u64) -> Self {
         let kind = match cfg.backend {
-            BackendKind::Rocksdb if keyed => {
-                Kind::Rocks { lsm: Box::new(Lsm::new(&cfg.rocksdb, bytes_per_key)), incremental: cfg.incremental }
-            }
+            BackendKind::Rocksdb if keyed => Kind::Rocks {
+                lsm: Box::new(Lsm::new(&cfg.rocksdb, bytes_per_key)),
+                incremental: cfg.incremental,
+                iterate: cfg.rocksdb.iterate_mib_per_sec << 20,
+            },
             _ => Kind::Heap,
         };
         let changelog = cfg
@@ -162,11 +164,13 @@ impl Backend {
                     upload.extend(full_file(live_bytes, &mut self.next_id));
                     snap.files = upload.clone();
                 }
-                Kind::Rocks { incremental: false, .. } => {
+                Kind::Rocks { incremental: false, iterate, .. } => {
+                    // RocksFullSnapshotStrategy: every key-value read back and written out.
+                    snap.serialize = transfer(live_bytes, *iterate);
                     upload.extend(full_file(live_bytes, &mut self.next_id));
                     snap.files = upload.clone();
                 }
-                Kind::Rocks { lsm, incremental: true } => {
+                Kind::Rocks { lsm, incremental: true, .. } => {
                     snap.sync_bytes = lsm.memtable_flush_bytes();
                     lsm.flush(&mut self.next_id);
                     snap.files = lsm.files().collect();
@@ -201,9 +205,9 @@ impl Backend {
                     snap.files.extend(full_file(f.bytes, &mut self.next_id));
                 }
             }
-            (Kind::Rocks { .. }, SavepointFormat::Canonical) => {
+            (Kind::Rocks { iterate, .. }, SavepointFormat::Canonical) => {
                 // Every key-value iterated, serialized and written out.
-                snap.serialize_bytes = live_bytes;
+                snap.serialize = transfer(live_bytes, *iterate);
                 snap.files.extend(full_file(live_bytes, &mut self.next_id));
             }
             (Kind::Heap, _) => {
@@ -273,6 +277,11 @@ impl Backend {
     }
 }
 
+/// Time to move `bytes` at `per_sec`.
+fn transfer(bytes: u64, per_sec: u64) -> SimTime {
+    (bytes as u128 * crate::sim::SEC as u128 / per_sec.max(1) as u128) as SimTime
+}
+
 /// A full snapshot's single file (none for empty state).
 fn full_file(bytes: u64, next_id: &mut u64) -> Option<StateFile> {
     (bytes > 0).then(|| {
@@ -333,6 +342,7 @@ mod tests {
         }
         let s = b.snapshot(1, 0, 160, 10);
         assert_eq!((s.upload_bytes, s.sync_bytes), (160, 0));
+        assert_eq!(s.serialize, 160 * crate::sim::SEC / (128 << 20), "read back at iterate_mib_per_sec");
     }
 
     #[test]
