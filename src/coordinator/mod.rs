@@ -211,9 +211,13 @@ impl Coordinator {
     /// last checkpoint (call it when none is in progress).
     pub fn trigger_savepoint(&mut self, now: SimTime) -> Vec<CoordCmd> {
         self.stopped = true;
-        let cmd = self.trigger(now, true);
-        if let CoordCmd::Trigger { timing, .. } = &cmd {
-            self.pending.get_mut(&timing.id).expect("just triggered").savepoint = true;
+        let mut cmd = self.trigger(now, true);
+        if let CoordCmd::Trigger { timing, .. } = &mut cmd {
+            // Always aligned: no aligned-checkpoint timeout turns a savepoint unaligned.
+            timing.deadline = None;
+            let p = self.pending.get_mut(&timing.id).expect("just triggered");
+            p.savepoint = true;
+            p.timing.deadline = None;
         }
         vec![cmd]
     }

@@ -36,7 +36,7 @@ impl Engine<'_> {
         self.coord.as_ref().map_or(Vec::new(), |c| c.pending_ids())
     }
 
-    fn sources_running(&self) -> bool {
+    pub(super) fn sources_running(&self) -> bool {
         self.tasks.iter().any(|t| t.source.is_some() && t.state != State::Finished)
     }
 

@@ -571,6 +571,13 @@ impl<'a> Engine<'a> {
                 self.tracer.record(self.now, TraceEvent::Unblocked { task }, &self.graph);
             }
             if let Some(log) = &mut self.tasks[ti].source {
+                if log.paused() {
+                    // Stopped with a savepoint: nothing more to read, but not the end of input.
+                    if mail_waiting {
+                        continue;
+                    }
+                    return;
+                }
                 match log.next_arrival() {
                     None => return self.finish_task(task),
                     Some(at) if at > self.now => {

@@ -256,7 +256,9 @@ impl Engine<'_> {
             events: self.events,
             trace_events: self.tracer.count(),
             trace_hash: self.tracer.hash_hex(),
-            drained: self.watch.stopped.is_none() && self.tasks.iter().all(|t| t.state == State::Finished),
+            // A job stopped with a savepoint ends complete with its tasks paused, not finished.
+            drained: self.watch.stopped.is_none()
+                && (self.tasks.iter().all(|t| t.state == State::Finished) || self.stop.done.is_some() && self.complete),
             watchdog: self.watch.stopped.clone(),
             cancelled_at_ms: self.watch.cancelled.map(ns_to_ms),
             records: Default::default(),

@@ -406,6 +406,11 @@ impl Engine<'_> {
             t.state = State::Idle;
         }
         self.make_visible(&visible);
+        if self.stop.done.is_some() {
+            // Stopped with a savepoint that completed: the restore committed its transactions,
+            // and the stopped job has nothing more to do.
+            self.complete_job();
+        }
         // Restore cost: each task downloads its state and the channel state of its inputs from
         // the checkpoint storage (all of them at once, sharing the bandwidth) and resumes when its
         // download is done. With task-local recovery only the tasks that crashed download.

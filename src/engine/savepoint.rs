@@ -54,6 +54,7 @@ impl Engine<'_> {
     pub(super) fn on_stop_with_savepoint(&mut self) {
         let Some(req) = self.stop.request else { return };
         if self.complete || self.faults.job_failed.is_some() || self.stop.cp.is_some() {
+            self.stop.failed.get_or_insert_with(|| "the job had ended before the stop time".into());
             return;
         }
         if req.drain {
@@ -62,7 +63,7 @@ impl Engine<'_> {
             for t in 0..self.tasks.len() {
                 if let Some(src) = &mut self.tasks[t].source {
                     let at = src.cursor().offset;
-                    src.stop_at(Some(at));
+                    src.stop_at(Some((at, true)));
                     self.try_run(TaskId(t as u32));
                 }
             }
@@ -77,6 +78,13 @@ impl Engine<'_> {
     pub(super) fn maybe_trigger_savepoint(&mut self) {
         let Some(req) = self.stop.request else { return };
         if req.drain || !self.stop.waiting || self.stop.cp.is_some() {
+            return;
+        }
+        if !self.sources_running() {
+            // The input ended first: the job finishes with its final checkpoint (FLIP-147).
+            self.stop.waiting = false;
+            self.stop.failed =
+                Some("the sources reached the end of their logs before the savepoint could start".into());
             return;
         }
         let Some(c) = &mut self.coord else { return };
@@ -108,11 +116,14 @@ impl Engine<'_> {
 
     /// A source snapshotted for the savepoint: it reads no further.
     pub(super) fn source_snapshotted(&mut self, task: TaskId, cp: CheckpointId) {
+        // (A drain ended the sources already: they stay ended.)
         if self.stop.is(cp)
+            && self.stop.request.is_some_and(|r| !r.drain)
             && let Some(src) = &mut self.tasks[task.0 as usize].source
         {
+            // Paused, not ended: if the savepoint fails the source reads on.
             let at = src.cursor().offset;
-            src.stop_at(Some(at));
+            src.stop_at(Some((at, false)));
         }
     }
 
@@ -127,6 +138,13 @@ impl Engine<'_> {
             if let Some(l) = done {
                 self.stop.done = Some(self.build_savepoint(&l));
             }
+            return;
+        }
+        if self.stop.request.is_some_and(|r| r.drain) {
+            // A drain cannot be undone (the sources ended): the final checkpoint is retried
+            // (FLIP-147), and the next one is the savepoint.
+            self.stop.cp = None;
+            self.stop.waiting = true;
             return;
         }
         // It failed: the job runs on, with its own protocol and checkpoints.

@@ -52,7 +52,7 @@ impl Engine<'_> {
             .zip(&self.graph.tasks)
             .filter(|(t, _)| !matches!(t.state, State::Finished | State::Down))
             .filter(|(t, node)| match &t.source {
-                Some(log) => log.next_arrival().is_some_and(|at| at <= now),
+                Some(log) => !log.paused() && log.next_arrival().is_some_and(|at| at <= now),
                 None => node.input_gates.iter().flatten().any(|&ch| self.net.queued_buffers(ch) > 0),
             })
             .map(|(_, node)| node.name.clone())

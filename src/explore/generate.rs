@@ -254,7 +254,7 @@ impl Plan {
                 debloat,
             },
             metrics: MetricsConfig { sample_interval_ms: 10, ..Default::default() },
-            state: Default::default(),
+            state: state_for(self.seed),
             checkpointing: Some(Checkpointing {
                 mode: protocol,
                 interval_ms,
@@ -275,6 +275,16 @@ impl Plan {
             restart: Restart { delay_ms: self.restart_delay_ms, attempts: 1000, ..Default::default() },
             limits: Default::default(),
         };
+        let mut s = s;
+        // Key churn, one seed in four: hot keys and new keys, so incremental checkpoints and the
+        // changelog see overwrites and growth.
+        if self.seed % 4 == 2 {
+            for o in s.topology.operators.iter_mut().filter(|o| o.kind == OperatorKind::Source) {
+                o.hot_keys = Some(3);
+                o.hot_key_pct = Some(60);
+                o.new_keys_per_sec = Some(20_000);
+            }
+        }
         if let Err(e) = s.validate() {
             panic!("the scenario generator produced an invalid scenario ({e}): {s:?}");
         }
@@ -282,5 +292,29 @@ impl Plan {
             panic!("the scenario generator produced an order-dependent job ({why}): {s:?}");
         }
         s
+    }
+}
+
+/// The state backend of a seed's scenario (a function of the seed, so the plan's draws do not
+/// move): hashmap, RocksDB full or incremental, or changelog on either — with a tiny LSM (1 KiB
+/// memtables and files) so flushes and compactions happen within a few hundred records, and a
+/// changelog that materializes every few milliseconds.
+fn state_for(seed: u64) -> StateConfig {
+    let rocksdb = RocksDbSpec {
+        write_buffer_kib: 1,
+        level0_compaction_trigger: 2 + (seed % 3) as u32,
+        target_file_size_kib: 1,
+        max_bytes_for_level_base_kib: 2,
+        level_multiplier: 2,
+        ..Default::default()
+    };
+    let changelog = Some(ChangelogSpec { enabled: true, materialize_interval_ms: 1 + seed % 7, persist_delay_ms: 1 });
+    let base = StateConfig { rocksdb, num_retained: 1 + (seed % 3) as u32, ..Default::default() };
+    match (seed / 8) % 5 {
+        0 => base,
+        1 => StateConfig { backend: BackendKind::Rocksdb, ..base },
+        2 => StateConfig { backend: BackendKind::Rocksdb, incremental: true, ..base },
+        3 => StateConfig { changelog, ..base },
+        _ => StateConfig { backend: BackendKind::Rocksdb, incremental: true, changelog, ..base },
     }
 }

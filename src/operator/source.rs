@@ -45,8 +45,9 @@ pub struct SourceLog {
     until: Option<SimTime>,
     arrival: ArrivalSpec,
     cursor: LogCursor,
-    /// Stop-with-savepoint: the source stops reading at this offset (its position in the savepoint).
-    stop_at: Option<u64>,
+    /// Stop-with-savepoint: the source stops reading at this offset — ending its input (`true`,
+    /// a drain) or pausing (its position in the savepoint).
+    stop_at: Option<(u64, bool)>,
     /// Log time − simulated time: a job started from a savepoint starts its clock at 0 while the
     /// log has gone on (what arrived while the job was stopped is there at once).
     shift: SimTime,
@@ -76,9 +77,16 @@ impl SourceLog {
         &self.cursor
     }
 
-    /// Stops reading at `offset` (stop-with-savepoint), or reads on (`None`).
-    pub fn stop_at(&mut self, offset: Option<u64>) {
-        self.stop_at = offset;
+    /// Stops reading at `offset` (stop-with-savepoint) — for good when `end` (the input ends
+    /// there: a drain), else paused — or reads on (`None`).
+    pub fn stop_at(&mut self, stop: Option<(u64, bool)>) {
+        self.stop_at = stop;
+    }
+
+    /// Paused by a stop-with-savepoint: no record is read, but the input has not ended.
+    #[inline]
+    pub fn paused(&self) -> bool {
+        self.stop_at.is_some_and(|(at, end)| !end && self.cursor.offset >= at)
     }
 
     /// Rewinds (or forwards) to a position taken earlier with [`SourceLog::cursor`].
@@ -90,7 +98,8 @@ impl SourceLog {
     #[inline]
     pub fn next_arrival(&self) -> Option<SimTime> {
         let c = &self.cursor;
-        let over_limit = self.limit.is_some_and(|l| c.offset >= l) || self.stop_at.is_some_and(|s| c.offset >= s);
+        let over_limit =
+            self.limit.is_some_and(|l| c.offset >= l) || self.stop_at.is_some_and(|s| s.1 && c.offset >= s.0);
         let over_time = self.until.is_some_and(|u| c.next_arrival > u);
         (!over_limit && !over_time).then_some(c.next_arrival.saturating_sub(self.shift))
     }

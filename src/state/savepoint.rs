@@ -273,6 +273,20 @@ impl Restore {
                         ));
                     }
                     if p != op.parallelism {
+                        let broadcast = s
+                            .topology
+                            .edges
+                            .iter()
+                            .any(|e| e.to == op.id && e.partitioner == crate::scenario::Partitioner::Broadcast);
+                        if broadcast {
+                            // Every task holds every key's full sum: its state is replicated,
+                            // not partitioned (Flink's broadcast state), and does not rescale by
+                            // key group.
+                            return Err(format!(
+                                "keyed operator {:?} is fed by a broadcast edge, so each of its tasks holds every key; it cannot change its parallelism ({} → {p})",
+                                op.id, op.parallelism
+                            ));
+                        }
                         r.notes.push(format!(
                             "{:?} rescaled from {} to {} tasks: its {} key groups are redistributed",
                             op.id, op.parallelism, p, op.max_parallelism
@@ -284,7 +298,11 @@ impl Restore {
                     for st in states {
                         for &(key, sum) in &st.keyed {
                             let owner = super::keygroups::owner(key, op.max_parallelism, p);
-                            r.keyed.entry(node.tasks[owner as usize].0).or_default().insert(key, sum);
+                            // A keyed operator fed without a hash edge holds a key in several
+                            // tasks, each with a partial sum: they merge in the key's owner.
+                            let total =
+                                r.keyed.entry(node.tasks[owner as usize].0).or_default().entry(key).or_insert(0);
+                            *total = total.wrapping_add(sum);
                         }
                     }
                 }

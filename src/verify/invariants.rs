@@ -28,11 +28,15 @@ pub enum Invariant {
     NoDeadlock,
     /// No output becomes visible before the checkpoint that covers it completed.
     CommitAfterCompletion,
+    /// Stopped with a savepoint halfway and resumed from it with the keyed operators rescaled,
+    /// both parts are exactly once on their share of the log and their checkpoints are consistent
+    /// cuts (checked on one scenario in four: it takes four more runs).
+    SavepointRestore,
 }
 
 impl Invariant {
     /// Every invariant.
-    pub const ALL: [Invariant; 8] = [
+    pub const ALL: [Invariant; 9] = [
         Invariant::Runnable,
         Invariant::ExactlyOnce,
         Invariant::ConsistentCut,
@@ -41,6 +45,7 @@ impl Invariant {
         Invariant::BoundedBuffers,
         Invariant::NoDeadlock,
         Invariant::CommitAfterCompletion,
+        Invariant::SavepointRestore,
     ];
 
     /// Its name.
@@ -54,6 +59,7 @@ impl Invariant {
             Invariant::BoundedBuffers => "bounded_buffers",
             Invariant::NoDeadlock => "no_deadlock",
             Invariant::CommitAfterCompletion => "commit_after_completion",
+            Invariant::SavepointRestore => "savepoint_restore",
         }
     }
 
@@ -171,6 +177,13 @@ pub fn check(
                     );
                 }
             }
+            Invariant::SavepointRestore => {
+                if s.seed % 4 == 1
+                    && let Err(why) = savepoint_restore(s, make, sabotage)
+                {
+                    fail(inv, why);
+                }
+            }
             Invariant::NoDeadlock => {
                 if !m.drained || m.checkpoints.unfinished > 0 {
                     fail(
@@ -182,4 +195,103 @@ pub fn check(
         }
     }
     out
+}
+
+/// Stops `s` with a savepoint halfway through its sources' logs, resumes it with every keyed
+/// operator that has no forward edge rescaled, and judges both parts; `Err` says what failed.
+fn savepoint_restore(
+    s: &Scenario,
+    make: &dyn Fn() -> Option<Box<dyn Protocol>>,
+    sabotage: Sabotage,
+) -> Result<(), String> {
+    use crate::scenario::{ArrivalSpec, OperatorKind, Partitioner};
+    use crate::state::savepoint::{Restore, SavepointFormat};
+    if s.checkpointing.is_none() {
+        return Ok(());
+    }
+    // Halfway through the shortest source log.
+    let half_ms = s
+        .topology
+        .operators
+        .iter()
+        .filter(|o| o.kind == OperatorKind::Source)
+        .filter_map(|o| {
+            let rate = match o.arrival? {
+                ArrivalSpec::Constant { rate_per_sec } | ArrivalSpec::Poisson { rate_per_sec } => rate_per_sec,
+                ArrivalSpec::Bursts { rate_per_sec, .. } => rate_per_sec,
+            };
+            Some(o.records_per_partition? * 1000 / rate / 2)
+        })
+        .min()
+        .unwrap_or(1)
+        .max(1);
+    let stop = crate::engine::StopWithSavepoint {
+        at: half_ms * crate::sim::MS,
+        drain: s.seed % 8 == 5,
+        format: if s.seed.is_multiple_of(3) { SavepointFormat::Native } else { SavepointFormat::Canonical },
+    };
+    let opts = RunOptions { collect_output: true, sabotage, stop_with_savepoint: Some(stop), ..Default::default() };
+    let first = engine::run_with_protocol(s, opts, make()).map_err(|e| format!("stopping: {e}"))?;
+    let oracle = Oracle::reference_with(s, sabotage).map_err(|e| e.to_string())?;
+    let Some(sp) = first.savepoint.clone() else {
+        // The savepoint failed (a crash during it) or came after the end of input: the job ran
+        // on, and is judged whole.
+        let eo = oracle.check(&first);
+        return if eo.violations > 0 {
+            Err(format!("the savepoint failed and the job ran on, but: {}", eo.first_violation.unwrap_or_default()))
+        } else {
+            Ok(())
+        };
+    };
+    let mut until = std::collections::BTreeMap::new();
+    for (op, states) in sp.meta.operators.iter().zip(&sp.states) {
+        for (i, st) in states.iter().enumerate() {
+            if let Some(p) = &st.source {
+                until.insert(op.first_task + i as u32, p.offset);
+            }
+        }
+    }
+    let eo = oracle.until(s, until).check(&first);
+    if eo.violations > 0 || first.summary.consistent_cut.violations > 0 {
+        return Err(format!(
+            "before the savepoint: {}{}",
+            eo.first_violation.unwrap_or_default(),
+            first.summary.consistent_cut.first_violation.clone().unwrap_or_default()
+        ));
+    }
+    // The resumed job: every keyed operator without a forward edge, or a broadcast one into
+    // it (replicated state), gets another parallelism.
+    let mut s2 = s.clone();
+    for (i, op) in s2.topology.operators.iter_mut().enumerate() {
+        let pinned = s.topology.edges.iter().any(|e| {
+            (e.from == op.id || e.to == op.id) && e.partitioner == Partitioner::Forward
+                || e.to == op.id && e.partitioner == Partitioner::Broadcast
+        });
+        if op.kind == OperatorKind::KeyedSum && !pinned {
+            op.parallelism = 1 + ((s.seed / 4 + i as u64) % 5) as u32;
+            let p = op.parallelism;
+            op.task_costs.retain(|t, _| t.parse::<u32>().is_ok_and(|t| t < p));
+        }
+    }
+    // Crashes of tasks that the rescale removed are dropped.
+    let graph = crate::graph::Graph::build(&s2);
+    s2.failures.retain(|f| f.task.as_ref().is_none_or(|t| graph.find_task(t).is_some()));
+    Restore::adopt_max_parallelism(&sp, &mut s2);
+    s2.validate().map_err(|e| format!("the rescaled scenario does not validate: {e}"))?;
+    let plan = Restore::plan(&sp, &s2, false).map_err(|e| format!("restoring: {e}"))?;
+    let opts = RunOptions { collect_output: true, sabotage, restore: Some(plan.clone()), ..Default::default() };
+    let second = engine::run_with_protocol(&s2, opts, make()).map_err(|e| format!("resuming: {e}"))?;
+    let eo = Oracle::reference_with(&s2, sabotage)
+        .map_err(|e| e.to_string())?
+        .from(plan.from_offsets, plan.new_operators)
+        .check(&second);
+    if eo.violations > 0 || second.summary.consistent_cut.violations > 0 {
+        return Err(format!(
+            "after the restore ({}): {}{}",
+            plan.notes.join("; "),
+            eo.first_violation.unwrap_or_default(),
+            second.summary.consistent_cut.first_violation.clone().unwrap_or_default()
+        ));
+    }
+    Ok(())
 }
