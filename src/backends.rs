@@ -18,6 +18,9 @@ pub const DEFAULT_BACKENDS: &[&str] = &["hashmap", "rocksdb", "rocksdb-increment
 /// One backend's figures in `backends.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct BackendRow {
+    /// The swept parameter's value, with `--param`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
     /// Backend label (`hashmap`, `rocksdb`, `rocksdb-incremental`, `…+changelog`).
     pub backend: String,
     /// Checkpoints completed.
@@ -67,6 +70,9 @@ pub struct BackendsReport {
     pub seed: u64,
     /// Snapshot protocol of every run.
     pub protocol: String,
+    /// The swept parameter's JSON path, with `--param`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
     /// One row per backend, in the order asked.
     pub rows: Vec<BackendRow>,
     /// The full results, in row order.
@@ -76,6 +82,16 @@ pub struct BackendsReport {
 
 /// Runs `s` under each backend of `labels` (see [`crate::scenario::StateConfig::with_backend`]).
 pub fn compare_backends(s: &Scenario, labels: &[String]) -> Result<BackendsReport, RunError> {
+    sweep_backends(s, labels, None)
+}
+
+/// As [`compare_backends`], for each value of the scenario field at `param.0` (a JSON path, as
+/// `sweep` takes) when given: one row per value and backend.
+pub fn sweep_backends(
+    s: &Scenario,
+    labels: &[String],
+    param: Option<(&str, &[String])>,
+) -> Result<BackendsReport, RunError> {
     if s.checkpointing.is_none() {
         return Err(ScenarioError::field(
             "checkpointing",
@@ -83,33 +99,50 @@ pub fn compare_backends(s: &Scenario, labels: &[String]) -> Result<BackendsRepor
         )
         .into());
     }
+    let values: Vec<Option<&String>> = match param {
+        Some((_, vs)) => vs.iter().map(Some).collect(),
+        None => vec![None],
+    };
     let mut scenarios = Vec::new();
-    for l in labels {
-        let mut v = s.clone();
-        v.state = s.state.with_backend(l).map_err(|e| ScenarioError::field("--backends", e))?;
-        scenarios.push(v);
+    let mut bases = Vec::new();
+    for value in &values {
+        let base = match (param, value) {
+            (Some((path, _)), Some(v)) => crate::sweep::with_value(s, path, v)?,
+            _ => s.clone(),
+        };
+        for l in labels {
+            let mut v = base.clone();
+            v.state = base.state.with_backend(l).map_err(|e| ScenarioError::field("--backends", e))?;
+            scenarios.push(v);
+        }
+        bases.push(base);
     }
     let mut results = engine::run_many(&scenarios, true, engine::default_jobs(), &|_, _| {})?;
-    // The backend changes where state is written, never what it is: one reference serves all.
-    let oracle = Oracle::reference(s)?;
-    for r in &mut results {
-        r.summary.exactly_once = oracle.check(r);
+    // The backend changes where state is written, never what it is: one reference per value
+    // serves every backend.
+    for (base, runs) in bases.iter().zip(results.chunks_mut(labels.len())) {
+        let oracle = Oracle::reference(base)?;
+        for r in runs {
+            r.summary.exactly_once = oracle.check(r);
+        }
     }
-    let rows = results.iter().map(row).collect();
+    let rows = results.iter().enumerate().map(|(i, r)| row(r, values[i / labels.len()].cloned())).collect();
     Ok(BackendsReport {
         scenario: s.name.clone(),
         seed: s.seed,
         protocol: s.protocol().name().to_string(),
+        param: param.map(|p| p.0.to_string()),
         rows,
         results,
     })
 }
 
-fn row(r: &RunResult) -> BackendRow {
+fn row(r: &RunResult, value: Option<String>) -> BackendRow {
     let m = &r.summary;
     let c = &m.checkpoints;
     let done = r.checkpoints.iter().filter(|x| x.outcome == crate::metrics::Outcome::Completed);
     BackendRow {
+        value,
         backend: m.state_backend.clone(),
         completed: c.completed,
         triggered: c.triggered,
@@ -158,7 +191,14 @@ pub fn table(r: &BackendsReport) -> String {
         "{:<30} {:>9} {:>9} {:>9} {:>9} {:>13} {:>8} {:>8} {:>8} {:>9} {:>9}\n",
         "", "done/trig", "MiB", "MiB", "MiB", "up/ref", "ms", "p50 ms", "ms", "max MiB", "ms"
     ));
+    let mut group = None;
     for x in &r.rows {
+        if let (Some(p), Some(v)) = (&r.param, &x.value)
+            && group != Some(v)
+        {
+            out.push_str(&format!("{p} = {v}\n"));
+            group = Some(v);
+        }
         let once = if let Some(why) = &x.exactly_once_not_checked {
             format!("not checked ({why})")
         } else if x.exactly_once_violations == 0 && x.cut_violations == 0 {
@@ -185,8 +225,61 @@ pub fn table(r: &BackendsReport) -> String {
     out
 }
 
-/// Charts: full and incremental size over time, and the asynchronous part, one line per backend.
+/// Charts of a sweep over a parameter: restore time against the bytes it downloads, and the
+/// asynchronous part and the incremental size against the value, one line per backend.
+fn sweep_charts(r: &BackendsReport, param: &str) -> Vec<Chart> {
+    let mut backends: Vec<&str> = Vec::new();
+    for x in &r.rows {
+        if !backends.contains(&x.backend.as_str()) {
+            backends.push(&x.backend);
+        }
+    }
+    let value = |x: &BackendRow| x.value.as_deref().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let lines = |f: &dyn Fn(&BackendRow) -> (f64, f64)| -> Vec<Series> {
+        backends
+            .iter()
+            .map(|b| Series { name: b.to_string(), points: r.rows.iter().filter(|x| x.backend == *b).map(f).collect() })
+            .collect()
+    };
+    let chart = |name, title: &str, x: &str, y: &str, series| Chart {
+        name,
+        title: title.to_string(),
+        x_label: x.to_string(),
+        y_label: y.to_string(),
+        series,
+        markers: Vec::new(),
+    };
+    vec![
+        chart(
+            "backends_restore_vs_size",
+            "Restore time against what it downloads",
+            "downloaded at the restore (MiB)",
+            "restore (ms)",
+            lines(&|x| (mib(x.restore_bytes as f64), x.restore_ms)),
+        ),
+        chart(
+            "backends_async_vs_value",
+            "Asynchronous part (upload) p50",
+            param,
+            "ms",
+            lines(&|x| (value(x), x.async_p50_ms)),
+        ),
+        chart(
+            "backends_incremental_vs_value",
+            "Incremental size p50",
+            param,
+            "MiB",
+            lines(&|x| (value(x), mib(x.incremental_bytes_p50))),
+        ),
+    ]
+}
+
+/// Charts: full and incremental size over time, and the asynchronous part, one line per backend
+/// (with `--param`: restore time against size, and figures against the value).
 pub fn charts(r: &BackendsReport) -> Vec<Chart> {
+    if let Some(p) = &r.param {
+        return sweep_charts(r, p);
+    }
     let per = |f: &dyn Fn(&crate::metrics::CheckpointStats) -> f64| -> Vec<Series> {
         r.results
             .iter()
@@ -237,8 +330,12 @@ pub fn charts(r: &BackendsReport) -> Vec<Chart> {
 
 /// Writes each backend's outputs into `dir/<backend>/`, `dir/backends.json` and the charts.
 pub fn write(dir: &Path, r: &BackendsReport) -> std::io::Result<()> {
-    for run in &r.results {
-        report::write_run(&dir.join(&run.summary.state_backend), run)?;
+    for (run, row) in r.results.iter().zip(&r.rows) {
+        let name = match &row.value {
+            Some(v) => format!("{}-{v}", run.summary.state_backend),
+            None => run.summary.state_backend.clone(),
+        };
+        report::write_run(&dir.join(name), run)?;
     }
     let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("backends.json"), json + "\n")?;

@@ -225,3 +225,31 @@ fn the_readme_and_the_state_page_quote_the_backends_table_as_it_is() {
         assert!(text.contains(&table), "{doc} does not quote this table:\n{table}");
     }
 }
+
+#[test]
+fn restore_time_grows_with_the_state_under_every_backend() {
+    let s = job(20_000, Some((100, 95)), "hashmap");
+    let mut s = s;
+    s.failures.push(ckptsim::scenario::FailureSpec {
+        task: Some("agg[0]".into()),
+        at_ms: Some(3_100),
+        ..Default::default()
+    });
+    let labels: Vec<String> = ckptsim::backends::DEFAULT_BACKENDS.iter().map(|b| b.to_string()).collect();
+    let values = ["1024".to_string(), "8192".to_string()];
+    let r =
+        ckptsim::backends::sweep_backends(&s, &labels, Some(("topology.operators[1].state_bytes_per_key", &values)))
+            .unwrap();
+    assert_eq!(r.rows.len(), 8);
+    for b in ["hashmap", "rocksdb", "rocksdb-incremental", "hashmap+changelog"] {
+        let rows: Vec<_> = r.rows.iter().filter(|x| x.backend == b).collect();
+        assert_eq!(rows.len(), 2, "{b}");
+        assert!(rows[1].restore_bytes > rows[0].restore_bytes && rows[1].restore_ms > rows[0].restore_ms, "{b}");
+        assert!(rows.iter().all(|x| x.exactly_once_violations == 0 && x.exactly_once_not_checked.is_none()));
+    }
+    let table = ckptsim::backends::table(&r);
+    assert!(table.contains("topology.operators[1].state_bytes_per_key = 8192"), "{table}");
+    let charts = ckptsim::backends::charts(&r);
+    assert_eq!(charts[0].name, "backends_restore_vs_size");
+    assert!(charts[0].series.iter().all(|s| s.points.len() == 2));
+}
