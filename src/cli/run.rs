@@ -110,7 +110,7 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
     // savepoint it started from, up to the savepoint it stopped with.
     let mut oracle = Oracle::reference(&s)?;
     if let Some(r) = &restore {
-        oracle = oracle.from(r.from_offsets.clone(), r.new_operators.clone());
+        oracle = oracle.from(r.from_offsets.clone(), r.new_operators.clone()).carrying(r.carried_counts(&s));
     }
     if let Some(sp) = &result.savepoint {
         oracle = oracle.until(&s, source_offsets(sp));
@@ -120,7 +120,8 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
     print_summary(&result.summary)?;
     if let Some(r) = &result.summary.restored_from {
         say!(
-            "  restored from savepoint {}{}",
+            "  restored from {} {}{}",
+            r.kind,
             r.checkpoint_id,
             if r.notes.is_empty() { String::new() } else { format!(": {}", r.notes.join("; ")) }
         );
@@ -141,6 +142,19 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
         say!("  resume with: ckptsim run {} --restore {}", scenario.display(), spdir.display());
     } else if let Some(why) = result.summary.savepoint.as_ref().and_then(|s| s.failed.as_ref()) {
         say!("  STOP-WITH-SAVEPOINT FAILED: {why}");
+    }
+    if let Some(chk) = &result.retained {
+        let chkdir = dir.join("checkpoints").join(chk.dir_name());
+        chk.write(&chkdir).map_err(|e| CliError::io(&format!("writing {}", chkdir.display()), e))?;
+        let inflight: usize = chk.channels.iter().map(|c| c.records.len()).sum();
+        let pending: usize = chk.states.iter().flatten().map(|t| t.pending.len()).sum();
+        say!(
+            "  retained checkpoint {} (checkpointing.retention): {} bytes of state, {inflight} in-flight records, {pending} records in pending transactions; written to {}",
+            chk.meta.checkpoint_id,
+            chk.meta.bytes,
+            chkdir.display()
+        );
+        say!("  resume with: ckptsim run {} --restore {}", scenario.display(), chkdir.display());
     }
     if result.summary.exactly_once.violations > 0 || result.summary.consistent_cut.violations > 0 {
         say!("  replay: {}", replay_command(scenario, &s, fail_at, &input.set));

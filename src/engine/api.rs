@@ -146,6 +146,9 @@ pub struct RunResult {
     pub debloat: Vec<crate::net::DebloatSample>,
     /// The savepoint of [`RunOptions::stop_with_savepoint`], once it completed.
     pub savepoint: Option<crate::state::savepoint::Savepoint>,
+    /// The latest completed checkpoint, retained when the job ended without finishing
+    /// (`checkpointing.retention`).
+    pub retained: Option<crate::state::savepoint::Savepoint>,
 }
 
 /// Why a run could not be made.

@@ -206,6 +206,8 @@ struct Engine<'a> {
     /// (a source's output: its restored offset) and the key-value sum its receiver's restored
     /// state stands for — the cut checker's ground truth, as if the job had run from the start.
     initial_channel: Vec<(u64, u64)>,
+    /// Per channel, a retained checkpoint's in-flight data the job starts with.
+    initial_inflight: Vec<Vec<Record>>,
     /// The savepoint the run started from.
     restored_from: Option<crate::metrics::RestoredSummary>,
     /// Log time − simulated time (a start from a savepoint).
@@ -328,6 +330,7 @@ impl<'a> Engine<'a> {
             storage_wake: SimTime::MAX,
             stop: savepoint::Stopping::new(opts.stop_with_savepoint),
             initial_channel: vec![(0, 0); graph_channels],
+            initial_inflight: vec![Vec::new(); graph_channels],
             restored_from: None,
             log_shift: 0,
             watch: watchdog::Watchdog {

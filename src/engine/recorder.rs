@@ -308,6 +308,7 @@ impl Engine<'_> {
             }
         }
         let (savepoint, savepoint_failed) = self.take_savepoint();
+        let retained = self.retained_checkpoint();
         let mut rec = std::mem::take(&mut self.rec);
         let debloat = std::mem::take(&mut rec.debloat);
         for s in self.tasks.iter().filter_map(|t| t.sink.as_ref()) {
@@ -363,6 +364,7 @@ impl Engine<'_> {
             messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
             debloat,
             savepoint,
+            retained,
         })
     }
 }

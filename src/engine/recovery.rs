@@ -463,7 +463,8 @@ impl Engine<'_> {
                 }
                 None => {
                     let (n, kv) = self.initial_channel[c];
-                    self.net.restore_channel(ch, n, n, 0, kv, Vec::new())
+                    let recs = if replay { self.initial_inflight[c].clone() } else { Vec::new() };
+                    self.net.restore_channel(ch, n + self.initial_inflight[c].len() as u64, n, 0, kv, recs)
                 }
             }
         }

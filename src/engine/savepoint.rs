@@ -19,7 +19,8 @@ use crate::protocol::CheckpointId;
 use crate::scenario::OperatorKind;
 use crate::sim::SimTime;
 use crate::state::savepoint::{
-    Restore, SAVEPOINT_FORMAT, Savepoint, SavepointMeta, SavepointOperator, SourcePosition, TaskState,
+    CarriedRecord, ChannelState, Restore, SAVEPOINT_FORMAT, Savepoint, SavepointFormat, SavepointMeta,
+    SavepointOperator, SourcePosition, TaskState,
 };
 
 /// The stop-with-savepoint request and its progress.
@@ -136,7 +137,8 @@ impl Engine<'_> {
         if completed {
             let done = self.coord.as_ref().and_then(|c| c.latest()).filter(|l| l.id == cp).cloned();
             if let Some(l) = done {
-                self.stop.done = Some(self.build_savepoint(&l));
+                let req = self.stop.request.expect("a savepoint was asked for");
+                self.stop.done = Some(self.image(&l, false, req.format, req.drain));
             }
             return;
         }
@@ -168,9 +170,9 @@ impl Engine<'_> {
         }
     }
 
-    /// The savepoint of the completed checkpoint `l`.
-    fn build_savepoint(&self, l: &Completed) -> Savepoint {
-        let req = self.stop.request.expect("a savepoint was asked for");
+    /// The completed checkpoint `l` as a savepoint, or (`retained`) as a retained checkpoint
+    /// with its in-flight data and the sinks' transactions it covers that were not committed.
+    fn image(&self, l: &Completed, retained: bool, format: SavepointFormat, drained: bool) -> Savepoint {
         let s = self.scenario;
         let mut operators = Vec::new();
         let mut states = Vec::new();
@@ -184,7 +186,20 @@ impl Engine<'_> {
                     st.keyed = k.sums().iter().map(|(&k, &v)| (k, v)).collect();
                 }
                 st.source = snap.cursor.as_ref().map(SourcePosition::of);
-                let has = !st.keyed.is_empty() || st.source.is_some();
+                if retained && let Some(sink) = &self.tasks[t.0 as usize].sink {
+                    st.pending = sink
+                        .pending_up_to(l.id)
+                        .into_iter()
+                        .map(|(lin, arrival, value)| CarriedRecord {
+                            partition: lin.partition,
+                            offset: lin.offset,
+                            key: 0,
+                            value,
+                            arrival_ns: arrival + self.log_shift,
+                        })
+                        .collect();
+                }
+                let has = !st.keyed.is_empty() || st.source.is_some() || !st.pending.is_empty();
                 files.push(has.then(|| format!("{}-{i}.json", o.id)));
                 per.push(st);
             }
@@ -198,19 +213,48 @@ impl Engine<'_> {
             });
             states.push(per);
         }
+        let mut channels = Vec::new();
+        if retained {
+            for (c, recs) in l.channel_state.iter().enumerate().filter(|(_, r)| !r.is_empty()) {
+                let node = &self.graph.channels[c];
+                let (from, to) = (&self.graph.tasks[node.from.0 as usize], &self.graph.tasks[node.to.0 as usize]);
+                channels.push(ChannelState {
+                    from: self.graph.operators[from.op].id.clone(),
+                    from_index: from.index,
+                    to: self.graph.operators[to.op].id.clone(),
+                    to_index: to.index,
+                    records: recs
+                        .iter()
+                        .map(|r| CarriedRecord {
+                            partition: r.lineage.partition,
+                            offset: r.lineage.offset,
+                            key: r.key,
+                            value: r.value,
+                            arrival_ns: r.arrival + self.log_shift,
+                        })
+                        .collect(),
+                });
+            }
+        }
         Savepoint {
+            channels,
             meta: SavepointMeta {
                 format_version: SAVEPOINT_FORMAT,
+                kind: if retained { "checkpoint" } else { "savepoint" }.into(),
                 scenario: s.name.clone(),
                 fingerprint: s.fingerprint(),
                 seed: s.seed,
                 checkpoint_id: l.id,
-                triggered_ms: crate::sim::ns_to_ms(self.stop.triggered.unwrap_or(0)),
+                triggered_ms: crate::sim::ns_to_ms(if retained {
+                    l.tasks.iter().map(|t| t.at).min().unwrap_or(0)
+                } else {
+                    self.stop.triggered.unwrap_or(0)
+                }),
                 completed_ms: crate::sim::ns_to_ms(self.now),
                 log_time_ns: self.now + self.log_shift,
-                format: req.format,
+                format,
                 state_backend: s.state.label(),
-                drained: req.drain,
+                drained,
                 bytes: l.tasks.iter().map(|t| t.state_bytes).sum(),
                 operators,
             },
@@ -221,8 +265,11 @@ impl Engine<'_> {
     /// Starts from a savepoint: each task's state as [`Restore::plan`] laid it out.
     pub(super) fn apply_restore(&mut self, r: &Restore) {
         let now = self.now;
-        self.restored_from =
-            Some(crate::metrics::RestoredSummary { checkpoint_id: r.checkpoint_id, notes: r.notes.clone() });
+        self.restored_from = Some(crate::metrics::RestoredSummary {
+            kind: r.kind.clone(),
+            checkpoint_id: r.checkpoint_id,
+            notes: r.notes.clone(),
+        });
         self.log_shift = r.log_shift;
         for (i, t) in self.tasks.iter_mut().enumerate() {
             let task = i as u32;
@@ -232,15 +279,6 @@ impl Engine<'_> {
                     src.set_shift(r.log_shift);
                 }
                 t.initial_cursor = Some(cursor.clone());
-                // The records before the restored offset count as written on each output edge
-                // (on every channel of a broadcast edge).
-                for chs in &self.graph.tasks[i].outputs {
-                    let broadcast = self.graph.edges[self.graph.channel(chs[0]).edge].partitioner
-                        == crate::scenario::Partitioner::Broadcast;
-                    for &ch in if broadcast { &chs[..] } else { &chs[..1] } {
-                        self.initial_channel[ch.0 as usize].0 = cursor.offset;
-                    }
-                }
             }
             if let (Some(sums), OperatorKind::KeyedSum) = (r.keyed.get(&task), t.kind) {
                 let bpk = self.scenario.topology.operators[self.graph.tasks[i].op].state_bytes_per_key.unwrap_or(16);
@@ -264,11 +302,89 @@ impl Engine<'_> {
                 t.logic = logic;
             }
         }
-        for (c, &(n, kv)) in self.initial_channel.iter().enumerate() {
-            if (n, kv) != (0, 0) {
-                self.net.restore_channel(crate::graph::ChannelId(c as u32), n, n, 0, kv, Vec::new());
+        // A retained checkpoint's in-flight data goes back into its (new) channels, ahead of
+        // anything new; its pending transactions are committed at once.
+        let mut inflight_len = vec![0u64; self.initial_channel.len()];
+        for (&(from, to), recs) in &r.inflight {
+            let ch = self.graph.tasks[from as usize]
+                .outputs
+                .iter()
+                .flatten()
+                .copied()
+                .find(|&c| self.graph.channel(c).to.0 == to)
+                .expect("the restore plan names channels of this job");
+            inflight_len[ch.0 as usize] = recs.len() as u64;
+        }
+        // The records a source read before its restored offset count as written on each output
+        // edge (on every channel of a broadcast edge) — those still in flight among them too.
+        for (&task, cursor) in &r.sources {
+            for chs in &self.graph.tasks[task as usize].outputs {
+                let broadcast = self.graph.edges[self.graph.channel(chs[0]).edge].partitioner
+                    == crate::scenario::Partitioner::Broadcast;
+                if broadcast {
+                    for &ch in chs {
+                        self.initial_channel[ch.0 as usize].0 = cursor.offset - inflight_len[ch.0 as usize];
+                    }
+                } else {
+                    let carried: u64 = chs.iter().map(|c| inflight_len[c.0 as usize]).sum();
+                    self.initial_channel[chs[0].0 as usize].0 = cursor.offset - carried;
+                }
             }
         }
+        for (&(from, to), recs) in &r.inflight {
+            let ch = self.graph.tasks[from as usize]
+                .outputs
+                .iter()
+                .flatten()
+                .copied()
+                .find(|&c| self.graph.channel(c).to.0 == to)
+                .expect("the restore plan names channels of this job");
+            let c = ch.0 as usize;
+            let n = self.initial_channel[c].0;
+            self.initial_inflight[c] = recs
+                .iter()
+                .enumerate()
+                .map(|(i, x)| crate::operator::Record {
+                    key: x.key,
+                    value: x.value,
+                    lineage: crate::operator::Lineage { partition: x.partition, offset: x.offset },
+                    arrival: x.arrival_ns.saturating_sub(r.log_shift),
+                    seq: n + i as u64,
+                })
+                .collect();
+        }
+        for c in 0..self.initial_channel.len() {
+            let (n, kv) = self.initial_channel[c];
+            let recs = self.initial_inflight[c].clone();
+            if (n, kv) != (0, 0) || !recs.is_empty() {
+                let sent = n + recs.len() as u64;
+                self.net.restore_channel(crate::graph::ChannelId(c as u32), sent, n, 0, kv, recs);
+            }
+        }
+        let committed: Vec<crate::operator::sink::TxnRecord> = r
+            .pending
+            .values()
+            .flatten()
+            .map(|x| {
+                let l = crate::operator::Lineage { partition: x.partition, offset: x.offset };
+                (l, x.arrival_ns.saturating_sub(r.log_shift), x.value)
+            })
+            .collect();
+        self.make_visible(&committed);
+    }
+
+    /// The latest completed checkpoint, kept as `checkpoint.retention` says when the job ends
+    /// without finishing (cancelled, or failed for good).
+    pub(super) fn retained_checkpoint(&self) -> Option<Savepoint> {
+        use crate::scenario::Retention;
+        let retention = self.scenario.checkpointing.as_ref()?.retention;
+        let keep = match retention {
+            Retention::NoExternalizedCheckpoints => false,
+            Retention::DeleteOnCancellation => self.faults.job_failed.is_some(),
+            Retention::RetainOnCancellation => self.faults.job_failed.is_some() || self.watch.cancelled.is_some(),
+        };
+        let l = self.coord.as_ref()?.latest()?;
+        keep.then(|| self.image(l, true, SavepointFormat::Canonical, false))
     }
 
     /// The savepoint, if the stop succeeded, and why it failed otherwise.

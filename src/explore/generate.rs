@@ -270,6 +270,7 @@ impl Plan {
                     write_mib_per_sec: 100,
                     ..Default::default()
                 },
+                retention: Default::default(),
             }),
             failures,
             restart: Restart { delay_ms: self.restart_delay_ms, attempts: 1000, ..Default::default() },

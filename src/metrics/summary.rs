@@ -90,7 +90,9 @@ pub struct SavepointSummary {
 /// `summary.json` → `restored_from`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct RestoredSummary {
-    /// The savepoint's checkpoint id.
+    /// `savepoint` or `checkpoint` (a retained one).
+    pub kind: String,
+    /// Its checkpoint id.
     pub checkpoint_id: u64,
     /// What changed against the savepoint's job (rescaled, new and dropped operators).
     pub notes: Vec<String>,

@@ -143,6 +143,16 @@ impl Sink {
         visible
     }
 
+    /// The records of the pre-committed transactions up to `cp` that were not committed (what a
+    /// retained checkpoint `cp` carries for the restore to commit).
+    pub fn pending_up_to(&self, cp: CheckpointId) -> Vec<TxnRecord> {
+        self.external
+            .range(..=cp)
+            .filter(|(id, _)| !self.committed.contains(id))
+            .flat_map(|(_, t)| t.iter().copied())
+            .collect()
+    }
+
     /// Records waiting in open or pre-committed transactions.
     pub fn uncommitted(&self) -> usize {
         self.open.len() + self.external.values().map(Vec::len).sum::<usize>()

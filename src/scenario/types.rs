@@ -630,6 +630,29 @@ pub struct Checkpointing {
     /// The simulated checkpoint storage.
     #[serde(default)]
     pub storage: Storage,
+    /// `execution.checkpointing.externalized-checkpoint-retention`: whether the latest completed
+    /// checkpoint is kept (written to `OUT/checkpoints/`) when the job ends without finishing.
+    #[serde(default, skip_serializing_if = "Retention::is_default")]
+    pub retention: Retention,
+}
+
+/// Externalized checkpoint retention, with Flink's names.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retention {
+    /// The checkpoints go with the job (the default).
+    #[default]
+    NoExternalizedCheckpoints,
+    /// Kept when the job fails for good, deleted when it is cancelled.
+    DeleteOnCancellation,
+    /// Kept when the job fails for good or is cancelled.
+    RetainOnCancellation,
+}
+
+impl Retention {
+    fn is_default(&self) -> bool {
+        *self == Retention::NoExternalizedCheckpoints
+    }
 }
 
 fn default_mode() -> ProtocolName {

@@ -42,6 +42,10 @@ pub enum SavepointFormat {
 pub struct SavepointMeta {
     /// [`SAVEPOINT_FORMAT`].
     pub format_version: u32,
+    /// `savepoint`, or `checkpoint` for a retained (externalized) checkpoint, which may hold
+    /// in-flight data and pending sink transactions.
+    #[serde(default = "savepoint_kind")]
+    pub kind: String,
     /// The scenario it was taken from.
     pub scenario: String,
     /// That scenario's fingerprint.
@@ -70,6 +74,10 @@ pub struct SavepointMeta {
     pub operators: Vec<SavepointOperator>,
 }
 
+fn savepoint_kind() -> String {
+    "savepoint".into()
+}
+
 /// An operator in `_metadata`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavepointOperator {
@@ -96,6 +104,41 @@ pub struct TaskState {
     /// A source's log position.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourcePosition>,
+    /// A transactional sink's pre-committed transactions that the checkpoint covers but that were
+    /// not committed yet (a retained checkpoint): the restore commits them (Flink's
+    /// `recoverAndCommit`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<CarriedRecord>,
+}
+
+/// A record a retained checkpoint carries: in flight on a channel, or in a pending transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarriedRecord {
+    /// Source partition of its lineage.
+    pub partition: u32,
+    /// Offset of its lineage.
+    pub offset: u64,
+    /// Key.
+    pub key: u64,
+    /// Value.
+    pub value: i64,
+    /// When its source record arrived in the log (ns, the old job's clock).
+    pub arrival_ns: u64,
+}
+
+/// One channel's in-flight data in a retained unaligned checkpoint (`_channel_state.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelState {
+    /// Sending operator and task index.
+    pub from: String,
+    /// Its index.
+    pub from_index: u32,
+    /// Receiving operator.
+    pub to: String,
+    /// Its index.
+    pub to_index: u32,
+    /// The records, in channel order.
+    pub records: Vec<CarriedRecord>,
 }
 
 /// A source's position in its log partition.
@@ -128,12 +171,18 @@ pub struct Savepoint {
     pub meta: SavepointMeta,
     /// Per operator (as in `meta.operators`), per task.
     pub states: Vec<Vec<TaskState>>,
+    /// In-flight data per channel (retained unaligned checkpoints only).
+    pub channels: Vec<ChannelState>,
 }
 
 impl Savepoint {
-    /// The directory name: `savepoint-<id>`.
+    /// The directory name: `savepoint-<id>`, or `chk-<id>` for a retained checkpoint.
     pub fn dir_name(&self) -> String {
-        format!("savepoint-{}", self.meta.checkpoint_id)
+        if self.meta.kind == "checkpoint" {
+            format!("chk-{}", self.meta.checkpoint_id)
+        } else {
+            format!("savepoint-{}", self.meta.checkpoint_id)
+        }
     }
 
     /// Writes `_metadata` and the state files into `dir` (created).
@@ -146,6 +195,10 @@ impl Savepoint {
                     std::fs::write(dir.join(f), json + "\n")?;
                 }
             }
+        }
+        if !self.channels.is_empty() {
+            let json = serde_json::to_string(&self.channels).map_err(std::io::Error::other)?;
+            std::fs::write(dir.join("_channel_state.json"), json + "\n")?;
         }
         let meta = serde_json::to_string_pretty(&self.meta).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("_metadata"), meta + "\n")
@@ -185,7 +238,14 @@ impl Savepoint {
             }
             states.push(per);
         }
-        Ok(Savepoint { meta, states })
+        let cs = dir.join("_channel_state.json");
+        let channels = if cs.exists() {
+            let text = std::fs::read_to_string(&cs).map_err(|e| format!("{}: {e}", cs.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("{}: not a channel state file: {e}", cs.display()))?
+        } else {
+            Vec::new()
+        };
+        Ok(Savepoint { meta, states, channels })
     }
 }
 
@@ -203,12 +263,21 @@ pub struct Restore {
     pub new_operators: Vec<String>,
     /// Operators of the savepoint that the new job does not have (their state is dropped).
     pub dropped: Vec<String>,
-    /// The savepoint's id.
+    /// The savepoint's (or retained checkpoint's) id.
     pub checkpoint_id: u64,
+    /// `savepoint` or `checkpoint`.
+    pub kind: String,
     /// Log time − simulated time in the new job (the log time when the savepoint completed).
     pub log_shift: u64,
     /// What changed, in words (parallelism changes, new and dropped operators).
     pub notes: Vec<String>,
+    /// In-flight data to put back, per new channel `(sending task, receiving task)` (global task
+    /// numbers), in channel order — a retained unaligned checkpoint's channel state, rescaled.
+    pub inflight: BTreeMap<(u32, u32), Vec<CarriedRecord>>,
+    /// Pending transactions the restore commits, per new sink task.
+    pub pending: BTreeMap<u32, Vec<CarriedRecord>>,
+    /// The operator each in-flight record enters, by index in the scenario (for the oracle).
+    pub carried_into: Vec<(usize, CarriedRecord)>,
 }
 
 impl Restore {
@@ -217,8 +286,12 @@ impl Restore {
     /// first with [`Restore::adopt_max_parallelism`].
     pub fn plan(sp: &Savepoint, s: &Scenario, allow_non_restored: bool) -> Result<Restore, String> {
         let graph = Graph::build(s);
-        let mut r =
-            Restore { checkpoint_id: sp.meta.checkpoint_id, log_shift: sp.meta.log_time_ns, ..Default::default() };
+        let mut r = Restore {
+            checkpoint_id: sp.meta.checkpoint_id,
+            kind: sp.meta.kind.clone(),
+            log_shift: sp.meta.log_time_ns,
+            ..Default::default()
+        };
         if sp.meta.seed != s.seed {
             return Err(format!(
                 "the savepoint was taken with seed {} and the scenario has seed {}: the source logs would differ (use --seed {})",
@@ -310,8 +383,66 @@ impl Restore {
                     if p != op.parallelism {
                         r.notes.push(format!("{:?} runs with {} tasks instead of {}", op.id, p, op.parallelism));
                     }
+                    for (i, st) in states.iter().enumerate() {
+                        if !st.pending.is_empty() {
+                            // Any task of the sink may commit a recovered transaction.
+                            let task = node.tasks[i % node.tasks.len()].0;
+                            r.pending.entry(task).or_default().extend(st.pending.iter().copied());
+                        }
+                    }
                 }
             }
+        }
+        // In-flight data: each record goes to the channel the new job would send it on, from the
+        // same sender task (or its counterpart when the sender's operator shrank).
+        for c in &sp.channels {
+            let find = |id: &str| graph.operators.iter().position(|o| o.id == id);
+            let (Some(fi), Some(ti)) = (find(&c.from), find(&c.to)) else {
+                if !allow_non_restored {
+                    return Err(format!(
+                        "in-flight data from {:?} to {:?} has no edge in the scenario; pass --allow-non-restored-state to drop it",
+                        c.from, c.to
+                    ));
+                }
+                r.notes.push(format!("in-flight data from {:?} to {:?} dropped", c.from, c.to));
+                continue;
+            };
+            let Some(edge) = s.topology.edges.iter().find(|e| e.from == c.from && e.to == c.to) else {
+                return Err(format!("in-flight data from {:?} to {:?} has no edge in the scenario", c.from, c.to));
+            };
+            let (from, to) = (&graph.operators[fi], &graph.operators[ti]);
+            let sender = from.tasks[c.from_index as usize % from.tasks.len()].0;
+            for rec in &c.records {
+                let idx = match edge.partitioner {
+                    crate::scenario::Partitioner::Hash => {
+                        super::keygroups::owner(rec.key, to.max_parallelism, to.tasks.len() as u32)
+                    }
+                    crate::scenario::Partitioner::Forward => sender - from.tasks[0].0,
+                    crate::scenario::Partitioner::Rebalance => c.to_index % to.tasks.len() as u32,
+                    crate::scenario::Partitioner::Broadcast => {
+                        let old = sp.meta.operators.iter().find(|o| o.id == c.to).map_or(0, |o| o.parallelism);
+                        if old as usize != to.tasks.len() {
+                            return Err(format!(
+                                "in-flight data on the broadcast edge {:?} → {:?} cannot be rescaled ({} → {} receivers)",
+                                c.from,
+                                c.to,
+                                old,
+                                to.tasks.len()
+                            ));
+                        }
+                        c.to_index
+                    }
+                };
+                r.inflight.entry((sender, to.tasks[idx as usize].0)).or_default().push(*rec);
+                r.carried_into.push((ti, *rec));
+            }
+        }
+        if !r.carried_into.is_empty() {
+            r.notes.push(format!("{} in-flight records put back into their channels", r.carried_into.len()));
+        }
+        let pending: usize = r.pending.values().map(Vec::len).sum();
+        if pending > 0 {
+            r.notes.push(format!("{pending} records of pending transactions committed"));
         }
         for o in &graph.operators {
             if o.kind == OperatorKind::KeyedSum && !sp.meta.operators.iter().any(|x| x.id == o.id) {
@@ -320,6 +451,19 @@ impl Restore {
             }
         }
         Ok(r)
+    }
+
+    /// How often each lineage the restored checkpoint carried (in flight, or in a pending
+    /// transaction) must still become visible in `s` — for the exactly-once oracle
+    /// ([`crate::verify::Oracle::carrying`]).
+    pub fn carried_counts(&self, s: &Scenario) -> BTreeMap<(u32, u64), u32> {
+        let lineage = |x: &CarriedRecord| crate::operator::Lineage { partition: x.partition, offset: x.offset };
+        let flows: Vec<_> = self.carried_into.iter().map(|(op, x)| (*op, lineage(x), x.key, x.value)).collect();
+        let mut counts = crate::verify::model::Model::carried_counts(s, &flows);
+        for x in self.pending.values().flatten() {
+            *counts.entry((x.partition, x.offset)).or_insert(0) += 1;
+        }
+        counts
     }
 
     /// Sets, in `s`, the max parallelism of every keyed operator the savepoint holds and `s`

@@ -158,6 +158,32 @@ impl Model {
         walk.model
     }
 
+    /// How often each lineage of `carried` records — in flight into operator `op` (an index in
+    /// the scenario) when a retained checkpoint was taken — reaches the sinks of `s`: what a job
+    /// restored from it must still make visible for them.
+    pub fn carried_counts(s: &Scenario, carried: &[(usize, Lineage, u64, i64)]) -> BTreeMap<(u32, u64), u32> {
+        let ops = &s.topology.operators;
+        let index = |id: &str| ops.iter().position(|o| o.id == id).expect("validated edge");
+        let mut out = vec![Vec::new(); ops.len()];
+        for e in &s.topology.edges {
+            let (from, to) = (index(&e.from), index(&e.to));
+            let copies = if e.partitioner == Partitioner::Broadcast { ops[to].parallelism as u64 } else { 1 };
+            out[from].push((to, copies));
+        }
+        // A separate walk: the keyed state it folds is thrown away, only the counts matter.
+        let mut walk = Walk { s, out, model: Model::default() };
+        for &(op, l, key, value) in carried {
+            walk.flow(op, l, key, Some(value), 1);
+        }
+        let mut counts = BTreeMap::new();
+        for (p, c) in walk.model.counts {
+            for (o, &n) in c.iter().enumerate().filter(|(_, n)| **n > 0) {
+                counts.insert((p, o as u64), n);
+            }
+        }
+        counts
+    }
+
     /// The task (index within its operator) that owns `key` in `keyed_sum` `op`, when known.
     pub fn owner(&self, op: &str, key: u64) -> Option<u32> {
         self.owners.get(op).map(|&(m, p)| crate::state::keygroups::owner(key, m, p))

@@ -35,6 +35,9 @@ pub struct Oracle {
     until: Option<BTreeMap<u32, u64>>,
     /// Keyed operators whose final state is not compared (they started empty at a restore).
     skip_state: Vec<String>,
+    /// Lineages before `from` that the run must still make visible, and how often: a retained
+    /// checkpoint's in-flight records and pending transactions.
+    carried: BTreeMap<(u32, u64), u32>,
 }
 
 /// Why `s`'s lineage counts may depend on arrival order (a `filter` downstream of a
@@ -74,6 +77,7 @@ impl Oracle {
                 from: BTreeMap::new(),
                 until: None,
                 skip_state: Vec::new(),
+                carried: BTreeMap::new(),
                 out_of_scope: Some(format!(
                     "the job is cancelled at {at} ms (limits.cancel_at_ms): the output of a cancelled job is partial"
                 )),
@@ -90,7 +94,15 @@ impl Oracle {
             from: BTreeMap::new(),
             until: None,
             skip_state: Vec::new(),
+            carried: BTreeMap::new(),
         })
+    }
+
+    /// Also expects the lineages a retained checkpoint carried (in flight, or in pending
+    /// transactions), as often as given, though they come before `from`.
+    pub fn carrying(mut self, carried: BTreeMap<(u32, u64), u32>) -> Oracle {
+        self.carried = carried;
+        self
     }
 
     /// Judges a job stopped with a savepoint: only the records before `until` (the sources'
@@ -148,9 +160,12 @@ impl Oracle {
                 let l = crate::operator::Lineage { partition: p, offset: offset as u64 };
                 let (mut want, got, mut refd) =
                     (at(&expected, p, offset), at(&actual, p, offset), at(&reference, p, offset));
+                let carried = self.carried.get(&(p, offset as u64)).copied();
                 if !inside(p, offset as u64) {
-                    // Outside the part of the log this run is judged on: nothing may show.
-                    (want, refd) = (0, 0);
+                    // Outside the part of the log this run is judged on: nothing may show, but
+                    // what a retained checkpoint carried in.
+                    want = carried.unwrap_or(0);
+                    refd = want;
                 }
                 if refd != want {
                     v.reference_mismatches += 1;
@@ -176,7 +191,12 @@ impl Oracle {
                     );
                     continue;
                 }
-                let expected_value = self.model.values.get(&p).and_then(|c| c.get(offset).copied().flatten());
+                let expected_value = self
+                    .model
+                    .values
+                    .get(&p)
+                    .and_then(|c| c.get(offset).copied().flatten())
+                    .filter(|_| inside(p, offset as u64));
                 if let Some(e) = expected_value
                     && want > 0
                     && out.value_sum(l) != e
