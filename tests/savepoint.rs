@@ -7,7 +7,6 @@ use ckptsim::scenario::{ArrivalSpec, OperatorKind, OperatorSpec, Partitioner, Pr
 use ckptsim::sim::MS;
 use ckptsim::state::savepoint::{Restore, Savepoint, SavepointFormat};
 use ckptsim::verify::Oracle;
-use std::collections::BTreeMap;
 
 /// src(2) → hash → agg(3) → rebalance → sink(2): 4 s of records, checkpoints every 100 ms.
 fn job(protocol: ProtocolName, agg: u32, backend: &str) -> Scenario {
@@ -38,22 +37,10 @@ fn stop(s: &Scenario, at_ms: u64, drain: bool, format: SavepointFormat) -> RunRe
     let mut r = engine::run(s, opts).unwrap();
     let mut oracle = Oracle::reference(s).unwrap();
     if let Some(sp) = &r.savepoint {
-        oracle = oracle.until(s, offsets(sp));
+        oracle = oracle.until(s, sp.source_offsets());
     }
     r.summary.exactly_once = oracle.check(&r);
     r
-}
-
-fn offsets(sp: &Savepoint) -> BTreeMap<u32, u64> {
-    let mut out = BTreeMap::new();
-    for (op, states) in sp.meta.operators.iter().zip(&sp.states) {
-        for (i, st) in states.iter().enumerate() {
-            if let Some(p) = &st.source {
-                out.insert(op.first_task + i as u32, p.offset);
-            }
-        }
-    }
-    out
 }
 
 fn resume(sp: &Savepoint, s: &Scenario) -> RunResult {

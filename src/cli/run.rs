@@ -7,7 +7,6 @@ use crate::sim::{MS, fmt_ms};
 use crate::state::savepoint::{Restore, Savepoint, SavepointFormat};
 use crate::verify::Oracle;
 use clap::Args;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// The arguments of `run`.
@@ -113,7 +112,7 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
         oracle = oracle.from(r.from_offsets.clone(), r.new_operators.clone()).carrying(r.carried_counts(&s));
     }
     if let Some(sp) = &result.savepoint {
-        oracle = oracle.until(&s, source_offsets(sp));
+        oracle = oracle.until(&s, sp.source_offsets());
     }
     result.summary.exactly_once = oracle.check(&result);
     report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
@@ -167,19 +166,6 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
         dir.display()
     );
     run_verdict(&result.summary)
-}
-
-/// Each source partition's offset in the savepoint.
-fn source_offsets(sp: &Savepoint) -> BTreeMap<u32, u64> {
-    let mut out = BTreeMap::new();
-    for (op, states) in sp.meta.operators.iter().zip(&sp.states) {
-        for (i, st) in states.iter().enumerate() {
-            if let Some(pos) = &st.source {
-                out.insert(op.first_task + i as u32, pos.offset);
-            }
-        }
-    }
-    out
 }
 
 /// Exit code 1 when a check failed, the job failed for good, or the watchdog stopped the run.

@@ -185,6 +185,20 @@ impl Savepoint {
         }
     }
 
+    /// Each source partition's offset in it: where the job that stopped with it stopped
+    /// reading, and where a job restored from it reads on.
+    pub fn source_offsets(&self) -> BTreeMap<u32, u64> {
+        let mut out = BTreeMap::new();
+        for (op, states) in self.meta.operators.iter().zip(&self.states) {
+            for (i, st) in states.iter().enumerate() {
+                if let Some(p) = &st.source {
+                    out.insert(op.first_task + i as u32, p.offset);
+                }
+            }
+        }
+        out
+    }
+
     /// Writes `_metadata` and the state files into `dir` (created).
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;

@@ -225,7 +225,6 @@ fn savepoint_restore(
         .min()
         .unwrap_or(1)
         .max(1);
-    let oracle = Oracle::reference_with(s, sabotage).map_err(|e| e.to_string())?;
     // Which path is a function of the seed's bits, chosen so that the pinned regression files
     // (found before retained checkpoints existed) keep taking the savepoint path they failed on.
     let sp = if (s.seed >> 12) & 1 == 1 {
@@ -257,6 +256,7 @@ fn savepoint_restore(
         };
         let opts = RunOptions { collect_output: true, sabotage, stop_with_savepoint: Some(stop), ..Default::default() };
         let first = engine::run_with_protocol(s, opts, make()).map_err(|e| format!("stopping: {e}"))?;
+        let oracle = Oracle::reference_with(s, sabotage).map_err(|e| e.to_string())?;
         let Some(sp) = first.savepoint.clone() else {
             // The savepoint failed (a crash during it) or came after the end of input: the job
             // ran on, and is judged whole.
@@ -267,15 +267,7 @@ fn savepoint_restore(
                 Ok(())
             };
         };
-        let mut until = std::collections::BTreeMap::new();
-        for (op, states) in sp.meta.operators.iter().zip(&sp.states) {
-            for (i, st) in states.iter().enumerate() {
-                if let Some(p) = &st.source {
-                    until.insert(op.first_task + i as u32, p.offset);
-                }
-            }
-        }
-        let eo = Oracle::reference_with(s, sabotage).map_err(|e| e.to_string())?.until(s, until).check(&first);
+        let eo = oracle.until(s, sp.source_offsets()).check(&first);
         if eo.violations > 0 || first.summary.consistent_cut.violations > 0 {
             return Err(format!(
                 "before the savepoint: {}{}",
