@@ -203,3 +203,20 @@ fn side_by_side_panels_share_the_time_axis() {
     let height: f64 = ds.iter().map(Diagram::height).sum();
     assert!(svg.starts_with(&format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"1200\" height=\"{height}\"")));
 }
+
+#[test]
+fn a_failure_diagram_names_the_restored_checkpoint_the_replay_and_the_commits() {
+    let mut s = common::load("tutorial/4-failure-exactly-once");
+    s.set_protocol(ProtocolName::ALIGNED).unwrap();
+    let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, u64::MAX)), ..Default::default() };
+    let r = engine::run(&s, opts).unwrap();
+    let d = diagram::build(&s, &r, 3, Some((40 * ckptsim::sim::MS, 92 * ckptsim::sim::MS))).unwrap();
+    assert_eq!(d.restarts.len(), 1);
+    assert_eq!(d.restarts[0].1, Some(2), "the restart restored checkpoint 2");
+    let (from, to, lanes, n) = &d.replays[0];
+    assert!(from < to && lanes.len() == 2 && *n == Some(596), "{:?}", d.replays);
+    assert!(d.commits.iter().any(|&(_, _, cp)| cp == 2), "{:?}", d.commits);
+    let svg = d.to_svg(300);
+    assert!(svg.contains("restart from checkpoint 2") && svg.contains("replay: 596 records read again"));
+    assert!(svg.contains("green ◆: sink commit"));
+}

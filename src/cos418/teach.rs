@@ -91,6 +91,8 @@ pub fn diagram(top: &Topology, out: &Outcome, n: usize) -> Option<Diagram> {
         recording,
         crashes: Vec::new(),
         restarts: Vec::new(),
+        commits: Vec::new(),
+        replays: Vec::new(),
     })
 }
 

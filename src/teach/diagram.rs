@@ -13,7 +13,7 @@
 use crate::engine::RunResult;
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::protocol::{ChannelStateRule, CheckpointId};
-use crate::scenario::{ProtocolName, Scenario};
+use crate::scenario::{OperatorKind, ProtocolName, Scenario};
 use crate::sim::{SimTime, fmt_ms};
 use crate::trace::TraceEvent;
 use std::collections::{BTreeMap, BTreeSet};
@@ -104,8 +104,13 @@ pub struct Diagram {
     pub recording: Vec<(ChannelId, SimTime, SimTime)>,
     /// Crashes.
     pub crashes: Vec<(TaskId, SimTime)>,
-    /// Restarts.
-    pub restarts: Vec<SimTime>,
+    /// Restarts, with the checkpoint each restored (`None`: from the start).
+    pub restarts: Vec<(SimTime, Option<CheckpointId>)>,
+    /// Sink commits: the sink task, when, and the checkpoint whose transactions it committed.
+    pub commits: Vec<(TaskId, SimTime, CheckpointId)>,
+    /// Replays after a restart: from the restart until the sources were back where they had been,
+    /// the source lanes, and the records read again (when one restart is in the run).
+    pub replays: Vec<(SimTime, SimTime, Vec<TaskId>, Option<u64>)>,
 }
 
 /// The trigger and end time of checkpoint `cp` in a run's protocol trace.
@@ -141,7 +146,8 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
     let mut arrivals = Vec::new();
     let mut taken: BTreeMap<ChannelId, SimTime> = BTreeMap::new();
     let (mut blocked, mut open) = (Vec::new(), BTreeMap::new());
-    let (mut crashes, mut restarts) = (Vec::new(), Vec::new());
+    let (mut crashes, mut restarts, mut commits) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last_completed = None;
     for &(t, ev) in &r.protocol_trace {
         match ev {
             TraceEvent::Snapshot { task, cp: c } if c == cp => {
@@ -164,10 +170,32 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
                 }
             }
             TraceEvent::Crash { task } if t >= from && t <= to => crashes.push((task, t)),
-            TraceEvent::Restart if t >= from && t <= to => restarts.push(t),
+            TraceEvent::Completed { cp: c } => last_completed = Some(c),
+            TraceEvent::Restart if t >= from && t <= to => restarts.push((t, last_completed)),
+            TraceEvent::Notify { task, cp: c }
+                if t >= from && t <= to && s.topology.operators[g.task(task).op].kind == OperatorKind::Sink =>
+            {
+                commits.push((task, t, c))
+            }
             _ => {}
         }
     }
+    // Each restart's replay runs until the sources are back at their offsets of the failure.
+    let sources: Vec<TaskId> = g
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| s.topology.operators[t.op].kind == OperatorKind::Source)
+        .map(|(i, _)| TaskId(i as u32))
+        .collect();
+    let one_restart = r.restarts_ms.len() == 1;
+    let replays = restarts
+        .iter()
+        .filter_map(|&(at, _)| {
+            let back = r.caught_up_ms.iter().map(|&ms| (ms * 1e6) as SimTime).find(|&c| c >= at)?;
+            Some((at, back, sources.clone(), one_restart.then_some(r.summary.recovery.reprocessed_records)))
+        })
+        .collect();
     let barriers = arrivals
         .iter()
         .map(|&(ch, arrived, priority)| {
@@ -243,6 +271,8 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
         recording,
         crashes,
         restarts,
+        commits,
+        replays,
     })
 }
 
@@ -541,12 +571,58 @@ impl Diagram {
                 cy - 7.0
             );
         }
-        for &at in &self.restarts {
+        for (from, to, lanes, n) in &self.replays {
+            // The sources read again what the failure discarded: a band over their lanes.
+            let (x0, x1) = (x(*from), x(*to).max(x(*from) + 3.0));
+            for &t in lanes {
+                let _ = writeln!(
+                    o,
+                    r##"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="12" fill="#ff7f0e" opacity="0.25"><title>replay: the source reads again from the restored offset</title></rect>"##,
+                    y(t) - 6.0,
+                    x1 - x0
+                );
+            }
+            if let (Some(n), Some(&first)) = (n, lanes.first()) {
+                let _ = writeln!(
+                    o,
+                    r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#b35806">replay: {n} records read again</text>"##,
+                    x1 + 4.0,
+                    y(first) - 8.0
+                );
+            }
+        }
+        for &(at, cp) in &self.restarts {
+            let what = match cp {
+                Some(c) => format!("restart from checkpoint {c}"),
+                None => "restart from the start".to_string(),
+            };
             let _ = writeln!(
                 o,
-                r##"<line x1="{0}" y1="{top}" x2="{0}" y2="{1}" stroke="#ff7f0e" stroke-dasharray="4,3"><title>restart</title></line>"##,
+                r##"<line x1="{0}" y1="{top}" x2="{0}" y2="{1}" stroke="#ff7f0e" stroke-dasharray="4,3"><title>{what}</title></line>"##,
                 x(at),
                 height - 70.0
+            );
+            let _ = writeln!(
+                o,
+                r##"<text x="{:.1}" y="{:.1}" font-size="11" fill="#b35806">{what}</text>"##,
+                x(at) + 4.0,
+                top - 8.0
+            );
+        }
+        for &(t, at, cp) in &self.commits {
+            let (cx, cy) = (x(at), y(t));
+            let _ = writeln!(
+                o,
+                r##"<path d="M{:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} L{:.1},{:.1} Z" fill="#2ca02c"><title>{} commits checkpoint {cp}'s transactions: that output becomes visible</title></path>"##,
+                cx,
+                cy - 7.0,
+                cx + 5.0,
+                cy,
+                cx,
+                cy + 7.0,
+                cx - 5.0,
+                cy,
+                esc(&self.lanes[t.0 as usize])
             );
         }
         let (cs, orphans) = (
@@ -583,6 +659,12 @@ impl Diagram {
         }
         if !self.restarts.is_empty() {
             second.push("dashed orange: restart".into());
+        }
+        if !self.replays.is_empty() {
+            second.push("orange band: replay".into());
+        }
+        if !self.commits.is_empty() {
+            second.push("green ◆: sink commit (output becomes visible)".into());
         }
         if !self.chains.is_empty() {
             second.push("boxed lanes: an operator chain, run as one task".into());
