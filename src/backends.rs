@@ -248,6 +248,7 @@ fn sweep_charts(r: &BackendsReport, param: &str) -> Vec<Chart> {
         y_label: y.to_string(),
         series,
         markers: Vec::new(),
+        log2_x: false,
     };
     vec![
         chart(
@@ -304,6 +305,7 @@ pub fn charts(r: &BackendsReport) -> Vec<Chart> {
         y_label: y.to_string(),
         series,
         markers: markers.clone(),
+        log2_x: false,
     };
     vec![
         chart(

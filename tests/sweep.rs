@@ -133,3 +133,24 @@ fn the_cli_writes_csv_charts_and_report_that_agree() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[test]
+fn doubling_values_get_a_log_axis_and_the_report_says_what_moved() {
+    let values: Vec<String> = ["8", "32", "128"].iter().map(|v| v.to_string()).collect();
+    let p = [ProtocolName::ALIGNED, ProtocolName::UNALIGNED];
+    let r = sweep::sweep(&common::load("backpressure"), "network.buffer_records", &values, &p, 2, &|_, _| {}).unwrap();
+    let charts = r.charts();
+    assert!(charts.iter().all(|c| c.log2_x && c.x_label.contains("log scale")));
+    let findings = r.findings();
+    assert_eq!(findings.len(), 3, "{findings:?}");
+    assert!(findings[0].starts_with("aligned: checkpoint duration p50"), "{findings:?}");
+    assert!(findings[2].contains("The duration of aligned grew most"), "{findings:?}");
+    // Evenly spaced values, and two values, stay on a linear axis.
+    let even: Vec<String> = ["10", "40", "70", "100"].iter().map(|v| v.to_string()).collect();
+    let r =
+        sweep::sweep(&common::load("pipeline"), "checkpointing.interval_ms", &even, &p[..1], 2, &|_, _| {}).unwrap();
+    assert!(r.charts().iter().all(|c| !c.log2_x));
+    let near: Vec<String> = ["16", "32"].iter().map(|v| v.to_string()).collect();
+    let r = sweep::sweep(&common::load("pipeline"), "network.buffer_records", &near, &p[..1], 2, &|_, _| {}).unwrap();
+    assert!(r.charts().iter().all(|c| !c.log2_x));
+}

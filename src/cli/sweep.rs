@@ -75,6 +75,9 @@ pub(super) fn exec(a: SweepArgs) -> Result<(), CliError> {
             x.committed_latency_p99_ms
         );
     }
+    for f in r.findings() {
+        say!("{f}");
+    }
     say!("wrote {}/sweep.csv, sweep_*.svg and report.html", dir.display());
     let failed: Vec<String> = r
         .rows

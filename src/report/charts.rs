@@ -44,6 +44,8 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Vertical markers.
     pub markers: Vec<Marker>,
+    /// The x axis is logarithmic (base 2): for values that double, as buffer sizes or parallelism.
+    pub log2_x: bool,
 }
 
 const COLORS: [RGBColor; 7] = [
@@ -152,6 +154,7 @@ fn debloat_charts(r: &RunResult) -> Vec<Chart> {
             y_label: "buffer size (bytes)".into(),
             series: series(&|x| x.buffer_bytes as f64),
             markers: markers(r),
+            log2_x: false,
         },
         Chart {
             name: "debloat_in_flight",
@@ -160,6 +163,7 @@ fn debloat_charts(r: &RunResult) -> Vec<Chart> {
             y_label: "in flight (KiB)".into(),
             series: series(&|x| x.in_flight_bytes as f64 / 1024.0),
             markers: markers(r),
+            log2_x: false,
         },
     ]
 }
@@ -187,6 +191,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             y_label: "duration (ms)".into(),
             series: vec![s("end-to-end", per_checkpoint(&r.checkpoints, |c| c.duration_ms))],
             markers: vec![],
+            log2_x: false,
         },
         Chart {
             name: "checkpoint_alignment",
@@ -198,6 +203,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
                 s("alignment", per_checkpoint(&r.checkpoints, |c| c.alignment_max_ms)),
             ],
             markers: vec![],
+            log2_x: false,
         },
         Chart {
             name: "snapshot_size",
@@ -212,6 +218,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
                 ),
             ],
             markers: vec![],
+            log2_x: false,
         },
         Chart {
             name: "latency",
@@ -227,6 +234,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
                 ),
             ],
             markers: markers(r),
+            log2_x: false,
         },
         Chart {
             name: "throughput",
@@ -238,6 +246,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
                 s("sink received", over_time(&r.timeseries, |x| x.sink_rps)),
             ],
             markers: markers(r),
+            log2_x: false,
         },
         Chart {
             name: "recovery",
@@ -252,6 +261,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
                 .chain(r.restarts_ms.iter().map(|&x| Marker { x, kind: "restart" }))
                 .chain(r.caught_up_ms.iter().map(|&x| Marker { x, kind: "caught up" }))
                 .collect(),
+            log2_x: false,
         },
         Chart {
             name: "backpressure",
@@ -263,6 +273,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
                 s("buffers queued at receivers", over_time(&r.timeseries, |x| x.queued_buffers as f64)),
             ],
             markers: markers(r),
+            log2_x: false,
         },
     ]
 }
@@ -283,6 +294,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             y_label: "duration (ms)".into(),
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.duration_ms)),
             markers: vec![],
+            log2_x: false,
         },
         Chart {
             name: "compare_alignment",
@@ -291,6 +303,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             y_label: "alignment (ms)".into(),
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.alignment_max_ms)),
             markers: vec![],
+            log2_x: false,
         },
         Chart {
             name: "compare_channel_state",
@@ -299,6 +312,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             y_label: "channel state (KiB)".into(),
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.channel_state_bytes as f64 / 1024.0)),
             markers: vec![],
+            log2_x: false,
         },
         Chart {
             name: "compare_latency_p99",
@@ -307,6 +321,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             y_label: "latency p99 (ms)".into(),
             series: each(&|r| over_time(&r.timeseries, |x| x.latency_p99_ms)),
             markers: vec![],
+            log2_x: false,
         },
         Chart {
             name: "compare_throughput",
@@ -315,6 +330,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             y_label: "records/s".into(),
             series: each(&|r| over_time(&r.timeseries, |x| x.read_rps)),
             markers: vec![],
+            log2_x: false,
         },
     ]
 }
@@ -337,7 +353,10 @@ impl Chart {
         root: &DrawingArea<DB, plotters::coord::Shift>,
     ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
         root.fill(&WHITE)?;
-        let pts = || self.series.iter().flat_map(|s| s.points.iter());
+        // A log₂ axis draws log₂ x and labels it with x.
+        let log2 = self.log2_x;
+        let fx = move |x: f64| if log2 { x.max(f64::MIN_POSITIVE).log2() } else { x };
+        let pts = || self.series.iter().flat_map(|s| s.points.iter()).map(|&(x, y)| (fx(x), y));
         let (mut x0, mut x1) = pts().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.0), b.max(p.0)));
         if x0 > x1 {
             (x0, x1) = (0.0, 1.0);
@@ -354,11 +373,14 @@ impl Chart {
             .x_label_area_size(36)
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, 0.0..y1)?;
+        // On a log₂ axis, one label per doubling (plotters' default is 10 labels).
+        let x_labels = if log2 { ((x1 - x0).round() as usize + 1).clamp(2, 12) } else { 10 };
         chart
             .configure_mesh()
+            .x_labels(x_labels)
             .x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .x_label_formatter(&|v| tick(*v))
+            .x_label_formatter(&|v| if log2 { tick((2f64.powf(*v) * 100.0).round() / 100.0) } else { tick(*v) })
             .y_label_formatter(&|v| tick(*v))
             .light_line_style(WHITE.mix(0.0))
             .draw()?;
@@ -369,13 +391,15 @@ impl Chart {
                 "caught up" => RGBColor(44, 160, 44).mix(0.8),
                 _ => RGBColor(120, 120, 120).mix(0.25),
             };
-            chart.draw_series(std::iter::once(PathElement::new(vec![(m.x, 0.0), (m.x, y1)], color.stroke_width(1))))?;
+            let mx = fx(m.x);
+            chart.draw_series(std::iter::once(PathElement::new(vec![(mx, 0.0), (mx, y1)], color.stroke_width(1))))?;
         }
         for (i, s) in self.series.iter().enumerate() {
             let color = color_of(&s.name, i);
-            chart.draw_series(LineSeries::new(decimate(&s.points), color.stroke_width(2)))?;
-            if s.points.len() <= 60 {
-                chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
+            let points: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (fx(x), y)).collect();
+            chart.draw_series(LineSeries::new(decimate(&points), color.stroke_width(2)))?;
+            if points.len() <= 60 {
+                chart.draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
             }
             // The legend, beside the plot.
             let (lx, ly) = (800 - LEGEND_WIDTH as i32 + 16, 48 + 20 * i as i32);
