@@ -88,7 +88,8 @@ fn snapshot_dots_barriers_and_shading_follow_the_trace() {
         for t in ["src[0]", "merge[1]", "sink[0]"] {
             assert!(svg.contains(&format!(">{t}</text>")), "lane {t} missing");
         }
-        assert_eq!(svg.matches("<circle").count(), d.snapshots.len());
+        // One dot per snapshot, and one in the legend's swatch for them.
+        assert_eq!(svg.matches("<circle").count(), d.snapshots.len() + 1);
     }
 }
 
@@ -218,5 +219,5 @@ fn a_failure_diagram_names_the_restored_checkpoint_the_replay_and_the_commits() 
     assert!(d.commits.iter().any(|&(_, _, cp)| cp == 2), "{:?}", d.commits);
     let svg = d.to_svg(300);
     assert!(svg.contains("restart from checkpoint 2") && svg.contains("replay: 596 records read again"));
-    assert!(svg.contains("green ◆: sink commit"));
+    assert!(svg.contains("sink commit (output becomes visible)") && svg.contains("fill=\"#2ca02c\""));
 }

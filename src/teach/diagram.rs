@@ -113,6 +113,66 @@ pub struct Diagram {
     pub replays: Vec<(SimTime, SimTime, Vec<TaskId>, Option<u64>)>,
 }
 
+/// A legend swatch, drawn as the diagram draws the element.
+enum Swatch {
+    /// A line: colour, width, dash pattern (`""`: solid).
+    Line(&'static str, f64, &'static str),
+    /// A filled box (a colour or a pattern).
+    Fill(&'static str),
+    /// A snapshot dot on the dashed cut.
+    Cut,
+    /// The crash cross.
+    Crash,
+    /// The commit diamond.
+    Commit,
+    /// A chain's box.
+    Chain,
+}
+
+impl Swatch {
+    /// The swatch in a 24 × 12 box whose left middle is `(x, y)`.
+    fn svg(&self, x: f64, y: f64) -> String {
+        match *self {
+            Swatch::Line(color, w, dash) => format!(
+                r#"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="{color}" stroke-width="{w}" stroke-dasharray="{dash}"/>"#,
+                x + 24.0
+            ),
+            Swatch::Fill(fill) => {
+                format!(r#"<rect x="{x:.1}" y="{:.1}" width="24" height="12" fill="{fill}"/>"#, y - 6.0)
+            }
+            Swatch::Cut => format!(
+                r##"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e377c2" stroke-width="1.5" stroke-dasharray="5,3"/><circle cx="{:.1}" cy="{y:.1}" r="5" fill="black"/>"##,
+                x + 24.0,
+                x + 12.0
+            ),
+            Swatch::Crash => format!(
+                r##"<path d="M{:.1},{:.1} L{:.1},{:.1} M{:.1},{:.1} L{:.1},{:.1}" stroke="#d62728" stroke-width="3"/>"##,
+                x + 6.0,
+                y - 6.0,
+                x + 18.0,
+                y + 6.0,
+                x + 6.0,
+                y + 6.0,
+                x + 18.0,
+                y - 6.0
+            ),
+            Swatch::Commit => format!(
+                r##"<path d="M{0:.1},{1:.1} L{2:.1},{3:.1} L{0:.1},{4:.1} L{5:.1},{3:.1} Z" fill="#2ca02c"/>"##,
+                x + 12.0,
+                y - 7.0,
+                x + 17.0,
+                y,
+                y + 7.0,
+                x + 7.0
+            ),
+            Swatch::Chain => format!(
+                r##"<rect x="{x:.1}" y="{:.1}" width="24" height="12" rx="4" fill="#f3f3f8" stroke="#b8b8cc"/>"##,
+                y - 6.0
+            ),
+        }
+    }
+}
+
 /// The trigger and end time of checkpoint `cp` in a run's protocol trace.
 pub fn checkpoint_span(r: &RunResult, cp: CheckpointId) -> Option<(SimTime, SimTime)> {
     let start = r.protocol_trace.iter().find(|(_, e)| *e == TraceEvent::Triggered { cp })?.0;
@@ -630,52 +690,62 @@ impl Diagram {
             self.messages.iter().filter(|m| m.crossing == Crossing::Orphan).count(),
         );
         // The legend names only what this diagram shows, in this world's words (COS 418 has
-        // tokens and markers, a dataflow has records and barriers).
+        // tokens and markers, a dataflow has records and barriers), each with a swatch drawn as
+        // the diagram draws it.
         let (data, barrier) = if self.ticks { ("tokens", "markers") } else { ("data messages", "barriers") };
-        let mut first =
-            vec![if every > 1 { format!("grey: {data}, 1 in {every} shown") } else { format!("grey: {data}") }];
+        let mut items: Vec<(Swatch, String)> = vec![(
+            Swatch::Line("#bbbbbb", 1.0, ""),
+            if every > 1 { format!("{data}, 1 in {every} shown") } else { data.to_string() },
+        )];
         if self.barriers.iter().any(|b| !b.priority) {
-            first.push(format!("blue: in-band {barrier}"));
+            items.push((Swatch::Line("#1f77b4", 2.6, ""), format!("in-band {barrier}")));
         }
         if self.barriers.iter().any(|b| b.priority) {
-            first.push(format!("red arrows: priority {barrier}"));
+            items.push((Swatch::Line("#d62728", 2.6, ""), format!("priority {barrier}")));
         }
-        first.push("dots and dashed line: the snapshots and the cut".into());
+        items.push((Swatch::Cut, "snapshots and the cut".into()));
         if !self.waits.is_empty() {
-            first.push(format!("dotted blue band: a {} waiting in the queue", &barrier[..barrier.len() - 1]));
+            items.push((
+                Swatch::Line("#1f77b4", 4.0, "2,2"),
+                format!("a {} waiting in the queue", &barrier[..barrier.len() - 1]),
+            ));
         }
-        let mut second = vec![format!("orange: {cs} {data} crossing the cut (channel state)")];
+        items.push((Swatch::Line("#ff7f0e", 1.6, ""), format!("{cs} {data} crossing the cut (channel state)")));
         if orphans > 0 {
-            second.push(format!("purple: {orphans} orphans"));
+            items.push((Swatch::Line("#9467bd", 1.6, ""), format!("{orphans} orphans")));
         }
         if !self.blocked.is_empty() {
-            second.push("hatched red: blocked input".into());
+            items.push((Swatch::Fill("url(#hatch)"), "blocked input".into()));
         }
         if !self.recording.is_empty() {
-            second.push("dotted green: recorded input".into());
+            items.push((Swatch::Fill("url(#dots)"), "recorded input".into()));
         }
         if !self.crashes.is_empty() {
-            second.push("✕: crash".into());
+            items.push((Swatch::Crash, "crash".into()));
         }
         if !self.restarts.is_empty() {
-            second.push("dashed orange: restart".into());
+            items.push((Swatch::Line("#ff7f0e", 1.0, "4,3"), "restart".into()));
         }
         if !self.replays.is_empty() {
-            second.push("orange band: replay".into());
+            items.push((Swatch::Fill("#ffd8b1"), "replay".into()));
         }
         if !self.commits.is_empty() {
-            second.push("green ◆: sink commit (output becomes visible)".into());
+            items.push((Swatch::Commit, "sink commit (output becomes visible)".into()));
         }
         if !self.chains.is_empty() {
-            second.push("boxed lanes: an operator chain, run as one task".into());
+            items.push((Swatch::Chain, "operator chain, run as one task".into()));
         }
-        for (line, dy) in [(first, 38.0), (second, 20.0)] {
-            let _ = writeln!(
-                o,
-                r##"<text x="{left}" y="{}" font-size="12">{}.</text>"##,
-                height - dy,
-                esc(&line.join("; "))
-            );
+        // Laid out left to right, wrapping at the width (about 6.2 px per character at 12 px).
+        let (mut lx, mut ly) = (left, height - 52.0);
+        for (sw, label) in &items {
+            let w = 30.0 + 6.2 * label.chars().count() as f64 + 18.0;
+            if lx + w > width - right && lx > left {
+                (lx, ly) = (left, ly + 18.0);
+            }
+            let _ = writeln!(o, "{}", sw.svg(lx, ly));
+            let _ =
+                writeln!(o, r##"<text x="{:.1}" y="{:.1}" font-size="12">{}</text>"##, lx + 30.0, ly + 4.0, esc(label));
+            lx += w;
         }
         o.push_str("</svg>\n");
         o
