@@ -359,3 +359,14 @@ fn pending_transactions_of_a_retained_checkpoint_are_committed_by_the_restore() 
     let second = resume_checked(&chk, &s, true);
     assert_eq!(second.summary.exactly_once.violations, 0, "{:?}", second.summary.exactly_once);
 }
+
+#[test]
+fn a_stop_after_the_end_of_the_job_fails_without_stretching_the_run() {
+    let s = job(ProtocolName::ALIGNED, 3, "hashmap");
+    let r = stop(&s, 600_000, false, SavepointFormat::Canonical);
+    assert!(r.savepoint.is_none());
+    assert!(r.summary.sim_time_ns < 10 * ckptsim::sim::SEC, "{} ns", r.summary.sim_time_ns);
+    let failed = r.summary.savepoint.as_ref().unwrap().failed.as_deref().unwrap();
+    assert!(failed.contains("ended before the stop time"), "{failed}");
+    assert_eq!(r.summary.exactly_once.violations, 0);
+}

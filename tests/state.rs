@@ -253,3 +253,12 @@ fn restore_time_grows_with_the_state_under_every_backend() {
     assert_eq!(charts[0].name, "backends_restore_vs_size");
     assert!(charts[0].series.iter().all(|s| s.points.len() == 2));
 }
+
+#[test]
+fn a_materialization_timer_never_outlives_the_job() {
+    // Ten minutes between materializations (Flink's default), a four-second job: the run ends
+    // with the job, not at the next timer.
+    let r = run(&job(2_000, None, "changelog"));
+    assert!(r.summary.sim_time_ns < 5 * ckptsim::sim::SEC, "{} ns", r.summary.sim_time_ns);
+    assert!(r.summary.drained);
+}

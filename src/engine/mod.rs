@@ -354,13 +354,7 @@ impl<'a> Engine<'a> {
         if let Some(req) = self.stop.request {
             self.queue.push(req.at, Event::StopWithSavepoint);
         }
-        if let Some(c) = self.scenario.state.changelog.as_ref().filter(|c| c.enabled && self.coord.is_some()) {
-            for t in 0..self.tasks.len() {
-                if self.tasks[t].kind == OperatorKind::KeyedSum {
-                    self.queue.push(c.materialize_interval_ms * MS, Event::Materialize(TaskId(t as u32)));
-                }
-            }
-        }
+        self.arm_materialization();
         for t in 0..self.tasks.len() {
             self.try_run(TaskId(t as u32));
         }
@@ -713,6 +707,18 @@ impl<'a> Engine<'a> {
     }
 
     /// All input consumed (or the log exhausted): flush and send end-of-partition downstream.
+    /// Changelog: (re)starts every keyed task's materialization timer, one interval from now.
+    fn arm_materialization(&mut self) {
+        self.queue.retain(|e| !matches!(e, Event::Materialize(_)));
+        if let Some(c) = self.scenario.state.changelog.as_ref().filter(|c| c.enabled && self.coord.is_some()) {
+            for t in 0..self.tasks.len() {
+                if self.tasks[t].kind == OperatorKind::KeyedSum && self.tasks[t].state != State::Finished {
+                    self.queue.push(self.now + c.materialize_interval_ms * MS, Event::Materialize(TaskId(t as u32)));
+                }
+            }
+        }
+    }
+
     fn finish_task(&mut self, task: TaskId) {
         let ti = task.0 as usize;
         self.tasks[ti].state = State::Finished;
@@ -724,6 +730,8 @@ impl<'a> Engine<'a> {
             }
         }
         self.snapshot_finished(task);
+        // A finished task materializes no more: its timer must not keep the run going.
+        self.queue.retain(|e| !matches!(e, Event::Materialize(t) if *t == task));
         if self.job_done() {
             if self.coord.is_some() {
                 // Every task processed all its input: the final checkpoint (FLIP-147) can run.

@@ -367,6 +367,8 @@ impl Engine<'_> {
             self.faults.downtime += now - since;
         }
         self.tracer.record(now, TraceEvent::Restart, &self.graph);
+        // Restarted tasks (finished ones too) materialize again.
+        self.arm_materialization();
         let latest = self.coord.as_ref().and_then(|c| c.latest().cloned());
         let replay = !self.sabotage.skip_channel_state_replay;
         let mut visible = Vec::new();

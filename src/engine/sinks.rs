@@ -47,6 +47,12 @@ impl Engine<'_> {
     /// committed. Failures still scheduled can no longer happen.
     pub(super) fn complete_job(&mut self) {
         self.complete = true;
-        self.queue.retain(|e| !matches!(e, Event::Crash(_) | Event::RandomFailure));
+        // Nothing is left to fail, to stop or to materialize: no timer may keep the run going.
+        self.queue.retain(|e| {
+            !matches!(e, Event::Crash(_) | Event::RandomFailure | Event::Materialize(_) | Event::StopWithSavepoint)
+        });
+        if self.stop.request.is_some() && self.stop.done.is_none() && self.stop.cp.is_none() {
+            self.stop.failed.get_or_insert_with(|| "the job had ended before the stop time".into());
+        }
     }
 }
