@@ -304,16 +304,23 @@ impl Engine<'_> {
         }
         // A retained checkpoint's in-flight data goes back into its (new) channels, ahead of
         // anything new; its pending transactions are committed at once.
+        let inflight: Vec<(usize, &Vec<CarriedRecord>)> = r
+            .inflight
+            .iter()
+            .map(|(&(from, to), recs)| {
+                let ch = self.graph.tasks[from as usize]
+                    .outputs
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .find(|&c| self.graph.channel(c).to.0 == to)
+                    .expect("the restore plan names channels of this job");
+                (ch.0 as usize, recs)
+            })
+            .collect();
         let mut inflight_len = vec![0u64; self.initial_channel.len()];
-        for (&(from, to), recs) in &r.inflight {
-            let ch = self.graph.tasks[from as usize]
-                .outputs
-                .iter()
-                .flatten()
-                .copied()
-                .find(|&c| self.graph.channel(c).to.0 == to)
-                .expect("the restore plan names channels of this job");
-            inflight_len[ch.0 as usize] = recs.len() as u64;
+        for &(c, recs) in &inflight {
+            inflight_len[c] = recs.len() as u64;
         }
         // The records a source read before its restored offset count as written on each output
         // edge (on every channel of a broadcast edge) — those still in flight among them too.
@@ -331,15 +338,7 @@ impl Engine<'_> {
                 }
             }
         }
-        for (&(from, to), recs) in &r.inflight {
-            let ch = self.graph.tasks[from as usize]
-                .outputs
-                .iter()
-                .flatten()
-                .copied()
-                .find(|&c| self.graph.channel(c).to.0 == to)
-                .expect("the restore plan names channels of this job");
-            let c = ch.0 as usize;
+        for (c, recs) in inflight {
             let n = self.initial_channel[c].0;
             self.initial_inflight[c] = recs
                 .iter()
