@@ -249,6 +249,7 @@ fn sweep_charts(r: &BackendsReport, param: &str) -> Vec<Chart> {
         series,
         markers: Vec::new(),
         log2_x: false,
+        heatmap: None,
     };
     vec![
         chart(
@@ -306,6 +307,7 @@ pub fn charts(r: &BackendsReport) -> Vec<Chart> {
         series,
         markers: markers.clone(),
         log2_x: false,
+        heatmap: None,
     };
     vec![
         chart(

@@ -177,6 +177,7 @@ impl SweepResult {
             series: line(f),
             markers: vec![],
             log2_x,
+            heatmap: None,
         };
         vec![
             chart("sweep_duration_p50", "Checkpoint duration p50", "duration p50 (ms)", &|r| r.duration_p50_ms),

@@ -129,9 +129,10 @@ fn the_report_is_self_contained_and_holds_every_chart() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let svgs = html.matches("<svg").count();
     assert_eq!(svgs, html.matches("</svg>").count());
-    // 5 side-by-side charts + 6 per protocol × 6 protocols (no recovery timeline without a
-    // failure), less the 3 checkpoint charts of `none`, which has no checkpoint to draw.
-    assert_eq!(svgs, 5 + 6 * 6 - 3);
+    // 5 side-by-side charts + 7 per protocol × 6 protocols (no recovery timeline without a
+    // failure; the backpressure heatmap), less the 3 checkpoint charts of `none`, which has no
+    // checkpoint to draw.
+    assert_eq!(svgs, 5 + 7 * 6 - 3);
     assert!(!html.contains("Recovery timeline"), "a recovery chart without a failure");
     // A contents line, the side-by-side section open, each protocol folded away.
     assert!(html.contains("<nav><b>Contents:</b>"));
@@ -176,4 +177,25 @@ fn long_idle_runs_keep_output_small() {
     let d = ckptsim::report::charts::decimate(&many);
     assert!(d.len() <= ckptsim::report::charts::MAX_POINTS + 1);
     assert_eq!(d.last(), many.last());
+}
+
+#[test]
+fn the_backpressure_heatmap_agrees_with_the_summary() {
+    let s = common::load("backpressure");
+    let r = ckptsim::engine::run(&s, ckptsim::engine::RunOptions::default()).unwrap();
+    let h = r.task_backpressure.as_ref().expect("9 tasks: a heatmap");
+    assert_eq!(h.permille.len(), h.times_ms.len());
+    assert_eq!(h.times_ms.len(), r.timeseries.len());
+    // Each task's average over the intervals is its share of the run blocked (the summary's),
+    // up to the unequal last interval and rounding to thousandths.
+    for (t, name) in h.tasks.iter().enumerate() {
+        let mean = h.permille.iter().map(|row| row[t] as f64).sum::<f64>() / h.permille.len() as f64 / 1000.0;
+        let whole = r.summary.backpressure[name];
+        assert!((mean - whole).abs() < 0.05, "{name}: heatmap mean {mean:.3}, summary {whole:.3}");
+    }
+    let charts = ckptsim::report::charts::run_charts(&r);
+    let chart = charts.iter().find(|c| c.name == "backpressure_heatmap").expect("drawn when a task was blocked");
+    let svg = chart.to_svg().unwrap();
+    assert!(h.tasks.iter().all(|t| svg.contains(&format!(">{t}</text>"))));
+    assert!(svg.contains("100% blocked"));
 }

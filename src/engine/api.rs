@@ -144,11 +144,26 @@ pub struct RunResult {
     /// The rows of `debloat.csv`: every input gate at every debloating recalculation (empty
     /// unless `network.debloat.enabled`).
     pub debloat: Vec<crate::net::DebloatSample>,
+    /// Per task over time, the share of each sampling interval it spent blocked on output
+    /// (jobs of at most 64 tasks): the backpressure heatmap.
+    pub task_backpressure: Option<TaskBackpressure>,
     /// The savepoint of [`RunOptions::stop_with_savepoint`], once it completed.
     pub savepoint: Option<crate::state::savepoint::Savepoint>,
     /// The latest completed checkpoint, retained when the job ended without finishing
     /// (`checkpointing.retention`).
     pub retained: Option<crate::state::savepoint::Savepoint>,
+}
+
+/// Per task, per sample of the time series: the share of the interval before it the task spent
+/// blocked on output (backpressure), in thousandths.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskBackpressure {
+    /// Task names, in task order.
+    pub tasks: Vec<String>,
+    /// The sample times (ms), as in `timeseries.csv`.
+    pub times_ms: Vec<f64>,
+    /// Per sample, per task: thousandths of the interval blocked.
+    pub permille: Vec<Vec<u16>>,
 }
 
 /// Why a run could not be made.

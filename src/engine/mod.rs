@@ -23,8 +23,8 @@ mod sinks;
 mod watchdog;
 
 pub use api::{
-    Message, RunError, RunOptions, RunResult, Sabotage, StopWithSavepoint, default_jobs, run, run_many,
-    run_with_protocol,
+    Message, RunError, RunOptions, RunResult, Sabotage, StopWithSavepoint, TaskBackpressure, default_jobs, run,
+    run_many, run_with_protocol,
 };
 pub use output::OutputLog;
 

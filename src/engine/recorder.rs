@@ -99,7 +99,15 @@ pub(super) struct Recorder {
     pub(super) log: CheckpointLog,
     /// Buffer debloating: one row per gate and recalculation.
     pub(super) debloat: Vec<crate::net::DebloatSample>,
+    /// Per sample (as `samples`), per task: the share of the interval it spent blocked on output,
+    /// in thousandths — for jobs of at most [`MAX_HEATMAP_TASKS`] tasks.
+    task_blocked: Vec<Vec<u16>>,
+    /// Per task, the blocked time up to the last sample.
+    prev_blocked: Vec<SimTime>,
 }
+
+/// Jobs with more tasks get no per-task backpressure heatmap (its rows would not be legible).
+pub(super) const MAX_HEATMAP_TASKS: usize = 64;
 
 impl Recorder {
     /// A recorder that writes the per-task checkpoint rows to `out` as they come, if given.
@@ -140,7 +148,28 @@ impl Recorder {
             i += 1;
             i % 2 == 0
         });
+        // Each kept sample now covers two intervals: average their blocked shares.
+        let rows = std::mem::take(&mut self.task_blocked);
+        self.task_blocked = rows
+            .chunks(2)
+            .filter(|pair| pair.len() == 2)
+            .map(|pair| pair[0].iter().zip(&pair[1]).map(|(a, b)| ((*a as u32 + *b as u32) / 2) as u16).collect())
+            .collect();
         true
+    }
+
+    /// Each task's blocked time so far, at a sample `dt` after the last one.
+    pub(super) fn sample_blocked(&mut self, blocked: Vec<SimTime>, dt: SimTime) {
+        if self.prev_blocked.len() != blocked.len() {
+            self.prev_blocked = vec![0; blocked.len()];
+        }
+        let row = blocked
+            .iter()
+            .zip(&self.prev_blocked)
+            .map(|(&b, &p)| (b.saturating_sub(p) as u128 * 1000 / dt.max(1) as u128).min(1000) as u16)
+            .collect();
+        self.task_blocked.push(row);
+        self.prev_blocked = blocked;
     }
 
     /// One row of the time series at `now`.
@@ -220,6 +249,11 @@ impl Engine<'_> {
             backlog += self.net.backlog_buffers(ChannelId(c as u32)) as u64;
         }
         let backpressured = self.tasks.iter().filter(|t| t.blocked_since.is_some()).count() as u32;
+        if self.tasks.len() <= MAX_HEATMAP_TASKS {
+            let blocked = self.tasks.iter().map(|t| t.blocked_ns + t.blocked_since.map_or(0, |s| now - s)).collect();
+            let dt = now - self.rec.last_sample.0;
+            self.rec.sample_blocked(blocked, dt);
+        }
         self.rec.sample(now, SampleFacts { lag, queued, backlog, backpressured });
     }
 
@@ -311,12 +345,18 @@ impl Engine<'_> {
         let retained = self.retained_checkpoint();
         let mut rec = std::mem::take(&mut self.rec);
         let debloat = std::mem::take(&mut rec.debloat);
+        let task_blocked = std::mem::take(&mut rec.task_blocked);
         for s in self.tasks.iter().filter_map(|t| t.sink.as_ref()) {
             rec.counts.expired_transactions += s.expired.0;
             rec.counts.expired_records += s.expired.1;
         }
         let warmup_ms = self.scenario.metrics.warmup_ms as f64;
         let (mut summary, timeseries, mut log) = rec.finish(base, self.coord.is_some(), warmup_ms);
+        let task_backpressure = (!task_blocked.is_empty()).then(|| crate::engine::TaskBackpressure {
+            tasks: self.graph.tasks.iter().map(|t| t.name.clone()).collect(),
+            times_ms: timeseries.iter().map(|r| r.t_ms).collect(),
+            permille: task_blocked,
+        });
         if let Some(req) = self.stop.request {
             summary.savepoint = Some(crate::metrics::SavepointSummary {
                 checkpoint_id: savepoint.as_ref().map(|s| s.meta.checkpoint_id),
@@ -362,6 +402,7 @@ impl Engine<'_> {
             caught_up_ms: self.faults.caught_up_times.iter().map(|&t| ns_to_ms(t)).collect(),
             protocol_trace: self.tracer.take_kept(),
             messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
+            task_backpressure,
             debloat,
             savepoint,
             retained,

@@ -46,6 +46,8 @@ pub struct Chart {
     pub markers: Vec<Marker>,
     /// The x axis is logarithmic (base 2): for values that double, as buffer sizes or parallelism.
     pub log2_x: bool,
+    /// Drawn as a heatmap (one row per task, one column per sample) instead of lines.
+    pub heatmap: Option<crate::engine::TaskBackpressure>,
 }
 
 const COLORS: [RGBColor; 7] = [
@@ -155,6 +157,7 @@ fn debloat_charts(r: &RunResult) -> Vec<Chart> {
             series: series(&|x| x.buffer_bytes as f64),
             markers: markers(r),
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "debloat_in_flight",
@@ -164,6 +167,7 @@ fn debloat_charts(r: &RunResult) -> Vec<Chart> {
             series: series(&|x| x.in_flight_bytes as f64 / 1024.0),
             markers: markers(r),
             log2_x: false,
+            heatmap: None,
         },
     ]
 }
@@ -176,6 +180,19 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
     charts.retain(|c| c.series.iter().any(|s| !s.points.is_empty()));
     if r.crashes_ms.is_empty() {
         charts.retain(|c| c.name != "recovery");
+    }
+    // Which task was blocked when: backpressure travelling upstream, row by row.
+    if let Some(h) = r.task_backpressure.as_ref().filter(|h| h.permille.iter().flatten().any(|&p| p > 0)) {
+        charts.push(Chart {
+            name: "backpressure_heatmap",
+            title: format!("Backpressure per task ({}): share of each interval blocked on output", r.summary.protocol),
+            x_label: "simulated time (ms)".into(),
+            y_label: "task".into(),
+            series: Vec::new(),
+            markers: Vec::new(),
+            log2_x: false,
+            heatmap: Some(h.clone()),
+        });
     }
     charts
 }
@@ -192,6 +209,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             series: vec![s("end-to-end", per_checkpoint(&r.checkpoints, |c| c.duration_ms))],
             markers: vec![],
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "checkpoint_alignment",
@@ -204,6 +222,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             ],
             markers: vec![],
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "snapshot_size",
@@ -219,6 +238,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             ],
             markers: vec![],
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "latency",
@@ -235,6 +255,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             ],
             markers: markers(r),
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "throughput",
@@ -247,6 +268,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             ],
             markers: markers(r),
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "recovery",
@@ -262,6 +284,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
                 .chain(r.caught_up_ms.iter().map(|&x| Marker { x, kind: "caught up" }))
                 .collect(),
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "backpressure",
@@ -274,6 +297,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             ],
             markers: markers(r),
             log2_x: false,
+            heatmap: None,
         },
     ]
 }
@@ -295,6 +319,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.duration_ms)),
             markers: vec![],
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "compare_alignment",
@@ -304,6 +329,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.alignment_max_ms)),
             markers: vec![],
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "compare_channel_state",
@@ -313,6 +339,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             series: each(&|r| per_checkpoint(&r.checkpoints, |c| c.channel_state_bytes as f64 / 1024.0)),
             markers: vec![],
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "compare_latency_p99",
@@ -322,6 +349,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             series: each(&|r| over_time(&r.timeseries, |x| x.latency_p99_ms)),
             markers: vec![],
             log2_x: false,
+            heatmap: None,
         },
         Chart {
             name: "compare_throughput",
@@ -331,6 +359,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             series: each(&|r| over_time(&r.timeseries, |x| x.read_rps)),
             markers: vec![],
             log2_x: false,
+            heatmap: None,
         },
     ]
 }
@@ -339,6 +368,9 @@ impl Chart {
     /// The chart as an SVG document (800 × 400: the plot, and its legend to the right, where it
     /// covers no line).
     pub fn to_svg(&self) -> Result<String, String> {
+        if let Some(h) = &self.heatmap {
+            return Ok(heatmap_svg(&self.title, h));
+        }
         let mut out = String::new();
         {
             let root = SVGBackend::with_string(&mut out, (800, 400)).into_drawing_area();
@@ -408,6 +440,103 @@ impl Chart {
         }
         Ok(())
     }
+}
+
+/// A task × time heatmap: a row per task, a column per sample (at most 270, neighbours averaged),
+/// white for never blocked to red for blocked the whole interval.
+fn heatmap_svg(title: &str, h: &crate::engine::TaskBackpressure) -> String {
+    use std::fmt::Write as _;
+    let (left, top, row, plot_w) = (100.0, 46.0, 14.0, 530.0);
+    let n = h.permille.len().max(1);
+    let group = n.div_ceil(270);
+    let cols: Vec<Vec<u32>> = h
+        .permille
+        .chunks(group)
+        .map(|c| {
+            (0..h.tasks.len())
+                .map(|t| c.iter().map(|r| r.get(t).copied().unwrap_or(0) as u32).sum::<u32>() / c.len() as u32)
+                .collect()
+        })
+        .collect();
+    let cw = plot_w / cols.len().max(1) as f64;
+    let height = top + row * h.tasks.len() as f64 + 60.0;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="{height:.0}" viewBox="0 0 800 {height:.0}" font-family="sans-serif"><rect width="800" height="{height:.0}" fill="white"/>"#
+    );
+    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let _ = writeln!(o, r#"<text x="400" y="24" font-size="17" text-anchor="middle">{}</text>"#, esc(title));
+    let shade = |p: u32| {
+        let f = p.min(1000) as f64 / 1000.0;
+        let c = |full: f64| (255.0 - (255.0 - full) * f).round() as u8;
+        format!("#{:02x}{:02x}{:02x}", c(214.0), c(39.0), c(40.0))
+    };
+    for (t, name) in h.tasks.iter().enumerate() {
+        let y = top + row * t as f64;
+        let _ = writeln!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            y + row - 3.0,
+            esc(name)
+        );
+        for (i, col) in cols.iter().enumerate() {
+            if col[t] > 0 {
+                let _ = writeln!(
+                    o,
+                    r#"<rect x="{:.2}" y="{y:.1}" width="{:.2}" height="{row}" fill="{}"/>"#,
+                    left + cw * i as f64,
+                    cw + 0.3,
+                    shade(col[t])
+                );
+            }
+        }
+    }
+    let bottom = top + row * h.tasks.len() as f64;
+    let _ = writeln!(
+        o,
+        r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{:.1}" fill="none" stroke="#888"/>"##,
+        bottom - top
+    );
+    // Time axis: ticks at a round step (1, 2 or 5 × a power of ten), about four of them.
+    let t1 = h.times_ms.last().copied().unwrap_or(0.0).max(1e-9);
+    let raw = t1 / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw);
+    let mut v = 0.0;
+    while v <= t1 + 1e-9 {
+        let x = left + plot_w * v / t1;
+        let _ = writeln!(
+            o,
+            r##"<line x1="{x:.1}" y1="{bottom:.1}" x2="{x:.1}" y2="{:.1}" stroke="#888"/><text x="{x:.1}" y="{:.1}" font-size="11" text-anchor="middle">{}</text>"##,
+            bottom + 4.0,
+            bottom + 16.0,
+            tick((v * 1000.0).round() / 1000.0)
+        );
+        v += step;
+    }
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">simulated time (ms)</text>"#,
+        left + plot_w / 2.0,
+        bottom + 34.0
+    );
+    // The scale, beside the plot.
+    let lx = 800.0 - LEGEND_WIDTH as f64 + 16.0;
+    for (k, p) in [0u32, 250, 500, 750, 1000].iter().enumerate() {
+        let y = top + 18.0 * k as f64;
+        let _ = writeln!(
+            o,
+            r##"<rect x="{lx:.1}" y="{y:.1}" width="22" height="12" fill="{}" stroke="#bbb"/><text x="{:.1}" y="{:.1}" font-size="12">{}% blocked</text>"##,
+            shade(*p),
+            lx + 28.0,
+            y + 10.0,
+            p / 10
+        );
+    }
+    o.push_str("</svg>\n");
+    o
 }
 
 /// Pixels to the right of the plot for its legend.
