@@ -114,3 +114,34 @@ fn checkpoint_1_of_every_tutorial_scenario_is_pinned() {
         golden(&format!("explain-{}-1.txt", f.file_stem().unwrap().to_string_lossy()), &explain::to_text(&steps));
     }
 }
+
+#[test]
+fn the_narration_says_how_much_per_channel() {
+    use ckptsim::teach::diagram;
+    let counts = |name: &str, p: ProtocolName, cp: u64| {
+        let mut s = common::load(name);
+        s.set_protocol(p).unwrap();
+        let opts = ckptsim::engine::RunOptions {
+            keep_protocol_trace: true,
+            capture_messages: Some((0, u64::MAX)),
+            ..Default::default()
+        };
+        let r = ckptsim::engine::run(&s, opts).unwrap();
+        let d = diagram::build(&s, &r, cp, None).unwrap();
+        (explain::how_much(&d), d)
+    };
+    // Unaligned under backpressure: 305 records of channel state, named per channel.
+    let (steps, d) = counts("tutorial/2-unaligned-backpressure", ProtocolName::UNALIGNED, 1);
+    let cs = steps.iter().find(|s| s.event == "channel_state").unwrap();
+    assert!(cs.text.starts_with("305 records cross the cut: src[0]->agg[0] 124"), "{}", cs.text);
+    assert_eq!(d.messages.iter().filter(|m| m.crossing == diagram::Crossing::ChannelState).count(), 305);
+    // Aligned: none, and what each barrier waited behind.
+    let (steps, _) = counts("tutorial/2-unaligned-backpressure", ProtocolName::ALIGNED, 1);
+    assert!(steps.iter().any(|s| s.text.starts_with("no record crosses the cut")));
+    let waits = steps.iter().find(|s| s.event == "queue_waits").unwrap();
+    assert!(waits.text.contains("src[0]->agg[0] 98 records"), "{}", waits.text);
+    // At-least-once: the orphans of checkpoint 2.
+    let (steps, _) = counts("tutorial/5-at-least-once-duplicates", ProtocolName::AT_LEAST_ONCE, 2);
+    let o = steps.iter().find(|s| s.event == "orphans").unwrap();
+    assert!(o.text.starts_with("4 orphans cross the cut backwards: agg[0]->sink[0] 4"), "{}", o.text);
+}

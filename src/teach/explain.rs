@@ -196,6 +196,87 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
     out
 }
 
+/// How much, per channel, from the checkpoint's space-time diagram (built from the same run with
+/// its messages captured): the records crossing the cut (channel state), the orphans, and what
+/// each barrier waited behind in its receiver's queue — three steps at the last snapshot.
+pub fn how_much(d: &crate::teach::diagram::Diagram) -> Vec<Step> {
+    use crate::teach::diagram::Crossing;
+    let Some(&t) = d.snapshots.values().max() else { return Vec::new() };
+    let name = |ch: ChannelId| d.channels[ch.0 as usize].2.clone();
+    let mut per: BTreeMap<ChannelId, (usize, usize)> = BTreeMap::new();
+    for m in &d.messages {
+        match m.crossing {
+            Crossing::ChannelState => per.entry(m.ch).or_default().0 += 1,
+            Crossing::Orphan => per.entry(m.ch).or_default().1 += 1,
+            Crossing::None => {}
+        }
+    }
+    let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let list = |f: &dyn Fn(&(usize, usize)) -> usize| -> (usize, String) {
+        let items: Vec<String> =
+            per.iter().filter(|(_, c)| f(c) > 0).map(|(&ch, c)| format!("{} {}", name(ch), f(c))).collect();
+        (per.values().map(f).sum(), items.join(", "))
+    };
+    let mut out = Vec::new();
+    let mut step = |event: &'static str, text: String, rule: &str| {
+        out.push(Step { t_ms: ns_to_ms(t), t_ns: t, task: None, event, text, rule: rule.to_string() })
+    };
+    let (cs, cs_list) = list(&|c| c.0);
+    if cs > 0 {
+        step(
+            "channel_state",
+            format!(
+                "{} cross the cut: {cs_list} — in flight at the cut, so they are this checkpoint's channel state",
+                plural(cs, "record", "records")
+            ),
+            "channel state = the records sent before the sender's snapshot and taken after the receiver's",
+        );
+    } else {
+        step(
+            "channel_state",
+            "no record crosses the cut: this checkpoint holds no channel state".into(),
+            "channel state = the records sent before the sender's snapshot and taken after the receiver's",
+        );
+    }
+    let (orphans, orphan_list) = list(&|c| c.1);
+    if orphans > 0 {
+        step(
+            "orphans",
+            format!(
+                "{} cross the cut backwards: {orphan_list} — taken before the receiver's snapshot but sent after the sender's, so a restore would count them twice",
+                plural(orphans, "orphan", "orphans")
+            ),
+            "a consistent cut has no orphans",
+        );
+    }
+    // Only the waits behind records (a barrier taken at once, or behind the record in hand, is
+    // not worth a line).
+    let waits: Vec<_> = d.waits.iter().filter(|w| w.records_ahead > 0).collect();
+    if let Some(longest) = waits.iter().max_by_key(|w| (w.taken - w.arrived, w.ch)) {
+        let items: Vec<String> = waits
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} {} ({} ms)",
+                    name(w.ch),
+                    plural(w.records_ahead, "record", "records"),
+                    fmt_ms(w.taken - w.arrived)
+                )
+            })
+            .collect();
+        step(
+            "queue_waits",
+            format!(
+                "the barriers waited in their receivers' queues behind: {}; the longest on {}",
+                items.join(", "),
+                name(longest.ch)
+            ),
+            "an in-band barrier is taken only after the records queued before it",
+        );
+    }
+    out
+}
+
 /// The steps as text, one per line: `t=… ms  what — rule`.
 /// Each rule is printed under the first step it explains; later steps of the same rule say
 /// "(same rule)" rather than repeating it (JSON Lines keep every rule).
