@@ -250,6 +250,7 @@ fn sweep_charts(r: &BackendsReport, param: &str) -> Vec<Chart> {
         markers: Vec::new(),
         log2_x: false,
         heatmap: None,
+        gantt: None,
     };
     vec![
         chart(
@@ -308,6 +309,7 @@ pub fn charts(r: &BackendsReport) -> Vec<Chart> {
         markers: markers.clone(),
         log2_x: false,
         heatmap: None,
+        gantt: None,
     };
     vec![
         chart(

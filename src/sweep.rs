@@ -178,6 +178,7 @@ impl SweepResult {
             markers: vec![],
             log2_x,
             heatmap: None,
+            gantt: None,
         };
         vec![
             chart("sweep_duration_p50", "Checkpoint duration p50", "duration p50 (ms)", &|r| r.duration_p50_ms),

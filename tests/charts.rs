@@ -129,10 +129,10 @@ fn the_report_is_self_contained_and_holds_every_chart() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let svgs = html.matches("<svg").count();
     assert_eq!(svgs, html.matches("</svg>").count());
-    // 5 side-by-side charts + 7 per protocol × 6 protocols (no recovery timeline without a
-    // failure; the backpressure heatmap), less the 3 checkpoint charts of `none`, which has no
-    // checkpoint to draw.
-    assert_eq!(svgs, 5 + 7 * 6 - 3);
+    // 5 side-by-side charts + 8 per protocol × 6 protocols (no recovery timeline without a
+    // failure; the backpressure heatmap and one checkpoint's timeline), less the 4 checkpoint
+    // charts of `none`, which has no checkpoint to draw.
+    assert_eq!(svgs, 5 + 8 * 6 - 4);
     assert!(!html.contains("Recovery timeline"), "a recovery chart without a failure");
     // A contents line, the side-by-side section open, each protocol folded away.
     assert!(html.contains("<nav><b>Contents:</b>"));
@@ -198,4 +198,25 @@ fn the_backpressure_heatmap_agrees_with_the_summary() {
     let svg = chart.to_svg().unwrap();
     assert!(h.tasks.iter().all(|t| svg.contains(&format!(">{t}</text>"))));
     assert!(svg.contains("100% blocked"));
+}
+
+#[test]
+fn the_checkpoint_timeline_shows_the_straggler() {
+    let s = common::load("backpressure");
+    let r = ckptsim::engine::run(&s, ckptsim::engine::RunOptions::default()).unwrap();
+    let g = charts::Gantt::of(&r).expect("per-task rows kept");
+    assert_eq!(g.rows.len(), 9);
+    // agg[2], five times slower, gets its barrier last: the longest start delay.
+    let slowest =
+        g.rows.iter().max_by(|a, b| a.start_delay.map_or(0.0, |d| d.1).total_cmp(&b.start_delay.map_or(0.0, |d| d.1)));
+    assert_eq!(slowest.unwrap().task, "agg[2]");
+    // The rows are the checkpoint's own per-task figures.
+    for row in &g.rows {
+        let t = r.checkpoint_tasks.iter().find(|x| x.id == g.cp && x.task == row.task).unwrap();
+        assert_eq!(row.start_delay.map(|d| d.1), t.start_delay_ms);
+        assert!(row.ack.is_some_and(|a| a <= g.duration_ms + 1e-9));
+    }
+    let chart = charts::run_charts(&r).into_iter().find(|c| c.name == "checkpoint_timeline").unwrap();
+    let svg = chart.to_svg().unwrap();
+    assert!(svg.contains(">agg[2]</text>") && svg.contains("synchronous part"));
 }

@@ -48,6 +48,73 @@ pub struct Chart {
     pub log2_x: bool,
     /// Drawn as a heatmap (one row per task, one column per sample) instead of lines.
     pub heatmap: Option<crate::engine::TaskBackpressure>,
+    /// Drawn as a timeline of one checkpoint, a row per task, instead of lines.
+    pub gantt: Option<Gantt>,
+}
+
+/// One checkpoint, task by task, as Flink's web UI details it: when each task got its first
+/// barrier (start delay), aligned, paused for the synchronous part, uploaded and acked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gantt {
+    /// The checkpoint.
+    pub cp: u64,
+    /// Its end-to-end duration (ms): the axis runs from the trigger to here.
+    pub duration_ms: f64,
+    /// Per task: name and its phases as `(start, end)` ms after the trigger.
+    pub rows: Vec<GanttRow>,
+}
+
+/// One task's phases in a checkpoint (ms after the trigger; `None` where it did not happen).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GanttRow {
+    /// Task name.
+    pub task: String,
+    /// Trigger → first barrier processed.
+    pub start_delay: Option<(f64, f64)>,
+    /// First → last barrier processed.
+    pub alignment: Option<(f64, f64)>,
+    /// Snapshot → end of the synchronous part.
+    pub sync: Option<(f64, f64)>,
+    /// The upload (ending at the ack).
+    pub upload: Option<(f64, f64)>,
+    /// The ack reached the coordinator.
+    pub ack: Option<f64>,
+}
+
+impl Gantt {
+    /// The checkpoint of median duration among the completed ones (the final one after end of
+    /// input left out when there are others), from the run's per-task rows; `None` when the rows
+    /// were streamed to a file or no checkpoint completed.
+    pub fn of(r: &RunResult) -> Option<Gantt> {
+        if r.checkpoint_tasks.is_empty() || r.checkpoint_tasks.len() > 64 * r.checkpoints.len().max(1) {
+            return None;
+        }
+        let mut done: Vec<&CheckpointStats> =
+            r.checkpoints.iter().filter(|c| c.outcome == Outcome::Completed).collect();
+        if done.len() > 1 {
+            done.pop();
+        }
+        done.sort_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms).then(a.id.cmp(&b.id)));
+        let c = done.get(done.len() / 2)?;
+        let t0 = c.trigger_ms;
+        let rows: Vec<GanttRow> = r
+            .checkpoint_tasks
+            .iter()
+            .filter(|x| x.id == c.id)
+            .map(|x| {
+                let rel = |v: f64| v - t0;
+                GanttRow {
+                    task: x.task.clone(),
+                    start_delay: x.start_delay_ms.map(|d| (0.0, d)),
+                    alignment: x.first_barrier_ms.zip(x.last_barrier_ms).map(|(a, b)| (rel(a), rel(b))),
+                    sync: x.snapshot_ms.zip(x.sync_ms).map(|(s, d)| (rel(s), rel(s) + d)),
+                    upload: x.ack_ms.zip(x.async_ms).map(|(a, d)| (rel(a) - d, rel(a))),
+                    ack: x.ack_ms.map(rel),
+                }
+            })
+            .collect();
+        (!rows.is_empty() && rows.len() <= 64).then_some(Gantt { cp: c.id, duration_ms: c.duration_ms, rows })
+    }
 }
 
 const COLORS: [RGBColor; 7] = [
@@ -158,6 +225,7 @@ fn debloat_charts(r: &RunResult) -> Vec<Chart> {
             markers: markers(r),
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "debloat_in_flight",
@@ -168,6 +236,7 @@ fn debloat_charts(r: &RunResult) -> Vec<Chart> {
             markers: markers(r),
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
     ]
 }
@@ -181,6 +250,20 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
     if r.crashes_ms.is_empty() {
         charts.retain(|c| c.name != "recovery");
     }
+    // One checkpoint task by task: the straggler stands out.
+    if let Some(g) = Gantt::of(r) {
+        charts.push(Chart {
+            name: "checkpoint_timeline",
+            title: format!("Checkpoint {} task by task ({}), the median duration", g.cp, r.summary.protocol),
+            x_label: "ms after the trigger".into(),
+            y_label: "task".into(),
+            series: Vec::new(),
+            markers: Vec::new(),
+            log2_x: false,
+            heatmap: None,
+            gantt: Some(g),
+        });
+    }
     // Which task was blocked when: backpressure travelling upstream, row by row.
     if let Some(h) = r.task_backpressure.as_ref().filter(|h| h.permille.iter().flatten().any(|&p| p > 0)) {
         charts.push(Chart {
@@ -192,6 +275,7 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
             markers: Vec::new(),
             log2_x: false,
             heatmap: Some(h.clone()),
+            gantt: None,
         });
     }
     charts
@@ -210,6 +294,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             markers: vec![],
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "checkpoint_alignment",
@@ -223,6 +308,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             markers: vec![],
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "snapshot_size",
@@ -239,6 +325,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             markers: vec![],
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "latency",
@@ -256,6 +343,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             markers: markers(r),
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "throughput",
@@ -269,6 +357,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             markers: markers(r),
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "recovery",
@@ -285,6 +374,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
                 .collect(),
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "backpressure",
@@ -298,6 +388,7 @@ fn base_charts(r: &RunResult) -> Vec<Chart> {
             markers: markers(r),
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
     ]
 }
@@ -320,6 +411,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             markers: vec![],
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "compare_alignment",
@@ -330,6 +422,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             markers: vec![],
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "compare_channel_state",
@@ -340,6 +433,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             markers: vec![],
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "compare_latency_p99",
@@ -350,6 +444,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             markers: vec![],
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
         Chart {
             name: "compare_throughput",
@@ -360,6 +455,7 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             markers: vec![],
             log2_x: false,
             heatmap: None,
+            gantt: None,
         },
     ]
 }
@@ -370,6 +466,9 @@ impl Chart {
     pub fn to_svg(&self) -> Result<String, String> {
         if let Some(h) = &self.heatmap {
             return Ok(heatmap_svg(&self.title, h));
+        }
+        if let Some(g) = &self.gantt {
+            return Ok(gantt_svg(&self.title, g));
         }
         let mut out = String::new();
         {
@@ -535,6 +634,107 @@ fn heatmap_svg(title: &str, h: &crate::engine::TaskBackpressure) -> String {
             p / 10
         );
     }
+    o.push_str("</svg>\n");
+    o
+}
+
+/// One checkpoint's timeline: a row per task, its phases as coloured bars on one ms axis.
+fn gantt_svg(title: &str, g: &Gantt) -> String {
+    use std::fmt::Write as _;
+    let (left, top, row, plot_w) = (100.0, 46.0, 16.0, 530.0);
+    let height = top + row * g.rows.len() as f64 + 60.0;
+    let end = g.rows.iter().filter_map(|r| r.ack).fold(g.duration_ms, f64::max).max(1e-6);
+    let x = |v: f64| left + plot_w * (v / end).clamp(0.0, 1.0);
+    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="{height:.0}" viewBox="0 0 800 {height:.0}" font-family="sans-serif"><rect width="800" height="{height:.0}" fill="white"/>"#
+    );
+    let _ = writeln!(o, r#"<text x="400" y="24" font-size="17" text-anchor="middle">{}</text>"#, esc(title));
+    const PHASES: [(&str, &str); 4] =
+        [("#c7c7c7", "start delay"), ("#ff7f0e", "alignment"), ("#d62728", "synchronous part"), ("#1f77b4", "upload")];
+    for (i, r) in g.rows.iter().enumerate() {
+        let y = top + row * i as f64;
+        let _ = writeln!(
+            o,
+            r#"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            y + row - 4.0,
+            esc(&r.task)
+        );
+        for (span, (color, what)) in [r.start_delay, r.alignment, r.sync, r.upload].iter().zip(PHASES) {
+            if let Some((a, b)) = span {
+                let _ = writeln!(
+                    o,
+                    r#"<rect x="{:.2}" y="{:.1}" width="{:.2}" height="{:.1}" fill="{color}"><title>{} {what}: {a:.3} → {b:.3} ms</title></rect>"#,
+                    x(*a),
+                    y + 2.0,
+                    (x(*b) - x(*a)).max(1.0),
+                    row - 4.0,
+                    esc(&r.task)
+                );
+            }
+        }
+        if let Some(a) = r.ack {
+            let _ = writeln!(
+                o,
+                r#"<line x1="{0:.1}" y1="{1:.1}" x2="{0:.1}" y2="{2:.1}" stroke="black" stroke-width="2"><title>{3} acks at {a:.3} ms</title></line>"#,
+                x(a),
+                y + 1.0,
+                y + row - 1.0,
+                esc(&r.task)
+            );
+        }
+    }
+    let bottom = top + row * g.rows.len() as f64;
+    let _ = writeln!(
+        o,
+        r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{:.1}" fill="none" stroke="#888"/>"##,
+        bottom - top
+    );
+    let raw = end / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw);
+    let mut v = 0.0;
+    while v <= end + 1e-9 {
+        let _ = writeln!(
+            o,
+            r##"<line x1="{0:.1}" y1="{bottom:.1}" x2="{0:.1}" y2="{1:.1}" stroke="#888"/><text x="{0:.1}" y="{2:.1}" font-size="11" text-anchor="middle">{3}</text>"##,
+            x(v),
+            bottom + 4.0,
+            bottom + 16.0,
+            tick((v * 1000.0).round() / 1000.0)
+        );
+        v += step;
+    }
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">ms after the trigger of checkpoint {}</text>"#,
+        left + plot_w / 2.0,
+        bottom + 34.0,
+        g.cp
+    );
+    let lx = 800.0 - LEGEND_WIDTH as f64 + 16.0;
+    for (k, (color, what)) in PHASES.iter().enumerate() {
+        let y = top + 18.0 * k as f64;
+        let _ = writeln!(
+            o,
+            r#"<rect x="{lx:.1}" y="{y:.1}" width="22" height="12" fill="{color}"/><text x="{:.1}" y="{:.1}" font-size="12">{what}</text>"#,
+            lx + 28.0,
+            y + 10.0
+        );
+    }
+    let y = top + 18.0 * 4.0;
+    let _ = writeln!(
+        o,
+        r#"<line x1="{:.1}" y1="{y:.1}" x2="{:.1}" y2="{:.1}" stroke="black" stroke-width="2"/><text x="{:.1}" y="{:.1}" font-size="12">ack</text>"#,
+        lx + 11.0,
+        lx + 11.0,
+        y + 12.0,
+        lx + 28.0,
+        y + 10.0
+    );
     o.push_str("</svg>\n");
     o
 }
