@@ -541,11 +541,70 @@ impl Chart {
     }
 }
 
+/// Plots of one row per task (the heatmap, the checkpoint timeline): the plot's left edge, top
+/// and width, in an 800 px wide SVG whose legend sits to the right.
+const ROWS_LEFT: f64 = 100.0;
+const ROWS_TOP: f64 = 46.0;
+const ROWS_WIDTH: f64 = 530.0;
+
+/// `&`, `<` and `>` escaped for SVG text.
+fn esc(t: &str) -> String {
+    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The opening of a row plot of `rows` rows of `row` px: the SVG element, its white background
+/// and the title.
+fn rows_open(title: &str, row: f64, rows: usize) -> String {
+    use std::fmt::Write as _;
+    let height = ROWS_TOP + row * rows as f64 + 60.0;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="{height:.0}" viewBox="0 0 800 {height:.0}" font-family="sans-serif"><rect width="800" height="{height:.0}" fill="white"/>"#
+    );
+    let _ = writeln!(o, r#"<text x="400" y="24" font-size="17" text-anchor="middle">{}</text>"#, esc(title));
+    o
+}
+
+/// A row plot's frame down to `bottom` and its time axis from 0 to `end` ms: ticks at a round step
+/// (1, 2 or 5 × a power of ten), about four of them, and the axis `label`.
+fn rows_time_axis(o: &mut String, bottom: f64, end: f64, label: &str) {
+    use std::fmt::Write as _;
+    let (left, top, plot_w) = (ROWS_LEFT, ROWS_TOP, ROWS_WIDTH);
+    let _ = writeln!(
+        o,
+        r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{:.1}" fill="none" stroke="#888"/>"##,
+        bottom - top
+    );
+    let raw = end / 4.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw);
+    let mut v = 0.0;
+    while v <= end + 1e-9 {
+        let x = left + plot_w * v / end;
+        let _ = writeln!(
+            o,
+            r##"<line x1="{x:.1}" y1="{bottom:.1}" x2="{x:.1}" y2="{:.1}" stroke="#888"/><text x="{x:.1}" y="{:.1}" font-size="11" text-anchor="middle">{}</text>"##,
+            bottom + 4.0,
+            bottom + 16.0,
+            tick((v * 1000.0).round() / 1000.0)
+        );
+        v += step;
+    }
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">{}</text>"#,
+        left + plot_w / 2.0,
+        bottom + 34.0,
+        esc(label)
+    );
+}
+
 /// A task × time heatmap: a row per task, a column per sample (at most 270, neighbours averaged),
 /// white for never blocked to red for blocked the whole interval.
 fn heatmap_svg(title: &str, h: &crate::engine::TaskBackpressure) -> String {
     use std::fmt::Write as _;
-    let (left, top, row, plot_w) = (100.0, 46.0, 14.0, 530.0);
+    let (left, top, row, plot_w) = (ROWS_LEFT, ROWS_TOP, 14.0, ROWS_WIDTH);
     let n = h.permille.len().max(1);
     let group = n.div_ceil(270);
     let cols: Vec<Vec<u32>> = h
@@ -558,14 +617,7 @@ fn heatmap_svg(title: &str, h: &crate::engine::TaskBackpressure) -> String {
         })
         .collect();
     let cw = plot_w / cols.len().max(1) as f64;
-    let height = top + row * h.tasks.len() as f64 + 60.0;
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="{height:.0}" viewBox="0 0 800 {height:.0}" font-family="sans-serif"><rect width="800" height="{height:.0}" fill="white"/>"#
-    );
-    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let _ = writeln!(o, r#"<text x="400" y="24" font-size="17" text-anchor="middle">{}</text>"#, esc(title));
+    let mut o = rows_open(title, row, h.tasks.len());
     let shade = |p: u32| {
         let f = p.min(1000) as f64 / 1000.0;
         let c = |full: f64| (255.0 - (255.0 - full) * f).round() as u8;
@@ -593,34 +645,8 @@ fn heatmap_svg(title: &str, h: &crate::engine::TaskBackpressure) -> String {
         }
     }
     let bottom = top + row * h.tasks.len() as f64;
-    let _ = writeln!(
-        o,
-        r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{:.1}" fill="none" stroke="#888"/>"##,
-        bottom - top
-    );
-    // Time axis: ticks at a round step (1, 2 or 5 × a power of ten), about four of them.
-    let t1 = h.times_ms.last().copied().unwrap_or(0.0).max(1e-9);
-    let raw = t1 / 4.0;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw);
-    let mut v = 0.0;
-    while v <= t1 + 1e-9 {
-        let x = left + plot_w * v / t1;
-        let _ = writeln!(
-            o,
-            r##"<line x1="{x:.1}" y1="{bottom:.1}" x2="{x:.1}" y2="{:.1}" stroke="#888"/><text x="{x:.1}" y="{:.1}" font-size="11" text-anchor="middle">{}</text>"##,
-            bottom + 4.0,
-            bottom + 16.0,
-            tick((v * 1000.0).round() / 1000.0)
-        );
-        v += step;
-    }
-    let _ = writeln!(
-        o,
-        r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">simulated time (ms)</text>"#,
-        left + plot_w / 2.0,
-        bottom + 34.0
-    );
+    let end = h.times_ms.last().copied().unwrap_or(0.0).max(1e-9);
+    rows_time_axis(&mut o, bottom, end, "simulated time (ms)");
     // The scale, beside the plot.
     let lx = 800.0 - LEGEND_WIDTH as f64 + 16.0;
     for (k, p) in [0u32, 250, 500, 750, 1000].iter().enumerate() {
@@ -641,17 +667,10 @@ fn heatmap_svg(title: &str, h: &crate::engine::TaskBackpressure) -> String {
 /// One checkpoint's timeline: a row per task, its phases as coloured bars on one ms axis.
 fn gantt_svg(title: &str, g: &Gantt) -> String {
     use std::fmt::Write as _;
-    let (left, top, row, plot_w) = (100.0, 46.0, 16.0, 530.0);
-    let height = top + row * g.rows.len() as f64 + 60.0;
+    let (left, top, row, plot_w) = (ROWS_LEFT, ROWS_TOP, 16.0, ROWS_WIDTH);
     let end = g.rows.iter().filter_map(|r| r.ack).fold(g.duration_ms, f64::max).max(1e-6);
     let x = |v: f64| left + plot_w * (v / end).clamp(0.0, 1.0);
-    let esc = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="800" height="{height:.0}" viewBox="0 0 800 {height:.0}" font-family="sans-serif"><rect width="800" height="{height:.0}" fill="white"/>"#
-    );
-    let _ = writeln!(o, r#"<text x="400" y="24" font-size="17" text-anchor="middle">{}</text>"#, esc(title));
+    let mut o = rows_open(title, row, g.rows.len());
     const PHASES: [(&str, &str); 4] =
         [("#c7c7c7", "start delay"), ("#ff7f0e", "alignment"), ("#d62728", "synchronous part"), ("#1f77b4", "upload")];
     for (i, r) in g.rows.iter().enumerate() {
@@ -688,33 +707,7 @@ fn gantt_svg(title: &str, g: &Gantt) -> String {
         }
     }
     let bottom = top + row * g.rows.len() as f64;
-    let _ = writeln!(
-        o,
-        r##"<rect x="{left}" y="{top}" width="{plot_w}" height="{:.1}" fill="none" stroke="#888"/>"##,
-        bottom - top
-    );
-    let raw = end / 4.0;
-    let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(raw);
-    let mut v = 0.0;
-    while v <= end + 1e-9 {
-        let _ = writeln!(
-            o,
-            r##"<line x1="{0:.1}" y1="{bottom:.1}" x2="{0:.1}" y2="{1:.1}" stroke="#888"/><text x="{0:.1}" y="{2:.1}" font-size="11" text-anchor="middle">{3}</text>"##,
-            x(v),
-            bottom + 4.0,
-            bottom + 16.0,
-            tick((v * 1000.0).round() / 1000.0)
-        );
-        v += step;
-    }
-    let _ = writeln!(
-        o,
-        r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle">ms after the trigger of checkpoint {}</text>"#,
-        left + plot_w / 2.0,
-        bottom + 34.0,
-        g.cp
-    );
+    rows_time_axis(&mut o, bottom, end, &format!("ms after the trigger of checkpoint {}", g.cp));
     let lx = 800.0 - LEGEND_WIDTH as f64 + 16.0;
     for (k, (color, what)) in PHASES.iter().enumerate() {
         let y = top + 18.0 * k as f64;
