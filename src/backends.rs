@@ -228,12 +228,7 @@ pub fn table(r: &BackendsReport) -> String {
 /// Charts of a sweep over a parameter: restore time against the bytes it downloads, and the
 /// asynchronous part and the incremental size against the value, one line per backend.
 fn sweep_charts(r: &BackendsReport, param: &str) -> Vec<Chart> {
-    let mut backends: Vec<&str> = Vec::new();
-    for x in &r.rows {
-        if !backends.contains(&x.backend.as_str()) {
-            backends.push(&x.backend);
-        }
-    }
+    let backends = crate::sweep::distinct(r.rows.iter().map(|x| x.backend.as_str()));
     let value = |x: &BackendRow| x.value.as_deref().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     let lines = |f: &dyn Fn(&BackendRow) -> (f64, f64)| -> Vec<Series> {
         backends

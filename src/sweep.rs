@@ -235,7 +235,7 @@ impl SweepResult {
 }
 
 /// The distinct items, in the order they first appear.
-fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+pub(crate) fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut out: Vec<&str> = Vec::new();
     for x in items {
         if !out.contains(&x) {

@@ -80,10 +80,20 @@ fn checkpoint_diagram(
     {
         return Err(CliError::input(format!("--from {} ms must be before --to {} ms", a / MS, b / MS)));
     }
-    let until = window.map_or(end, |w| w.1.max(end));
+    captured(s, cp, window.map_or(end, |w| w.1.max(end)), window)
+}
+
+/// The run again with its data messages captured up to `until`, and checkpoint `cp`'s diagram
+/// (a first run found that `cp` was triggered and when it ended).
+pub(super) fn captured(
+    s: &Scenario,
+    cp: u64,
+    until: crate::sim::SimTime,
+    window: Option<(crate::sim::SimTime, crate::sim::SimTime)>,
+) -> Result<(crate::engine::RunResult, crate::teach::diagram::Diagram), CliError> {
     let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, until)), ..Default::default() };
     let r = engine::run(s, opts)?;
-    let d = diagram::build(s, &r, cp, window).expect("the same run triggered it");
+    let d = crate::teach::diagram::build(s, &r, cp, window).expect("the same run triggered it");
     Ok((r, d))
 }
 

@@ -32,12 +32,9 @@ pub(super) fn exec(a: ExplainArgs) -> Result<(), CliError> {
     // How much: the same run again with its messages captured up to the checkpoint's end, for
     // the per-channel counts (channel state, orphans, queue waits).
     if let Some((_, end)) = crate::teach::diagram::checkpoint_span(&r, checkpoint) {
-        let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, end)), ..Default::default() };
-        let again = engine::run(&s, opts)?;
-        if let Some(d) = crate::teach::diagram::build(&s, &again, checkpoint, None) {
-            steps.extend(crate::teach::explain::how_much(&d));
-            steps.sort_by_key(|x| x.t_ns);
-        }
+        let (_, d) = super::diagram::captured(&s, checkpoint, end, None)?;
+        steps.extend(crate::teach::explain::how_much(&d));
+        steps.sort_by_key(|x| x.t_ns);
     }
     if format == "jsonl" {
         say_raw!("{}", crate::teach::explain::to_jsonl(&steps));
