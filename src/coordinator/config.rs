@@ -70,6 +70,11 @@ impl CoordinatorConfig {
         }
     }
 
+    /// The latency of writing `files` files, `upload_threads` at a time.
+    pub fn files_latency(&self, files: u64) -> SimTime {
+        self.write_latency * files.div_ceil(self.upload_threads.max(1))
+    }
+
     /// Time to copy `bytes` at `per_sec`.
     pub fn transfer(bytes: u64, per_sec: u64) -> SimTime {
         (bytes as u128 * SEC as u128 / per_sec as u128) as SimTime

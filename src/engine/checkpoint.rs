@@ -540,15 +540,14 @@ impl Engine<'_> {
         let interval = self.scenario.state.changelog.as_ref().map_or(0, |c| c.materialize_interval_ms) * MS;
         self.queue.push(self.now + interval, Event::Materialize(task));
         let Some(c) = &self.coord else { return };
-        let (latency, bw) = (c.cfg().write_latency, c.cfg().write_bytes_per_sec);
         let t = &mut self.tasks[ti];
         if t.state == State::Down {
             return;
         }
         let live = t.logic.state_bytes();
-        let threads = self.coord.as_ref().map_or(1, |c| c.cfg().upload_threads);
         if let Some((id, bytes, files)) = t.backend.start_materialization(live) {
-            self.start_upload(Upload::Materialized(task, id), latency * (files as u64).div_ceil(threads), bytes, bw);
+            let (latency, bw) = (c.cfg().files_latency(files as u64), c.cfg().write_bytes_per_sec);
+            self.start_upload(Upload::Materialized(task, id), latency, bytes, bw);
         }
     }
 
@@ -619,7 +618,7 @@ impl Engine<'_> {
         let record_bytes = self.scenario.network.record_bytes as u64;
         let ti = task.0 as usize;
         let Some(c) = &mut self.coord else { return };
-        let (write_latency, bw, threads) = (c.cfg().write_latency, c.cfg().write_bytes_per_sec, c.cfg().upload_threads);
+        let bw = c.cfg().write_bytes_per_sec;
         let Some(p) = c.pending_mut(cp) else { return };
         let tp = &p.tasks[ti];
         if tp.snapshot.is_none() || !tp.sync_done || tp.open_recordings > 0 || tp.upload.is_some() {
@@ -639,6 +638,7 @@ impl Engine<'_> {
         let serialize = files.serialize;
         tp.upload = Some((now, 0));
         tp.channel_bytes = channel_bytes;
-        self.start_upload(Upload::Ack(task, cp), serialize + write_latency * n_files.div_ceil(threads), bytes, bw);
+        let latency = serialize + self.coord.as_ref().expect("checked").cfg().files_latency(n_files);
+        self.start_upload(Upload::Ack(task, cp), latency, bytes, bw);
     }
 }

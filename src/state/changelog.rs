@@ -58,12 +58,17 @@ impl Changelog {
     fn roll(&mut self, now: SimTime, next_id: &mut u64) {
         let period = now / self.persist_delay;
         if period != self.open_period {
-            if self.open_bytes > 0 {
-                self.background_bytes += self.open_bytes;
-                let f = self.persist(next_id);
-                self.segments.push(f);
-            }
+            self.persist_in_background(next_id);
             self.open_period = period;
+        }
+    }
+
+    /// Persists the open batch, if it holds changes, as a background upload.
+    fn persist_in_background(&mut self, next_id: &mut u64) {
+        if self.open_bytes > 0 {
+            self.background_bytes += self.open_bytes;
+            let f = self.persist(next_id);
+            self.segments.push(f);
         }
     }
 
@@ -95,11 +100,7 @@ impl Changelog {
             return None;
         }
         // The open batch is persisted so the base covers a whole number of segments.
-        if self.open_bytes > 0 {
-            self.background_bytes += self.open_bytes;
-            let f = self.persist(next_id);
-            self.segments.push(f);
-        }
+        self.persist_in_background(next_id);
         let (files, upload): (Vec<StateFile>, Vec<StateFile>) = match kind {
             Kind::Heap | Kind::Rocks { incremental: false, .. } => {
                 let f = super::full_file(live_bytes, next_id).into_iter().collect::<Vec<_>>();
