@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub(super) struct CheckpointWindow {
     /// The checkpoint.
     #[arg(long, default_value_t = 1)]
-    checkpoint: u64,
+    pub(super) checkpoint: u64,
     /// Start of the time window (ms) [default: the checkpoint with a margin].
     #[arg(long)]
     from: Option<u64>,
@@ -57,7 +57,7 @@ pub(super) struct TraceArgs {
 }
 
 /// Runs `s` twice — to find checkpoint `cp`, then capturing its messages — and builds its diagram.
-fn checkpoint_diagram(
+pub(super) fn checkpoint_diagram(
     s: &Scenario,
     w: &CheckpointWindow,
 ) -> Result<(crate::engine::RunResult, crate::teach::diagram::Diagram), CliError> {

@@ -31,6 +31,7 @@ mod diagram;
 mod explain;
 mod explore;
 mod flinkbench;
+mod lesson;
 mod progress;
 mod run;
 mod sweep;
@@ -144,6 +145,10 @@ enum Command {
     /// A narrated step log of one checkpoint: every barrier, block, snapshot, ack and commit, with
     /// the protocol rule behind it.
     Explain(explain::ExplainArgs),
+    /// An interactive lesson page (one self-contained HTML file) of one checkpoint: the diagram
+    /// beside the narrated steps, a time slider, each record's origin on hover, and a task's
+    /// input and output channels seen from inside.
+    Lesson(lesson::LessonArgs),
     /// Check a scenario file and report the first problem.
     Validate(validate::ValidateArgs),
     /// Measure simulator speed (events/s, record-hops/s) and peak memory.
@@ -167,6 +172,7 @@ impl Command {
             Command::Diagram(a) => diagram::exec_diagram(a),
             Command::Trace(a) => diagram::exec_trace(a),
             Command::Explain(a) => explain::exec(a),
+            Command::Lesson(a) => lesson::exec(a),
             Command::Validate(a) => validate::exec(a),
             Command::Bench(a) => bench::exec(a),
             Command::FlinkBenchmarks(a) => flinkbench::exec(a),

@@ -57,7 +57,7 @@ pub fn diagram(top: &Topology, out: &Outcome, n: usize) -> Option<Diagram> {
                     (Some(&ts), Some(&tr)) if sent > ts && consumed.is_some_and(|c| c <= tr) => Crossing::Orphan,
                     _ => Crossing::None,
                 };
-                messages.push(DMsg { ch, sent, consumed, crossing });
+                messages.push(DMsg { ch, sent, consumed, crossing, seq: *id, origin: None });
             }
         }
     }

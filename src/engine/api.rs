@@ -82,6 +82,10 @@ pub struct Message {
     pub sent: SimTime,
     /// When the receiver took it, if it did.
     pub consumed: Option<SimTime>,
+    /// Its key.
+    pub key: u64,
+    /// The source record it derives from.
+    pub origin: crate::operator::Lineage,
 }
 
 /// Records the messages of a time window.
@@ -93,10 +97,11 @@ pub(super) struct Capture {
 }
 
 impl Capture {
-    pub(super) fn sent(&mut self, ch: ChannelId, seq: u64, epoch: u32, now: SimTime) {
+    pub(super) fn sent(&mut self, ch: ChannelId, seq: u64, epoch: u32, r: &crate::operator::Record, now: SimTime) {
         if now >= self.window.0 && now <= self.window.1 {
             self.index.insert((ch, seq, epoch), self.messages.len());
-            self.messages.push(Message { ch, seq, epoch, sent: now, consumed: None });
+            let (key, origin) = (r.key, r.lineage);
+            self.messages.push(Message { ch, seq, epoch, sent: now, consumed: None, key, origin });
         }
     }
 

@@ -668,7 +668,7 @@ impl<'a> Engine<'a> {
             return false;
         }
         if let Some(c) = &mut self.capture {
-            c.sent(ch, self.net.sent(ch), self.faults.restarts, self.now);
+            c.sent(ch, self.net.sent(ch), self.faults.restarts, &r, self.now);
         }
         if self.net.is_chained(ch) {
             // Within a chain the record reaches the next operator at once, without an event.

@@ -41,6 +41,11 @@ pub struct Msg {
     pub consumed: Option<SimTime>,
     /// Against the cut.
     pub crossing: Crossing,
+    /// Its sequence number on the channel (COS 418: the message's id).
+    pub seq: u64,
+    /// A dataflow record's key and the source record it derives from (source task, offset in
+    /// its log partition); `None` for COS 418's tokens.
+    pub origin: Option<(u64, crate::operator::Lineage)>,
 }
 
 /// A barrier (or marker) from its sender's snapshot to its arrival.
@@ -296,7 +301,7 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
                 (Some(&ts), Some(&tr)) if m.sent > ts && m.consumed.is_some_and(|c| c <= tr) => Crossing::Orphan,
                 _ => Crossing::None,
             };
-            Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing }
+            Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing, seq: m.seq, origin: Some((m.key, m.origin)) }
         })
         .collect();
     let waits = arrivals
@@ -366,7 +371,15 @@ pub fn stack_svg(diagrams: &[Diagram], max_messages: usize) -> String {
 }
 
 /// Width of a diagram's SVG.
-const DIAGRAM_WIDTH: f64 = 1200.0;
+pub const DIAGRAM_WIDTH: f64 = 1200.0;
+/// The time axis runs from `LEFT` to `DIAGRAM_WIDTH - RIGHT`.
+pub const LEFT: f64 = 120.0;
+/// Right margin of the time axis.
+pub const RIGHT: f64 = 40.0;
+/// The first lane's row starts this far down a panel.
+pub const TOP: f64 = 60.0;
+/// Height of one lane's row; a lane's line runs through the middle of its row.
+pub const LANE: f64 = 46.0;
 
 /// Messages crossing the cut on one channel beyond which they are drawn as one band.
 const BAND: usize = 20;
@@ -374,7 +387,7 @@ const BAND: usize = 20;
 impl Diagram {
     /// Height of the diagram's SVG.
     pub fn height(&self) -> f64 {
-        60.0 + 46.0 * self.lanes.len() as f64 + 100.0
+        TOP + LANE * self.lanes.len() as f64 + 100.0
     }
 
     /// A time as shown: milliseconds, or ticks in the COS 418 world.
@@ -382,15 +395,9 @@ impl Diagram {
         if self.ticks { format!("tick {}", t / crate::sim::MS) } else { format!("{} ms", fmt_ms(t)) }
     }
 
-    /// Draws the diagram (at most `max_messages` ordinary data messages; the rest are sampled).
-    pub fn to_svg(&self, max_messages: usize) -> String {
-        let (left, right, top, lane) = (120.0, 40.0, 60.0, 46.0);
-        let width = DIAGRAM_WIDTH;
-        let height = self.height();
-        let channel = |ch: ChannelId| &self.channels[ch.0 as usize];
-        let span = (self.to - self.from).max(1) as f64;
-        let x = |t: SimTime| left + (t.clamp(self.from, self.to) - self.from) as f64 / span * (width - left - right);
-        // Lanes in order, except that the tasks of a chain follow their head.
+    /// The row of each lane (indexed by `TaskId`): lanes in order, except that the tasks of a
+    /// chain follow their head.
+    pub fn rows(&self) -> Vec<usize> {
         let mut row = vec![usize::MAX; self.lanes.len()];
         let mut next = 0;
         for i in 0..self.lanes.len() {
@@ -403,6 +410,18 @@ impl Diagram {
                 next += 1;
             }
         }
+        row
+    }
+
+    /// Draws the diagram (at most `max_messages` ordinary data messages; the rest are sampled).
+    pub fn to_svg(&self, max_messages: usize) -> String {
+        let (left, right, top, lane) = (LEFT, RIGHT, TOP, LANE);
+        let width = DIAGRAM_WIDTH;
+        let height = self.height();
+        let channel = |ch: ChannelId| &self.channels[ch.0 as usize];
+        let span = (self.to - self.from).max(1) as f64;
+        let x = |t: SimTime| left + (t.clamp(self.from, self.to) - self.from) as f64 / span * (width - left - right);
+        let row = self.rows();
         let y = |t: TaskId| top + lane * (row[t.0 as usize] as f64 + 0.5);
         let mut o = String::new();
         let _ = writeln!(

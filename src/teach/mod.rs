@@ -1,6 +1,7 @@
-//! Teaching tools: narrated step logs ([`explain`]), space-time diagrams ([`diagram`]) and the
-//! ShiViz export ([`shiviz`]).
+//! Teaching tools: narrated step logs ([`explain`]), space-time diagrams ([`diagram`]), the
+//! ShiViz export ([`shiviz`]) and the interactive lesson page ([`lesson`]).
 
 pub mod diagram;
 pub mod explain;
+pub mod lesson;
 pub mod shiviz;

@@ -1,0 +1,114 @@
+//! `ckptsim lesson`: the interactive lesson page. Structural tests always run; the page's own
+//! self-test runs in a headless browser where one is installed (scripts/check-lesson.sh), and
+//! says so visibly where none is.
+
+mod common;
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Writes the three-protocol lesson of tutorial step 2 and returns its path and HTML.
+fn lesson(name: &str) -> (PathBuf, String) {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let file = common::scenario_path("tutorial/2-unaligned-backpressure");
+    let run = Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["lesson", &file.to_string_lossy(), "--protocols", "aligned,unaligned,chandy_lamport", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("under aligned, unaligned, chandy_lamport"));
+    let html = std::fs::read_to_string(&out).unwrap();
+    (out, html)
+}
+
+fn data(html: &str) -> Value {
+    let open = r#"<script id="lesson-data" type="application/json">"#;
+    let start = html.find(open).expect("the data block") + open.len();
+    let end = start + html[start..].find("</script>").expect("its end");
+    assert_eq!(html.matches(open).count(), 1);
+    serde_json::from_str(&html[start..end]).expect("the data is JSON")
+}
+
+#[test]
+fn the_page_is_self_contained_and_holds_what_it_draws() {
+    let (_, html) = lesson("lesson-structure.html");
+    // No network: nothing loaded from elsewhere; the only URLs are SVG namespaces.
+    for banned in ["<link", "@import", "src=\"", "fetch(", "XMLHttpRequest"] {
+        assert!(!html.contains(banned), "the page must not load anything: found {banned}");
+    }
+    let urls = html.matches("http://").count() + html.matches("https://").count();
+    let namespaces = html.matches("\"http://www.w3.org/2000/svg\"").count();
+    assert_eq!(urls, namespaces, "every URL is the SVG namespace");
+    // Every element the script looks up by id exists.
+    let script = include_str!("../src/teach/lesson.js");
+    let mut ids = 0;
+    for part in script.split("getElementById(\"").skip(1) {
+        let id = &part[..part.find('"').unwrap()];
+        assert!(html.contains(&format!("id=\"{id}\"")), "the script looks for #{id}, which the page lacks");
+        ids += 1;
+    }
+    assert!(ids >= 10, "{ids}");
+    assert!(html.contains("<svg") && html.contains("class=\"how\""));
+
+    let d = data(&html);
+    let panels = d["panels"].as_array().unwrap();
+    let names: Vec<&str> = panels.iter().map(|p| p["protocol"].as_str().unwrap()).collect();
+    assert_eq!(names, ["aligned", "unaligned", "chandy_lamport"]);
+    let (from, to) = (panels[0]["from"].as_u64().unwrap(), panels[0]["to"].as_u64().unwrap());
+    for p in panels {
+        assert_eq!((p["from"].as_u64().unwrap(), p["to"].as_u64().unwrap()), (from, to), "one time axis");
+        let lanes: Vec<&str> = p["lanes"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        let steps = p["steps"].as_array().unwrap();
+        assert!(steps.len() > 10, "{} steps", steps.len());
+        for s in steps {
+            if let Some(task) = s["task"].as_str() {
+                assert!(lanes.contains(&task), "step at unknown task {task}");
+            }
+            assert!(!s["rule"].as_str().unwrap().is_empty());
+        }
+        // Every record knows where it came from: a source task's log.
+        let messages = p["messages"].as_array().unwrap();
+        assert!(messages.len() > 100);
+        for m in messages {
+            let part = m[6].as_u64().expect("a dataflow record has an origin") as usize;
+            assert!(lanes[part].starts_with("src["), "origin {}", lanes[part]);
+            assert!(m[5].is_u64(), "and a key");
+        }
+    }
+    // What the view inside a task shows differs as the protocols do: aligned barriers wait in
+    // the queues and nothing crosses the cut; unaligned barriers overtake and records become
+    // channel state.
+    let crossing = |p: &Value| p["messages"].as_array().unwrap().iter().filter(|m| m[4] == 1).count();
+    let priority = |p: &Value| p["barriers"].as_array().unwrap().iter().filter(|b| b[3] == true).count();
+    assert!(!panels[0]["waits"].as_array().unwrap().is_empty());
+    assert_eq!((crossing(&panels[0]), priority(&panels[0])), (0, 0));
+    assert!(crossing(&panels[1]) > 100 && priority(&panels[1]) > 0);
+    assert!(crossing(&panels[2]) > 0 && priority(&panels[2]) == 0);
+}
+
+#[test]
+fn the_page_passes_its_self_test_in_a_headless_browser() {
+    let (path, _) = lesson("lesson-browser.html");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/check-lesson.sh");
+    let run = Command::new("bash").arg(&script).arg(&path).output().unwrap();
+    let said = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    if run.status.code() == Some(77) {
+        eprintln!("lesson browser test {said}");
+        return;
+    }
+    assert!(run.status.success(), "{said}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(said.contains(": ok steps="), "{said}");
+}
+
+#[test]
+fn bad_input_is_refused_with_the_reason() {
+    let file = common::scenario_path("tutorial/2-unaligned-backpressure");
+    let run = Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["lesson", &file.to_string_lossy(), "--checkpoint", "999", "--out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("checkpoint 999 was never triggered"));
+}
