@@ -89,6 +89,32 @@ fn the_page_is_self_contained_and_holds_what_it_draws() {
 }
 
 #[test]
+fn each_panels_steps_are_what_explain_says() {
+    let (_, html) = lesson("lesson-steps.html");
+    let d = data(&html);
+    let file = common::scenario_path("tutorial/2-unaligned-backpressure");
+    for p in d["panels"].as_array().unwrap() {
+        let protocol = p["protocol"].as_str().unwrap();
+        let run = Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+            .args(["explain", &file.to_string_lossy(), "--protocol", protocol, "--format", "jsonl"])
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+        let explained: Vec<Value> =
+            String::from_utf8_lossy(&run.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let steps = p["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), explained.len(), "{protocol}");
+        for (s, e) in steps.iter().zip(&explained) {
+            for field in ["task", "event", "text", "rule"] {
+                assert_eq!(s[field], e[field], "{protocol}: {field}");
+            }
+            let t_ms = s["t"].as_u64().unwrap() as f64 / 1e6;
+            assert!((t_ms - e["t_ms"].as_f64().unwrap()).abs() < 1e-9, "{protocol}: {t_ms} vs {}", e["t_ms"]);
+        }
+    }
+}
+
+#[test]
 fn the_page_passes_its_self_test_in_a_headless_browser() {
     let (path, _) = lesson("lesson-browser.html");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/check-lesson.sh");
