@@ -118,6 +118,18 @@ fn run_charts_hold_the_data_of_the_csv_files() {
                 assert_points(&c, p, &cps.iter().map(|r| (num(r, "id"), num(r, "duration_ms"))).collect::<Vec<_>>());
             }
         }
+        if c.name == "compare_visible_latency_cdf" {
+            // A distribution per protocol: rising to 100% at the maximum, through the summary's
+            // visible p50 and p99.
+            assert_eq!(c.series.len(), 5);
+            for (s, r) in c.series.iter().zip(&runs) {
+                assert!(s.points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1), "{}", s.name);
+                let at = |p: f64| s.points.iter().find(|q| q.1 == p).unwrap().0;
+                assert_eq!(at(50.0), r.summary.latency_ms.committed_p50);
+                assert_eq!(at(99.0), r.summary.latency_ms.committed_p99);
+                assert_eq!(s.points.last().unwrap().1, 100.0);
+            }
+        }
     }
 }
 
@@ -129,16 +141,21 @@ fn the_report_is_self_contained_and_holds_every_chart() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let svgs = html.matches("<svg").count();
     assert_eq!(svgs, html.matches("</svg>").count());
-    // 5 side-by-side charts + 8 per protocol × 6 protocols (no recovery timeline without a
+    // 6 side-by-side charts + 8 per protocol × 6 protocols (no recovery timeline without a
     // failure; the backpressure heatmap and one checkpoint's timeline), less the 4 checkpoint
     // charts of `none`, which has no checkpoint to draw.
-    assert_eq!(svgs, 5 + 8 * 6 - 4);
+    assert_eq!(svgs, 6 + 8 * 6 - 4);
     assert!(!html.contains("Recovery timeline"), "a recovery chart without a failure");
     // A contents line, the side-by-side section open, each protocol folded away.
     assert!(html.contains("<nav><b>Contents:</b>"));
     assert_eq!(html.matches("<details").count(), 7);
     assert_eq!(html.matches("<details id=\"s0\" open>").count(), 1);
-    for title in ["Checkpoint duration per protocol", "In-flight data persisted per checkpoint", "Record latency p99"] {
+    for title in [
+        "Checkpoint duration per protocol",
+        "In-flight data persisted per checkpoint",
+        "Visible latency p99",
+        "Visible latency distribution",
+    ] {
         assert!(html.contains(title), "report lacks {title:?}");
     }
     assert!(

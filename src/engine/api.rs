@@ -146,6 +146,10 @@ pub struct RunResult {
     pub protocol_trace: Vec<(SimTime, TraceEvent)>,
     /// The data messages of [`RunOptions::capture_messages`]'s window.
     pub messages: Vec<Message>,
+    /// Visible latency (log arrival → visible at a sink, i.e. committed for a transactional
+    /// sink) as a distribution: `(ms, % of the visible records within it)`, at percentiles 1 to
+    /// 99, 99.5, 99.9 and the maximum; empty when nothing became visible.
+    pub visible_latency_cdf: Vec<(f64, f64)>,
     /// The rows of `debloat.csv`: every input gate at every debloating recalculation (empty
     /// unless `network.debloat.enabled`).
     pub debloat: Vec<crate::net::DebloatSample>,

@@ -131,6 +131,19 @@ impl Recorder {
         self.window_committed.record(latency);
     }
 
+    /// The distribution of visible latency: `(latency ms, % of the visible records within it)` at
+    /// percentiles 1 to 99, 99.5, 99.9 and the maximum; empty when nothing became visible.
+    pub(super) fn visible_latency_cdf(&self) -> Vec<(f64, f64)> {
+        let h = &self.committed_latency;
+        if h.count() == 0 {
+            return Vec::new();
+        }
+        let ps = (1..=99).map(f64::from).chain([99.5, 99.9]);
+        let mut cdf: Vec<(f64, f64)> = ps.map(|p| (ns_to_ms(h.percentile(p)), p)).collect();
+        cdf.push((ns_to_ms(h.max()), 100.0));
+        cdf
+    }
+
     /// True when the last sample was taken at `now` or later.
     pub(super) fn sampled_at(&self, now: SimTime) -> bool {
         self.samples.last().is_some_and(|r| r.t_ms >= ns_to_ms(now))
@@ -351,6 +364,7 @@ impl Engine<'_> {
             rec.counts.expired_records += s.expired.1;
         }
         let warmup_ms = self.scenario.metrics.warmup_ms as f64;
+        let visible_latency_cdf = rec.visible_latency_cdf();
         let (mut summary, timeseries, mut log) = rec.finish(base, self.coord.is_some(), warmup_ms);
         let task_backpressure = (!task_blocked.is_empty()).then(|| crate::engine::TaskBackpressure {
             tasks: self.graph.tasks.iter().map(|t| t.name.clone()).collect(),
@@ -403,6 +417,7 @@ impl Engine<'_> {
             protocol_trace: self.tracer.take_kept(),
             messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
             task_backpressure,
+            visible_latency_cdf,
             debloat,
             savepoint,
             retained,
