@@ -285,6 +285,9 @@ fn findings(r: &CompareReport) -> Vec<String> {
 fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>, reproduce: &str) -> Page {
     let header = [
         "protocol",
+        // The verdicts first, where a narrow window still shows them.
+        "consistent cut",
+        "exactly once",
         "checkpoints done/triggered",
         "duration p50 (ms)",
         "duration p99 (ms)",
@@ -296,8 +299,6 @@ fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>, reproduce: &str) -
         "visible p99 (ms)",
         "inputs blocked (ms)",
         "failures",
-        "consistent cut",
-        "exactly once",
     ];
     let rows = r
         .rows
@@ -312,6 +313,8 @@ fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>, reproduce: &str) -
             };
             vec![
                 Cell::Text(x.protocol.clone()),
+                cut,
+                verdict(x),
                 Cell::Text(format!("{}/{}", x.completed, x.triggered)),
                 Cell::Text(format!("{:.2}", x.duration_p50_ms)),
                 Cell::Text(format!("{:.2}", x.duration_p99_ms)),
@@ -323,8 +326,6 @@ fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>, reproduce: &str) -
                 Cell::Text(format!("{:.2}", x.committed_latency_p99_ms)),
                 Cell::Text(format!("{:.1}", x.input_blocked_ms)),
                 Cell::Text(x.failures.to_string()),
-                cut,
-                verdict(x),
             ]
         })
         .collect();
