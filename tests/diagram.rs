@@ -126,6 +126,10 @@ fn the_shiviz_export_has_consistent_vector_clocks() {
     let (_, _, d) = draw("diamond", ProtocolName::CHANDY_LAMPORT, 1);
     let events = shiviz::events(&d);
     assert!(events.len() > 50);
+    // The log opens with one event per task in lane order, for ShiViz's host order by appearance.
+    let rows = d.rows();
+    let first: Vec<usize> = events[..d.lanes.len()].iter().map(|e| rows[e.host.0 as usize]).collect();
+    assert_eq!(first, (0..d.lanes.len()).collect::<Vec<_>>());
     let mut own: std::collections::BTreeMap<_, u64> = Default::default();
     for (i, e) in events.iter().enumerate() {
         // Each host's own component counts its events.

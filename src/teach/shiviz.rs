@@ -1,7 +1,9 @@
 //! Export to ShiViz, the space-time log visualiser: every task is a host, every data record and
 //! barrier a message (a send event at the sender, a receive event when the receiver takes it or
 //! the barrier arrives), snapshots and crashes local events; each event carries its host's
-//! vector clock. Paste the log and [`REGEX`] into ShiViz to explore a run interactively.
+//! vector clock. Paste the log and [`REGEX`] into ShiViz to explore a run interactively. The log
+//! opens with one event per task in the diagram's lane order, so that ShiViz's host order "by
+//! appearance in the log" matches the diagram.
 
 use super::diagram::Diagram;
 use crate::graph::TaskId;
@@ -39,6 +41,14 @@ pub fn events(d: &Diagram) -> Vec<Event> {
     let name = |t: TaskId| d.lanes[t.0 as usize].as_str();
     // (time, rank, host, text, kind): sends before local events before receives at one instant.
     let mut raw: Vec<(SimTime, u8, TaskId, String, Kind)> = Vec::new();
+    // First one event per task, in the diagram's lane order: ShiViz sorting its hosts by their
+    // order in the log then lays them out as the diagram's lanes.
+    let rows = d.rows();
+    let mut lanes: Vec<TaskId> = (0..d.lanes.len() as u32).map(TaskId).collect();
+    lanes.sort_by_key(|t| rows[t.0 as usize]);
+    for t in lanes {
+        raw.push((d.from, 0, t, "window starts".into(), Kind::Local));
+    }
     let mut message = 0usize;
     for m in &d.messages {
         let (from, to, _) = &d.channels[m.ch.0 as usize];
