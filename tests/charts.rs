@@ -236,4 +236,14 @@ fn the_checkpoint_timeline_shows_the_straggler() {
     let chart = charts::run_charts(&r).into_iter().find(|c| c.name == "checkpoint_timeline").unwrap();
     let svg = chart.to_svg().unwrap();
     assert!(svg.contains(">agg[2]</text>") && svg.contains("synchronous part"));
+    // `run` streams the per-task rows to checkpoint_tasks.csv and reads back those of this
+    // checkpoint: the same timeline.
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("timeline-run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["run", &common::scenario_path("backpressure").to_string_lossy(), "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("checkpoint_timeline.svg")).unwrap(), svg);
 }

@@ -83,7 +83,7 @@ pub struct CheckpointStats {
 
 /// One row of `checkpoint_tasks.csv`: one task in one checkpoint. Times in ms; empty when the
 /// moment never came.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct TaskCheckpointRow {
     /// Checkpoint id.
     pub id: CheckpointId,

@@ -8,7 +8,7 @@
 
 use crate::engine::RunResult;
 use crate::metrics::SampleRow;
-use crate::metrics::{CheckpointStats, Outcome};
+use crate::metrics::{CheckpointStats, Outcome, TaskCheckpointRow};
 use plotters::prelude::*;
 
 /// One line of a chart.
@@ -89,16 +89,26 @@ impl Gantt {
         if r.checkpoint_tasks.is_empty() || r.checkpoint_tasks.len() > 64 * r.checkpoints.len().max(1) {
             return None;
         }
+        Self::from_rows(Self::median(r)?, &r.checkpoint_tasks)
+    }
+
+    /// The completed checkpoint of median duration (the final one after end of input left out
+    /// when there are others): the one the timeline shows.
+    pub fn median(r: &RunResult) -> Option<&CheckpointStats> {
         let mut done: Vec<&CheckpointStats> =
             r.checkpoints.iter().filter(|c| c.outcome == Outcome::Completed).collect();
         if done.len() > 1 {
             done.pop();
         }
         done.sort_by(|a, b| a.duration_ms.total_cmp(&b.duration_ms).then(a.id.cmp(&b.id)));
-        let c = done.get(done.len() / 2)?;
+        done.get(done.len() / 2).copied()
+    }
+
+    /// Checkpoint `c`'s timeline from per-task rows (of any checkpoints: those of `c` are used);
+    /// `None` without rows of `c` or with more than 64 tasks (rows no longer legible).
+    pub fn from_rows(c: &CheckpointStats, rows: &[TaskCheckpointRow]) -> Option<Gantt> {
         let t0 = c.trigger_ms;
-        let rows: Vec<GanttRow> = r
-            .checkpoint_tasks
+        let rows: Vec<GanttRow> = rows
             .iter()
             .filter(|x| x.id == c.id)
             .map(|x| {
@@ -244,6 +254,12 @@ fn debloat_charts(r: &RunResult) -> Vec<Chart> {
 /// The charts of one run — those with something to show: a chart without a point is left out,
 /// and so is the recovery timeline of a run without failures.
 pub fn run_charts(r: &RunResult) -> Vec<Chart> {
+    with_timeline(r, Gantt::of(r))
+}
+
+/// [`run_charts`] with the checkpoint timeline given (`run` streams its per-task rows to a file
+/// and reads back those of the one checkpoint drawn).
+pub fn with_timeline(r: &RunResult, timeline: Option<Gantt>) -> Vec<Chart> {
     let mut charts = base_charts(r);
     charts.extend(debloat_charts(r));
     charts.retain(|c| c.series.iter().any(|s| !s.points.is_empty()));
@@ -251,7 +267,7 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
         charts.retain(|c| c.name != "recovery");
     }
     // One checkpoint task by task: the straggler stands out.
-    if let Some(g) = Gantt::of(r) {
+    if let Some(g) = timeline {
         charts.push(Chart {
             name: "checkpoint_timeline",
             title: format!("Checkpoint {} task by task ({}), the median duration", g.cp, r.summary.protocol),

@@ -24,5 +24,24 @@ pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
     if !result.debloat.is_empty() {
         fs::write(dir.join("debloat.csv"), to_csv(&result.debloat)?)?;
     }
-    charts::write(dir, &charts::run_charts(result))
+    let timeline = if result.checkpoint_tasks_streamed {
+        streamed_timeline(&dir.join("checkpoint_tasks.csv"), result)?
+    } else {
+        charts::Gantt::of(result)
+    };
+    charts::write(dir, &charts::with_timeline(result, timeline))
+}
+
+/// The checkpoint timeline of a run whose per-task rows went to `csv` as it ran: the rows of the
+/// median checkpoint, read back one at a time (memory stays that of one checkpoint's rows).
+fn streamed_timeline(csv: &Path, result: &RunResult) -> io::Result<Option<charts::Gantt>> {
+    let Some(c) = charts::Gantt::median(result) else { return Ok(None) };
+    let mut rows = Vec::new();
+    for row in csv::Reader::from_path(csv).map_err(io::Error::other)?.deserialize() {
+        let row: crate::metrics::TaskCheckpointRow = row.map_err(io::Error::other)?;
+        if row.id == c.id {
+            rows.push(row);
+        }
+    }
+    Ok(charts::Gantt::from_rows(c, &rows))
 }
