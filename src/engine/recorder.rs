@@ -344,14 +344,15 @@ impl Engine<'_> {
         let mut final_state_by_task = BTreeMap::new();
         for (t, node) in self.tasks.iter().zip(&self.graph.tasks) {
             if let Logic::KeyedSum(k) = &t.logic {
-                final_state_by_task.insert((self.graph.operators[node.op].id.clone(), node.index), k.sums().clone());
+                let sums = k.sums();
                 // A key can live in several tasks (rebalance or broadcast into the operator, and a
                 // restore may route a record elsewhere): the operator's sum is over its tasks.
                 let op = final_state.entry(self.graph.operators[node.op].id.clone()).or_default();
-                for (&key, &sum) in k.sums() {
+                for (&key, &sum) in &sums {
                     let total = op.entry(key).or_insert(0);
                     *total = total.wrapping_add(sum);
                 }
+                final_state_by_task.insert((self.graph.operators[node.op].id.clone(), node.index), sums);
             }
         }
         let (savepoint, savepoint_failed) = self.take_savepoint();

@@ -183,7 +183,7 @@ impl Engine<'_> {
                 let snap = &l.tasks[t.0 as usize];
                 let mut st = TaskState::default();
                 if let Logic::KeyedSum(k) = &snap.logic {
-                    st.keyed = k.sums().iter().map(|(&k, &v)| (k, v)).collect();
+                    st.keyed = k.sums().into_iter().collect();
                 }
                 st.source = snap.cursor.as_ref().map(SourcePosition::of);
                 if retained && let Some(sink) = &self.tasks[t.0 as usize].sink {

@@ -115,9 +115,7 @@ impl Logic {
     /// cut checker compares it with what the network says the task consumed.
     pub fn state_kv(&self) -> Option<u64> {
         match self {
-            Logic::KeyedSum(s) => Some(
-                s.sums().iter().fold(0u64, |a, (&k, &v)| a.wrapping_add(crate::sim::mix64(k).wrapping_mul(v as u64))),
-            ),
+            Logic::KeyedSum(s) => Some(s.kv_digest()),
             _ => None,
         }
     }
@@ -132,7 +130,7 @@ impl Logic {
     /// Entries of operator state: distinct keys (0 for stateless operators).
     pub fn state_entries(&self) -> u64 {
         match self {
-            Logic::KeyedSum(s) => s.sums().len() as u64,
+            Logic::KeyedSum(s) => s.len() as u64,
             _ => 0,
         }
     }
