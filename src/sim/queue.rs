@@ -108,6 +108,13 @@ impl<E> EventQueue<E> {
         }
         let i = self.occupied.trailing_zeros() as usize;
         self.occupied &= !(1 << i);
+        if self.buckets[i].len() == 1 {
+            // The common case with few events pending: the one entry is the earliest.
+            let (time, event) = self.buckets[i].pop().expect("one entry");
+            self.last = time;
+            self.now.push_back((time, event));
+            return;
+        }
         let mut bucket = std::mem::take(&mut self.buckets[i]);
         self.last = bucket.iter().map(|e| e.0).min().expect("an occupied bucket has entries");
         for (time, event) in bucket.drain(..) {
