@@ -139,6 +139,20 @@ pub enum TraceEvent {
     Restart,
     /// The job failed over because too many consecutive checkpoints failed.
     Failover,
+    /// A source stopped reading at a checkpoint's trigger (synchronous snapshots).
+    SourceHalted {
+        /// The source task.
+        task: TaskId,
+        /// The checkpoint.
+        cp: CheckpointId,
+    },
+    /// The end of the checkpoint reached a halted source: it reads again.
+    SourceResumed {
+        /// The source task.
+        task: TaskId,
+        /// The checkpoint.
+        cp: CheckpointId,
+    },
     /// A task heard that a checkpoint timed out (`notifyCheckpointAborted`).
     NotifyAborted {
         /// The task.
@@ -174,6 +188,8 @@ impl TraceEvent {
             TraceEvent::Resume { ch } => (21, [ch.0 as u64, 0, 0]),
             TraceEvent::BufferSize { ch, bytes } => (22, [ch.0 as u64, bytes as u64, 0]),
             TraceEvent::BarrierTaken { ch, cp } => (23, [ch.0 as u64, cp, 0]),
+            TraceEvent::SourceHalted { task, cp } => (24, [task.0 as u64, cp, 0]),
+            TraceEvent::SourceResumed { task, cp } => (25, [task.0 as u64, cp, 0]),
         }
     }
 
@@ -232,6 +248,12 @@ impl TraceEvent {
             TraceEvent::Failover => format!(r#"{{"t_ns":{t},"ev":"failover","cause":"tolerable_failed_checkpoints"}}"#),
             TraceEvent::NotifyAborted { task: t2, cp } => {
                 format!(r#"{{"t_ns":{t},"ev":"notify_aborted","task":"{}","checkpoint":{cp}}}"#, task(t2))
+            }
+            TraceEvent::SourceHalted { task: t2, cp } => {
+                format!(r#"{{"t_ns":{t},"ev":"source_halted","task":"{}","checkpoint":{cp}}}"#, task(t2))
+            }
+            TraceEvent::SourceResumed { task: t2, cp } => {
+                format!(r#"{{"t_ns":{t},"ev":"source_resumed","task":"{}","checkpoint":{cp}}}"#, task(t2))
             }
         }
     }

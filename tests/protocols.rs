@@ -117,6 +117,66 @@ fn backpressure_shows_the_classic_figures() {
     assert!(timeout.checkpoints.channel_state_bytes.p50 < unaligned.checkpoints.channel_state_bytes.p50);
 }
 
+/// A `Write` the test can read back after the run.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn synchronous_snapshots_halt_the_sources_and_cost_throughput_not_size() {
+    let s = with_protocol("backpressure", ProtocolName::SYNCHRONOUS);
+    let buf = Shared::default();
+    let opts = ckptsim::engine::RunOptions { trace: Some(Box::new(buf.clone())), ..Default::default() };
+    let r = ckptsim::engine::run(&s, opts).unwrap();
+    let trace = buf.0.borrow();
+    let events: Vec<serde_json::Value> =
+        std::str::from_utf8(&trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Between a source's halt and its resumption it processes no record; every halt ends.
+    let mut halted: std::collections::BTreeMap<String, u64> = Default::default();
+    let (mut halts, mut resumes, mut processed_while_halted) = (0, 0, 0);
+    for e in &events {
+        let task = e["task"].as_str().unwrap_or_default().to_string();
+        match e["ev"].as_str().unwrap() {
+            "source_halted" => {
+                assert!(task.starts_with("src["), "{task} halted");
+                assert!(halted.insert(task, e["checkpoint"].as_u64().unwrap()).is_none(), "halted twice");
+                halts += 1;
+            }
+            "source_resumed" => {
+                assert_eq!(halted.remove(&task), e["checkpoint"].as_u64(), "{task} resumed for another checkpoint");
+                resumes += 1;
+            }
+            "process" if halted.contains_key(&task) => processed_while_halted += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(processed_while_halted, 0, "a halted source read records");
+    let sources = 2;
+    assert!(halts >= sources * 10, "{halts} halts");
+    assert!(resumes + halted.len() == halts && halted.len() <= sources, "{resumes} resumes of {halts} halts");
+    // Exactly once with consistent cuts and no channel state; the price is throughput.
+    let m = &r.summary;
+    assert_eq!((m.exactly_once.violations, m.consistent_cut.violations), (0, 0));
+    assert_eq!(m.checkpoints.channel_state_bytes.max, 0.0);
+    let aligned = figures(ProtocolName::ALIGNED);
+    assert!(
+        m.throughput_rps < 0.95 * aligned.throughput_rps,
+        "synchronous {:.0} records/s, aligned {:.0}",
+        m.throughput_rps,
+        aligned.throughput_rps
+    );
+    assert!(m.latency_ms.committed_p99 > aligned.latency_ms.committed_p99);
+}
+
 #[test]
 fn determinism_holds_with_checkpointing_for_every_protocol() {
     let mut hashes = Vec::new();

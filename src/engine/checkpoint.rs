@@ -165,6 +165,9 @@ impl Engine<'_> {
             let task = TaskId(t as u32);
             self.decide(task, |p, out| p.on_checkpoint_end(task, cp, out));
             let latency = self.net.config().latency;
+            if self.tasks[t].halted == Some(cp) {
+                self.queue.push(now + latency, Event::Unhalt(task, cp));
+            }
             if completed {
                 self.queue.push(now + latency, Event::Notify(task, cp));
             } else if notify_aborted && self.tasks[t].state != State::Down {
@@ -271,6 +274,12 @@ impl Engine<'_> {
                 if self.pending(cp).is_some() {
                     self.mark_barrier(task, cp);
                     self.snapshot(task, cp, false);
+                    if self.halts_sources() && self.tasks[task.0 as usize].state != State::Finished {
+                        // Synchronous snapshots: the source reads nothing more until the end of
+                        // the checkpoint reaches it, so the job drains behind the barrier.
+                        self.tasks[task.0 as usize].halted = Some(cp);
+                        self.tracer.record(self.now, TraceEvent::SourceHalted { task, cp }, &self.graph);
+                    }
                 }
             }
             Mail::Barrier(ch, cp) => {
@@ -283,6 +292,20 @@ impl Engine<'_> {
                     self.decide(task, |p, out| p.on_deadline(&view, cp, out));
                 }
             }
+        }
+    }
+
+    /// The run's protocol halts the sources at a trigger (synchronous snapshots).
+    fn halts_sources(&self) -> bool {
+        self.protocol.as_ref().is_some_and(|p| p.name().info().halts_sources)
+    }
+
+    /// The end of checkpoint `cp` reached a source it halted: it reads again.
+    pub(super) fn unhalt(&mut self, task: TaskId, cp: CheckpointId) {
+        if self.tasks[task.0 as usize].halted == Some(cp) {
+            self.tasks[task.0 as usize].halted = None;
+            self.tracer.record(self.now, TraceEvent::SourceResumed { task, cp }, &self.graph);
+            self.try_run(task);
         }
     }
 

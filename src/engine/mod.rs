@@ -72,6 +72,8 @@ enum Event {
     Restart,
     /// A task finished downloading its state from the checkpoint storage: it resumes.
     Restored(TaskId),
+    /// The end of a checkpoint reaches a source it halted (synchronous snapshots): it reads again.
+    Unhalt(TaskId, CheckpointId),
     /// The JobManager's metadata file of a checkpoint is written: it completes.
     Metadata(CheckpointId),
     /// The checkpoint storage: an upload may have become ready or finished.
@@ -132,6 +134,9 @@ struct TaskRt {
     blocked_ns: SimTime,
     flush_armed: bool,
     arrival_wake: bool,
+    /// Sources under synchronous snapshots: halted at this checkpoint's trigger until its end
+    /// reaches them.
+    halted: Option<CheckpointId>,
     inputs: u32,
     ended_inputs: u32,
     inbox: std::collections::VecDeque<Mail>,
@@ -261,6 +266,7 @@ impl<'a> Engine<'a> {
                     blocked_ns: 0,
                     flush_armed: false,
                     arrival_wake: false,
+                    halted: None,
                     inputs: t.input_gates.iter().map(|g| g.len() as u32).sum(),
                     ended_inputs: 0,
                     inbox: Default::default(),
@@ -428,6 +434,7 @@ impl<'a> Engine<'a> {
                 Event::Restored(task) => self.restored(task),
                 Event::Materialize(task) => self.materialize(task),
                 Event::Metadata(cp) => self.on_metadata(cp),
+                Event::Unhalt(task, cp) => self.unhalt(task, cp),
                 Event::StopWithSavepoint => self.on_stop_with_savepoint(),
                 Event::Storage => self.on_storage(),
                 Event::Timeout(cp) => self.on_timeout(cp),
@@ -567,9 +574,11 @@ impl<'a> Engine<'a> {
                 self.tasks[ti].blocked_ns += self.now - since;
                 self.tracer.record(self.now, TraceEvent::Unblocked { task }, &self.graph);
             }
+            let halted = self.tasks[ti].halted.is_some();
             if let Some(log) = &mut self.tasks[ti].source {
-                if log.paused() {
-                    // Stopped with a savepoint: nothing more to read, but not the end of input.
+                if log.paused() || halted {
+                    // Stopped with a savepoint, or halted for a synchronous snapshot: nothing to
+                    // read now, but not the end of input.
                     if mail_waiting {
                         continue;
                     }

@@ -326,6 +326,7 @@ impl Engine<'_> {
             | Event::Ack(t, _)
             | Event::Notify(t, _)
             | Event::NotifyAborted(t, _)
+            | Event::Unhalt(t, _)
             | Event::Restored(t) => !down[t.0 as usize],
             Event::Net(
                 NetEvent::Arrive(ch) | NetEvent::Credit(ch, _) | NetEvent::Resume(ch) | NetEvent::BufferSize(ch, _),
@@ -406,6 +407,7 @@ impl Engine<'_> {
                 }
             }
             t.state = State::Idle;
+            t.halted = None;
         }
         self.make_visible(&visible);
         if self.stop.done.is_some() {

@@ -28,6 +28,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: true,
     concurrent_checkpoints: false,
     pauses_sender_after_barrier: true,
+    halts_sources: false,
     narrate_snapshot: |s| {
         if s.past_deadline {
             (

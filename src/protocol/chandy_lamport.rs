@@ -19,6 +19,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
     pauses_sender_after_barrier: false,
+    halts_sources: false,
     narrate_snapshot: |s| {
         (
             if s.has_outputs {

@@ -15,6 +15,7 @@ mod aligned_timeout;
 mod at_least_once;
 mod chandy_lamport;
 mod registry;
+mod synchronous;
 mod unaligned;
 
 pub use aligned::Aligned;
@@ -22,6 +23,7 @@ pub use aligned_timeout::AlignedTimeout;
 pub use at_least_once::AtLeastOnce;
 pub use chandy_lamport::ChandyLamport;
 pub use registry::{ChannelStateRule, ProtocolInfo, ProtocolName, REGISTRY, SnapshotStory};
+pub use synchronous::Synchronous;
 pub use unaligned::Unaligned;
 
 use crate::sim::{ChannelId, SimTime, TaskId};

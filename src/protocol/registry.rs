@@ -60,6 +60,10 @@ pub struct ProtocolInfo {
     /// `PipelinedSubpartition` blocks after a barrier that needs alignment), so that the data
     /// behind the barrier waits at the sender, in its output pool.
     pub pauses_sender_after_barrier: bool,
+    /// Whether a source stops reading when it snapshots at the trigger and reads again only when
+    /// the checkpoint's end (completion or abort) reaches it: synchronous snapshots, where the
+    /// job drains and stands still while every task snapshots and uploads.
+    pub halts_sources: bool,
     /// The narration of one task's snapshot: what happened, and the rule behind it.
     pub narrate_snapshot: fn(&SnapshotStory) -> (String, String),
 }
@@ -73,6 +77,7 @@ const NONE: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
     pauses_sender_after_barrier: false,
+    halts_sources: false,
     narrate_snapshot: |_| (String::new(), String::new()),
 };
 
@@ -84,6 +89,7 @@ pub const REGISTRY: &[ProtocolInfo] = &[
     super::chandy_lamport::INFO,
     super::aligned_timeout::INFO,
     super::at_least_once::INFO,
+    super::synchronous::INFO,
 ];
 
 /// The name of a registered protocol (`checkpointing.mode`, `--protocol`). It can only be
@@ -105,6 +111,8 @@ impl ProtocolName {
     pub const ALIGNED_TIMEOUT: ProtocolName = ProtocolName("aligned_timeout");
     /// At-least-once mode.
     pub const AT_LEAST_ONCE: ProtocolName = ProtocolName("at_least_once");
+    /// Synchronous (stop-the-world) snapshots.
+    pub const SYNCHRONOUS: ProtocolName = ProtocolName("synchronous");
 
     /// Every registered protocol, in registry order.
     pub fn all() -> Vec<ProtocolName> {
@@ -184,6 +192,7 @@ mod tests {
             ProtocolName::CHANDY_LAMPORT,
             ProtocolName::ALIGNED_TIMEOUT,
             ProtocolName::AT_LEAST_ONCE,
+            ProtocolName::SYNCHRONOUS,
         ] {
             assert_eq!(ProtocolName::parse(p.name()), Some(p));
         }

@@ -23,6 +23,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: false,
     concurrent_checkpoints: false,
     pauses_sender_after_barrier: false,
+    halts_sources: false,
     narrate_snapshot: |s| {
         (
             format!(

@@ -188,6 +188,20 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                 format!("{} learns that checkpoint {cp} completed and commits its transactions up to {cp}: that output becomes visible", task(tk)),
                 "two-phase commit: pre-commit at the snapshot, commit on the completion notice".into(),
             ),
+            TraceEvent::SourceHalted { task: tk, cp: c } if c == cp => step(
+                t,
+                Some(task(tk)),
+                "halt",
+                format!("{} halts: it reads nothing more until checkpoint {cp} is stored", task(tk)),
+                "synchronous: the sources stop at the trigger, so the job drains behind the barriers and stands still while every task snapshots and uploads".into(),
+            ),
+            TraceEvent::SourceResumed { task: tk, cp: c } if c == cp => step(
+                t,
+                Some(task(tk)),
+                "unhalt",
+                format!("{} reads again: checkpoint {cp} is complete, the pause is over (records that arrived in its log meanwhile wait there)", task(tk)),
+                "synchronous: the end of the checkpoint releases the sources".into(),
+            ),
             TraceEvent::Crash { task: tk } if in_window => step(t, Some(task(tk)), "crash", format!("{} crashes: the whole job goes down", task(tk)), "global restart (Flink's default for all-to-all graphs)".into()),
             TraceEvent::Restart if in_window => step(t, None, "restart", "the job restarts from its latest completed checkpoint: state restored, sources rewound, channel state replayed first".into(), "restart strategy: fixed delay".into()),
             _ => {}
