@@ -6,6 +6,7 @@ use crate::scenario::{Scenario, ScenarioError};
 
 /// Every bundled scenario: its name (the path under `scenarios/` without `.json`) and its text.
 pub const BUNDLED: &[(&str, &str)] = &[
+    ("abs/abs-shape", include_str!("../scenarios/abs/abs-shape.json")),
     ("backpressure", include_str!("../scenarios/backpressure.json")),
     ("crash-before-notify", include_str!("../scenarios/crash-before-notify.json")),
     ("crash-during-alignment", include_str!("../scenarios/crash-during-alignment.json")),

@@ -34,6 +34,9 @@ pub struct SweepRow {
     pub committed_latency_p99_ms: f64,
     /// Source records per simulated second.
     pub throughput_rps: f64,
+    /// When a sink took the last record, ms: with a finite input, the job's processing time (the
+    /// ABS paper's runtime), before the final checkpoint commits the output.
+    pub processing_ms: f64,
     /// Consistent-cut violations.
     pub cut_violations: usize,
 }
@@ -84,8 +87,29 @@ fn set(v: &mut Value, path: &str, new: Value) -> Result<(), String> {
 pub fn with_value(s: &Scenario, path: &str, value: &str) -> Result<Scenario, ScenarioError> {
     let mut v = serde_json::to_value(s).expect("a scenario serializes");
     let new = serde_json::from_str::<Value>(value).unwrap_or_else(|_| Value::String(value.to_string()));
-    set(&mut v, path, new).map_err(|e| ScenarioError::field(path, e))?;
+    for one in expand(&v, path).map_err(|e| ScenarioError::field(path, e))? {
+        set(&mut v, &one, new.clone()).map_err(|e| ScenarioError::field(path, e))?;
+    }
     Scenario::from_json(&v.to_string())
+}
+
+/// `path` with every `[*]` replaced by each index of the list there, e.g.
+/// `topology.operators[*].parallelism` → one path per operator (every operator at once).
+fn expand(v: &Value, path: &str) -> Result<Vec<String>, String> {
+    let Some(at) = path.find("[*]") else { return Ok(vec![path.to_string()]) };
+    let (prefix, rest) = (&path[..at], &path[at + 3..]);
+    // The list the wildcard stands for, as a JSON pointer: `a.b[2].c` → `/a/b/2/c`.
+    let pointer: String =
+        prefix.split('.').flat_map(|p| p.split('[')).map(|p| format!("/{}", p.trim_end_matches(']'))).collect();
+    let list = v
+        .pointer(&pointer)
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("`{prefix}` is not a list, so `[*]` cannot follow it"))?;
+    let mut out = Vec::new();
+    for i in 0..list.len() {
+        out.extend(expand(v, &format!("{prefix}[{i}]{rest}"))?);
+    }
+    Ok(out)
 }
 
 /// Runs every value × protocol on `jobs` threads, calling `progress(done, total)`.
@@ -137,6 +161,7 @@ pub fn sweep(
                 channel_state_bytes_p50: c.channel_state_bytes.p50,
                 committed_latency_p99_ms: m.latency_ms.committed_p99,
                 throughput_rps: m.throughput_rps,
+                processing_ms: m.last_at_sink_ms,
                 cut_violations: m.consistent_cut.violations,
             }
         })
@@ -190,6 +215,12 @@ impl SweepResult {
                 r.committed_latency_p99_ms
             }),
             chart("sweep_throughput", "Throughput", "records/s", &|r| r.throughput_rps),
+            chart(
+                "sweep_processing_time",
+                "Processing time (until the last record reached a sink)",
+                "processing time (ms)",
+                &|r| r.processing_ms,
+            ),
         ]
     }
 }

@@ -56,6 +56,30 @@ fn visible_latency_grows_with_the_interval_and_the_timeout_bounds_duration() {
 }
 
 #[test]
+fn the_abs_papers_shape_asynchronous_snapshots_stay_flat_synchronous_ones_grow() {
+    // Carbone et al. 2015, section 6: processing time of a fixed input over the snapshot interval.
+    let (none, aligned, sync) = (ProtocolName::NONE, ProtocolName::ALIGNED, ProtocolName::SYNCHRONOUS);
+    let values = ["50", "200", "800"];
+    let rows = run("abs/abs-shape", "checkpointing.interval_ms", &values, &[none, aligned, sync]);
+    let t = |v: &str, p: ProtocolName| find(&rows, v, p.name()).processing_ms;
+    let base = t("800", none);
+    for v in values {
+        assert_eq!(t(v, none), base, "without snapshots the interval changes nothing");
+        assert!(t(v, aligned) <= 1.02 * base, "aligned at {v} ms: {} against {base}", t(v, aligned));
+        assert!(t(v, sync) > t(v, aligned), "synchronous at {v} ms");
+    }
+    assert!(t("50", sync) > t("200", sync) && t("200", sync) > t("800", sync));
+    assert!(t("50", sync) > 1.5 * base, "synchronous at 50 ms: {} against {base}", t("50", sync));
+    // Over parallelism too (every operator at once, through `[*]`): aligned within 2%.
+    let rows = run("abs/abs-shape", "topology.operators[*].parallelism", &["1", "8"], &[none, aligned, sync]);
+    for v in ["1", "8"] {
+        let base = find(&rows, v, "none").processing_ms;
+        assert!(find(&rows, v, "aligned").processing_ms <= 1.02 * base);
+        assert!(find(&rows, v, "synchronous").processing_ms > 1.1 * base);
+    }
+}
+
+#[test]
 fn the_cli_writes_csv_charts_and_report_that_agree() {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sweep-cli");
     let _ = std::fs::remove_dir_all(&dir);
@@ -100,7 +124,7 @@ fn the_cli_writes_csv_charts_and_report_that_agree() {
         }
     }
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 5);
+    assert_eq!(html.matches("<svg").count(), 6);
     // Bad input names the path.
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
         .args([
@@ -153,4 +177,13 @@ fn doubling_values_get_a_log_axis_and_the_report_says_what_moved() {
     let near: Vec<String> = ["16", "32"].iter().map(|v| v.to_string()).collect();
     let r = sweep::sweep(&common::load("pipeline"), "network.buffer_records", &near, &p[..1], 2, &|_, _| {}).unwrap();
     assert!(r.charts().iter().all(|c| !c.log2_x));
+}
+
+#[test]
+fn a_wildcard_sets_every_element_and_a_misplaced_one_is_refused() {
+    let s = common::load("abs/abs-shape");
+    let all = sweep::with_value(&s, "topology.operators[*].parallelism", "3").unwrap();
+    assert!(all.topology.operators.iter().all(|o| o.parallelism == 3));
+    let e = sweep::with_value(&s, "checkpointing[*].interval_ms", "3").unwrap_err().to_string();
+    assert!(e.contains("checkpointing[*].interval_ms") && e.contains("is not a list"), "{e}");
 }

@@ -651,7 +651,7 @@ impl<'a> Engine<'a> {
             t.state_digest = t.state_digest.wrapping_add(r.lineage.digest());
         }
         if t.kind == OperatorKind::Sink {
-            self.rec.sink_received(self.now - r.arrival);
+            self.rec.sink_received(self.now, self.now - r.arrival);
             if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival, r.value), self.now)) {
                 self.make_visible(&[visible]);
             }

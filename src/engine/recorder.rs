@@ -95,6 +95,8 @@ pub(super) struct Recorder {
     /// Records that became visible at sinks, and their latency from log arrival.
     committed: u64,
     committed_latency: Histogram,
+    /// When a sink last took a record.
+    last_at_sink: SimTime,
     /// The checkpoints that ended.
     pub(super) log: CheckpointLog,
     /// Buffer debloating: one row per gate and recalculation.
@@ -117,9 +119,10 @@ impl Recorder {
         r
     }
 
-    /// A sink took a record that arrived in its log `latency` ago.
-    pub(super) fn sink_received(&mut self, latency: SimTime) {
+    /// A sink took, at `now`, a record that arrived in its log `latency` ago.
+    pub(super) fn sink_received(&mut self, now: SimTime, latency: SimTime) {
         self.counts.sink_received += 1;
+        self.last_at_sink = now;
         self.latency.record(latency);
         self.window_latency.record(latency);
     }
@@ -236,6 +239,7 @@ impl Recorder {
                 committed_p99: ns_to_ms(self.committed_latency.percentile(99.0)),
             },
             throughput_rps: self.counts.source_read as f64 / secs,
+            last_at_sink_ms: ns_to_ms(self.last_at_sink),
             checkpoints,
             consistent_cut,
             ..base
@@ -311,6 +315,7 @@ impl Engine<'_> {
             records: Default::default(),
             latency_ms: Default::default(),
             throughput_rps: 0.0,
+            last_at_sink_ms: 0.0,
             backpressure,
             max_queued_buffers,
             credit_bound: self.net.config().credit_bound(),

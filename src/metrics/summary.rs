@@ -38,6 +38,9 @@ pub struct Summary {
     pub latency_ms: LatencySummary,
     /// Source records read per simulated second, from the first to the last event.
     pub throughput_rps: f64,
+    /// When a sink took its last record (ms; 0 when none did). With a finite input: the time the
+    /// job took to process it, before the final checkpoint commits it.
+    pub last_at_sink_ms: f64,
     /// Per task: fraction of the run it spent blocked on a full output channel.
     pub backpressure: BTreeMap<String, f64>,
     /// Per channel (`from->to`): the most data buffers ever queued at the receiver.
