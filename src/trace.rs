@@ -153,6 +153,14 @@ pub enum TraceEvent {
         /// The checkpoint.
         cp: CheckpointId,
     },
+    /// A trigger planned a micro-batch at a source: it reads the records that reached its log by
+    /// now, then ends the batch.
+    BatchPlanned {
+        /// The source task.
+        task: TaskId,
+        /// The checkpoint that is the batch.
+        cp: CheckpointId,
+    },
     /// A task heard that a checkpoint timed out (`notifyCheckpointAborted`).
     NotifyAborted {
         /// The task.
@@ -190,6 +198,7 @@ impl TraceEvent {
             TraceEvent::BarrierTaken { ch, cp } => (23, [ch.0 as u64, cp, 0]),
             TraceEvent::SourceHalted { task, cp } => (24, [task.0 as u64, cp, 0]),
             TraceEvent::SourceResumed { task, cp } => (25, [task.0 as u64, cp, 0]),
+            TraceEvent::BatchPlanned { task, cp } => (26, [task.0 as u64, cp, 0]),
         }
     }
 
@@ -251,6 +260,9 @@ impl TraceEvent {
             }
             TraceEvent::SourceHalted { task: t2, cp } => {
                 format!(r#"{{"t_ns":{t},"ev":"source_halted","task":"{}","checkpoint":{cp}}}"#, task(t2))
+            }
+            TraceEvent::BatchPlanned { task: t2, cp } => {
+                format!(r#"{{"t_ns":{t},"ev":"batch_planned","task":"{}","checkpoint":{cp}}}"#, task(t2))
             }
             TraceEvent::SourceResumed { task: t2, cp } => {
                 format!(r#"{{"t_ns":{t},"ev":"source_resumed","task":"{}","checkpoint":{cp}}}"#, task(t2))

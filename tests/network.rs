@@ -177,6 +177,9 @@ fn a_chain_runs_its_operators_in_one_thread() {
         s.checkpointing = Some(c);
         let m = ckptsim::engine::run(&s, Default::default()).unwrap().summary;
         assert_eq!((m.consistent_cut.violations, m.drained), (0, true), "{}", p.name());
-        assert!(m.checkpoints.completed >= 10, "{}", p.name());
+        // The first micro-batch holds all 20,000 records (they are in the log by the first
+        // trigger); the others, a checkpoint every 20 ms.
+        let min = if p.info().sources == ckptsim::protocol::SourceMode::MicroBatches { 1 } else { 10 };
+        assert!(m.checkpoints.completed >= min, "{}", p.name());
     }
 }

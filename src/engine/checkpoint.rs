@@ -9,6 +9,7 @@ use super::{Engine, Event, Mail, State, Upload};
 use crate::coordinator::{CoordCmd, CoordinatorConfig, Ended, JobState, Outcome, Pending, TaskSnapshot};
 use crate::graph::{ChannelId, TaskId};
 use crate::net::{Arrival, Element};
+use crate::protocol::SourceMode;
 use crate::protocol::{Action, BarrierPath, CheckpointId, CheckpointTiming, TaskView};
 use crate::sim::{MS, SimTime};
 use crate::trace::TraceEvent;
@@ -271,10 +272,20 @@ impl Engine<'_> {
     pub(super) fn handle_mail(&mut self, task: TaskId, m: Mail) {
         match m {
             Mail::Trigger(cp) => {
-                if self.pending(cp).is_some() {
+                if self.pending(cp).is_some()
+                    && self.source_mode() == SourceMode::MicroBatches
+                    && self.tasks[task.0 as usize].state != State::Finished
+                {
+                    // Micro-batches: the trigger plans the batch — what reached the log by now;
+                    // the source reads it and then ends the batch (`end_batch`).
+                    self.tasks[task.0 as usize].batch = Some((cp, self.now));
+                    self.tracer.record(self.now, TraceEvent::BatchPlanned { task, cp }, &self.graph);
+                } else if self.pending(cp).is_some() {
                     self.mark_barrier(task, cp);
                     self.snapshot(task, cp, false);
-                    if self.halts_sources() && self.tasks[task.0 as usize].state != State::Finished {
+                    if self.source_mode() == SourceMode::HaltDuringCheckpoint
+                        && self.tasks[task.0 as usize].state != State::Finished
+                    {
                         // Synchronous snapshots: the source reads nothing more until the end of
                         // the checkpoint reaches it, so the job drains behind the barrier.
                         self.tasks[task.0 as usize].halted = Some(cp);
@@ -295,9 +306,19 @@ impl Engine<'_> {
         }
     }
 
-    /// The run's protocol halts the sources at a trigger (synchronous snapshots).
-    fn halts_sources(&self) -> bool {
-        self.protocol.as_ref().is_some_and(|p| p.name().info().halts_sources)
+    /// When the run's protocol lets the sources read.
+    pub(super) fn source_mode(&self) -> SourceMode {
+        self.protocol.as_ref().map_or(SourceMode::Continuous, |p| p.name().info().sources)
+    }
+
+    /// A source read the records of micro-batch `cp`: it records its end offset (the snapshot) and
+    /// emits the barrier that ends the batch, then waits for the next trigger.
+    pub(super) fn end_batch(&mut self, task: TaskId, cp: CheckpointId) {
+        self.tasks[task.0 as usize].batch = None;
+        if self.pending(cp).is_some() {
+            self.mark_barrier(task, cp);
+            self.snapshot(task, cp, false);
+        }
     }
 
     /// The end of checkpoint `cp` reached a source it halted: it reads again.

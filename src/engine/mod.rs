@@ -137,6 +137,9 @@ struct TaskRt {
     /// Sources under synchronous snapshots: halted at this checkpoint's trigger until its end
     /// reaches them.
     halted: Option<CheckpointId>,
+    /// Sources under micro-batches: the batch being read — its checkpoint, and the log arrival
+    /// time up to which it takes records.
+    batch: Option<(CheckpointId, SimTime)>,
     inputs: u32,
     ended_inputs: u32,
     inbox: std::collections::VecDeque<Mail>,
@@ -199,6 +202,8 @@ struct Engine<'a> {
     final_cp: Option<CheckpointId>,
     final_notifies_left: usize,
     complete: bool,
+    /// The sources read only in micro-batches ([`crate::protocol::SourceMode::MicroBatches`]).
+    micro_batches: bool,
     /// Checkpoints that completed (ground truth for `visible_before_completion`).
     completed_cps: std::collections::BTreeSet<CheckpointId>,
     /// The checkpoint storage's uploads in progress, sharing its bandwidth.
@@ -234,6 +239,8 @@ impl<'a> Engine<'a> {
             )),
             _ => None,
         };
+        let micro_batches =
+            protocol.as_ref().is_some_and(|p| p.name().info().sources == crate::protocol::SourceMode::MicroBatches);
         let faults = recovery::Faults::new(scenario, &graph, &rngs);
         let net_cfg = NetConfig {
             pause_after_barrier: checkpointing
@@ -267,6 +274,7 @@ impl<'a> Engine<'a> {
                     flush_armed: false,
                     arrival_wake: false,
                     halted: None,
+                    batch: None,
                     inputs: t.input_gates.iter().map(|g| g.len() as u32).sum(),
                     ended_inputs: 0,
                     inbox: Default::default(),
@@ -329,6 +337,7 @@ impl<'a> Engine<'a> {
             final_cp: None,
             final_notifies_left: 0,
             complete: false,
+            micro_batches,
             completed_cps: Default::default(),
             storage: crate::state::storage::SharedBandwidth::new(
                 scenario.checkpointing.as_ref().map_or(1 << 30, |c| c.storage.bandwidth_mib_per_sec << 20),
@@ -574,17 +583,27 @@ impl<'a> Engine<'a> {
                 self.tasks[ti].blocked_ns += self.now - since;
                 self.tracer.record(self.now, TraceEvent::Unblocked { task }, &self.graph);
             }
-            let halted = self.tasks[ti].halted.is_some();
+            let t = &self.tasks[ti];
+            let (halted, batch) = (t.halted.is_some(), t.batch);
+            let between_batches = batch.is_none() && self.micro_batches;
             if let Some(log) = &mut self.tasks[ti].source {
-                if log.paused() || halted {
-                    // Stopped with a savepoint, or halted for a synchronous snapshot: nothing to
-                    // read now, but not the end of input.
+                let next = log.next_arrival();
+                if log.paused() || halted || (between_batches && next.is_some()) {
+                    // Stopped with a savepoint, halted for a synchronous snapshot, or waiting for
+                    // the next micro-batch: nothing to read now, but not the end of input.
                     if mail_waiting {
                         continue;
                     }
                     return;
                 }
-                match log.next_arrival() {
+                if let Some((cp, until)) = batch
+                    && next.is_none_or(|at| at > until)
+                {
+                    // The batch's records are read: the source ends the batch.
+                    self.end_batch(task, cp);
+                    continue;
+                }
+                match next {
                     None => return self.finish_task(task),
                     Some(at) if at > self.now => {
                         if !self.tasks[ti].arrival_wake {
@@ -597,7 +616,7 @@ impl<'a> Engine<'a> {
                         return;
                     }
                     Some(_) => {
-                        let r = log.read();
+                        let r = self.tasks[ti].source.as_mut().expect("a source").read();
                         return self.start(task, r);
                     }
                 }

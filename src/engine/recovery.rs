@@ -408,6 +408,7 @@ impl Engine<'_> {
             }
             t.state = State::Idle;
             t.halted = None;
+            t.batch = None;
         }
         self.make_visible(&visible);
         if self.stop.done.is_some() {

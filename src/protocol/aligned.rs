@@ -5,6 +5,7 @@
 //! every input (an ended input counts as arrived), snapshot, emit barrier `n` on every output and
 //! unblock. Nothing in flight belongs to the snapshot: channel state is empty.
 
+use super::SourceMode;
 use super::{
     Action, BarrierCount, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo,
     ProtocolName, TaskView,
@@ -22,7 +23,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
     pauses_sender_after_barrier: true,
-    halts_sources: false,
+    sources: SourceMode::Continuous,
     narrate_snapshot: |s| {
         (
             if s.has_outputs {

@@ -10,6 +10,7 @@
 //! behaves unaligned from the start. The engine computes the deadline
 //! (trigger + `aligned_checkpoint_timeout_ms`) and passes it in [`CheckpointTiming`].
 
+use super::SourceMode;
 use super::{
     Action, Aligned, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo,
     ProtocolName, TaskView,
@@ -28,7 +29,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: true,
     concurrent_checkpoints: false,
     pauses_sender_after_barrier: true,
-    halts_sources: false,
+    sources: SourceMode::Continuous,
     narrate_snapshot: |s| {
         if s.past_deadline {
             (

@@ -4,6 +4,7 @@
 //! they were never sent (orphans), so a recovery may duplicate them. This is the negative control
 //! the checkers must catch.
 
+use super::SourceMode;
 use super::{
     Action, BarrierCount, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo,
     ProtocolName, TaskView,
@@ -21,7 +22,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
     pauses_sender_after_barrier: false,
-    halts_sources: false,
+    sources: SourceMode::Continuous,
     narrate_snapshot: |s| {
         (
             format!(

@@ -4,7 +4,7 @@
 
 use super::{
     Action, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo, ProtocolName,
-    TaskView,
+    SourceMode, TaskView,
 };
 use crate::sim::ChannelId;
 use crate::sim::SimTime;
@@ -19,7 +19,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
     pauses_sender_after_barrier: false,
-    halts_sources: false,
+    sources: SourceMode::Continuous,
     narrate_snapshot: |s| {
         (
             if s.has_outputs {

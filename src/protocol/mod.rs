@@ -14,6 +14,7 @@ mod aligned;
 mod aligned_timeout;
 mod at_least_once;
 mod chandy_lamport;
+mod micro_batch;
 mod registry;
 mod synchronous;
 mod unaligned;
@@ -22,7 +23,8 @@ pub use aligned::Aligned;
 pub use aligned_timeout::AlignedTimeout;
 pub use at_least_once::AtLeastOnce;
 pub use chandy_lamport::ChandyLamport;
-pub use registry::{ChannelStateRule, ProtocolInfo, ProtocolName, REGISTRY, SnapshotStory};
+pub use micro_batch::MicroBatch;
+pub use registry::{ChannelStateRule, ProtocolInfo, ProtocolName, REGISTRY, SnapshotStory, SourceMode};
 pub use synchronous::Synchronous;
 pub use unaligned::Unaligned;
 

@@ -20,6 +20,21 @@ pub enum ChannelStateRule {
     AfterAlignedTimeout,
 }
 
+/// When the sources read their logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceMode {
+    /// Continuously; a trigger only makes a source snapshot its offset (every protocol of Flink's).
+    Continuous,
+    /// Continuously, except from a source's snapshot at the trigger until the checkpoint's end
+    /// (completion or abort) reaches it: synchronous snapshots, where the job drains and stands
+    /// still while every task snapshots and uploads.
+    HaltDuringCheckpoint,
+    /// Only in batches: a trigger plans a batch — the records that arrived in the log by then —
+    /// the source reads them, then snapshots its offset and emits the barrier that ends the
+    /// batch, and reads nothing more until the next trigger (Spark Structured Streaming).
+    MicroBatches,
+}
+
 /// What a narration of one snapshot knows.
 #[derive(Clone, Copy, Debug)]
 pub struct SnapshotStory<'a> {
@@ -60,10 +75,8 @@ pub struct ProtocolInfo {
     /// `PipelinedSubpartition` blocks after a barrier that needs alignment), so that the data
     /// behind the barrier waits at the sender, in its output pool.
     pub pauses_sender_after_barrier: bool,
-    /// Whether a source stops reading when it snapshots at the trigger and reads again only when
-    /// the checkpoint's end (completion or abort) reaches it: synchronous snapshots, where the
-    /// job drains and stands still while every task snapshots and uploads.
-    pub halts_sources: bool,
+    /// When the sources read their logs.
+    pub sources: SourceMode,
     /// The narration of one task's snapshot: what happened, and the rule behind it.
     pub narrate_snapshot: fn(&SnapshotStory) -> (String, String),
 }
@@ -77,7 +90,7 @@ const NONE: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: false,
     concurrent_checkpoints: true,
     pauses_sender_after_barrier: false,
-    halts_sources: false,
+    sources: SourceMode::Continuous,
     narrate_snapshot: |_| (String::new(), String::new()),
 };
 
@@ -90,6 +103,7 @@ pub const REGISTRY: &[ProtocolInfo] = &[
     super::aligned_timeout::INFO,
     super::at_least_once::INFO,
     super::synchronous::INFO,
+    super::micro_batch::INFO,
 ];
 
 /// The name of a registered protocol (`checkpointing.mode`, `--protocol`). It can only be
@@ -113,6 +127,8 @@ impl ProtocolName {
     pub const AT_LEAST_ONCE: ProtocolName = ProtocolName("at_least_once");
     /// Synchronous (stop-the-world) snapshots.
     pub const SYNCHRONOUS: ProtocolName = ProtocolName("synchronous");
+    /// Micro-batches (Spark Structured Streaming).
+    pub const MICRO_BATCH: ProtocolName = ProtocolName("micro_batch");
 
     /// Every registered protocol, in registry order.
     pub fn all() -> Vec<ProtocolName> {
@@ -193,6 +209,7 @@ mod tests {
             ProtocolName::ALIGNED_TIMEOUT,
             ProtocolName::AT_LEAST_ONCE,
             ProtocolName::SYNCHRONOUS,
+            ProtocolName::MICRO_BATCH,
         ] {
             assert_eq!(ProtocolName::parse(p.name()), Some(p));
         }

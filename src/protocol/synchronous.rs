@@ -4,13 +4,14 @@
 //! when the whole snapshot is stored does processing resume.
 //!
 //! Built from the same parts as aligned checkpoints: at the trigger a source snapshots its
-//! offset, emits the barrier and *stops reading* ([`ProtocolInfo::halts_sources`]); barriers
+//! offset, emits the barrier and *stops reading* ([`SourceMode::HaltDuringCheckpoint`]); barriers
 //! travel in-band, so when a task has the barrier on every input it has processed everything
 //! sent before the halt — the job is drained up to it — and it snapshots. Nothing is in flight
 //! at any snapshot, so channel state is empty; the sources read again once the checkpoint's end
 //! (completed or aborted) reaches them. The pause — drain, snapshot and upload — is the price:
 //! the shorter the interval, the larger the share of time the job stands still.
 
+use super::SourceMode;
 use super::{
     Action, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo, ProtocolName,
 };
@@ -28,7 +29,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     // One halt at a time: the next trigger waits for the sources to read again.
     concurrent_checkpoints: false,
     pauses_sender_after_barrier: false,
-    halts_sources: true,
+    sources: SourceMode::HaltDuringCheckpoint,
     narrate_snapshot: |s| {
         (
             if s.has_outputs {

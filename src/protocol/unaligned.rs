@@ -8,7 +8,7 @@
 
 use super::{
     Action, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo, ProtocolName,
-    TaskView,
+    SourceMode, TaskView,
 };
 use crate::sim::ChannelId;
 use crate::sim::SimTime;
@@ -23,7 +23,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     uses_aligned_timeout: false,
     concurrent_checkpoints: false,
     pauses_sender_after_barrier: false,
-    halts_sources: false,
+    sources: SourceMode::Continuous,
     narrate_snapshot: |s| {
         (
             format!(

@@ -195,6 +195,13 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                 format!("{} halts: it reads nothing more until checkpoint {cp} is stored", task(tk)),
                 "synchronous: the sources stop at the trigger, so the job drains behind the barriers and stands still while every task snapshots and uploads".into(),
             ),
+            TraceEvent::BatchPlanned { task: tk, cp: c } if c == cp => step(
+                t,
+                Some(task(tk)),
+                "batch_planned",
+                format!("{} plans batch {cp}: the records that reached its log by now — an offset range Spark writes to its offset log before the batch runs", task(tk)),
+                "micro-batch: a trigger plans a batch of what the logs hold; nothing is read between batches".into(),
+            ),
             TraceEvent::SourceResumed { task: tk, cp: c } if c == cp => step(
                 t,
                 Some(task(tk)),
