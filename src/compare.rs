@@ -89,6 +89,11 @@ pub struct CompareReport {
 /// Runs every protocol on `s` (which needs a `checkpointing` section). `aligned_timeout` is
 /// skipped, with a note, when `checkpointing.aligned_checkpoint_timeout_ms` is not set.
 pub fn compare(s: &Scenario) -> Result<CompareReport, RunError> {
+    compare_these(s, &ProtocolName::all())
+}
+
+/// [`compare`] with only `protocols`, in that order.
+pub fn compare_these(s: &Scenario, protocols: &[ProtocolName]) -> Result<CompareReport, RunError> {
     if s.checkpointing.is_none() {
         return Err(ScenarioError::field(
             "checkpointing",
@@ -98,7 +103,7 @@ pub fn compare(s: &Scenario) -> Result<CompareReport, RunError> {
     }
     let mut notes = Vec::new();
     let mut scenarios = Vec::new();
-    for p in ProtocolName::all() {
+    for &p in protocols {
         let mut v = s.clone();
         match v.set_protocol(p) {
             Ok(()) => scenarios.push(v),

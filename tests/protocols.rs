@@ -349,6 +349,32 @@ fn compare_runs_every_protocol_and_writes_compare_json() {
 }
 
 #[test]
+fn compare_runs_only_the_protocols_asked_for_in_that_order() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("compare-some");
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["compare", &common::scenario_path("diamond").to_string_lossy(), "--protocols", "unaligned,aligned"])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    let names: Vec<&str> = json["rows"].as_array().unwrap().iter().map(|r| r["protocol"].as_str().unwrap()).collect();
+    assert_eq!(names, ["unaligned", "aligned"]);
+    assert!(!dir.join("chandy_lamport").exists());
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("--protocols unaligned,aligned"), "the reproduce line names them");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["compare", &common::scenario_path("diamond").to_string_lossy(), "--protocols", "aligned,optimistic"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("optimistic"));
+}
+
+#[test]
 fn a_min_pause_longer_than_the_interval_keeps_checkpoints_coming() {
     // Unaligned checkpoints end ≈ 7 ms after their trigger, long before the next 100 ms tick; a
     // 150 ms pause then delays every trigger, but must never stop them.

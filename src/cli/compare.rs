@@ -19,16 +19,27 @@ pub(super) struct CompareArgs {
     /// Add a crash of TASK at MS milliseconds, e.g. `agg[2]@500` (repeatable).
     #[arg(long = "fail-at", value_name = "TASK@MS", value_parser = parse_fail_at)]
     fail_at: Vec<(String, u64)>,
+    /// Only these protocols, in this order (e.g. `aligned,unaligned`) [default: every one].
+    #[arg(long, value_delimiter = ',', value_parser = super::parse_protocol)]
+    protocols: Vec<crate::scenario::ProtocolName>,
 }
 
 pub(super) fn exec(a: CompareArgs) -> Result<(), CliError> {
-    let CompareArgs { scenario, seed, out, fail_at } = a;
+    let CompareArgs { scenario, seed, out, fail_at, protocols } = a;
     let s = load(&scenario, seed, None, &fail_at)?;
     let dir = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name));
     super::prepare_out(&dir)?;
     say!("ckptsim compare {}  seed={}  fingerprint={}", scenario.display(), s.seed, s.fingerprint());
-    let report = crate::compare::compare(&s)?;
+    let report = if protocols.is_empty() {
+        crate::compare::compare(&s)?
+    } else {
+        crate::compare::compare_these(&s, &protocols)?
+    };
     let mut reproduce = format!("ckptsim compare {} --seed {}", scenario.display(), s.seed);
+    if !protocols.is_empty() {
+        let names: Vec<&str> = protocols.iter().map(|p| p.name()).collect();
+        reproduce.push_str(&format!(" --protocols {}", names.join(",")));
+    }
     for (task, at) in &fail_at {
         reproduce.push_str(&format!(" --fail-at {task}@{at}"));
     }

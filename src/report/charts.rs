@@ -127,7 +127,7 @@ impl Gantt {
     }
 }
 
-const COLORS: [RGBColor; 7] = [
+const COLORS: [RGBColor; 10] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
@@ -135,6 +135,9 @@ const COLORS: [RGBColor; 7] = [
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
     RGBColor(23, 190, 207),
+    RGBColor(227, 119, 194),
+    RGBColor(188, 189, 34),
+    RGBColor(127, 127, 127),
 ];
 
 /// An axis label as people write it: `2`, not `2.0`; `0.25`; `1500`, not `1500.0`.
