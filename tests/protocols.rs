@@ -134,15 +134,19 @@ impl std::io::Write for Shared {
     }
 }
 
-#[test]
-fn synchronous_snapshots_halt_the_sources_and_cost_throughput_not_size() {
-    let s = with_protocol("backpressure", ProtocolName::SYNCHRONOUS);
+/// Runs `s` with its full trace kept, as parsed JSON lines.
+fn traced(s: &Scenario) -> (ckptsim::engine::RunResult, Vec<serde_json::Value>) {
     let buf = Shared::default();
     let opts = ckptsim::engine::RunOptions { trace: Some(Box::new(buf.clone())), ..Default::default() };
-    let r = ckptsim::engine::run(&s, opts).unwrap();
+    let r = ckptsim::engine::run(s, opts).unwrap();
     let trace = buf.0.borrow();
-    let events: Vec<serde_json::Value> =
-        std::str::from_utf8(&trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events = std::str::from_utf8(&trace).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    (r, events)
+}
+
+#[test]
+fn synchronous_snapshots_halt_the_sources_and_cost_throughput_not_size() {
+    let (r, events) = traced(&with_protocol("backpressure", ProtocolName::SYNCHRONOUS));
     // Between a source's halt and its resumption it processes no record; every halt ends.
     let mut halted: std::collections::BTreeMap<String, u64> = Default::default();
     let (mut halts, mut resumes, mut processed_while_halted) = (0, 0, 0);
@@ -182,16 +186,11 @@ fn synchronous_snapshots_halt_the_sources_and_cost_throughput_not_size() {
 
 #[test]
 fn micro_batches_read_only_planned_batches_and_pay_in_latency() {
-    let s = with_protocol("pipeline", ProtocolName::MICRO_BATCH);
-    let buf = Shared::default();
-    let opts = ckptsim::engine::RunOptions { trace: Some(Box::new(buf.clone())), ..Default::default() };
-    let r = ckptsim::engine::run(&s, opts).unwrap();
-    let trace = buf.0.borrow();
+    let (r, events) = traced(&with_protocol("pipeline", ProtocolName::MICRO_BATCH));
     // A source reads only between its batch's planning and the snapshot that ends the batch.
     let mut open: std::collections::BTreeMap<String, u64> = Default::default();
     let (mut planned, mut ended, mut outside) = (0, 0, 0);
-    for line in std::str::from_utf8(&trace).unwrap().lines() {
-        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+    for e in &events {
         let task = e["task"].as_str().unwrap_or_default().to_string();
         if !task.starts_with("src[") {
             continue;

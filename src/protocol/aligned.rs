@@ -42,13 +42,26 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     },
 };
 
-/// The aligned protocol.
-#[derive(Clone, Debug, Default)]
+/// The aligned protocol: also the barrier handling of `synchronous` and `micro_batch`, which
+/// differ only in when their sources read (their registry rows' [`super::SourceMode`]).
+#[derive(Clone, Debug)]
 pub struct Aligned {
     pub(super) barriers: BarrierCount,
+    name: ProtocolName,
+}
+
+impl Default for Aligned {
+    fn default() -> Self {
+        Aligned::named(ProtocolName::ALIGNED)
+    }
 }
 
 impl Aligned {
+    /// Aligned barrier handling under the registry row `name`.
+    pub fn named(name: ProtocolName) -> Self {
+        Aligned { barriers: BarrierCount::default(), name }
+    }
+
     /// True when `task` took a barrier of `cp` and waits for the others.
     pub fn is_aligning(&self, task: TaskId, cp: CheckpointId) -> bool {
         self.barriers.waiting(task, cp)
@@ -57,7 +70,7 @@ impl Aligned {
 
 impl Protocol for Aligned {
     fn name(&self) -> ProtocolName {
-        ProtocolName::ALIGNED
+        self.name
     }
 
     fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {

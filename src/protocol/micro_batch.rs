@@ -13,15 +13,13 @@
 //! ([`SourceMode::MicroBatches`], carried out by the engine).
 
 use super::aligned::Aligned;
-use super::{Action, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo};
-use super::{ProtocolName, SourceMode, TaskView};
-use crate::sim::{ChannelId, SimTime, TaskId};
+use super::{ChannelStateRule, ProtocolInfo, ProtocolName, SourceMode};
 
 /// The registry row (see [`super::registry`]).
 pub const INFO: ProtocolInfo = ProtocolInfo {
     name: "micro_batch",
     summary: "micro-batches (Spark Structured Streaming): each trigger plans a batch of what the logs hold, the job processes it, the batch commits",
-    create: Some(|| Box::new(MicroBatch::default())),
+    create: Some(|| Box::new(Aligned::named(ProtocolName::MICRO_BATCH))),
     exactly_once: true,
     channel_state: ChannelStateRule::Never,
     uses_aligned_timeout: false,
@@ -46,32 +44,3 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
         )
     },
 };
-
-/// The micro-batch protocol: aligned barrier handling (a batch's end on every input); the
-/// batching of the sources is the engine's (by the registry row).
-#[derive(Clone, Debug, Default)]
-pub struct MicroBatch {
-    aligned: Aligned,
-}
-
-impl Protocol for MicroBatch {
-    fn name(&self) -> ProtocolName {
-        ProtocolName::MICRO_BATCH
-    }
-
-    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
-        BarrierPath::InBand
-    }
-
-    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, overtaking: bool, out: &mut Vec<Action>) {
-        self.aligned.on_barrier(t, ch, cp, overtaking, out);
-    }
-
-    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
-        self.aligned.on_input_ended(t, ch, out);
-    }
-
-    fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
-        self.aligned.on_checkpoint_end(task, cp, out);
-    }
-}

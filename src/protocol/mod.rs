@@ -23,9 +23,7 @@ pub use aligned::Aligned;
 pub use aligned_timeout::AlignedTimeout;
 pub use at_least_once::AtLeastOnce;
 pub use chandy_lamport::ChandyLamport;
-pub use micro_batch::MicroBatch;
 pub use registry::{ChannelStateRule, ProtocolInfo, ProtocolName, REGISTRY, SnapshotStory, SourceMode};
-pub use synchronous::Synchronous;
 pub use unaligned::Unaligned;
 
 use crate::sim::{ChannelId, SimTime, TaskId};

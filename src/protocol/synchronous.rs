@@ -11,18 +11,14 @@
 //! (completed or aborted) reaches them. The pause — drain, snapshot and upload — is the price:
 //! the shorter the interval, the larger the share of time the job stands still.
 
-use super::SourceMode;
-use super::{
-    Action, BarrierPath, ChannelStateRule, CheckpointId, CheckpointTiming, Protocol, ProtocolInfo, ProtocolName,
-};
-use super::{TaskView, aligned::Aligned};
-use crate::sim::{ChannelId, SimTime, TaskId};
+use super::aligned::Aligned;
+use super::{ChannelStateRule, ProtocolInfo, ProtocolName, SourceMode};
 
 /// The registry row (see [`super::registry`]).
 pub const INFO: ProtocolInfo = ProtocolInfo {
     name: "synchronous",
     summary: "stop-the-world snapshots: halt the sources, drain the job, snapshot every task, resume when stored",
-    create: Some(|| Box::new(Synchronous::default())),
+    create: Some(|| Box::new(Aligned::named(ProtocolName::SYNCHRONOUS))),
     exactly_once: true,
     channel_state: ChannelStateRule::Never,
     uses_aligned_timeout: false,
@@ -47,32 +43,3 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
         )
     },
 };
-
-/// The synchronous protocol: aligned barrier handling; the halting is the engine's (by the
-/// registry row).
-#[derive(Clone, Debug, Default)]
-pub struct Synchronous {
-    aligned: Aligned,
-}
-
-impl Protocol for Synchronous {
-    fn name(&self) -> ProtocolName {
-        ProtocolName::SYNCHRONOUS
-    }
-
-    fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {
-        BarrierPath::InBand
-    }
-
-    fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, overtaking: bool, out: &mut Vec<Action>) {
-        self.aligned.on_barrier(t, ch, cp, overtaking, out);
-    }
-
-    fn on_input_ended(&mut self, t: &TaskView, ch: ChannelId, out: &mut Vec<Action>) {
-        self.aligned.on_input_ended(t, ch, out);
-    }
-
-    fn on_checkpoint_end(&mut self, task: TaskId, cp: CheckpointId, out: &mut Vec<Action>) {
-        self.aligned.on_checkpoint_end(task, cp, out);
-    }
-}
