@@ -27,6 +27,10 @@ pub struct TaskSnapshot {
     pub state_kv: Option<u64>,
     /// Ground truth: records written to each output channel so far (`s`).
     pub sent: Vec<(ChannelId, u64)>,
+    /// Non-FIFO channels only (else empty): per input channel as in `consumed`, `Σ mix64(seq)`
+    /// over the records taken and one past the highest sequence number taken; per output
+    /// channel as in `sent`, `Σ mix64(seq)` over the records written.
+    pub seqs: (Vec<(u64, u64)>, Vec<u64>),
     /// Duration of the synchronous part (0 for a task that had finished).
     pub sync: SimTime,
     /// The task paused for the synchronous part (a finished task does not).

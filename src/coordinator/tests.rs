@@ -55,6 +55,7 @@ fn complete(c: &mut Coordinator, g: &Graph, cp: CheckpointId, at: SimTime) -> Ve
             consumed: if t == 1 { vec![(ch, 0, 0, 0)] } else { Vec::new() },
             state_kv: None,
             sent: if t == 0 { vec![(ch, 0)] } else { Vec::new() },
+            seqs: Default::default(),
             sync: 0,
             paused: true,
             logic: Logic::Map,

@@ -471,6 +471,14 @@ impl Engine<'_> {
                 .collect(),
             state_kv: logic.state_kv(),
             sent: outputs.iter().map(|&c| (c, self.net.sent(c))).collect(),
+            seqs: if self.net.reorders() {
+                (
+                    inputs.iter().map(|&c| self.net.seq_digests(c).1).collect(),
+                    outputs.iter().map(|&c| self.net.seq_digests(c).0).collect(),
+                )
+            } else {
+                Default::default()
+            },
             sync,
             paused: !finished,
             logic,

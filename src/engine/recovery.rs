@@ -9,7 +9,7 @@
 use super::{Engine, Event, State};
 use crate::coordinator::{CoordinatorConfig, Outcome};
 use crate::graph::{ChannelId, Graph, TaskId};
-use crate::net::NetEvent;
+use crate::net::{NetEvent, RestoredCounters};
 use crate::operator::Logic;
 use crate::protocol::CheckpointId;
 use crate::scenario::{FailoverStrategy, RandomFailures, Scenario};
@@ -457,19 +457,30 @@ impl Engine<'_> {
             }
             match &latest {
                 Some(cp) => {
-                    let sent = cp.tasks[node.from.0 as usize].sent.iter().find(|x| x.0 == ch).map_or(0, |x| x.1);
-                    let (consumed, digest, kv) = cp.tasks[node.to.0 as usize]
-                        .consumed
-                        .iter()
-                        .find(|x| x.0 == ch)
-                        .map_or((0, 0, 0), |x| (x.1, x.2, x.3));
+                    let (from, to) = (&cp.tasks[node.from.0 as usize], &cp.tasks[node.to.0 as usize]);
+                    let out = from.sent.iter().position(|x| x.0 == ch);
+                    let sent = out.map_or(0, |i| from.sent[i].1);
+                    let input = to.consumed.iter().position(|x| x.0 == ch);
+                    let (consumed, digest, kv) = input.map_or((0, 0, 0), |i| {
+                        let x = &to.consumed[i];
+                        (x.1, x.2, x.3)
+                    });
+                    // Non-FIFO channels: the sequence numbers written and taken, as the snapshots
+                    // saw them (all 0 on FIFO channels).
+                    let seqs = (
+                        out.and_then(|i| from.seqs.1.get(i)).copied().unwrap_or(0),
+                        input.and_then(|i| to.seqs.0.get(i)).copied().unwrap_or((0, 0)),
+                    );
                     let recovered = if replay { cp.channel_state[c].clone() } else { Vec::new() };
-                    self.net.restore_channel(ch, sent, consumed, digest, kv, recovered);
+                    let at = RestoredCounters { sent, consumed, digest, kv, seqs };
+                    self.net.restore_channel(ch, at, recovered);
                 }
                 None => {
                     let (n, kv) = self.initial_channel[c];
                     let recs = if replay { self.initial_inflight[c].clone() } else { Vec::new() };
-                    self.net.restore_channel(ch, n + self.initial_inflight[c].len() as u64, n, 0, kv, recs)
+                    let sent = n + self.initial_inflight[c].len() as u64;
+                    let seqs = self.net.prefix_seqs(sent, n);
+                    self.net.restore_channel(ch, RestoredCounters { sent, consumed: n, digest: 0, kv, seqs }, recs)
                 }
             }
         }

@@ -357,7 +357,14 @@ impl Engine<'_> {
             let recs = self.initial_inflight[c].clone();
             if (n, kv) != (0, 0) || !recs.is_empty() {
                 let sent = n + recs.len() as u64;
-                self.net.restore_channel(crate::graph::ChannelId(c as u32), sent, n, 0, kv, recs);
+                let at = crate::net::RestoredCounters {
+                    sent,
+                    consumed: n,
+                    digest: 0,
+                    kv,
+                    seqs: self.net.prefix_seqs(sent, n),
+                };
+                self.net.restore_channel(crate::graph::ChannelId(c as u32), at, recs);
             }
         }
         let committed: Vec<crate::operator::sink::TxnRecord> = r

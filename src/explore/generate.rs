@@ -251,6 +251,8 @@ impl Plan {
                 max_buffers_per_channel: max_backlog,
                 latency_us,
                 jitter_us,
+                // FIFO: every barrier protocol needs it (non-FIFO channels are a negative control).
+                reorder_us: 0,
                 debloat,
             },
             metrics: MetricsConfig { sample_interval_ms: 10, ..Default::default() },

@@ -207,7 +207,7 @@ impl Network {
         let queued: u64 = c.recv.queue.iter().map(data).sum::<u64>() - c.recv.head_read as u64;
         c.send.current.len() as u64
             + c.send.backlog.iter().map(data).sum::<u64>()
-            + c.send.in_flight.iter().map(|(e, _)| data(e)).sum::<u64>()
+            + c.send.in_flight.iter().map(|(e, ..)| data(e)).sum::<u64>()
             + queued
     }
 

@@ -30,6 +30,29 @@ impl Network {
         self.chans[ch.0 as usize].recv.consumed_kv
     }
 
+    /// Non-FIFO channels: `Σ mix64(seq)` over the records written to `ch`, and over the records
+    /// taken from it with one past the highest sequence number taken (all 0 on FIFO channels,
+    /// where the taken records are the prefix `0..consumed`).
+    pub fn seq_digests(&self, ch: ChannelId) -> (u64, (u64, u64)) {
+        let c = &self.chans[ch.0 as usize];
+        (c.send.sent_seqs, c.recv.consumed_seqs)
+    }
+
+    /// [`Network::seq_digests`] of a channel whose first `sent` records were written and first
+    /// `consumed` taken, in order (a start, or a restore from a savepoint).
+    pub fn prefix_seqs(&self, sent: u64, consumed: u64) -> (u64, (u64, u64)) {
+        if !self.reorders() {
+            return (0, (0, 0));
+        }
+        let prefix = |k: u64| (0..k).fold(0u64, |d, i| d.wrapping_add(crate::sim::mix64(i)));
+        (prefix(sent), (prefix(consumed), consumed))
+    }
+
+    /// The channels reorder (`network.reorder_us` > 0).
+    pub fn reorders(&self) -> bool {
+        self.cfg.reorder > 0
+    }
+
     /// Receiver-side data buffers currently queued on `ch`.
     pub fn queued_buffers(&self, ch: ChannelId) -> u32 {
         self.chans[ch.0 as usize].recv.queued_data

@@ -111,7 +111,9 @@ struct SendSide {
     backlog: VecDeque<Element>,
     backlog_data: u32,
     credit: u32,
-    in_flight: VecDeque<(Element, u32)>,
+    /// On the wire: each element, the sender's backlog of data buffers when it left, and when it
+    /// arrives (in that order unless the channels reorder).
+    in_flight: VecDeque<(Element, u32, SimTime)>,
     last_arrival: SimTime,
     /// The channel holds `max_buffers_per_channel` pool buffers.
     full: bool,
@@ -121,6 +123,9 @@ struct SendSide {
     chain_pending: u32,
     /// Records written to the channel so far (the next sequence number).
     sent: u64,
+    /// Non-FIFO channels only: `Σ mix64(seq)` over the records written — the set `0..sent` as a
+    /// digest, for the cut checker's set comparison.
+    sent_seqs: u64,
 }
 
 impl SendSide {
@@ -157,6 +162,9 @@ struct RecvSide {
     consumed_digest: u64,
     /// Sum of `mix64(key) × value` of those records: what a keyed sum of them must hold.
     consumed_kv: u64,
+    /// Non-FIFO channels only: `Σ mix64(seq)` over the records taken, and one past the highest
+    /// sequence number taken (the taken records need not be a prefix).
+    consumed_seqs: (u64, u64),
 }
 
 #[derive(Debug)]
@@ -170,6 +178,22 @@ struct Chan {
     chained: bool,
     send: SendSide,
     recv: RecvSide,
+}
+
+/// A channel's counters at a restored checkpoint ([`Network::restore_channel`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RestoredCounters {
+    /// Records the sender had written.
+    pub sent: u64,
+    /// Records the receiver had taken.
+    pub consumed: u64,
+    /// Sum of the lineage digests of those.
+    pub digest: u64,
+    /// Sum of `mix64(key) × value` of those.
+    pub kv: u64,
+    /// Non-FIFO channels: the sequence-number digests of the sender and the receiver
+    /// ([`Network::seq_digests`]; zeros on FIFO channels).
+    pub seqs: (u64, (u64, u64)),
 }
 
 /// A result partition: one output edge of one task, with its buffer pool.
@@ -228,6 +252,8 @@ pub struct NetConfig {
     pub latency: SimTime,
     /// Maximum extra latency.
     pub jitter: SimTime,
+    /// Non-FIFO channels: the reordering window (0: FIFO).
+    pub reorder: SimTime,
     /// Serialized size of one record.
     pub record_bytes: u64,
     /// Buffer debloating, if enabled.
@@ -247,6 +273,7 @@ impl NetConfig {
             max_backlog: n.max_buffers_per_channel,
             latency: n.latency_us * US,
             jitter: n.jitter_us * US,
+            reorder: n.reorder_us * US,
             record_bytes: n.record_bytes as u64,
             debloat: DebloatConfig::from_scenario(n),
             pause_after_barrier: false,
@@ -445,6 +472,9 @@ impl Network {
             send.current = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(send.cap));
         }
         send.current.push(Record { seq: send.sent, ..r });
+        if self.cfg.reorder > 0 {
+            send.sent_seqs = send.sent_seqs.wrapping_add(crate::sim::mix64(send.sent));
+        }
         send.sent += 1;
         let finished = send.current.len() >= send.cap;
         if self.chans[ch.0 as usize].chained {
@@ -584,11 +614,33 @@ impl Network {
     /// Puts an element on the wire at once (no credit), keeping FIFO order on the wire.
     fn send_now<E: From<NetEvent>>(&mut self, ch: ChannelId, e: Element, now: SimTime, q: &mut EventQueue<E>) {
         let delay = self.delay_on(ch);
+        self.put_on_wire(ch, e, now + delay, q);
+    }
+
+    /// Puts `e` on the wire to arrive at `at` at the earliest: FIFO (never before an earlier
+    /// element), or — on non-FIFO channels (`reorder`) — at `at` plus a random extra delay,
+    /// whatever was sent before, except end-of-partition, which comes after everything.
+    fn put_on_wire<E: From<NetEvent>>(&mut self, ch: ChannelId, e: Element, at: SimTime, q: &mut EventQueue<E>) {
+        let reorder = self.cfg.reorder > 0 && !self.chans[ch.0 as usize].chained;
+        let at = if reorder && !matches!(e, Element::EndOfPartition) {
+            at + self.rng.up_to(self.cfg.reorder)
+        } else {
+            at.max(self.chans[ch.0 as usize].send.last_arrival)
+        };
         let send = &mut self.chans[ch.0 as usize].send;
-        let at = (now + delay).max(send.last_arrival);
-        send.last_arrival = at;
-        send.in_flight.push_back((e, send.backlog_data));
+        send.last_arrival = send.last_arrival.max(at);
+        send.in_flight.push_back((e, send.backlog_data, at));
         q.push(at, NetEvent::Arrive(ch).into());
+    }
+
+    /// The element in flight on `ch` that arrives next: the oldest, or on non-FIFO channels the
+    /// one due first (the first sent among those due at once).
+    fn next_on_wire(&self, ch: ChannelId) -> Option<usize> {
+        let f = &self.chans[ch.0 as usize].send.in_flight;
+        if self.cfg.reorder == 0 {
+            return (!f.is_empty()).then_some(0);
+        }
+        (0..f.len()).min_by_key(|&i| f[i].2)
     }
 
     /// True when the sender of `ch` pauses after an aligned barrier (never within a chain: there
@@ -628,11 +680,9 @@ impl Network {
                 c.send.backlog_data -= 1;
             }
             c.send.paused = self.cfg.pause_after_barrier && !c.chained && matches!(e, Element::Barrier(_));
-            // FIFO: a message never overtakes an earlier one on the same channel.
-            let at = (now + delay).max(c.send.last_arrival);
-            c.send.last_arrival = at;
-            c.send.in_flight.push_back((e, c.send.backlog_data));
-            q.push(at, NetEvent::Arrive(ch).into());
+            // FIFO: a message never overtakes an earlier one on the same channel (unless the
+            // channels reorder).
+            self.put_on_wire(ch, e, now + delay, q);
             if data {
                 self.return_pool_buffer(ch);
             }
@@ -723,8 +773,8 @@ impl Network {
     }
 
     fn arrive<E: From<NetEvent>>(&mut self, ch: ChannelId, now: SimTime, q: &mut EventQueue<E>) -> Arrival {
-        let (e, backlog) =
-            self.chans[ch.0 as usize].send.in_flight.pop_front().expect("an Arrive event has an element in flight");
+        let i = self.next_on_wire(ch).expect("an Arrive event has an element in flight");
+        let (e, backlog, _) = self.chans[ch.0 as usize].send.in_flight.remove(i).expect("found above");
         self.arrive_element(ch, e, backlog, now, q)
     }
 
@@ -749,6 +799,9 @@ impl Network {
         let mut buf = self.spare.pop().unwrap_or_default();
         let c = &mut self.chans[ch.0 as usize];
         buf.push(Record { seq: c.send.sent, ..r });
+        if self.cfg.reorder > 0 {
+            c.send.sent_seqs = c.send.sent_seqs.wrapping_add(crate::sim::mix64(c.send.sent));
+        }
         c.send.sent += 1;
         self.chain_handed(ch);
         Some(self.arrive_element(ch, Element::Data(buf), 0, now, q))
@@ -864,6 +917,10 @@ impl Network {
                 c.recv.consumed_digest = c.recv.consumed_digest.wrapping_add(r.lineage.digest());
                 c.recv.consumed_kv =
                     c.recv.consumed_kv.wrapping_add(crate::sim::mix64(r.key).wrapping_mul(r.value as u64));
+                if self.cfg.reorder > 0 {
+                    let (d, end) = c.recv.consumed_seqs;
+                    c.recv.consumed_seqs = (d.wrapping_add(crate::sim::mix64(r.seq)), end.max(r.seq + 1));
+                }
                 (Taken::Record(ch, r), c.recv.head_read == buf.len())
             }
             Element::Barrier(id) => {
@@ -906,10 +963,11 @@ impl Network {
         Some(taken)
     }
 
-    /// Records in the oldest element in flight on `ch` (0 for an event or when nothing is in flight).
+    /// Records in the element in flight on `ch` that arrives next (0 for an event or when nothing
+    /// is in flight).
     pub fn front_in_flight_records(&self, ch: ChannelId) -> u32 {
-        match self.chans[ch.0 as usize].send.in_flight.front() {
-            Some((Element::Data(b), _)) => b.len() as u32,
+        match self.next_on_wire(ch).map(|i| &self.chans[ch.0 as usize].send.in_flight[i]) {
+            Some((Element::Data(b), ..)) => b.len() as u32,
             _ => 0,
         }
     }
@@ -951,21 +1009,15 @@ impl Network {
         self.wakeups.retain(|t| !down[t.0 as usize]);
     }
 
-    /// After [`Network::reset`]: the channel continues from a restored checkpoint in which the
-    /// sender had written `sent` records and the receiver had taken `consumed` (with lineage
-    /// digest `digest`); `recovered` — the checkpoint's channel state, records `consumed..sent` —
-    /// is queued at the receiver ahead of any new data.
-    pub fn restore_channel(
-        &mut self,
-        ch: ChannelId,
-        sent: u64,
-        consumed: u64,
-        digest: u64,
-        kv: u64,
-        recovered: Vec<Record>,
-    ) {
+    /// After [`Network::reset`]: the channel continues from a restored checkpoint with its
+    /// counters as `at` gives them; `recovered` — the checkpoint's channel state, records
+    /// `consumed..sent` — is queued at the receiver ahead of any new data.
+    pub fn restore_channel(&mut self, ch: ChannelId, at: RestoredCounters, recovered: Vec<Record>) {
+        let RestoredCounters { sent, consumed, digest, kv, seqs } = at;
         let c = &mut self.chans[ch.0 as usize];
         c.send.sent = sent;
+        c.send.sent_seqs = seqs.0;
+        c.recv.consumed_seqs = seqs.1;
         c.recv.consumed = consumed;
         c.recv.consumed_digest = digest;
         c.recv.consumed_kv = kv;

@@ -509,6 +509,12 @@ pub struct Network {
     pub latency_us: u64,
     /// Extra latency drawn uniformly from `0..=jitter_us` per message (FIFO order is kept).
     pub jitter_us: u64,
+    /// Non-FIFO channels: each buffer or barrier gets a further delay drawn uniformly from
+    /// `0..=reorder_us` *without* keeping FIFO order, so it may overtake earlier ones on its
+    /// channel (a bounded reordering window); end-of-partition still comes last. 0 (the default,
+    /// and Flink's network): FIFO. Left out of the canonical JSON when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub reorder_us: u64,
     /// Buffer debloating (FLIP-183); off by default, as in Flink. Left out of the canonical JSON
     /// when it is the default, so fingerprints stay as they were before it existed.
     #[serde(skip_serializing_if = "Debloat::is_default")]
@@ -572,6 +578,7 @@ impl Default for Network {
             max_buffers_per_channel: 10,
             latency_us: 100,
             jitter_us: 0,
+            reorder_us: 0,
             debloat: Debloat::default(),
         }
     }

@@ -357,6 +357,7 @@ fn validate_network(s: &Scenario) -> R {
     range("network.max_buffers_per_channel", n.max_buffers_per_channel as u64, 1, 1024, "buffers")?;
     range("network.latency_us", n.latency_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
     range("network.jitter_us", n.jitter_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
+    range("network.reorder_us", n.reorder_us, 0, MAX_DURATION_NS / 1_000, "microseconds")?;
     let d = &n.debloat;
     range("network.debloat.target_ms", d.target_ms, 1, MAX_DURATION_NS / 1_000_000, "milliseconds")?;
     range("network.debloat.period_ms", d.period_ms, 1, MAX_DURATION_NS / 1_000_000, "milliseconds")?;
