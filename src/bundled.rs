@@ -32,6 +32,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("failures/tolerable-failures", include_str!("../scenarios/failures/tolerable-failures.json")),
     ("failures/transaction-timeout", include_str!("../scenarios/failures/transaction-timeout.json")),
     ("failures/two-pipelines", include_str!("../scenarios/failures/two-pipelines.json")),
+    ("non-fifo/diamond", include_str!("../scenarios/non-fifo/diamond.json")),
     ("pipeline", include_str!("../scenarios/pipeline.json")),
     ("random-failures", include_str!("../scenarios/random-failures.json")),
     ("scale/shuffle", include_str!("../scenarios/scale/shuffle.json")),

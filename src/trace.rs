@@ -153,6 +153,14 @@ pub enum TraceEvent {
         /// The checkpoint.
         cp: CheckpointId,
     },
+    /// Lai-Yang: a task was about to take a red record of a checkpoint it has no snapshot for
+    /// (its sender snapshotted first): it snapshots before taking it.
+    RedRecord {
+        /// The channel.
+        ch: ChannelId,
+        /// The checkpoint.
+        cp: CheckpointId,
+    },
     /// A trigger planned a micro-batch at a source: it reads the records that reached its log by
     /// now, then ends the batch.
     BatchPlanned {
@@ -199,6 +207,7 @@ impl TraceEvent {
             TraceEvent::SourceHalted { task, cp } => (24, [task.0 as u64, cp, 0]),
             TraceEvent::SourceResumed { task, cp } => (25, [task.0 as u64, cp, 0]),
             TraceEvent::BatchPlanned { task, cp } => (26, [task.0 as u64, cp, 0]),
+            TraceEvent::RedRecord { ch, cp } => (27, [ch.0 as u64, cp, 0]),
         }
     }
 
@@ -260,6 +269,9 @@ impl TraceEvent {
             }
             TraceEvent::SourceHalted { task: t2, cp } => {
                 format!(r#"{{"t_ns":{t},"ev":"source_halted","task":"{}","checkpoint":{cp}}}"#, task(t2))
+            }
+            TraceEvent::RedRecord { ch: c, cp } => {
+                format!(r#"{{"t_ns":{t},"ev":"red_record","channel":"{}","checkpoint":{cp}}}"#, ch(c))
             }
             TraceEvent::BatchPlanned { task: t2, cp } => {
                 format!(r#"{{"t_ns":{t},"ev":"batch_planned","task":"{}","checkpoint":{cp}}}"#, task(t2))

@@ -273,6 +273,17 @@ pub fn run_with_protocol(
             "missing; stop-with-savepoint needs checkpointing (a savepoint is a checkpoint)",
         )));
     }
+    if opts.stop_with_savepoint.is_some() && scenario.network.reorder_us > 0 {
+        // A savepoint is an aligned checkpoint without channel state: its barriers need FIFO
+        // channels to cut the job consistently.
+        return Err(RunError::Scenario(crate::scenario::ScenarioError::field(
+            "network.reorder_us",
+            format!(
+                "is {}; stop-with-savepoint needs FIFO channels (0): a savepoint's aligned barriers cannot cut a non-FIFO job consistently",
+                scenario.network.reorder_us
+            ),
+        )));
+    }
     let mut opts = opts;
     let restore = opts.restore.take();
     let mut e = Engine::new(scenario, opts, protocol);

@@ -220,6 +220,18 @@ impl Engine<'_> {
         let Some(coord) = &mut self.coord else { return };
         let to = self.graph.channels[ch.0 as usize].to;
         match arrival {
+            Arrival::Data(_) if self.colours => {
+                // Lai-Yang: only the white records are channel state; the count may now be full.
+                for cp in coord.pending_ids() {
+                    let p = self.pending(cp).expect("listed");
+                    if p.channels[ch.0 as usize].recording {
+                        let white: Vec<_> =
+                            self.net.last_arrived(ch).iter().filter(|r| self.white(p, ch, r.seq)).copied().collect();
+                        self.pending_mut(cp).expect("listed").channels[ch.0 as usize].input.extend(white);
+                        self.close_if_all_white_in(ch, cp);
+                    }
+                }
+            }
             Arrival::Data(_) => {
                 for (_, p) in coord.pending_iter_mut() {
                     if p.channels[ch.0 as usize].recording {
@@ -241,7 +253,13 @@ impl Engine<'_> {
                 let timing = p.timing;
                 p.channels[ch.0 as usize].barrier_bound = Some(arrived);
                 let aligning = p.tasks[to.0 as usize].snapshot.is_none();
-                self.close_recording(ch, cp);
+                if self.colours {
+                    // Lai-Yang: the control message brings the count of white records; the
+                    // recording ends when they are all in, which need not be now.
+                    self.close_if_all_white_in(ch, cp);
+                } else {
+                    self.close_recording(ch, cp);
+                }
                 if aligning && let Some(victim) = self.faults.alignment_moment(to, cp) {
                     // Injected failure: the task has a barrier of `cp` but no snapshot yet.
                     self.queue.push(now, Event::Crash(victim));
@@ -303,6 +321,59 @@ impl Engine<'_> {
                     self.decide(task, |p, out| p.on_deadline(&view, cp, out));
                 }
             }
+        }
+    }
+
+    /// Lai-Yang: whether record `seq` of channel `ch` is red for a checkpoint `task` has no
+    /// snapshot for (its sender has one, and wrote the record after it); if so the task
+    /// snapshots now, before taking it. Returns whether it did.
+    pub(super) fn red_record(&mut self, task: TaskId, ch: ChannelId, seq: u64) -> bool {
+        let from = self.graph.channels[ch.0 as usize].from;
+        let red = self.pending_ids().into_iter().find(|&cp| {
+            let p = self.pending(cp).expect("listed");
+            p.tasks[task.0 as usize].snapshot.is_none()
+                && p.tasks[from.0 as usize]
+                    .snapshot
+                    .as_ref()
+                    .and_then(|s| s.sent.iter().find(|x| x.0 == ch))
+                    .is_some_and(|&(_, written)| seq >= written)
+        });
+        let Some(cp) = red else { return false };
+        self.tracer.record(self.now, TraceEvent::RedRecord { ch, cp }, &self.graph);
+        self.mark_barrier(task, cp);
+        let view = self.view(task, cp);
+        self.decide(task, |p, out| p.on_barrier(&view, ch, cp, false, out));
+        true
+    }
+
+    /// Lai-Yang: whether record `seq` of channel `ch` is white for `cp` — written before its
+    /// sender's snapshot (or its sender has none yet).
+    fn white(&self, p: &Pending, ch: ChannelId, seq: u64) -> bool {
+        let from = self.graph.channels[ch.0 as usize].from;
+        p.tasks[from.0 as usize]
+            .snapshot
+            .as_ref()
+            .and_then(|s| s.sent.iter().find(|x| x.0 == ch))
+            .is_none_or(|&(_, written)| seq < written)
+    }
+
+    /// Lai-Yang: once the control message told the count, the recording of `ch` for `cp` ends
+    /// when every white record is in: those taken before the receiver's snapshot and those
+    /// recorded since make up what the sender wrote before its own.
+    fn close_if_all_white_in(&mut self, ch: ChannelId, cp: CheckpointId) {
+        let node = &self.graph.channels[ch.0 as usize];
+        let (from, to) = (node.from.0 as usize, node.to.0 as usize);
+        let Some(p) = self.pending(cp) else { return };
+        let c = &p.channels[ch.0 as usize];
+        if !c.recording || c.barrier_bound.is_none() {
+            return;
+        }
+        let written = p.tasks[from].snapshot.as_ref().and_then(|s| s.sent.iter().find(|x| x.0 == ch)).map(|x| x.1);
+        let taken = p.tasks[to].snapshot.as_ref().and_then(|s| s.consumed.iter().find(|x| x.0 == ch)).map(|x| x.1);
+        if let (Some(written), Some(taken)) = (written, taken)
+            && taken + c.input.len() as u64 >= written
+        {
+            self.close_recording(ch, cp);
         }
     }
 
@@ -516,6 +587,14 @@ impl Engine<'_> {
             for &ch in &inputs {
                 let c = ch.0 as usize;
                 match p.channels[c].barrier_bound {
+                    // Lai-Yang: the white records queued; more may come, in any order.
+                    _ if self.colours => {
+                        let recs = self.net.queued_records(ch, None);
+                        let white = recs.into_iter().filter(|r| self.white(p, ch, r.seq)).collect();
+                        let keep_recording = !self.eop_arrived[c];
+                        open += keep_recording as u32;
+                        recorded.push((ch, white, keep_recording));
+                    }
                     // The barrier already arrived: only the unconsumed records ahead of it.
                     Some(bound) => {
                         let recs = self.net.queued_records(ch, Some(cp));
@@ -541,6 +620,13 @@ impl Engine<'_> {
         let tp = &mut p.tasks[ti];
         tp.open_recordings = open;
         tp.snapshot = Some(snap);
+        if self.colours && record_inputs {
+            // Lai-Yang: a control message may have come before the snapshot, with every white
+            // record already taken or queued: then there is nothing more to wait for.
+            for &ch in &inputs {
+                self.close_if_all_white_in(ch, cp);
+            }
+        }
         if finished {
             // Nothing left to pause: the state is final.
             self.pending_mut(cp).expect("checked").tasks[ti].sync_done = true;

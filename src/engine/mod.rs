@@ -204,6 +204,9 @@ struct Engine<'a> {
     complete: bool,
     /// The sources read only in micro-batches ([`crate::protocol::SourceMode::MicroBatches`]).
     micro_batches: bool,
+    /// Records are coloured by their sender's snapshot (Lai-Yang,
+    /// [`crate::protocol::ChannelStateRule::WhiteRecords`]).
+    colours: bool,
     /// Checkpoints that completed (ground truth for `visible_before_completion`).
     completed_cps: std::collections::BTreeSet<CheckpointId>,
     /// The checkpoint storage's uploads in progress, sharing its bandwidth.
@@ -239,6 +242,9 @@ impl<'a> Engine<'a> {
             )),
             _ => None,
         };
+        let colours = protocol
+            .as_ref()
+            .is_some_and(|p| p.name().info().channel_state == crate::protocol::ChannelStateRule::WhiteRecords);
         let micro_batches =
             protocol.as_ref().is_some_and(|p| p.name().info().sources == crate::protocol::SourceMode::MicroBatches);
         let faults = recovery::Faults::new(scenario, &graph, &rngs);
@@ -338,6 +344,7 @@ impl<'a> Engine<'a> {
             final_notifies_left: 0,
             complete: false,
             micro_batches,
+            colours,
             completed_cps: Default::default(),
             storage: crate::state::storage::SharedBandwidth::new(
                 scenario.checkpointing.as_ref().map_or(1 << 30, |c| c.storage.bandwidth_mib_per_sec << 20),
@@ -620,6 +627,12 @@ impl<'a> Engine<'a> {
                         return self.start(task, r);
                     }
                 }
+            }
+            if self.colours
+                && let Some((ch, seq)) = self.net.peek_record(task)
+                && self.red_record(task, ch, seq)
+            {
+                continue; // it snapshotted first; the record comes after the snapshot
             }
             match self.net.take(task, self.now, &mut self.queue) {
                 None => {

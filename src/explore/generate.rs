@@ -251,8 +251,17 @@ impl Plan {
                 max_buffers_per_channel: max_backlog,
                 latency_us,
                 jitter_us,
-                // FIFO: every barrier protocol needs it (non-FIFO channels are a negative control).
-                reorder_us: 0,
+                // FIFO for every barrier protocol (non-FIFO channels are their negative control);
+                // half the seeds of a protocol built for non-FIFO channels (Lai-Yang) reorder,
+                // within 50–500 µs (from the plan's seed: no new draw, so every other scenario
+                // stays as it was).
+                reorder_us: if protocol.info().channel_state == crate::protocol::ChannelStateRule::WhiteRecords
+                    && self.seed % 2 == 1
+                {
+                    50 + (self.seed >> 1) % 451
+                } else {
+                    0
+                },
                 debloat,
             },
             metrics: MetricsConfig { sample_interval_ms: 10, ..Default::default() },

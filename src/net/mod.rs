@@ -963,6 +963,17 @@ impl Network {
         Some(taken)
     }
 
+    /// The channel and sequence number of the record [`Network::take`] would return for `task`
+    /// next, if it would return a record.
+    pub fn peek_record(&self, task: TaskId) -> Option<(ChannelId, u64)> {
+        let &ch = self.ready[task.0 as usize].front()?;
+        let r = &self.chans[ch.0 as usize].recv;
+        match r.queue.front()? {
+            Element::Data(buf) | Element::Recovered(buf) => Some((ch, buf[r.head_read].seq)),
+            _ => None,
+        }
+    }
+
     /// Records in the element in flight on `ch` that arrives next (0 for an event or when nothing
     /// is in flight).
     pub fn front_in_flight_records(&self, ch: ChannelId) -> u32 {

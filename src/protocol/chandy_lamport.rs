@@ -13,7 +13,7 @@ use crate::sim::SimTime;
 pub const INFO: ProtocolInfo = ProtocolInfo {
     name: "chandy_lamport",
     summary: "Chandy-Lamport: in-band markers, record channels between the local snapshot and each marker",
-    create: Some(|| Box::new(ChandyLamport)),
+    create: Some(|| Box::new(ChandyLamport::named(ProtocolName::CHANDY_LAMPORT))),
     exactly_once: true,
     channel_state: ChannelStateRule::Always,
     uses_aligned_timeout: false,
@@ -38,13 +38,24 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     },
 };
 
-/// The Chandy-Lamport protocol.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ChandyLamport;
+/// The Chandy-Lamport protocol: also Lai-Yang's decisions (snapshot at the first marker,
+/// never block), whose colouring is the engine's (by its registry row's
+/// [`ChannelStateRule::WhiteRecords`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ChandyLamport {
+    name: ProtocolName,
+}
+
+impl ChandyLamport {
+    /// Chandy-Lamport's decisions under the registry row `name`.
+    pub fn named(name: ProtocolName) -> Self {
+        ChandyLamport { name }
+    }
+}
 
 impl Protocol for ChandyLamport {
     fn name(&self) -> ProtocolName {
-        ProtocolName::CHANDY_LAMPORT
+        self.name
     }
 
     fn barrier_path(&self, _: &CheckpointTiming, _: SimTime) -> BarrierPath {

@@ -14,6 +14,7 @@ mod aligned;
 mod aligned_timeout;
 mod at_least_once;
 mod chandy_lamport;
+mod lai_yang;
 mod micro_batch;
 mod registry;
 mod synchronous;

@@ -18,6 +18,13 @@ pub enum ChannelStateRule {
     Always,
     /// Only once the checkpoint passed its aligned-checkpoint timeout.
     AfterAlignedTimeout,
+    /// Lai-Yang's colouring, for channels that need not be FIFO: every record carries its
+    /// sender's colour — white if written before the sender's snapshot, red after. A red
+    /// record makes its receiver snapshot before taking it; a receiver's channel state is the
+    /// white records that reach it after its snapshot, and its recording of a channel ends when
+    /// all the white records its sender wrote are in (the count travels with the marker), not
+    /// when the marker arrives.
+    WhiteRecords,
 }
 
 /// When the sources read their logs.
@@ -104,6 +111,7 @@ pub const REGISTRY: &[ProtocolInfo] = &[
     super::at_least_once::INFO,
     super::synchronous::INFO,
     super::micro_batch::INFO,
+    super::lai_yang::INFO,
 ];
 
 /// The name of a registered protocol (`checkpointing.mode`, `--protocol`). It can only be
@@ -129,6 +137,8 @@ impl ProtocolName {
     pub const SYNCHRONOUS: ProtocolName = ProtocolName("synchronous");
     /// Micro-batches (Spark Structured Streaming).
     pub const MICRO_BATCH: ProtocolName = ProtocolName("micro_batch");
+    /// Lai-Yang (1987): coloured records, for non-FIFO channels.
+    pub const LAI_YANG: ProtocolName = ProtocolName("lai_yang");
 
     /// Every registered protocol, in registry order.
     pub fn all() -> Vec<ProtocolName> {
@@ -210,6 +220,7 @@ mod tests {
             ProtocolName::AT_LEAST_ONCE,
             ProtocolName::SYNCHRONOUS,
             ProtocolName::MICRO_BATCH,
+            ProtocolName::LAI_YANG,
         ] {
             assert_eq!(ProtocolName::parse(p.name()), Some(p));
         }

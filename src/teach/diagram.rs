@@ -273,7 +273,7 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
     // arrival, those queued ahead of it at the snapshot are still taken later).
     let end_of = |ch: ChannelId, arrived: SimTime| taken.get(&ch).copied().unwrap_or(arrived).max(arrived);
     let records = |t: SimTime| match protocol.info().channel_state {
-        ChannelStateRule::Always => true,
+        ChannelStateRule::Always | ChannelStateRule::WhiteRecords => true,
         ChannelStateRule::AfterAlignedTimeout => deadline.is_some_and(|d| t >= d),
         ChannelStateRule::Never => false,
     };

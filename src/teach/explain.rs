@@ -195,6 +195,22 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                 format!("{} halts: it reads nothing more until checkpoint {cp} is stored", task(tk)),
                 "synchronous: the sources stop at the trigger, so the job drains behind the barriers and stands still while every task snapshots and uploads".into(),
             ),
+            TraceEvent::RedRecord { ch, cp: c } if c == cp => {
+                let node = g.channel(ch);
+                step(
+                    t,
+                    Some(task(node.to)),
+                    "red_record",
+                    format!(
+                        "{} is about to take a red record from {}: written after {}'s snapshot, so {} snapshots first (it has had no control message yet)",
+                        task(node.to),
+                        task(node.from),
+                        task(node.from),
+                        task(node.to)
+                    ),
+                    "Lai-Yang: a process snapshots before taking its first red record; without FIFO channels the control message may come later".into(),
+                )
+            }
             TraceEvent::BatchPlanned { task: tk, cp: c } if c == cp => step(
                 t,
                 Some(task(tk)),

@@ -176,7 +176,9 @@ pub fn check(
                 }
             }
             Invariant::SavepointRestore => {
+                // One seed in four (two more jobs each); savepoints need FIFO channels.
                 if s.seed % 4 == 1
+                    && s.network.reorder_us == 0
                     && let Err(why) = savepoint_restore(s, make, sabotage)
                 {
                     fail(inv, why);

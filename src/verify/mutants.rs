@@ -169,11 +169,11 @@ impl Protocol for RecordsNothing {
         ProtocolName::CHANDY_LAMPORT
     }
     fn barrier_path(&self, cp: &CheckpointTiming, now: SimTime) -> BarrierPath {
-        ChandyLamport.barrier_path(cp, now)
+        ChandyLamport::named(ProtocolName::CHANDY_LAMPORT).barrier_path(cp, now)
     }
     fn on_barrier(&mut self, t: &TaskView, ch: ChannelId, cp: CheckpointId, o: bool, out: &mut Vec<Action>) {
         let from = out.len();
-        ChandyLamport.on_barrier(t, ch, cp, o, out);
+        ChandyLamport::named(ProtocolName::CHANDY_LAMPORT).on_barrier(t, ch, cp, o, out);
         for a in &mut out[from..] {
             if let Action::Snapshot { record_inputs, .. } = a {
                 *record_inputs = false;
