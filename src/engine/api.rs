@@ -27,6 +27,8 @@ pub struct Sabotage {
     pub lose_one_in: Option<u64>,
     /// A keyed sum's snapshot leaves out one key.
     pub snapshot_drops_a_key: bool,
+    /// Lai-Yang: a task takes a red record without snapshotting first.
+    pub ignore_red_records: bool,
 }
 
 /// Options of a run that are not part of the scenario.

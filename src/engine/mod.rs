@@ -629,6 +629,7 @@ impl<'a> Engine<'a> {
                 }
             }
             if self.colours
+                && !self.sabotage.ignore_red_records
                 && let Some((ch, seq)) = self.net.peek_record(task)
                 && self.red_record(task, ch, seq)
             {

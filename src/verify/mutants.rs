@@ -32,11 +32,14 @@ pub enum Mutant {
     LossyNetwork,
     /// Aligned, but a keyed sum's snapshot leaves out one key.
     SnapshotDropsAKey,
+    /// Lai-Yang, but a task takes a red record without snapshotting first (it waits for the
+    /// control message, as if the channels were FIFO).
+    LaiYangIgnoresRedRecords,
 }
 
 impl Mutant {
     /// Every mutant.
-    pub const ALL: [Mutant; 9] = [
+    pub const ALL: [Mutant; 10] = [
         Mutant::AtLeastOnce,
         Mutant::AlignedSkipsOneBlock,
         Mutant::UnalignedDropsOutputState,
@@ -46,6 +49,7 @@ impl Mutant {
         Mutant::SinkCommitsEarly,
         Mutant::LossyNetwork,
         Mutant::SnapshotDropsAKey,
+        Mutant::LaiYangIgnoresRedRecords,
     ];
 
     /// Its name.
@@ -60,6 +64,7 @@ impl Mutant {
             Mutant::SinkCommitsEarly => "sink_commits_early",
             Mutant::LossyNetwork => "lossy_network",
             Mutant::SnapshotDropsAKey => "snapshot_drops_a_key",
+            Mutant::LaiYangIgnoresRedRecords => "lai_yang_ignores_red_records",
         }
     }
 
@@ -80,6 +85,7 @@ impl Mutant {
             Mutant::ChandyLamportOvertakingMarkers | Mutant::ChandyLamportRecordsNothing => {
                 ProtocolName::CHANDY_LAMPORT
             }
+            Mutant::LaiYangIgnoresRedRecords => ProtocolName::LAI_YANG,
         }
     }
 
@@ -97,6 +103,7 @@ impl Mutant {
             Mutant::ChandyLamportOvertakingMarkers => Box::new(OvertakingMarkers),
             Mutant::ChandyLamportRecordsNothing => Box::new(RecordsNothing),
             Mutant::SinkCommitsEarly | Mutant::LossyNetwork | Mutant::SnapshotDropsAKey => Box::new(Aligned::default()),
+            Mutant::LaiYangIgnoresRedRecords => Box::new(ChandyLamport::named(ProtocolName::LAI_YANG)),
         }
     }
 
@@ -111,6 +118,7 @@ impl Mutant {
             Mutant::SinkCommitsEarly => Sabotage { sink_commits_at_snapshot: true, ..none },
             Mutant::LossyNetwork => Sabotage { lose_one_in: Some(1000), ..none },
             Mutant::SnapshotDropsAKey => Sabotage { snapshot_drops_a_key: true, ..none },
+            Mutant::LaiYangIgnoresRedRecords => Sabotage { ignore_red_records: true, ..none },
             Mutant::AtLeastOnce | Mutant::AlignedSkipsOneBlock | Mutant::ChandyLamportRecordsNothing => none,
         }
     }
