@@ -277,12 +277,14 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
         ChannelStateRule::AfterAlignedTimeout => deadline.is_some_and(|d| t >= d),
         ChannelStateRule::Never => false,
     };
-    let recording = arrivals
+    let mut recording: Vec<(ChannelId, SimTime, SimTime)> = arrivals
         .iter()
         .filter_map(|&(ch, arrived, _)| {
             let snap = *snapshots.get(&g.channel(ch).to)?;
             let end = end_of(ch, arrived);
-            (records(snap) && end > snap).then_some((ch, snap, end))
+            // (Lai-Yang may still record the channel of its first marker: see below.)
+            let white = protocol.info().channel_state == ChannelStateRule::WhiteRecords;
+            (records(snap) && (end > snap || white)).then_some((ch, snap, end))
         })
         .collect();
     // Sequence numbers restart with each restore: only messages of the checkpoint's own epoch
@@ -304,6 +306,15 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
             Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing, seq: m.seq, origin: Some((m.key, m.origin)) }
         })
         .collect();
+    if protocol.info().channel_state == ChannelStateRule::WhiteRecords {
+        // Lai-Yang records a channel until its last white record is in, which on a non-FIFO
+        // channel may come after the control message: the span ends at the later of the two.
+        for (ch, _, end) in &mut recording {
+            let last_white = messages.iter().filter(|m| m.ch == *ch && m.crossing == Crossing::ChannelState);
+            *end = last_white.filter_map(|m| m.consumed).fold(*end, SimTime::max);
+        }
+        recording.retain(|&(_, snap, end)| end > snap);
+    }
     let waits = arrivals
         .iter()
         .filter_map(|&(ch, arrived, _)| {
