@@ -138,3 +138,25 @@ fn bad_input_is_refused_with_the_reason() {
     assert_eq!(run.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&run.stderr).contains("checkpoint 999 was never triggered"));
 }
+
+#[test]
+fn a_checkpoint_of_millions_of_records_is_sampled_and_says_so() {
+    // Micro-batches on the ABS job: the first batch holds the whole input (1.6 M records).
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lesson-big.html");
+    let file = common::scenario_path("abs/abs-shape");
+    let run = Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["lesson", &file.to_string_lossy(), "--protocol", "micro_batch", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.len() < 10 << 20, "{} bytes", html.len());
+    let d = data(&html);
+    let p = &d["panels"][0];
+    let (kept, total) = (p["messages"].as_array().unwrap().len(), p["messages_total"].as_u64().unwrap());
+    assert!(kept <= ckptsim::teach::lesson::MAX_MESSAGES && total > 1_000_000, "{kept} of {total}");
+    assert!(p["sampled_every"].as_u64().unwrap() > 1);
+    // The page tells the reader (the script writes the note from these fields).
+    assert!(include_str!("../src/teach/lesson.js").contains("sampled_every"));
+}

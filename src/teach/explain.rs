@@ -137,7 +137,9 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
             TraceEvent::Snapshot { task: tk, cp: c } if c == cp => {
                 let n = inputs(tk);
                 let all = if n == 1 { "on its only input".to_string() } else { format!("on all {n} inputs") };
-                let (text, rule) = if is_source(tk) {
+                let (text, rule) = if is_source(tk) && protocol.info().sources == crate::protocol::SourceMode::MicroBatches {
+                    (format!("{} has read batch {cp}: it records its end offset and emits the barrier that ends the batch", task(tk)), "micro-batch: a source ends its batch once it has read the records its trigger planned".to_string())
+                } else if is_source(tk) {
                     (format!("{} snapshots its log offset and emits barrier {cp}", task(tk)), "sources snapshot when the trigger reaches them".to_string())
                 } else if t == start {
                     (format!("{} has finished: its final state joins checkpoint {cp}", task(tk)), "a finished task is part of every later checkpoint with its final state (FLIP-147)".to_string())

@@ -299,6 +299,8 @@ function renderInside() {
   if (waiting) notes.push("An in-band barrier waits behind " + waiting + " record(s) on this task's inputs: the task must take them first.");
   if (blockedIns) notes.push(blockedIns + " input(s) blocked: what arrives behind the barrier waits until every input delivered it (alignment).");
   if (state_) notes.push(state_ + " record(s) on the outputs were written before the snapshot and are still in flight: the snapshot must hold them as channel state.");
+  if (p.sampled_every > 1)
+    notes.push("(This page holds " + p.messages.length + " of the checkpoint's " + p.messages_total + " records: every record crossing the cut, and 1 in " + p.sampled_every + " of the others — the queues here are thinned the same way.)");
   document.getElementById("inside-note").textContent = notes.join(" ") || "Records on their way through " + name(p, task) + "'s channels at this time.";
 }
 

@@ -22,6 +22,23 @@ pub struct Panel {
     pub steps: Vec<Step>,
 }
 
+/// At most this many data messages per panel go into the page (a checkpoint can span millions:
+/// a micro-batch of a whole input); beyond it the ordinary ones are sampled evenly, and the ones
+/// crossing the cut are kept first. The page says so.
+pub const MAX_MESSAGES: usize = 20_000;
+
+/// The messages a panel embeds: those crossing the cut first, then every `k`-th ordinary one so
+/// that at most [`MAX_MESSAGES`] remain; returns them with `k`.
+fn embedded(d: &Diagram) -> (Vec<&diagram::Msg>, usize) {
+    let crossing = d.messages.iter().filter(|m| m.crossing != Crossing::None).take(MAX_MESSAGES);
+    let mut out: Vec<&diagram::Msg> = crossing.collect();
+    let ordinary: Vec<&diagram::Msg> = d.messages.iter().filter(|m| m.crossing == Crossing::None).collect();
+    let room = MAX_MESSAGES - out.len();
+    let every = if room == 0 { ordinary.len().max(1) } else { ordinary.len().div_ceil(room).max(1) };
+    out.extend(ordinary.into_iter().step_by(every).take(room));
+    (out, every)
+}
+
 /// The page's data: what its script reads (also what the structural tests check).
 pub fn data(scenario: &str, panels: &[Panel]) -> Value {
     let mut y0 = 0.0;
@@ -33,8 +50,11 @@ pub fn data(scenario: &str, panels: &[Panel]) -> Value {
             Crossing::ChannelState => 1,
             Crossing::Orphan => 2,
         };
+        let (messages, every) = embedded(d);
         out.push(json!({
             "protocol": p.protocol,
+            "messages_total": d.messages.len(),
+            "sampled_every": every,
             "title": d.title,
             "y0": y0,
             "from": d.from,
@@ -49,7 +69,7 @@ pub fn data(scenario: &str, panels: &[Panel]) -> Value {
             "waits": d.waits.iter().map(|w| json!([w.ch.0, w.arrived, w.taken, w.records_ahead])).collect::<Vec<_>>(),
             "blocked": d.blocked.iter().map(|(c, a, b)| json!([c.0, a, b])).collect::<Vec<_>>(),
             "recording": d.recording.iter().map(|(c, a, b)| json!([c.0, a, b])).collect::<Vec<_>>(),
-            "messages": d.messages.iter().map(|m| {
+            "messages": messages.iter().map(|m| {
                 let (key, part, off) = match m.origin {
                     Some((k, l)) => (json!(k), json!(l.partition), json!(l.offset)),
                     None => (Value::Null, Value::Null, Value::Null),
