@@ -242,6 +242,15 @@ fn on_non_fifo_channels_every_barrier_protocol_is_caught() {
         }
         assert_eq!(r.trace_hash, common::run(&s).summary.trace_hash, "{}: deterministic", p.name());
     }
+    // `run` fails such a job (exit 1) and says why the violations are expected.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["run", &common::scenario_path("non-fifo/diamond").to_string_lossy(), "--out"])
+        .arg(std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("non-fifo-run"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("CONSISTENT CUT VIOLATED") && said.contains("a negative control"), "{said}");
     // Reordering is a knob of its own: left at 0 it changes nothing, not even the fingerprint.
     let s = common::load("diamond");
     let mut zero = s.clone();

@@ -117,6 +117,17 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
     result.summary.exactly_once = oracle.check(&result);
     report::write_run(&dir, &result).map_err(|e| CliError::io(&format!("writing {}", dir.display()), e))?;
     print_summary(&result.summary)?;
+    let protocol = s.protocol();
+    if s.network.reorder_us > 0
+        && protocol != crate::scenario::ProtocolName::NONE
+        && protocol.info().channel_state != crate::protocol::ChannelStateRule::WhiteRecords
+    {
+        say!(
+            "  note: network.reorder_us = {} makes the channels non-FIFO, and {} sends its barriers in-band assuming FIFO order: cut violations are expected here (a negative control; lai_yang is built for such channels)",
+            s.network.reorder_us,
+            protocol.name()
+        );
+    }
     if let Some(r) = &result.summary.restored_from {
         say!(
             "  restored from {} {}{}",
