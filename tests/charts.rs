@@ -231,6 +231,7 @@ fn the_checkpoint_timeline_shows_the_straggler() {
     for row in &g.rows {
         let t = r.checkpoint_tasks.iter().find(|x| x.id == g.cp && x.task == row.task).unwrap();
         assert_eq!(row.start_delay.map(|d| d.1), t.start_delay_ms);
+        assert_eq!(row.persisted, t.uploaded_bytes + t.channel_state_bytes);
         assert!(row.ack.is_some_and(|a| a <= g.duration_ms + 1e-9));
     }
     let chart = charts::run_charts(&r).into_iter().find(|c| c.name == "checkpoint_timeline").unwrap();

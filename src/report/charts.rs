@@ -79,6 +79,8 @@ pub struct GanttRow {
     pub upload: Option<(f64, f64)>,
     /// The ack reached the coordinator.
     pub ack: Option<f64>,
+    /// Bytes the task persisted: what its upload wrote plus its channel state.
+    pub persisted: u64,
 }
 
 impl Gantt {
@@ -120,6 +122,7 @@ impl Gantt {
                     sync: x.snapshot_ms.zip(x.sync_ms).map(|(s, d)| (rel(s), rel(s) + d)),
                     upload: x.ack_ms.zip(x.async_ms).map(|(a, d)| (rel(a) - d, rel(a))),
                     ack: x.ack_ms.map(rel),
+                    persisted: x.uploaded_bytes + x.channel_state_bytes,
                 }
             })
             .collect();
@@ -700,7 +703,8 @@ fn heatmap_svg(title: &str, h: &crate::engine::TaskBackpressure) -> String {
 fn gantt_svg(title: &str, g: &Gantt) -> String {
     use std::fmt::Write as _;
     let (left, top, row, plot_w) = (ROWS_LEFT, ROWS_TOP, 16.0, ROWS_WIDTH);
-    let end = g.rows.iter().filter_map(|r| r.ack).fold(g.duration_ms, f64::max).max(1e-6);
+    // The axis runs 15% past the last ack, so that its persisted-bytes label stays in the plot.
+    let end = g.rows.iter().filter_map(|r| r.ack).fold(g.duration_ms, f64::max).max(1e-6) * 1.15;
     let x = |v: f64| left + plot_w * (v / end).clamp(0.0, 1.0);
     let mut o = rows_open(title, row, g.rows.len());
     const PHASES: [(&str, &str); 4] =
@@ -737,6 +741,18 @@ fn gantt_svg(title: &str, g: &Gantt) -> String {
                 esc(&r.task)
             );
         }
+        // What the task persisted, beside its ack: the straggler by size, as by time.
+        if r.persisted > 0 {
+            let _ = writeln!(
+                o,
+                r##"<text x="{:.1}" y="{:.1}" font-size="10" fill="#555"><title>{} persisted {} bytes (upload + channel state)</title>{}</text>"##,
+                r.ack.map_or(left + plot_w, x) + 4.0,
+                y + row - 4.0,
+                esc(&r.task),
+                r.persisted,
+                bytes_label(r.persisted)
+            );
+        }
     }
     let bottom = top + row * g.rows.len() as f64;
     rows_time_axis(&mut o, bottom, end, &format!("ms after the trigger of checkpoint {}", g.cp));
@@ -762,6 +778,15 @@ fn gantt_svg(title: &str, g: &Gantt) -> String {
     );
     o.push_str("</svg>\n");
     o
+}
+
+/// A byte count as people read it: `812 B`, `84.0 KiB`, `3.2 MiB`.
+fn bytes_label(b: u64) -> String {
+    match b {
+        0..1024 => format!("{b} B"),
+        1024..1_048_576 => format!("{:.1} KiB", b as f64 / 1024.0),
+        _ => format!("{:.1} MiB", b as f64 / 1_048_576.0),
+    }
 }
 
 /// Pixels to the right of the plot for its legend.
