@@ -28,6 +28,7 @@ mod bench;
 mod compare;
 mod cos418;
 mod diagram;
+mod domino;
 mod explain;
 mod explore;
 mod flinkbench;
@@ -149,6 +150,9 @@ enum Command {
     /// beside the narrated steps, a time slider, each record's origin on hover, and a task's
     /// input and output channels seen from inside.
     Lesson(lesson::LessonArgs),
+    /// What uncoordinated checkpointing would roll back if one task failed: the recovery line
+    /// without message logging (the domino effect) and with sender-based logging.
+    Domino(domino::DominoArgs),
     /// Check a scenario file and report the first problem.
     Validate(validate::ValidateArgs),
     /// Measure simulator speed (events/s, record-hops/s) and peak memory.
@@ -173,6 +177,7 @@ impl Command {
             Command::Trace(a) => diagram::exec_trace(a),
             Command::Explain(a) => explain::exec(a),
             Command::Lesson(a) => lesson::exec(a),
+            Command::Domino(a) => domino::exec(a),
             Command::Validate(a) => validate::exec(a),
             Command::Bench(a) => bench::exec(a),
             Command::FlinkBenchmarks(a) => flinkbench::exec(a),

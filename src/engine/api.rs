@@ -46,6 +46,9 @@ pub struct RunOptions {
     /// Record every data record written to a channel in this time window (ns), with the time
     /// its receiver took it ([`RunResult::messages`]); for space-time diagrams.
     pub capture_messages: Option<(SimTime, SimTime)>,
+    /// Every this often (ns), note every channel's counters — records written and records taken
+    /// ([`RunResult::counters`]); for the uncoordinated-checkpointing analysis.
+    pub observe_counters: Option<SimTime>,
     /// Write the rows of `checkpoint_tasks.csv` here (CSV with its header) as checkpoints end,
     /// instead of keeping them in [`RunResult::checkpoint_tasks`] — one row per task and
     /// checkpoint is what grows with run length at high parallelism.
@@ -89,6 +92,10 @@ pub struct Message {
     /// The source record it derives from.
     pub origin: crate::operator::Lineage,
 }
+
+/// An observation of every channel's counters: the time, and per channel (by `ChannelId`) the
+/// records written to it and the records its receiver took so far.
+pub type CountersAt = (SimTime, Vec<(u64, u64)>);
 
 /// Records the messages of a time window.
 #[derive(Debug, Default)]
@@ -148,6 +155,9 @@ pub struct RunResult {
     pub protocol_trace: Vec<(SimTime, TraceEvent)>,
     /// The data messages of [`RunOptions::capture_messages`]'s window.
     pub messages: Vec<Message>,
+    /// With [`RunOptions::observe_counters`]: at each observation time, per channel (by
+    /// `ChannelId`), the records written to it and the records its receiver took so far.
+    pub counters: Vec<CountersAt>,
     /// Visible latency (log arrival → visible at a sink, i.e. committed for a transactional
     /// sink) as a distribution: `(ms, % of the visible records within it)`, at percentiles 1 to
     /// 99, 99.5, 99.9 and the maximum; empty when nothing became visible.

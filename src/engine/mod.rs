@@ -23,8 +23,8 @@ mod sinks;
 mod watchdog;
 
 pub use api::{
-    Message, RunError, RunOptions, RunResult, Sabotage, StopWithSavepoint, TaskBackpressure, default_jobs, run,
-    run_many, run_with_protocol,
+    CountersAt, Message, RunError, RunOptions, RunResult, Sabotage, StopWithSavepoint, TaskBackpressure, default_jobs,
+    run, run_many, run_with_protocol,
 };
 pub use output::OutputLog;
 
@@ -195,6 +195,8 @@ struct Engine<'a> {
     faults: recovery::Faults,
     /// Data messages of the capture window, if any.
     capture: Option<Capture>,
+    /// [`RunOptions::observe_counters`]: the period, the next time, and what was observed.
+    observe: Option<(SimTime, SimTime, Vec<api::CountersAt>)>,
     /// The watchdog: the limits, the progress it last saw, and why it stopped the run.
     watch: watchdog::Watchdog,
     /// The final checkpoint (FLIP-147) in progress or completed, and the notifications of its
@@ -340,6 +342,7 @@ impl<'a> Engine<'a> {
             input_blocked_ns: 0,
             faults,
             capture: opts.capture_messages.map(|window| Capture { window, ..Default::default() }),
+            observe: opts.observe_counters.map(|every| (every.max(1), 0, Vec::new())),
             final_cp: None,
             final_notifies_left: 0,
             complete: false,
@@ -403,6 +406,16 @@ impl<'a> Engine<'a> {
                     }
                 ));
                 break;
+            }
+            // Counters due before this event, as sampling: never an event, never in the trace.
+            while let Some((every, next, seen)) = &mut self.observe
+                && *next <= t
+            {
+                let row = (0..self.graph.channels.len())
+                    .map(|c| (self.net.sent(ChannelId(c as u32)), self.net.consumed(ChannelId(c as u32))))
+                    .collect();
+                seen.push((*next, row));
+                *next += *every;
             }
             // Samples due before this event see the state left by the earlier events; sampling
             // is not an event, so it never extends the run or changes the trace.

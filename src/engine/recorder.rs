@@ -422,6 +422,7 @@ impl Engine<'_> {
             caught_up_ms: self.faults.caught_up_times.iter().map(|&t| ns_to_ms(t)).collect(),
             protocol_trace: self.tracer.take_kept(),
             messages: self.capture.take().map(|c| c.messages).unwrap_or_default(),
+            counters: self.observe.take().map(|o| o.2).unwrap_or_default(),
             task_backpressure,
             visible_latency_cdf,
             debloat,

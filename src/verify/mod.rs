@@ -12,6 +12,7 @@ pub mod invariants;
 pub mod model;
 pub mod mutants;
 pub mod oracle;
+pub mod uncoordinated;
 
 pub use cut::{CutViolation, check_cut};
 pub use oracle::Oracle;
