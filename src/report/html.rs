@@ -62,7 +62,7 @@ fn inline(s: &str) -> String {
 
 const STYLE: &str = r#"<style>
 body { font-family: sans-serif; max-width: 1340px; margin: 2em auto; color: #222; line-height: 1.45; }
-table { border-collapse: collapse; font-size: 0.82em; } th, td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
+table { border-collapse: collapse; font-size: 0.78em; } th, td { border: 1px solid #ccc; padding: 2px 4px; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 .ok { color: #1a7f37; } .bad { color: #c62828; font-weight: bold; } .nc { color: #666; font-style: italic; }
 .charts { display: flex; flex-wrap: wrap; gap: 8px; } .charts svg { border: 1px solid #eee; }
