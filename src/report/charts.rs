@@ -560,10 +560,17 @@ impl Chart {
             let mx = fx(m.x);
             chart.draw_series(std::iter::once(PathElement::new(vec![(mx, 0.0), (mx, y1)], color.stroke_width(1))))?;
         }
+        // A line that a later one would cover (the same points, within 1% of the y range) is
+        // drawn wider, so that it shows as a border around the one on top.
+        let close = |a: &Series, b: &Series| {
+            a.points.len() == b.points.len()
+                && a.points.iter().zip(&b.points).all(|(p, q)| p.0 == q.0 && (p.1 - q.1).abs() <= 0.01 * y1)
+        };
         for (i, s) in self.series.iter().enumerate() {
             let color = color_of(&s.name, i);
             let points: Vec<(f64, f64)> = s.points.iter().map(|&(x, y)| (fx(x), y)).collect();
-            chart.draw_series(LineSeries::new(decimate(&points), color.stroke_width(2)))?;
+            let covered = self.series[i + 1..].iter().any(|later| close(s, later));
+            chart.draw_series(LineSeries::new(decimate(&points), color.stroke_width(if covered { 6 } else { 2 })))?;
             if points.len() <= 60 {
                 chart.draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))?;
             }
