@@ -32,21 +32,24 @@ pub(super) fn exec(a: LessonArgs) -> Result<(), CliError> {
     let s = input.load()?;
     let cp = window.checkpoint;
     let protocols = if protocols.is_empty() { vec![s.protocol()] } else { protocols };
-    let mut panels = Vec::new();
+    let (mut diagrams, mut steps) = (Vec::new(), Vec::new());
     for &p in &protocols {
         let mut one = s.clone();
         one.set_protocol(p).map_err(CliError::input)?;
         let (r, d) = checkpoint_diagram(&one, &window)?;
-        let mut steps = crate::teach::explain::explain(&one, &r, cp);
-        steps.extend(crate::teach::explain::how_much(&d));
-        steps.sort_by_key(|x| x.t_ns);
-        panels.push(Panel { protocol: p.name().to_string(), diagram: d, steps });
+        let mut narrated = crate::teach::explain::explain(&one, &r, cp);
+        narrated.extend(crate::teach::explain::how_much(&d));
+        narrated.sort_by_key(|x| x.t_ns);
+        diagrams.push(d);
+        steps.push(narrated);
     }
-    let mut ds: Vec<_> = panels.iter().map(|p| p.diagram.clone()).collect();
-    crate::teach::diagram::share_axis(&mut ds);
-    for (p, d) in panels.iter_mut().zip(ds) {
-        p.diagram = d;
-    }
+    crate::teach::diagram::share_axis(&mut diagrams);
+    let panels: Vec<Panel> = protocols
+        .iter()
+        .zip(diagrams)
+        .zip(steps)
+        .map(|((p, diagram), steps)| Panel { protocol: p.name().to_string(), diagram, steps })
+        .collect();
     let path = out.unwrap_or_else(|| PathBuf::from("output").join(&s.name).join(format!("lesson-{cp}.html")));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| CliError::io(&format!("creating {}", dir.display()), e))?;

@@ -328,6 +328,10 @@ impl Engine<'_> {
     /// snapshot for (its sender has one, and wrote the record after it); if so the task
     /// snapshots now, before taking it. Returns whether it did.
     pub(super) fn red_record(&mut self, task: TaskId, ch: ChannelId, seq: u64) -> bool {
+        // Asked before every record a task takes: between checkpoints, nothing is red.
+        if self.coord.as_ref().is_none_or(|c| !c.has_pending()) {
+            return false;
+        }
         let from = self.graph.channels[ch.0 as usize].from;
         let red = self.pending_ids().into_iter().find(|&cp| {
             let p = self.pending(cp).expect("listed");

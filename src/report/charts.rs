@@ -9,6 +9,7 @@
 use crate::engine::RunResult;
 use crate::metrics::SampleRow;
 use crate::metrics::{CheckpointStats, Outcome, TaskCheckpointRow};
+use crate::report::html::esc;
 use plotters::prelude::*;
 
 /// One line of a chart.
@@ -589,9 +590,15 @@ const ROWS_LEFT: f64 = 100.0;
 const ROWS_TOP: f64 = 46.0;
 const ROWS_WIDTH: f64 = 530.0;
 
-/// `&`, `<` and `>` escaped for SVG text.
-fn esc(t: &str) -> String {
-    t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+/// A row plot's row name, right-aligned against the plot, on baseline `y`.
+fn row_label(o: &mut String, y: f64, name: &str) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="{y:.1}" font-size="11" text-anchor="end">{}</text>"#,
+        ROWS_LEFT - 6.0,
+        esc(name)
+    );
 }
 
 /// The opening of a row plot of `rows` rows of `row` px: the SVG element, its white background
@@ -667,13 +674,7 @@ fn heatmap_svg(title: &str, h: &crate::engine::TaskBackpressure) -> String {
     };
     for (t, name) in h.tasks.iter().enumerate() {
         let y = top + row * t as f64;
-        let _ = writeln!(
-            o,
-            r#"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            y + row - 3.0,
-            esc(name)
-        );
+        row_label(&mut o, y + row - 3.0, name);
         for (i, col) in cols.iter().enumerate() {
             if col[t] > 0 {
                 let _ = writeln!(
@@ -718,13 +719,7 @@ fn gantt_svg(title: &str, g: &Gantt) -> String {
         [("#c7c7c7", "start delay"), ("#ff7f0e", "alignment"), ("#d62728", "synchronous part"), ("#1f77b4", "upload")];
     for (i, r) in g.rows.iter().enumerate() {
         let y = top + row * i as f64;
-        let _ = writeln!(
-            o,
-            r#"<text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end">{}</text>"#,
-            left - 6.0,
-            y + row - 4.0,
-            esc(&r.task)
-        );
+        row_label(&mut o, y + row - 4.0, &r.task);
         for (span, (color, what)) in [r.start_delay, r.alignment, r.sync, r.upload].iter().zip(PHASES) {
             if let Some((a, b)) = span {
                 let _ = writeln!(

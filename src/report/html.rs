@@ -47,7 +47,9 @@ pub struct Page {
     pub footer: String,
 }
 
-fn esc(s: &str) -> String {
+/// `&`, `<`, `>` and `"` escaped, for text and attribute values of HTML and SVG (the one
+/// escaping function of the reports, diagrams and lesson pages).
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 

@@ -13,6 +13,7 @@
 use crate::engine::RunResult;
 use crate::graph::{ChannelId, Graph, TaskId};
 use crate::protocol::{ChannelStateRule, CheckpointId};
+use crate::report::html::esc;
 use crate::scenario::{OperatorKind, ProtocolName, Scenario};
 use crate::sim::{SimTime, fmt_ms};
 use crate::trace::TraceEvent;
@@ -364,7 +365,7 @@ pub fn share_axis(diagrams: &mut [Diagram]) {
 
 /// One SVG with the diagrams stacked top to bottom (the same checkpoint under several protocols,
 /// after [`share_axis`]), each panel drawn as [`Diagram::to_svg`] draws it alone.
-pub fn stack_svg(diagrams: &[Diagram], max_messages: usize) -> String {
+pub fn stack_svg<'a>(diagrams: impl IntoIterator<Item = &'a Diagram>, max_messages: usize) -> String {
     let mut panels = String::new();
     let mut y = 0.0;
     for d in diagrams {
@@ -804,8 +805,4 @@ fn axis_ms(t: SimTime, step: SimTime) -> String {
         _ => 3,
     };
     format!("{:.*}", decimals, crate::sim::ns_to_ms(t))
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

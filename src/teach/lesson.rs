@@ -10,6 +10,7 @@
 
 use super::diagram::{self, Crossing, Diagram};
 use super::explain::Step;
+use crate::report::html::esc;
 use serde_json::{Value, json};
 
 /// One protocol's part of a lesson.
@@ -93,10 +94,9 @@ pub fn data(scenario: &str, panels: &[Panel]) -> Value {
 }
 
 /// The lesson page: `panels` of checkpoint `cp` of `scenario`, drawing at most `max_messages`
-/// ordinary data messages per panel (the data keeps every one).
+/// ordinary data messages per panel (the data holds up to [`MAX_MESSAGES`]).
 pub fn html(scenario: &str, cp: u64, panels: &[Panel], max_messages: usize) -> String {
-    let diagrams: Vec<Diagram> = panels.iter().map(|p| p.diagram.clone()).collect();
-    let svg = diagram::stack_svg(&diagrams, max_messages);
+    let svg = diagram::stack_svg(panels.iter().map(|p| &p.diagram), max_messages);
     // `</` cannot end the script element early once written as `<\/` (still valid JSON).
     let data = data(scenario, panels).to_string().replace("</", "<\\/");
     let names: Vec<&str> = panels.iter().map(|p| p.protocol.as_str()).collect();
@@ -104,10 +104,6 @@ pub fn html(scenario: &str, cp: u64, panels: &[Panel], max_messages: usize) -> S
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{title}</h1>\n<p class=\"how\">Click a step to see it in the diagram. Drag the time slider (or press ▶): what has not happened yet is dimmed. Hover a record for where it came from. Pick a task to look inside its channels. A link may name a view: <code>#protocol=unaligned&amp;task=agg[0]&amp;t=26.5</code> (ms).</p>\n</header>\n<div id=\"controls\">\n<button id=\"play\" type=\"button\" title=\"play\">▶</button>\n<input id=\"time\" type=\"range\" min=\"0\" max=\"1000\" value=\"0\" aria-label=\"simulated time\">\n<output id=\"now\"></output>\n<label>protocol <select id=\"proto\"></select></label>\n<label>task <select id=\"task\"></select></label>\n</div>\n<div id=\"layout\">\n<div id=\"figure\">\n{svg}</div>\n<aside id=\"steps\" aria-label=\"narrated steps\"><ol id=\"steplist\"></ol></aside>\n</div>\n<section id=\"inside\">\n<h2 id=\"inside-title\"></h2>\n<svg id=\"buffers\" xmlns=\"http://www.w3.org/2000/svg\" width=\"1000\" height=\"200\" viewBox=\"0 0 1000 200\" font-family=\"sans-serif\"></svg>\n<p id=\"inside-note\"></p>\n</section>\n<div id=\"tip\" role=\"tooltip\" hidden></div>\n<script id=\"lesson-data\" type=\"application/json\">{data}</script>\n<script>\n{SCRIPT}</script>\n</body>\n</html>\n"
     )
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 const STYLE: &str = include_str!("lesson.css");
