@@ -10,6 +10,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("backpressure", include_str!("../scenarios/backpressure.json")),
     ("crash-before-notify", include_str!("../scenarios/crash-before-notify.json")),
     ("crash-during-alignment", include_str!("../scenarios/crash-during-alignment.json")),
+    ("cyclic/iteration", include_str!("../scenarios/cyclic/iteration.json")),
     ("diamond", include_str!("../scenarios/diamond.json")),
     ("failures/big-state", include_str!("../scenarios/failures/big-state.json")),
     ("state/backends", include_str!("../scenarios/state/backends.json")),

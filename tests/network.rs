@@ -21,7 +21,7 @@ fn fan_out(fan_out: u32) -> (Graph, NetConfig) {
 }
 
 fn record(i: u64) -> Record {
-    Record { key: i, value: 1, lineage: Lineage { partition: 0, offset: i }, arrival: 0, seq: 0 }
+    Record::new(i, 1, Lineage { partition: 0, offset: i }, 0)
 }
 
 /// Writes one-record buffers on the channels `pick(i)` until the sending task must stop;

@@ -100,6 +100,7 @@ fn explore_seed_31_keyed_sum_after_keyed_sum_is_judged_by_what_does_not_depend_o
         to: "agg2".into(),
         partitioner: Partitioner::Hash,
         chain: true,
+        back_edge: false,
     });
     two.validate().unwrap();
     let oracle = ckptsim::verify::Oracle::reference(&two).unwrap();

@@ -193,6 +193,7 @@ fn an_operator_added_at_the_restore_starts_empty_and_is_not_compared_from_the_st
         to: "sink".into(),
         partitioner: Partitioner::Rebalance,
         chain: true,
+        back_edge: false,
     });
     up.validate().unwrap();
     let second = resume(&sp, &up);

@@ -29,6 +29,9 @@ pub struct Sabotage {
     pub snapshot_drops_a_key: bool,
     /// Lai-Yang: a task takes a red record without snapshotting first.
     pub ignore_red_records: bool,
+    /// An iteration's head does not log its back-edges after its snapshot (what Flink's own
+    /// iterations did: their checkpoints lost the records inside the loop).
+    pub skip_back_edge_logging: bool,
 }
 
 /// Options of a run that are not part of the scenario.
@@ -109,7 +112,7 @@ impl Capture {
     pub(super) fn sent(&mut self, ch: ChannelId, seq: u64, epoch: u32, r: &crate::operator::Record, now: SimTime) {
         if now >= self.window.0 && now <= self.window.1 {
             self.index.insert((ch, seq, epoch), self.messages.len());
-            let (key, origin) = (r.key, r.lineage);
+            let (key, origin) = (r.key, r.lineage());
             self.messages.push(Message { ch, seq, epoch, sent: now, consumed: None, key, origin });
         }
     }
@@ -294,6 +297,16 @@ pub fn run_with_protocol(
                 "is {}; stop-with-savepoint needs FIFO channels (0): a savepoint's aligned barriers cannot cut a non-FIFO job consistently",
                 scenario.network.reorder_us
             ),
+        )));
+    }
+    if (opts.stop_with_savepoint.is_some() || opts.restore.is_some())
+        && let Some(e) = scenario.topology.edges.iter().position(|e| e.back_edge)
+    {
+        // A savepoint carries no channel state, and a loop's snapshot is its head's state plus
+        // the records logged on its back-edges.
+        return Err(RunError::Scenario(crate::scenario::ScenarioError::field(
+            format!("topology.edges[{e}].back_edge"),
+            "savepoints (stop-with-savepoint, or a start from one) do not support iterations: the records on a back-edge are part of a loop's snapshot, and a savepoint holds no channel state",
         )));
     }
     let mut opts = opts;

@@ -22,7 +22,9 @@ impl Engine<'_> {
             .as_ref()
             .and_then(|c| c.pending(cp))
             .is_some_and(|p| p.tasks[task.0 as usize].snapshot.is_some());
-        TaskView { task, inputs: t.inputs, ended: t.ended_inputs, snapshotted }
+        // An iteration's head aligns on its other inputs only: the barrier comes round its
+        // back-edges after its snapshot (ABS on cyclic graphs).
+        TaskView { task, inputs: t.inputs - t.back_inputs, ended: t.ended_inputs - t.ended_back, snapshotted }
     }
 
     fn pending(&self, cp: CheckpointId) -> Option<&Pending> {
@@ -159,6 +161,9 @@ impl Engine<'_> {
             self.final_notifies_left = self.tasks.len();
         }
         self.queue.retain(|e| !matches!(e, Event::Timeout(id) | Event::Deadline(id) if *id == cp));
+        if !self.back_blocked.is_empty() {
+            self.unblock_back_edges(None, cp);
+        }
         if !completed {
             self.cancel_uploads(|u| matches!(*u, Upload::Ack(_, id) if id == cp));
         }
@@ -428,22 +433,88 @@ impl Engine<'_> {
 
     fn barrier_reached(&mut self, task: TaskId, ch: ChannelId, cp: CheckpointId, overtaking: bool) {
         self.tracer.record(self.now, TraceEvent::BarrierTaken { ch, cp }, &self.graph);
-        if self.pending(cp).is_none() {
+        let Some(p) = self.pending(cp) else {
             return; // the checkpoint was aborted: its barriers are dropped
+        };
+        if self.graph.is_back(ch) {
+            let snapshotted = p.tasks[task.0 as usize].snapshot.is_some();
+            let first_barrier_snapshots = matches!(
+                self.protocol.as_ref().map(|p| p.name().info().channel_state),
+                Some(crate::protocol::ChannelStateRule::Always | crate::protocol::ChannelStateRule::WhiteRecords)
+            );
+            if snapshotted {
+                // It came round after the head's snapshot: its arrival ended the log.
+                return;
+            }
+            if !first_barrier_snapshots {
+                // The barrier came round from a tail whose snapshot did not wait for this head
+                // (another parallel instance's path): what follows it is after the tail's
+                // snapshot, so the head holds the back-edge until its own snapshot. Alignment
+                // still waits for the inputs from outside the loop only.
+                self.block_back_edge(task, ch, cp);
+                return;
+            }
+            // Protocols that snapshot at their first barrier take it as any other.
         }
         self.mark_barrier(task, cp);
         let view = self.view(task, cp);
         self.decide(task, |p, out| p.on_barrier(&view, ch, cp, overtaking, out));
     }
 
+    /// An iteration's head holds back-edge `ch` for checkpoint `cp` until its own snapshot. If its
+    /// inputs from outside the loop all ended, it is aligned already: it snapshots now.
+    fn block_back_edge(&mut self, task: TaskId, ch: ChannelId, cp: CheckpointId) {
+        if !self.net.is_blocked(ch) {
+            self.net.set_blocked(ch, true);
+            self.input_blocked_since[ch.0 as usize] = Some(self.now);
+            self.tracer.record(self.now, TraceEvent::Block { ch }, &self.graph);
+        }
+        self.back_blocked.push((task, ch, cp));
+        if self.outside_inputs_ended(task) {
+            self.snapshot(task, cp, false);
+        }
+    }
+
+    /// Unblocks the back-edges held for `cp` (at `task` only, or everywhere).
+    fn unblock_back_edges(&mut self, task: Option<TaskId>, cp: CheckpointId) {
+        let mut held = std::mem::take(&mut self.back_blocked);
+        held.retain(|&(t, ch, c)| {
+            if c != cp || task.is_some_and(|x| x != t) {
+                return true;
+            }
+            if self.net.is_blocked(ch) {
+                self.net.set_blocked(ch, false);
+                let since = self.input_blocked_since[ch.0 as usize].take().unwrap_or(self.now);
+                self.input_blocked_ns += self.now - since;
+                self.tracer.record(self.now, TraceEvent::Unblock { ch }, &self.graph);
+                self.wake.push(t);
+            }
+            false
+        });
+        self.back_blocked = held;
+    }
+
     pub(super) fn on_input_ended(&mut self, task: TaskId, ch: ChannelId) {
-        if self.coord.as_ref().is_none_or(|c| !c.has_pending()) {
+        if self.coord.as_ref().is_none_or(|c| !c.has_pending()) || self.graph.is_back(ch) {
             return;
         }
         let t = &self.tasks[task.0 as usize];
         // Protocols keep their own per-checkpoint counts; `snapshotted` is not used here.
-        let view = TaskView { task, inputs: t.inputs, ended: t.ended_inputs, snapshotted: false };
+        let view = TaskView {
+            task,
+            inputs: t.inputs - t.back_inputs,
+            ended: t.ended_inputs - t.ended_back,
+            snapshotted: false,
+        };
         self.decide(task, |p, out| p.on_input_ended(&view, ch, out));
+        if view.ended == view.inputs {
+            // A head holding a back-edge is aligned once its inputs from outside the loop ended.
+            let held: Vec<CheckpointId> =
+                self.back_blocked.iter().filter(|&&(t, _, _)| t == task).map(|&(_, _, cp)| cp).collect();
+            for cp in held {
+                self.snapshot(task, cp, false);
+            }
+        }
     }
 
     /// Asks the protocol (through `ask`) what `task` should do, then does it.
@@ -586,9 +657,13 @@ impl Engine<'_> {
         }
         let mut recorded = Vec::new();
         let mut open = 0;
-        if record_inputs {
+        // ABS on cyclic graphs (Carbone et al. 2015, Algorithm 2): an iteration's head logs what
+        // arrives on its back-edges from its snapshot until the barrier comes round — the records
+        // inside the loop — whatever the protocol does with its other inputs.
+        let log_back = self.tasks[ti].back_inputs > 0 && !self.sabotage.skip_back_edge_logging;
+        if record_inputs || log_back {
             let p = self.pending(cp).expect("checked");
-            for &ch in &inputs {
+            for &ch in inputs.iter().filter(|&&ch| record_inputs || self.graph.is_back(ch)) {
                 let c = ch.0 as usize;
                 match p.channels[c].barrier_bound {
                     // Lai-Yang: the white records queued; more may come, in any order.
@@ -624,6 +699,9 @@ impl Engine<'_> {
         let tp = &mut p.tasks[ti];
         tp.open_recordings = open;
         tp.snapshot = Some(snap);
+        if !self.back_blocked.is_empty() {
+            self.unblock_back_edges(Some(task), cp);
+        }
         if self.colours && record_inputs {
             // Lai-Yang: a control message may have come before the snapshot, with every white
             // record already taken or queued: then there is nothing more to wait for.

@@ -142,6 +142,12 @@ struct TaskRt {
     batch: Option<(CheckpointId, SimTime)>,
     inputs: u32,
     ended_inputs: u32,
+    /// Of those, back-edges (an iteration's head): alignment does not wait for them and the task
+    /// ends without their end of partition ([`Engine::inputs_done`]).
+    back_inputs: u32,
+    ended_back: u32,
+    /// The iteration the record in progress came from, if it came from inside one.
+    from_loop: Option<u32>,
     inbox: std::collections::VecDeque<Mail>,
     /// Mails left in the current batch.
     batch_left: u32,
@@ -227,12 +233,17 @@ struct Engine<'a> {
     restored_from: Option<crate::metrics::RestoredSummary>,
     /// Log time − simulated time (a start from a savepoint).
     log_shift: SimTime,
+    /// Per iteration: records inside it — on its channels, or taken from them and in progress.
+    /// Its heads end when their outside inputs ended and this is 0.
+    in_loop: Vec<u64>,
+    /// Back-edges an iteration's head holds until its snapshot: (head, channel, checkpoint).
+    back_blocked: Vec<(TaskId, ChannelId, CheckpointId)>,
 }
 
 impl<'a> Engine<'a> {
     fn new(scenario: &'a Scenario, opts: RunOptions, protocol: Option<Box<dyn Protocol>>) -> Self {
         let graph = Graph::build(scenario);
-        let graph_channels = graph.channels.len();
+        let (graph_channels, loops) = (graph.channels.len(), graph.loops.len());
         // Without checkpoints there are no transactions to commit: every sink delivers plainly.
         let checkpointing = protocol.is_some() && scenario.checkpointing.is_some();
         let rngs = RngTree::new(scenario.seed);
@@ -285,6 +296,9 @@ impl<'a> Engine<'a> {
                     batch: None,
                     inputs: t.input_gates.iter().map(|g| g.len() as u32).sum(),
                     ended_inputs: 0,
+                    back_inputs: t.input_gates.iter().flatten().filter(|&&c| graph.is_back(c)).count() as u32,
+                    ended_back: 0,
+                    from_loop: None,
                     inbox: Default::default(),
                     batch_left: 0,
                     input_due: false,
@@ -358,6 +372,8 @@ impl<'a> Engine<'a> {
             initial_inflight: vec![Vec::new(); graph_channels],
             restored_from: None,
             log_shift: 0,
+            in_loop: vec![0; loops],
+            back_blocked: Vec::new(),
             watch: watchdog::Watchdog {
                 max_time: scenario.limits.max_sim_time_ms * MS,
                 stall: scenario.limits.stall_ms * MS,
@@ -650,8 +666,7 @@ impl<'a> Engine<'a> {
             }
             match self.net.take(task, self.now, &mut self.queue) {
                 None => {
-                    let t = &self.tasks[ti];
-                    if t.ended_inputs == t.inputs {
+                    if self.inputs_done(task) {
                         self.finish_task(task);
                     }
                     if mail_waiting {
@@ -661,6 +676,9 @@ impl<'a> Engine<'a> {
                 }
                 Some(Taken::Record(ch, r)) => {
                     self.tasks[ti].taken += 1;
+                    if !self.in_loop.is_empty() {
+                        self.tasks[ti].from_loop = self.graph.channel_loop[ch.0 as usize];
+                    }
                     self.tasks[ti].chained_input = self.net.is_chained(ch).then_some(ch);
                     if let Some(c) = &mut self.capture {
                         c.consumed(ch, r.seq, self.faults.restarts, self.now);
@@ -670,6 +688,15 @@ impl<'a> Engine<'a> {
                 Some(Taken::Barrier(ch, cp)) => self.on_inband_barrier(task, ch, cp),
                 Some(Taken::EndOfPartition(ch)) => {
                     self.tasks[ti].ended_inputs += 1;
+                    if self.graph.is_back(ch) {
+                        self.tasks[ti].ended_back += 1;
+                    } else if self.tasks[ti].back_inputs > 0
+                        && self.outside_inputs_ended(task)
+                        && let Some(l) = self.graph.loop_headed_by(task)
+                    {
+                        // The loop's other heads may have been waiting for this one.
+                        self.wake.extend_from_slice(&self.graph.loops[l].heads);
+                    }
                     self.on_input_ended(task, ch);
                 }
             }
@@ -686,7 +713,7 @@ impl<'a> Engine<'a> {
 
     fn complete(&mut self, task: TaskId, r: Record) {
         self.rec.counts.hops += 1;
-        self.tracer.record(self.now, TraceEvent::Process { task, lineage: r.lineage }, &self.graph);
+        self.tracer.record(self.now, TraceEvent::Process { task, lineage: r.lineage() }, &self.graph);
         let t = &mut self.tasks[task.0 as usize];
         if t.kind == OperatorKind::Source {
             self.rec.counts.source_read += 1;
@@ -694,18 +721,29 @@ impl<'a> Engine<'a> {
         } else {
             // The operator's fold of what it applied; the cut checker compares it with what the
             // task's inputs delivered.
-            t.state_digest = t.state_digest.wrapping_add(r.lineage.digest());
+            t.state_digest = t.state_digest.wrapping_add(r.lineage().digest());
         }
         if t.kind == OperatorKind::Sink {
             self.rec.sink_received(self.now, self.now - r.arrival);
-            if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage, r.arrival, r.value), self.now)) {
+            if let Some(visible) = t.sink.as_mut().and_then(|s| s.receive((r.lineage(), r.arrival, r.value), self.now))
+            {
                 self.make_visible(&[visible]);
             }
-        } else if let Some(out) = t.logic.apply(r) {
+        } else if let Some(mut out) = t.logic.apply(r) {
             if t.kind == OperatorKind::KeyedSum && t.backend.tracks_writes() {
                 t.backend.write(r.key, self.now);
             }
-            self.emit(task, out);
+            if t.kind == OperatorKind::LoopUntil {
+                // An iteration's tail sends a record round again on its back-edges, or out.
+                let round = t.logic.goes_round(&out);
+                out.rounds += round as u32;
+                self.emit(task, out, Some(round));
+            } else {
+                self.emit(task, out, None);
+            }
+        }
+        if !self.in_loop.is_empty() {
+            self.left_loop(task);
         }
         // One thread runs a chain: the task before this one in its chain may go on.
         if let Some(ch) = self.tasks[task.0 as usize].chained_input.take() {
@@ -713,17 +751,34 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// `task` processed a record it took from inside an iteration (if it did): what it emitted
+    /// into the loop is counted already, the record it took is out. An empty loop may end.
+    #[cold]
+    fn left_loop(&mut self, task: TaskId) {
+        if let Some(l) = self.tasks[task.0 as usize].from_loop.take() {
+            self.in_loop[l as usize] -= 1;
+            if self.in_loop[l as usize] == 0 {
+                self.wake.extend_from_slice(&self.graph.loops[l as usize].heads);
+            }
+        }
+    }
+
     /// Writes `r` to channel `ch` (noting it when capturing data messages).
     fn send(&mut self, ch: ChannelId, r: Record) -> bool {
         if let Some(n) = self.sabotage.lose_one_in
             && self.tasks[self.graph.channel(ch).from.0 as usize].kind == OperatorKind::Source
-            && r.lineage.digest().is_multiple_of(n)
+            && r.lineage().digest().is_multiple_of(n)
         {
             // A deliberately broken network (a mutant): the same records vanish in every run.
             return false;
         }
         if let Some(c) = &mut self.capture {
             c.sent(ch, self.net.sent(ch), self.faults.restarts, &r, self.now);
+        }
+        if !self.in_loop.is_empty()
+            && let Some(l) = self.graph.channel_loop[ch.0 as usize]
+        {
+            self.in_loop[l as usize] += 1;
         }
         if self.net.is_chained(ch) {
             // Within a chain the record reaches the next operator at once, without an event.
@@ -736,12 +791,17 @@ impl<'a> Engine<'a> {
         self.net.push_record(ch, r, self.now, &mut self.queue)
     }
 
-    fn emit(&mut self, task: TaskId, r: Record) {
+    /// Sends `r` on every output edge of `task` — or, with `lane`, only on its back-edges
+    /// (`Some(true)`) or only on the others (`Some(false)`).
+    fn emit(&mut self, task: TaskId, r: Record, lane: Option<bool>) {
         let ti = task.0 as usize;
         let mut started = false;
         for e in 0..self.graph.tasks[ti].outputs.len() {
             let chs = &self.graph.tasks[ti].outputs[e];
             let edge = &self.graph.edges[self.graph.channel(chs[0]).edge];
+            if lane.is_some_and(|back| back != edge.back) {
+                continue;
+            }
             let (partitioner, max_p) = (edge.partitioner, self.graph.operators[edge.to].max_parallelism);
             match partitioner.route(r.key, chs.len(), max_p, &mut self.tasks[ti].rebalance_next[e]) {
                 Route::One(i) => started |= self.send(self.graph.tasks[ti].outputs[e][i], r),
@@ -761,7 +821,28 @@ impl<'a> Engine<'a> {
         }
     }
 
-    /// All input consumed (or the log exhausted): flush and send end-of-partition downstream.
+    /// True when `task` has consumed the end of every input it waits for: all of them, except
+    /// that an iteration's head does not wait for its back-edges — it ends once its other inputs
+    /// ended and no record is left inside its loop (the loop then drains its end of partition
+    /// round to the head, which no longer needs it). Flink's old iterations ended on a timeout
+    /// of the feedback queue instead; the simulator can see that the loop is empty.
+    fn inputs_done(&self, task: TaskId) -> bool {
+        let t = &self.tasks[task.0 as usize];
+        if t.back_inputs == 0 {
+            return t.ended_inputs == t.inputs;
+        }
+        // Every head of the loop: another head's records may still come round to this one.
+        self.graph.loop_headed_by(task).is_none_or(|l| {
+            self.in_loop[l] == 0 && self.graph.loops[l].heads.iter().all(|&h| self.outside_inputs_ended(h))
+        })
+    }
+
+    /// True when the inputs of `task` from outside its loop (all but its back-edges) ended.
+    fn outside_inputs_ended(&self, task: TaskId) -> bool {
+        let t = &self.tasks[task.0 as usize];
+        t.ended_inputs - t.ended_back == t.inputs - t.back_inputs
+    }
+
     /// Changelog: (re)starts every keyed task's materialization timer, one interval from now.
     fn arm_materialization(&mut self) {
         self.queue.retain(|e| !matches!(e, Event::Materialize(_)));
@@ -774,6 +855,7 @@ impl<'a> Engine<'a> {
         }
     }
 
+    /// All input consumed (or the log exhausted): flush and send end-of-partition downstream.
     fn finish_task(&mut self, task: TaskId) {
         let ti = task.0 as usize;
         self.tasks[ti].state = State::Finished;

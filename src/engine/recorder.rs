@@ -295,6 +295,8 @@ impl Engine<'_> {
             .channels
             .iter()
             .enumerate()
+            // A back-edge has no credits: its queue has no bound to compare with.
+            .filter(|&(i, _)| !self.graph.is_back(ChannelId(i as u32)))
             .map(|(i, c)| (c.name.clone(), self.net.max_queued_buffers(ChannelId(i as u32))))
             .collect();
         let base = Summary {

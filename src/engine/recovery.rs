@@ -204,6 +204,8 @@ impl super::TaskRt {
         self.arrival_wake = false;
         self.flush_armed = false;
         self.ended_inputs = 0;
+        self.ended_back = 0;
+        self.from_loop = None;
         self.sync_until = 0;
         self.chained_input = None;
         if let Some(s) = &mut self.sink {
@@ -305,6 +307,13 @@ impl Engine<'_> {
                 }
             }
             self.net.reset_tasks(&newly);
+            // A loop lies in one region: what was inside it is gone (its channel state, if any,
+            // is counted back in at the restart).
+            for (l, lp) in self.graph.loops.iter().enumerate() {
+                if newly[lp.heads[0].0 as usize] {
+                    self.in_loop[l] = 0;
+                }
+            }
             for (d, n) in self.faults.down.iter_mut().zip(&newly) {
                 *d |= n;
             }
@@ -472,6 +481,9 @@ impl Engine<'_> {
                         input.and_then(|i| to.seqs.0.get(i)).copied().unwrap_or((0, 0)),
                     );
                     let recovered = if replay { cp.channel_state[c].clone() } else { Vec::new() };
+                    if let Some(l) = self.graph.channel_loop[c] {
+                        self.in_loop[l as usize] += recovered.len() as u64;
+                    }
                     let at = RestoredCounters { sent, consumed, digest, kv, seqs };
                     self.net.restore_channel(ch, at, recovered);
                 }

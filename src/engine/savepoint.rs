@@ -226,8 +226,8 @@ impl Engine<'_> {
                     records: recs
                         .iter()
                         .map(|r| CarriedRecord {
-                            partition: r.lineage.partition,
-                            offset: r.lineage.offset,
+                            partition: r.partition,
+                            offset: r.offset,
                             key: r.key,
                             value: r.value,
                             arrival_ns: r.arrival + self.log_shift,
@@ -346,9 +346,11 @@ impl Engine<'_> {
                 .map(|(i, x)| crate::operator::Record {
                     key: x.key,
                     value: x.value,
-                    lineage: crate::operator::Lineage { partition: x.partition, offset: x.offset },
+                    partition: x.partition,
+                    offset: x.offset,
                     arrival: x.arrival_ns.saturating_sub(r.log_shift),
                     seq: n + i as u64,
+                    rounds: 0, // savepoints refuse jobs with iterations
                 })
                 .collect();
         }

@@ -3,7 +3,8 @@
 //! The strategy draws a [`Plan`] of small choices — shrinkable by proptest — and [`Plan::build`]
 //! turns any plan into a *valid* scenario: 1–2 sources, up to four inner operators (map, filter,
 //! keyed_sum, union) wired to earlier operators with every partitioner, a union that merges what
-//! is left open, and a sink; 2–8 operators with parallelism 1–4. Costs, rates and network sizes
+//! is left open, one seed in three an iteration (a loop closed by a back-edge), and a sink;
+//! 2–11 operators with parallelism 1–4. Costs, rates and network sizes
 //! range from idle to heavy backpressure with a skewed task; checkpoint settings vary; up to five
 //! crashes at random times and protocol moments. A generated scenario that fails validation is a
 //! bug in this file (`build` checks it).
@@ -129,7 +130,13 @@ impl Plan {
                 2 => Partitioner::Rebalance,
                 _ => Partitioner::Broadcast,
             };
-            edges.push(EdgeSpec { from: ops[from].id.clone(), to: to.id.clone(), partitioner, chain: true });
+            edges.push(EdgeSpec {
+                from: ops[from].id.clone(),
+                to: to.id.clone(),
+                partitioner,
+                chain: true,
+                back_edge: false,
+            });
         };
         // after_sum[i]: operator i consumes the output of a keyed_sum. Below one, no filter: it
         // would select records by a running sum, so even the lineage counts would depend on
@@ -179,6 +186,37 @@ impl Plan {
         } else {
             open[0]
         };
+        // An iteration before the sink, one seed in three (a function of the seed, so the plan's
+        // draws do not move): a head, a step (+1 per round) and a loop_until whose back-edge
+        // returns to the head — unless running sums reach it, which would make the rounds
+        // depend on arrival order.
+        let sums = |i: usize| after_sum.get(i).copied().unwrap_or(false) || ops[i].kind == OperatorKind::KeyedSum;
+        let into_sink =
+            if self.seed.is_multiple_of(3) && !sums(into_sink) && !(open.len() > 1 && open.iter().any(|&i| sums(i))) {
+                let p = ops[into_sink].parallelism;
+                let head = op("loop_head".into(), OperatorKind::Union, p);
+                connect(&mut edges, &ops, into_sink, &head, 1 + (self.seed / 3 % 2) as u8);
+                ops.push(head);
+                let step = op("loop_step".into(), OperatorKind::Map, p);
+                connect(&mut edges, &ops, ops.len() - 1, &step, 0);
+                ops.push(step);
+                let mut until = op("loop_until".into(), OperatorKind::LoopUntil, p);
+                until.until = Some(KeepSpec { modulo: 3, remainders: vec![0] });
+                until.max_rounds = Some(1 + (self.seed / 6 % 4) as u32);
+                connect(&mut edges, &ops, ops.len() - 1, &until, 0);
+                ops.push(until);
+                let back = if (self.seed / 3).is_multiple_of(2) { Partitioner::Rebalance } else { Partitioner::Hash };
+                edges.push(EdgeSpec {
+                    from: "loop_until".into(),
+                    to: "loop_head".into(),
+                    partitioner: back,
+                    chain: false,
+                    back_edge: true,
+                });
+                ops.len() - 1
+            } else {
+                into_sink
+            };
         let mut sink = op("sink".into(), OperatorKind::Sink, self.sink_parallelism);
         // Exactly-once output needs the two-phase-commit sink (a plain sink is at-least-once by
         // design; tests/recovery.rs shows that separately).

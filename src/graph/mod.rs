@@ -72,6 +72,19 @@ pub struct EdgeNode {
     /// operator with no other input, chaining not disabled, and the first such edge out of its
     /// operator. Its channels carry records within one thread, with no network buffers.
     pub chained: bool,
+    /// The feedback edge of an iteration (`back_edge` in the scenario): never chained, no credit
+    /// limit, and ignored by alignment — its barrier only comes round after the snapshot.
+    pub back: bool,
+}
+
+/// An iteration: the operators of one cycle (a strongly connected component closed by
+/// back-edges).
+#[derive(Clone, Debug)]
+pub struct LoopNode {
+    /// Its operators, in scenario order.
+    pub ops: Vec<OpIndex>,
+    /// Its heads: the tasks of the operators its back-edges return to (where records enter it).
+    pub heads: Vec<TaskId>,
 }
 
 /// A task: one parallel instance of an operator.
@@ -116,6 +129,44 @@ pub struct Graph {
     pub tasks: Vec<TaskNode>,
     /// Channels: edges in scenario order, then upstream index, then downstream index.
     pub channels: Vec<ChannelNode>,
+    /// Iterations, numbered in order of their first operator.
+    pub loops: Vec<LoopNode>,
+    /// Per channel: the iteration it lies inside (both ends in it), if any.
+    pub channel_loop: Vec<Option<u32>>,
+}
+
+/// Per operator, the cycle it lies on (numbered in order of first operator), given the edges as
+/// `(from, to)` operator pairs: the strongly connected components of more than one operator.
+/// Operators are few, so a reachability search from each is plenty.
+pub fn loops_of(n: usize, edges: &[(usize, usize)]) -> Vec<Option<usize>> {
+    let reach = |start: usize| {
+        let mut seen = vec![false; n];
+        let mut stack = vec![start];
+        while let Some(v) = stack.pop() {
+            for &(f, t) in edges {
+                if f == v && !seen[t] {
+                    seen[t] = true;
+                    stack.push(t);
+                }
+            }
+        }
+        seen
+    };
+    let reaches: Vec<Vec<bool>> = (0..n).map(reach).collect();
+    let mut id = vec![None; n];
+    let mut next = 0;
+    for a in 0..n {
+        if id[a].is_some() || !reaches[a][a] {
+            continue;
+        }
+        for b in a..n {
+            if reaches[a][b] && reaches[b][a] {
+                id[b] = Some(next);
+            }
+        }
+        next += 1;
+    }
+    id
 }
 
 impl Graph {
@@ -198,10 +249,11 @@ impl Graph {
             let chained = s.topology.chaining
                 && spec.chain
                 && spec.partitioner == Partitioner::Forward
+                && !spec.back_edge
                 && in_degree[to] == 1
                 && !chained_out[from];
             chained_out[from] |= chained;
-            edges.push(EdgeNode { from, to, partitioner: spec.partitioner, chained });
+            edges.push(EdgeNode { from, to, partitioner: spec.partitioner, chained, back: spec.back_edge });
             operators[from].outputs.push(e);
             operators[to].inputs.push(e);
             let gate = operators[to].inputs.len() - 1;
@@ -231,7 +283,41 @@ impl Graph {
                 tasks[u.0 as usize].outputs.push(out);
             }
         }
-        Graph { operators, edges, tasks, channels }
+        let pairs: Vec<(usize, usize)> = edges.iter().map(|e| (e.from, e.to)).collect();
+        let op_loop = loops_of(ops.len(), &pairs);
+        let n_loops = op_loop.iter().flatten().map(|&l| l + 1).max().unwrap_or(0);
+        let loops = (0..n_loops)
+            .map(|l| LoopNode {
+                ops: (0..ops.len()).filter(|&o| op_loop[o] == Some(l)).collect(),
+                heads: edges
+                    .iter()
+                    .filter(|e| e.back && op_loop[e.to] == Some(l))
+                    .flat_map(|e| operators[e.to].tasks.iter().copied())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            })
+            .collect();
+        let channel_loop = channels
+            .iter()
+            .map(|c| {
+                let (f, t) = (&tasks[c.from.0 as usize], &tasks[c.to.0 as usize]);
+                op_loop[f.op].filter(|_| op_loop[f.op] == op_loop[t.op]).map(|l| l as u32)
+            })
+            .collect();
+        Graph { operators, edges, tasks, channels, loops, channel_loop }
+    }
+
+    /// True when `ch` is a channel of a back-edge.
+    pub fn is_back(&self, ch: ChannelId) -> bool {
+        self.edges[self.channels[ch.0 as usize].edge].back
+    }
+
+    /// The iteration `task` heads (a back-edge returns to it), if any.
+    pub fn loop_headed_by(&self, task: TaskId) -> Option<usize> {
+        let t = &self.tasks[task.0 as usize];
+        let back_in = t.input_gates.iter().flatten().find(|&&c| self.is_back(c))?;
+        self.channel_loop[back_in.0 as usize].map(|l| l as usize)
     }
 
     /// True when `ch` is a channel of a chained edge.

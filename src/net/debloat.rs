@@ -160,8 +160,8 @@ impl Network {
         let mut rows = Vec::new();
         for g in 0..self.gates.len() {
             let (task, local) = (self.gates[g].task, self.gates[g].local);
-            // A chained input has no network buffers to size.
-            if !running(task) || self.gates[g].chans.iter().any(|&c| self.chans[c.0 as usize].chained) {
+            // A chained input has no network buffers to size, a back-edge no credits to bound.
+            if !running(task) || self.gates[g].chans.iter().any(|&c| !self.chans[c.0 as usize].flow_control) {
                 continue;
             }
             let chans = std::mem::take(&mut self.gates[g].chans);

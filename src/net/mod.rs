@@ -129,14 +129,16 @@ struct SendSide {
 }
 
 impl SendSide {
-    fn new(cfg: &NetConfig, chained: bool) -> Self {
+    fn new(cfg: &NetConfig, chained: bool, feedback: bool) -> Self {
         if chained {
             // One record per hand-over, never short of credit.
             return SendSide { current: Vec::with_capacity(1), cap: 1, credit: u32::MAX, ..Default::default() };
         }
         // The buffer is allocated when a record first needs it: a wide shuffle has many channels
         // that are idle at any moment.
-        SendSide { current: Vec::new(), cap: cfg.buffer_records, credit: cfg.exclusive, ..Default::default() }
+        // A back-edge is never short of credit: it has no flow control.
+        let credit = if feedback { u32::MAX } else { cfg.exclusive };
+        SendSide { current: Vec::new(), cap: cfg.buffer_records, credit, ..Default::default() }
     }
 }
 
@@ -176,6 +178,9 @@ struct Chan {
     part: usize,
     /// A channel of a chained edge.
     chained: bool,
+    /// Credit-based flow control and the sender's pool apply: not within a chain, and not on an
+    /// iteration's back-edge, whose records are never held back (a full loop would deadlock).
+    flow_control: bool,
     send: SendSide,
     recv: RecvSide,
 }
@@ -353,7 +358,8 @@ impl Network {
                 gate: gate_base[c.to.0 as usize] + c.gate,
                 part: part_of[i],
                 chained: graph.edges[c.edge].chained,
-                send: SendSide::new(&cfg, graph.edges[c.edge].chained),
+                flow_control: !graph.edges[c.edge].chained && !graph.edges[c.edge].back,
+                send: SendSide::new(&cfg, graph.edges[c.edge].chained, graph.edges[c.edge].back),
                 recv: RecvSide { outstanding: cfg.exclusive, ..Default::default() },
             })
             .collect();
@@ -483,7 +489,9 @@ impl Network {
             return false;
         }
         if started {
-            self.take_pool_buffer(ch);
+            if self.chans[ch.0 as usize].flow_control {
+                self.take_pool_buffer(ch);
+            }
             if !finished {
                 let from = self.chans[ch.0 as usize].from;
                 self.partial[from.0 as usize].push(ch);
@@ -646,7 +654,7 @@ impl Network {
     /// True when the sender of `ch` pauses after an aligned barrier (never within a chain: there
     /// is no subpartition to block, the record goes by method call).
     fn pauses(&self, ch: ChannelId) -> bool {
-        self.cfg.pause_after_barrier && !self.chans[ch.0 as usize].chained
+        self.cfg.pause_after_barrier && self.chans[ch.0 as usize].flow_control
     }
 
     /// The latency of the next message on `ch`: none within a chain.
@@ -672,14 +680,14 @@ impl Network {
             let delay = self.delay_on(ch);
             let c = &mut self.chans[ch.0 as usize];
             let e = c.send.backlog.pop_front().expect("checked non-empty");
-            let data = matches!(e, Element::Data(_)) && !c.chained;
+            let data = matches!(e, Element::Data(_)) && c.flow_control;
             if data {
                 c.send.credit -= 1;
             }
             if matches!(e, Element::Data(_)) {
                 c.send.backlog_data -= 1;
             }
-            c.send.paused = self.cfg.pause_after_barrier && !c.chained && matches!(e, Element::Barrier(_));
+            c.send.paused = self.cfg.pause_after_barrier && c.flow_control && matches!(e, Element::Barrier(_));
             // FIFO: a message never overtakes an earlier one on the same channel (unless the
             // channels reorder).
             self.put_on_wire(ch, e, now + delay, q);
@@ -826,7 +834,7 @@ impl Network {
     ) -> Arrival {
         let c = &mut self.chans[ch.0 as usize];
         let arrival = match &e {
-            Element::Data(b) if c.chained => {
+            Element::Data(b) if !c.flow_control => {
                 c.recv.queued_data += 1;
                 c.recv.max_queued = c.recv.max_queued.max(c.recv.queued_data);
                 c.recv.arrived += b.len() as u64;
@@ -854,7 +862,7 @@ impl Network {
         };
         c.recv.queue.push_back(e);
         let to = c.to;
-        if matches!(arrival, Arrival::Data(_)) && !self.chans[ch.0 as usize].chained {
+        if matches!(arrival, Arrival::Data(_)) && self.chans[ch.0 as usize].flow_control {
             self.request_floating(ch, now, q);
         }
         self.mark_ready(ch, to);
@@ -914,7 +922,7 @@ impl Network {
                 let r = buf[c.recv.head_read];
                 c.recv.head_read += 1;
                 c.recv.consumed += 1;
-                c.recv.consumed_digest = c.recv.consumed_digest.wrapping_add(r.lineage.digest());
+                c.recv.consumed_digest = c.recv.consumed_digest.wrapping_add(r.lineage().digest());
                 c.recv.consumed_kv =
                     c.recv.consumed_kv.wrapping_add(crate::sim::mix64(r.key).wrapping_mul(r.value as u64));
                 if self.cfg.reorder > 0 {
@@ -924,7 +932,7 @@ impl Network {
                 (Taken::Record(ch, r), c.recv.head_read == buf.len())
             }
             Element::Barrier(id) => {
-                c.recv.owes_resume |= self.cfg.pause_after_barrier && !c.chained;
+                c.recv.owes_resume |= self.cfg.pause_after_barrier && c.flow_control;
                 (Taken::Barrier(ch, *id), true)
             }
             Element::EndOfPartition => (Taken::EndOfPartition(ch), true),
@@ -936,8 +944,8 @@ impl Network {
             self.ready[task.0 as usize].pop_front();
             self.chans[ch.0 as usize].recv.in_ready = false;
             match head {
-                Element::Data(mut buf) if self.chans[ch.0 as usize].chained => {
-                    // Within a chain: no credit to give back.
+                Element::Data(mut buf) if !self.chans[ch.0 as usize].flow_control => {
+                    // Within a chain or on a back-edge: no credit to give back.
                     buf.clear();
                     self.spare.push(buf);
                     self.chans[ch.0 as usize].recv.queued_data -= 1;
@@ -999,7 +1007,7 @@ impl Network {
                 continue;
             }
             debug_assert!(down[c.from.0 as usize], "a failover region contains both ends of its channels");
-            c.send = SendSide::new(&cfg, c.chained);
+            c.send = SendSide::new(&cfg, c.chained, !c.chained && !c.flow_control);
             c.recv = RecvSide { outstanding: cfg.exclusive, ..Default::default() };
             let g = &mut self.gates[c.gate];
             *g = Gate::new(g.task, g.local, std::mem::take(&mut g.chans), &cfg);

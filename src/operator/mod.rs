@@ -25,20 +25,40 @@ pub struct Lineage {
     pub offset: u64,
 }
 
-/// A data record.
+/// A data record. Its origin in the source log ([`Record::lineage`]) is kept as two fields, so the
+/// round counter fits beside the partition and a record stays 48 bytes (records are what the
+/// network buffers hold and copy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record {
     /// Partitioning key.
     pub key: u64,
     /// Payload.
     pub value: i64,
-    /// Origin in the source log.
-    pub lineage: Lineage,
+    /// Origin: the source log partition.
+    pub partition: u32,
+    /// Times the record went round an iteration (back-edges it travelled; 0 outside loops).
+    pub rounds: u32,
+    /// Origin: the offset in that partition.
+    pub offset: u64,
     /// When the source record arrived in its log (for end-to-end latency).
     pub arrival: SimTime,
     /// Position on the channel it last travelled: stamped by the network when the record is
     /// written to a channel (0, 1, 2, … per channel). The consistent-cut checker's ground truth.
     pub seq: u64,
+}
+
+impl Record {
+    /// A record of `lineage` as a source reads it: not yet on a channel, never round a loop.
+    pub fn new(key: u64, value: i64, lineage: Lineage, arrival: SimTime) -> Self {
+        let Lineage { partition, offset } = lineage;
+        Record { key, value, partition, rounds: 0, offset, arrival, seq: 0 }
+    }
+
+    /// Its origin in the source log.
+    #[inline]
+    pub fn lineage(&self) -> Lineage {
+        Lineage { partition: self.partition, offset: self.offset }
+    }
 }
 
 impl Lineage {
@@ -47,6 +67,16 @@ impl Lineage {
     pub fn digest(self) -> u64 {
         crate::sim::mix64(((self.partition as u64) << 40) ^ self.offset)
     }
+}
+
+/// Rounds after which a `loop_until` lets a record leave when the scenario does not say.
+pub const DEFAULT_MAX_ROUNDS: u32 = 10;
+
+/// A `loop_until`'s rule, shared with the reference model: a record with `value` that went round
+/// `rounds` times goes round again unless `value % modulo` is in `remainders` or it went round
+/// `max_rounds` times.
+pub fn loops_again(value: i64, rounds: u32, modulo: u64, remainders: &[u64], max_rounds: u32) -> bool {
+    rounds < max_rounds && !remainders.contains(&(value.rem_euclid(modulo as i64) as u64))
 }
 
 /// The per-task logic of an operator (the source's log lives in the engine's source state).
@@ -67,6 +97,15 @@ pub enum Logic {
     KeyedSum(KeyedSum),
     /// Forwards unchanged.
     Union,
+    /// The tail of an iteration: forwards unchanged; [`Logic::goes_round`] says which way.
+    LoopUntil {
+        /// Divisor.
+        modulo: u64,
+        /// Remainders that leave the loop.
+        remainders: Vec<u64>,
+        /// Rounds after which a record leaves whatever its value.
+        max_rounds: u32,
+    },
     /// Consumes.
     Sink,
 }
@@ -83,6 +122,14 @@ impl Logic {
             }
             OperatorKind::KeyedSum => Logic::KeyedSum(KeyedSum::new(spec.state_bytes_per_key.unwrap_or(16))),
             OperatorKind::Union => Logic::Union,
+            OperatorKind::LoopUntil => {
+                let until = spec.until.as_ref().expect("validated: a loop_until has `until`");
+                Logic::LoopUntil {
+                    modulo: until.modulo,
+                    remainders: until.remainders.clone(),
+                    max_rounds: spec.max_rounds.unwrap_or(DEFAULT_MAX_ROUNDS),
+                }
+            }
             OperatorKind::Sink => Logic::Sink,
         }
     }
@@ -91,7 +138,7 @@ impl Logic {
     ///
     /// ```
     /// use ckptsim::operator::{Lineage, Logic, Record};
-    /// let r = Record { key: 3, value: 10, lineage: Lineage { partition: 0, offset: 7 }, arrival: 0, seq: 0 };
+    /// let r = Record::new(3, 10, Lineage { partition: 0, offset: 7 }, 0);
     /// assert_eq!(Logic::Map.apply(r).unwrap().value, 11);
     /// let mut even = Logic::Filter { modulo: 2, remainders: vec![0] };
     /// assert!(even.apply(r).is_some());
@@ -100,7 +147,7 @@ impl Logic {
     #[inline]
     pub fn apply(&mut self, r: Record) -> Option<Record> {
         match self {
-            Logic::Source | Logic::Union => Some(r),
+            Logic::Source | Logic::Union | Logic::LoopUntil { .. } => Some(r),
             Logic::Map => Some(Record { value: r.value.wrapping_add(1), ..r }),
             Logic::Filter { modulo, remainders } => {
                 let rem = r.value.rem_euclid(*modulo as i64) as u64;
@@ -108,6 +155,26 @@ impl Logic {
             }
             Logic::KeyedSum(s) => Some(s.apply(r)),
             Logic::Sink => None,
+        }
+    }
+
+    /// A `loop_until`: whether `r` goes round again (on the back-edges) rather than leaving.
+    ///
+    /// ```
+    /// use ckptsim::operator::{Lineage, Logic, Record};
+    /// let r = Record::new(0, 4, Lineage { partition: 0, offset: 0 }, 0);
+    /// let tail = Logic::LoopUntil { modulo: 5, remainders: vec![0], max_rounds: 3 };
+    /// assert!(tail.goes_round(&r));
+    /// assert!(!tail.goes_round(&Record { value: 5, ..r }));
+    /// assert!(!tail.goes_round(&Record { rounds: 3, ..r }));
+    /// ```
+    #[inline]
+    pub fn goes_round(&self, r: &Record) -> bool {
+        match self {
+            Logic::LoopUntil { modulo, remainders, max_rounds } => {
+                loops_again(r.value, r.rounds, *modulo, remainders, *max_rounds)
+            }
+            _ => false,
         }
     }
 

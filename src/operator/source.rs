@@ -125,13 +125,7 @@ impl SourceLog {
                 }
             }
         };
-        Record {
-            key,
-            value: (mix64(h) % 100) as i64,
-            lineage: Lineage { partition: self.partition, offset },
-            arrival,
-            seq: 0,
-        }
+        Record::new(key, (mix64(h) % 100) as i64, Lineage { partition: self.partition, offset }, arrival)
     }
 
     /// Reads the next record and advances. Call only when [`SourceLog::next_arrival`] is `Some`.

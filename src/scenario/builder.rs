@@ -58,7 +58,26 @@ impl ScenarioBuilder {
 
     /// Adds an edge `from → to`.
     pub fn edge(mut self, from: &str, to: &str, partitioner: Partitioner) -> Self {
-        self.s.topology.edges.push(EdgeSpec { from: from.to_string(), to: to.to_string(), partitioner, chain: true });
+        self.s.topology.edges.push(EdgeSpec {
+            from: from.to_string(),
+            to: to.to_string(),
+            partitioner,
+            chain: true,
+            back_edge: false,
+        });
+        self
+    }
+
+    /// Adds a back-edge `from → to`: the feedback edge of an iteration, from a `loop_until`
+    /// back to the loop's head.
+    pub fn back_edge(mut self, from: &str, to: &str, partitioner: Partitioner) -> Self {
+        self.s.topology.edges.push(EdgeSpec {
+            from: from.to_string(),
+            to: to.to_string(),
+            partitioner,
+            chain: false,
+            back_edge: true,
+        });
         self
     }
 
@@ -146,6 +165,8 @@ impl OperatorSpec {
             hot_key_pct: None,
             new_keys_per_sec: None,
             keep: None,
+            until: None,
+            max_rounds: None,
             state_bytes_per_key: None,
             delivery: None,
             transaction_timeout_ms: None,

@@ -128,6 +128,10 @@ pub enum OperatorKind {
     KeyedSum,
     /// Merges two or more inputs unchanged.
     Union,
+    /// The tail of an iteration (a cycle closed by a back-edge): a record whose `value % modulo`
+    /// is in `until.remainders` — or that went round `max_rounds` times — leaves the loop on the
+    /// regular outputs; any other goes round again on the back-edges. One input.
+    LoopUntil,
     /// Consumes records; the end of the pipeline. No outputs.
     Sink,
 }
@@ -141,6 +145,7 @@ impl OperatorKind {
             OperatorKind::Filter => "filter",
             OperatorKind::KeyedSum => "keyed_sum",
             OperatorKind::Union => "union",
+            OperatorKind::LoopUntil => "loop_until",
             OperatorKind::Sink => "sink",
         }
     }
@@ -191,6 +196,13 @@ pub struct OperatorSpec {
     /// `filter` only: keep a record when `value % modulo` is one of `remainders`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep: Option<KeepSpec>,
+    /// `loop_until` only: a record leaves the loop when `value % modulo` is one of `remainders`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<KeepSpec>,
+    /// `loop_until` only: a record leaves the loop after going round this many times, whatever
+    /// its value (default 10), so every record leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rounds: Option<u32>,
     /// `keyed_sum` only: its number of key groups (Flink's per-operator `setMaxParallelism`);
     /// overrides `topology.max_parallelism`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -483,6 +495,13 @@ pub struct EdgeSpec {
     /// `false` keeps this edge out of a chain (Flink's `disableChaining` / `startNewChain`).
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub chain: bool,
+    /// `true` marks the edge that closes a cycle (an iteration's feedback edge, from a
+    /// `loop_until` back to the loop's head). Cycles are only allowed through such edges. A
+    /// back-edge is never chained and has no credit limit (as Flink's iteration tail hands
+    /// records to its head through a queue backpressure does not cover), so a full loop cannot
+    /// deadlock.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub back_edge: bool,
 }
 
 /// The network: Flink-like buffers with credit-based flow control.

@@ -454,8 +454,14 @@ fn validate_topology(s: &Scenario) -> R {
     for (i, op) in ops.iter().enumerate() {
         let p = format!("topology.operators[{i}]");
         let n_in = inputs[i].len();
-        let single_input =
-            matches!(op.kind, OperatorKind::Map | OperatorKind::Filter | OperatorKind::KeyedSum | OperatorKind::Sink);
+        let single_input = matches!(
+            op.kind,
+            OperatorKind::Map
+                | OperatorKind::Filter
+                | OperatorKind::KeyedSum
+                | OperatorKind::Sink
+                | OperatorKind::LoopUntil
+        );
         if op.kind != OperatorKind::Source && n_in == 0 {
             return Err(ScenarioError::field(
                 p,
@@ -488,11 +494,114 @@ fn validate_topology(s: &Scenario) -> R {
             ));
         }
     }
-    if let Some(cycle) = find_cycle(ops, &outputs, s) {
+    let forward_outputs: Vec<Vec<usize>> =
+        outputs.iter().map(|es| es.iter().copied().filter(|&e| !s.topology.edges[e].back_edge).collect()).collect();
+    if let Some(cycle) = find_cycle(ops, &forward_outputs, s) {
         return Err(ScenarioError::field(
             "topology.edges",
-            format!("the edges form a cycle: {}; the topology must be a DAG", cycle),
+            format!(
+                "the edges form a cycle: {cycle}; the topology must be a DAG, except for a cycle closed by an edge marked \"back_edge\": true (from a loop_until back to the loop's head)"
+            ),
         ));
+    }
+    validate_loops(s, &index)
+}
+
+/// The iterations: back-edges leave a `loop_until` and return upstream of it; a loop is entered
+/// only at an operator a back-edge returns to (its head), and no broadcast edge lies inside it.
+fn validate_loops(s: &Scenario, index: &BTreeMap<&str, usize>) -> R {
+    let (ops, edges) = (&s.topology.operators, &s.topology.edges);
+    let pairs: Vec<(usize, usize)> = edges.iter().map(|e| (index[e.from.as_str()], index[e.to.as_str()])).collect();
+    let loop_of = crate::graph::loops_of(ops.len(), &pairs);
+    let mut heads = vec![false; ops.len()];
+    for (e, edge) in edges.iter().enumerate() {
+        let (from, to) = pairs[e];
+        if !edge.back_edge {
+            continue;
+        }
+        let p = format!("topology.edges[{e}]");
+        if ops[from].kind != OperatorKind::LoopUntil {
+            return Err(ScenarioError::field(
+                format!("{p}.back_edge"),
+                format!(
+                    "a back-edge leaves a loop_until (which decides what goes round again), found on {} {:?}",
+                    ops[from].kind.name(),
+                    edge.from
+                ),
+            ));
+        }
+        if loop_of[from].is_none() || loop_of[from] != loop_of[to] {
+            return Err(ScenarioError::field(
+                format!("{p}.back_edge"),
+                format!(
+                    "back-edge {} → {} closes no cycle: {:?} does not lead to {:?}; a back-edge returns to an operator upstream of its loop_until",
+                    edge.from, edge.to, edge.to, edge.from
+                ),
+            ));
+        }
+        heads[to] = true;
+    }
+    for (i, op) in ops.iter().enumerate() {
+        if op.kind != OperatorKind::LoopUntil {
+            continue;
+        }
+        let outs = || pairs.iter().zip(edges).filter(move |((f, _), _)| *f == i);
+        if !outs().any(|(_, e)| e.back_edge) {
+            return Err(ScenarioError::field(
+                format!("topology.operators[{i}]"),
+                format!(
+                    "loop_until {:?} has no back-edge; add an edge from it to the loop's head with \"back_edge\": true",
+                    op.id
+                ),
+            ));
+        }
+        if !outs().any(|(_, e)| !e.back_edge) {
+            return Err(ScenarioError::field(
+                format!("topology.operators[{i}]"),
+                format!("loop_until {:?} has no regular output for the records that leave the loop", op.id),
+            ));
+        }
+    }
+    for (e, edge) in edges.iter().enumerate() {
+        let (from, to) = pairs[e];
+        let Some(l) = loop_of[to] else { continue };
+        let members = || {
+            let ids: Vec<&str> =
+                (0..ops.len()).filter(|&o| loop_of[o] == Some(l)).map(|o| ops[o].id.as_str()).collect();
+            ids.join(", ")
+        };
+        if loop_of[from] == Some(l) {
+            if edge.partitioner == Partitioner::Broadcast {
+                return Err(ScenarioError::field(
+                    format!("topology.edges[{e}].partitioner"),
+                    format!(
+                        "broadcast edge {} → {} lies inside the loop of {}: it would multiply every record each round; use hash, rebalance or forward",
+                        edge.from,
+                        edge.to,
+                        members()
+                    ),
+                ));
+            }
+        } else if !heads[to] {
+            return Err(ScenarioError::field(
+                format!("topology.edges[{e}]"),
+                format!(
+                    "edge {} → {} enters the loop of {} at {:?}, which no back-edge returns to; a loop is entered only at its head",
+                    edge.from,
+                    edge.to,
+                    members(),
+                    edge.to
+                ),
+            ));
+        }
+    }
+    for (i, op) in ops.iter().enumerate() {
+        if heads[i] && !pairs.iter().any(|&(f, t)| t == i && loop_of[f] != loop_of[i]) {
+            return Err(ScenarioError::field(
+                format!("topology.operators[{i}]"),
+                format!("{:?} heads a loop but has no input from outside it: no record would ever enter", op.id),
+            ));
+        }
     }
     Ok(())
 }
@@ -535,6 +644,8 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
     only("hot_key_pct", op.hot_key_pct.is_some(), OperatorKind::Source)?;
     only("new_keys_per_sec", op.new_keys_per_sec.is_some(), OperatorKind::Source)?;
     only("keep", op.keep.is_some(), OperatorKind::Filter)?;
+    only("until", op.until.is_some(), OperatorKind::LoopUntil)?;
+    only("max_rounds", op.max_rounds.is_some(), OperatorKind::LoopUntil)?;
     only("state_bytes_per_key", op.state_bytes_per_key.is_some(), OperatorKind::KeyedSum)?;
     only("max_parallelism", op.max_parallelism.is_some(), OperatorKind::KeyedSum)?;
     if let Some(m) = op.max_parallelism {
@@ -622,15 +733,18 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
                     "missing; a filter needs `keep`: {\"modulo\": M, \"remainders\": [r, …]}",
                 ));
             };
-            range(&format!("{p}.keep.modulo"), keep.modulo, 1, 1 << 32, "divisor")?;
-            if keep.remainders.is_empty() {
+            remainders(&format!("{p}.keep"), keep)?;
+        }
+        OperatorKind::LoopUntil => {
+            let Some(until) = &op.until else {
                 return Err(ScenarioError::field(
-                    format!("{p}.keep.remainders"),
-                    "found an empty list, allowed: 1 or more remainders",
+                    format!("{p}.until"),
+                    "missing; a loop_until needs `until`: {\"modulo\": M, \"remainders\": [r, …]} (the records that leave the loop)",
                 ));
-            }
-            for (j, &r) in keep.remainders.iter().enumerate() {
-                range(&format!("{p}.keep.remainders[{j}]"), r, 0, keep.modulo - 1, "remainder")?;
+            };
+            remainders(&format!("{p}.until"), until)?;
+            if let Some(n) = op.max_rounds {
+                range(&format!("{p}.max_rounds"), n as u64, 1, 1000, "rounds")?;
             }
         }
         OperatorKind::KeyedSum => {
@@ -639,6 +753,21 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
             }
         }
         OperatorKind::Map | OperatorKind::Union | OperatorKind::Sink => {}
+    }
+    Ok(())
+}
+
+/// A `{modulo, remainders}` predicate at `p`.
+fn remainders(p: &str, k: &super::KeepSpec) -> R {
+    range(&format!("{p}.modulo"), k.modulo, 1, 1 << 32, "divisor")?;
+    if k.remainders.is_empty() {
+        return Err(ScenarioError::field(
+            format!("{p}.remainders"),
+            "found an empty list, allowed: 1 or more remainders",
+        ));
+    }
+    for (j, &r) in k.remainders.iter().enumerate() {
+        range(&format!("{p}.remainders[{j}]"), r, 0, k.modulo - 1, "remainder")?;
     }
     Ok(())
 }

@@ -29,6 +29,9 @@ pub struct Step {
     pub rule: String,
 }
 
+/// The rule of a loop's head (Carbone et al. 2015, Algorithm 2).
+const BACK_EDGE_RULE: &str = "ABS on a cyclic graph: a loop's head cannot wait for the barrier on its back-edge (it only comes round after the head's own snapshot), so it snapshots on its other inputs and logs its back-edge until the barrier returns — the logged records are part of the snapshot";
+
 /// Narrates checkpoint `cp` of run `r` of scenario `s` (the run must have kept its protocol trace).
 pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
     let g = Graph::build(s);
@@ -73,6 +76,21 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                     let names: Vec<String> = chain.iter().map(|&m| task(m)).collect();
                     step(t, None, "chain", format!("{} run as one task (an operator chain)", names.join(" → ")), "chaining: a forward edge into an operator with no other input runs in one thread — no network buffers, and a barrier passes along the chain at once".into());
                 }
+            }
+            TraceEvent::BarrierArrive { ch, cp: c, .. } if c == cp && g.is_back(ch) => {
+                let node = g.channel(ch);
+                last_barrier.insert(ch, c);
+                step(
+                    t,
+                    Some(task(node.to)),
+                    "barrier",
+                    format!(
+                        "barrier {cp} comes round the loop from {} back to {}: the log of that back-edge ends — what it holds is the records that were going round at the cut",
+                        task(node.from),
+                        task(node.to)
+                    ),
+                    BACK_EDGE_RULE.into(),
+                );
             }
             TraceEvent::BarrierArrive { ch, cp: c, priority } if c == cp => {
                 let node = g.channel(ch);
@@ -135,7 +153,8 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                 step(t, None, "deadline", format!("checkpoint {cp} has been aligning for {ms} ms: it turns unaligned"), "aligned_timeout: barriers still queued become priority barriers; tasks still aligning snapshot at once and record their inputs".into());
             }
             TraceEvent::Snapshot { task: tk, cp: c } if c == cp => {
-                let n = inputs(tk);
+                let back: Vec<ChannelId> = g.task(tk).input_gates.iter().flatten().copied().filter(|&c| g.is_back(c)).collect();
+                let n = inputs(tk) - back.len();
                 let all = if n == 1 { "on its only input".to_string() } else { format!("on all {n} inputs") };
                 let (text, rule) = if is_source(tk) && protocol.info().sources == crate::protocol::SourceMode::MicroBatches {
                     (format!("{} has read batch {cp}: it records its end offset and emits the barrier that ends the batch", task(tk)), "micro-batch: a source ends its batch once it has read the records its trigger planned".to_string())
@@ -153,6 +172,17 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                         past_deadline,
                         has_outputs,
                     })
+                };
+                let (text, rule) = match back.first() {
+                    Some(&b) if t != start => (
+                        format!(
+                            "{text}; it heads a loop, so it aligned on its inputs from outside the loop only, and now logs what comes round its back-edge from {}{} until barrier {cp} comes round too",
+                            task(g.channel(b).from),
+                            if back.len() > 1 { format!(" (and {} more)", back.len() - 1) } else { String::new() }
+                        ),
+                        format!("{rule}; {BACK_EDGE_RULE}"),
+                    ),
+                    _ => (text, rule),
                 };
                 step(t, Some(task(tk)), "snapshot", text, rule);
             }

@@ -262,7 +262,7 @@ mod tests {
     use crate::operator::{Lineage, Record};
 
     fn rec(seq: u64) -> Record {
-        Record { key: 0, value: 0, lineage: Lineage { partition: 0, offset: seq }, arrival: 0, seq }
+        Record { seq, ..Record::new(0, 0, Lineage { partition: 0, offset: seq }, 0) }
     }
 
     fn digest(seqs: &[u64]) -> u64 {

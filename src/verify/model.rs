@@ -41,17 +41,31 @@ pub struct Model {
 
 struct Walk<'a> {
     s: &'a Scenario,
-    /// Outgoing edges per operator: (target operator, copies per record).
-    out: Vec<Vec<(usize, u64)>>,
+    /// Outgoing edges per operator: (target operator, copies per record, a back-edge).
+    out: Vec<Vec<(usize, u64, bool)>>,
     model: Model,
 }
 
 impl Walk<'_> {
     /// One copy-set of a record (`mult` copies) reaches operator `op` with `value` (`None`: it
-    /// depends on arrival order).
-    fn flow(&mut self, op: usize, l: Lineage, key: u64, value: Option<i64>, mult: u64) {
+    /// depends on arrival order), having gone round iterations `rounds` times.
+    fn flow(&mut self, op: usize, l: Lineage, key: u64, value: Option<i64>, mult: u64, rounds: u32) {
         let spec = &self.s.topology.operators[op];
+        // Which outputs the copies take: `None` all, `Some(b)` only the back-edges or only not.
+        let mut lane = None;
         let value = match spec.kind {
+            OperatorKind::LoopUntil => {
+                let until = spec.until.as_ref().expect("validated: a loop_until has `until`");
+                let max = spec.max_rounds.unwrap_or(crate::operator::DEFAULT_MAX_ROUNDS);
+                let Some(v) = value else {
+                    self.model.counts_order_dependent.get_or_insert_with(|| {
+                        format!("loop_until {:?} is downstream of a keyed_sum: which records go round depends on arrival order", spec.id)
+                    });
+                    return;
+                };
+                lane = Some(crate::operator::loops_again(v, rounds, until.modulo, &until.remainders, max));
+                value
+            }
             OperatorKind::Source | OperatorKind::Union => value,
             OperatorKind::Map => value.map(|v| v.wrapping_add(1)),
             OperatorKind::Filter => {
@@ -104,8 +118,12 @@ impl Walk<'_> {
             }
         };
         for k in 0..self.out[op].len() {
-            let (to, copies) = self.out[op][k];
-            self.flow(to, l, key, value, mult * copies);
+            let (to, copies, back) = self.out[op][k];
+            match lane {
+                Some(round) if round != back => {}
+                Some(true) => self.flow(to, l, key, value, mult * copies, rounds + 1),
+                _ => self.flow(to, l, key, value, mult * copies, rounds),
+            }
         }
     }
 }
@@ -126,7 +144,7 @@ impl Model {
         for e in &s.topology.edges {
             let (from, to) = (index(&e.from), index(&e.to));
             let copies = if e.partitioner == Partitioner::Broadcast { ops[to].parallelism as u64 } else { 1 };
-            out[from].push((to, copies));
+            out[from].push((to, copies, e.back_edge));
             hash_only[to] &= e.partitioner == Partitioner::Hash;
         }
         let mut model = Model::default();
@@ -152,7 +170,7 @@ impl Model {
             let stop = until.and_then(|u| u.get(&(t as u32)).copied()).unwrap_or(u64::MAX);
             while log.next_arrival().is_some() && log.cursor().offset < stop {
                 let r = log.read();
-                walk.flow(node.op, r.lineage, r.key, Some(r.value), 1);
+                walk.flow(node.op, r.lineage(), r.key, Some(r.value), 1, 0);
             }
         }
         walk.model
@@ -168,12 +186,12 @@ impl Model {
         for e in &s.topology.edges {
             let (from, to) = (index(&e.from), index(&e.to));
             let copies = if e.partitioner == Partitioner::Broadcast { ops[to].parallelism as u64 } else { 1 };
-            out[from].push((to, copies));
+            out[from].push((to, copies, e.back_edge));
         }
         // A separate walk: the keyed state it folds is thrown away, only the counts matter.
         let mut walk = Walk { s, out, model: Model::default() };
         for &(op, l, key, value) in carried {
-            walk.flow(op, l, key, Some(value), 1);
+            walk.flow(op, l, key, Some(value), 1, 0);
         }
         let mut counts = BTreeMap::new();
         for (p, c) in walk.model.counts {

@@ -35,11 +35,15 @@ pub enum Mutant {
     /// Lai-Yang, but a task takes a red record without snapshotting first (it waits for the
     /// control message, as if the channels were FIFO).
     LaiYangIgnoresRedRecords,
+    /// Aligned on a cyclic job, but an iteration's head does not log its back-edges after its
+    /// snapshot: the records inside the loop are in no snapshot (Flink's iterations, whose
+    /// documentation warned that such records were lost on failure).
+    AlignedSkipsBackEdgeLog,
 }
 
 impl Mutant {
     /// Every mutant.
-    pub const ALL: [Mutant; 10] = [
+    pub const ALL: [Mutant; 11] = [
         Mutant::AtLeastOnce,
         Mutant::AlignedSkipsOneBlock,
         Mutant::UnalignedDropsOutputState,
@@ -50,6 +54,7 @@ impl Mutant {
         Mutant::LossyNetwork,
         Mutant::SnapshotDropsAKey,
         Mutant::LaiYangIgnoresRedRecords,
+        Mutant::AlignedSkipsBackEdgeLog,
     ];
 
     /// Its name.
@@ -65,6 +70,7 @@ impl Mutant {
             Mutant::LossyNetwork => "lossy_network",
             Mutant::SnapshotDropsAKey => "snapshot_drops_a_key",
             Mutant::LaiYangIgnoresRedRecords => "lai_yang_ignores_red_records",
+            Mutant::AlignedSkipsBackEdgeLog => "aligned_skips_back_edge_log",
         }
     }
 
@@ -80,7 +86,8 @@ impl Mutant {
             Mutant::AlignedSkipsOneBlock
             | Mutant::SinkCommitsEarly
             | Mutant::LossyNetwork
-            | Mutant::SnapshotDropsAKey => ProtocolName::ALIGNED,
+            | Mutant::SnapshotDropsAKey
+            | Mutant::AlignedSkipsBackEdgeLog => ProtocolName::ALIGNED,
             Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => ProtocolName::UNALIGNED,
             Mutant::ChandyLamportOvertakingMarkers | Mutant::ChandyLamportRecordsNothing => {
                 ProtocolName::CHANDY_LAMPORT
@@ -102,7 +109,10 @@ impl Mutant {
             Mutant::UnalignedDropsOutputState | Mutant::UnalignedDropsRecoveredState => Box::new(Unaligned),
             Mutant::ChandyLamportOvertakingMarkers => Box::new(OvertakingMarkers),
             Mutant::ChandyLamportRecordsNothing => Box::new(RecordsNothing),
-            Mutant::SinkCommitsEarly | Mutant::LossyNetwork | Mutant::SnapshotDropsAKey => Box::new(Aligned::default()),
+            Mutant::SinkCommitsEarly
+            | Mutant::LossyNetwork
+            | Mutant::SnapshotDropsAKey
+            | Mutant::AlignedSkipsBackEdgeLog => Box::new(Aligned::default()),
             Mutant::LaiYangIgnoresRedRecords => Box::new(ChandyLamport::named(ProtocolName::LAI_YANG)),
         }
     }
@@ -119,6 +129,7 @@ impl Mutant {
             Mutant::LossyNetwork => Sabotage { lose_one_in: Some(1000), ..none },
             Mutant::SnapshotDropsAKey => Sabotage { snapshot_drops_a_key: true, ..none },
             Mutant::LaiYangIgnoresRedRecords => Sabotage { ignore_red_records: true, ..none },
+            Mutant::AlignedSkipsBackEdgeLog => Sabotage { skip_back_edge_logging: true, ..none },
             Mutant::AtLeastOnce | Mutant::AlignedSkipsOneBlock | Mutant::ChandyLamportRecordsNothing => none,
         }
     }
