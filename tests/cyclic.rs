@@ -177,3 +177,19 @@ fn savepoints_refuse_cyclic_jobs() {
     let e = e.to_string();
     assert!(e.contains("topology.edges[3].back_edge") && e.contains("iterations"), "{e}");
 }
+
+#[test]
+fn explain_narrates_the_back_edge_log() {
+    let s = iteration(ProtocolName::ALIGNED);
+    let r = ckptsim::engine::run(&s, RunOptions { keep_protocol_trace: true, ..Default::default() }).unwrap();
+    let steps = ckptsim::teach::explain::explain(&s, &r, 3);
+    let text = ckptsim::teach::explain::to_text(&steps);
+    assert!(text.contains("head[0] has barrier 3 on its only input"), "{text}");
+    assert!(
+        text.contains("it heads a loop: what comes round its back-edges from until[0] and until[1] is logged"),
+        "{text}"
+    );
+    assert!(text.contains("barrier 3 comes round the loop from until[1] back to head[0]"), "{text}");
+    // The head aligns on its one input from outside the loop, not on its back-edges.
+    assert!(text.contains("barrier 3 from src[0] arrives at head[0] (1 of 1 inputs)"), "{text}");
+}

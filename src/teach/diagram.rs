@@ -285,7 +285,8 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
             let end = end_of(ch, arrived);
             // (Lai-Yang may still record the channel of its first marker: see below.)
             let white = protocol.info().channel_state == ChannelStateRule::WhiteRecords;
-            (records(snap) && (end > snap || white)).then_some((ch, snap, end))
+            // An iteration's head logs its back-edges under every protocol (ABS Algorithm 2).
+            ((records(snap) || g.is_back(ch)) && (end > snap || white)).then_some((ch, snap, end))
         })
         .collect();
     // Sequence numbers restart with each restore: only messages of the checkpoint's own epoch

@@ -38,7 +38,8 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
     let protocol = ProtocolName::parse(&r.summary.protocol).unwrap_or(ProtocolName::NONE);
     let ck = s.checkpointing.as_ref();
     let task = |t: TaskId| g.task(t).name.clone();
-    let inputs = |t: TaskId| g.task(t).input_gates.iter().map(|x| x.len()).sum::<usize>();
+    // Inputs a task aligns on: all but an iteration head's back-edges.
+    let inputs = |t: TaskId| g.task(t).input_gates.iter().flatten().filter(|&&c| !g.is_back(c)).count();
     let is_source = |t: TaskId| s.topology.operators[g.task(t).op].kind == OperatorKind::Source;
     let is_sink = |t: TaskId| s.topology.operators[g.task(t).op].kind == OperatorKind::Sink;
     let (mut start, mut end) = (None::<SimTime>, None::<SimTime>);
@@ -154,7 +155,7 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
             }
             TraceEvent::Snapshot { task: tk, cp: c } if c == cp => {
                 let back: Vec<ChannelId> = g.task(tk).input_gates.iter().flatten().copied().filter(|&c| g.is_back(c)).collect();
-                let n = inputs(tk) - back.len();
+                let n = inputs(tk);
                 let all = if n == 1 { "on its only input".to_string() } else { format!("on all {n} inputs") };
                 let (text, rule) = if is_source(tk) && protocol.info().sources == crate::protocol::SourceMode::MicroBatches {
                     (format!("{} has read batch {cp}: it records its end offset and emits the barrier that ends the batch", task(tk)), "micro-batch: a source ends its batch once it has read the records its trigger planned".to_string())
@@ -173,16 +174,18 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
                         has_outputs,
                     })
                 };
-                let (text, rule) = match back.first() {
-                    Some(&b) if t != start => (
+                let (text, rule) = if !back.is_empty() && t != start {
+                    let from: Vec<String> = back.iter().map(|&b| task(g.channel(b).from)).collect();
+                    (
                         format!(
-                            "{text}; it heads a loop, so it aligned on its inputs from outside the loop only, and now logs what comes round its back-edge from {}{} until barrier {cp} comes round too",
-                            task(g.channel(b).from),
-                            if back.len() > 1 { format!(" (and {} more)", back.len() - 1) } else { String::new() }
+                            "{text}; it heads a loop: what comes round its back-edge{} from {} is logged until barrier {cp} comes round too (it did not wait for the barrier there)",
+                            if back.len() > 1 { "s" } else { "" },
+                            from.join(" and ")
                         ),
-                        format!("{rule}; {BACK_EDGE_RULE}"),
-                    ),
-                    _ => (text, rule),
+                        BACK_EDGE_RULE.to_string(),
+                    )
+                } else {
+                    (text, rule)
                 };
                 step(t, Some(task(tk)), "snapshot", text, rule);
             }
