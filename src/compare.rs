@@ -20,6 +20,9 @@ pub struct CompareRow {
     pub protocol: String,
     /// Checkpoints triggered.
     pub triggered: usize,
+    /// Local checkpoints (`uncoordinated`, which triggers none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_checkpoints: Option<u64>,
     /// Checkpoints completed.
     pub completed: usize,
     /// Checkpoints aborted.
@@ -125,6 +128,7 @@ fn row(r: &RunResult) -> CompareRow {
     CompareRow {
         protocol: m.protocol.clone(),
         triggered: c.triggered,
+        local_checkpoints: m.uncoordinated.as_ref().map(|u| u.local_checkpoints),
         completed: c.completed,
         aborted: c.aborted,
         duration_p50_ms: c.duration_ms.p50,
@@ -202,7 +206,7 @@ pub fn table(report: &CompareReport) -> String {
         out.push_str(&format!(
             "{:<16} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>10.0} {:>11.0} {:>10.0} {:>9.2} {:>9.2} {:>9.1}  {:<12} {}\n",
             r.protocol,
-            format!("{}/{}", r.completed, r.triggered),
+            checkpoints_cell(r),
             r.duration_p50_ms,
             r.duration_p99_ms,
             r.alignment_p50_ms,
@@ -220,6 +224,14 @@ pub fn table(report: &CompareReport) -> String {
 }
 
 /// The exactly-once verdict of a row: passed, failed with the counts, or not checked and why.
+/// Checkpoints completed of triggered, or, for uncoordinated checkpoints, the local ones.
+fn checkpoints_cell(r: &CompareRow) -> String {
+    match r.local_checkpoints {
+        Some(n) => format!("{n} local"),
+        None => format!("{}/{}", r.completed, r.triggered),
+    }
+}
+
 fn verdict(r: &CompareRow) -> Cell {
     if let Some(why) = &r.exactly_once_not_checked {
         Cell::NotChecked(format!("not checked ({why})"))
@@ -320,7 +332,7 @@ fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>, reproduce: &str) -
                 Cell::Text(x.protocol.clone()),
                 cut,
                 verdict(x),
-                Cell::Text(format!("{}/{}", x.completed, x.triggered)),
+                Cell::Text(checkpoints_cell(x)),
                 Cell::Text(format!("{:.2}", x.duration_p50_ms)),
                 Cell::Text(format!("{:.2}", x.duration_p99_ms)),
                 Cell::Text(format!("{:.2}", x.alignment_p50_ms)),

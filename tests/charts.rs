@@ -141,14 +141,14 @@ fn the_report_is_self_contained_and_holds_every_chart() {
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     let svgs = html.matches("<svg").count();
     assert_eq!(svgs, html.matches("</svg>").count());
-    // 6 side-by-side charts + 8 per protocol × 9 protocols (no recovery timeline without a
+    // 6 side-by-side charts + 8 per protocol × 10 protocols (no recovery timeline without a
     // failure; the backpressure heatmap and one checkpoint's timeline), less the 4 checkpoint
-    // charts of `none`, which has no checkpoint to draw.
-    assert_eq!(svgs, 6 + 8 * 9 - 4);
+    // charts of `none` and of `uncoordinated`, which have no global checkpoint to draw.
+    assert_eq!(svgs, 6 + 8 * 10 - 4 - 4);
     assert!(!html.contains("Recovery timeline"), "a recovery chart without a failure");
     // A contents line, the side-by-side section open, each protocol folded away.
     assert!(html.contains("<nav><b>Contents:</b>"));
-    assert_eq!(html.matches("<details").count(), 10);
+    assert_eq!(html.matches("<details").count(), 11);
     assert_eq!(html.matches("<details id=\"s0\" open>").count(), 1);
     for title in [
         "Checkpoint duration per protocol",

@@ -29,7 +29,11 @@ fn every_pinned_regression_scenario_holds_every_invariant() {
                 // Flink allows unaligned checkpoints one at a time only.
                 c.max_concurrent = 1;
             }
-            s.set_protocol(p).unwrap();
+            if s.set_protocol(p).is_err() {
+                // A crash at a checkpoint moment: uncoordinated has none.
+                assert!(!p.info().coordinated, "{} with {}", file.display(), p.name());
+                continue;
+            }
             let v = invariants::check(&s, &|| protocol::create(s.protocol()), Default::default(), &Invariant::ALL);
             assert!(v.is_empty(), "{} with {}: {}", file.display(), p.name(), v[0]);
         }

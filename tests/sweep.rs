@@ -99,7 +99,7 @@ fn the_cli_writes_csv_charts_and_report_that_agree() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let csv = std::fs::read_to_string(dir.join("sweep.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
-    assert_eq!(rows.len(), 2 * 7, "2 values × 7 correct protocols");
+    assert_eq!(rows.len(), 2 * 8, "2 values × 8 correct protocols");
     let values = ["100", "400"];
     let r = sweep::sweep(
         &common::load("diamond"),

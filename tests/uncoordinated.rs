@@ -110,3 +110,91 @@ fn the_cli_prints_both_recovery_lines_and_refuses_a_task_it_does_not_have() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no task \"nope[0]\""));
 }
+
+// ---- the `uncoordinated` protocol: the same scheme carried out by the engine ----------------
+
+use ckptsim::scenario::{FailureSpec, ProtocolName, Scenario};
+
+fn checked(s: &Scenario, mutant: Option<ckptsim::verify::mutants::Mutant>) -> ckptsim::metrics::Summary {
+    let oracle = ckptsim::verify::Oracle::reference(s).unwrap();
+    let opts = RunOptions { collect_output: true, ..Default::default() };
+    let r = match mutant {
+        Some(m) => m.run(s, opts).unwrap(),
+        None => engine::run(s, opts).unwrap(),
+    };
+    let mut m = r.summary.clone();
+    m.exactly_once = oracle.check(&r);
+    m
+}
+
+fn pipeline_failing_at_500(sparse: bool) -> Scenario {
+    let mut s = common::load("pipeline");
+    s.set_protocol(ProtocolName::UNCOORDINATED).unwrap();
+    s.failures = vec![FailureSpec { task: Some("agg[0]".into()), at_ms: Some(500), ..Default::default() }];
+    if sparse {
+        for op in &mut s.topology.operators {
+            if let Some(ckptsim::scenario::ArrivalSpec::Constant { rate_per_sec }) = &mut op.arrival {
+                *rate_per_sec = 100;
+            }
+            if op.records_per_partition.is_some() {
+                op.records_per_partition = Some(100);
+            }
+        }
+        s.network.buffer_timeout_us = 0;
+    }
+    s
+}
+
+#[test]
+fn the_engine_rolls_a_steady_stream_back_to_the_start_and_stays_exactly_once() {
+    let m = checked(&pipeline_failing_at_500(false), None);
+    let u = m.uncoordinated.as_ref().expect("an uncoordinated run reports its local checkpoints");
+    assert!(u.local_checkpoints >= 80, "{u:?}");
+    let line = &u.recoveries[..];
+    assert_eq!(line.len(), 1);
+    // The domino effect, carried out: every task back at its start, every checkpoint useless.
+    assert_eq!((line[0].tasks_rolled_back, line[0].tasks_to_start), (8, 8), "{line:?}");
+    assert_eq!(line[0].max_rollback_ms, 500.0);
+    assert_eq!(m.recovery.reprocessed_records, 50_000);
+    // The restart's line and the end's are consistent cuts; the output is exactly once.
+    assert!(m.consistent_cut.checked >= 2 && m.consistent_cut.violations == 0, "{:?}", m.consistent_cut);
+    assert!(m.exactly_once.checked && m.exactly_once.violations == 0, "{:?}", m.exactly_once);
+    // The output-commit problem: the line every task could fall back to never moved, so nothing
+    // became visible before the end (a 1 s job); coordinated checkpoints commit every 50 ms.
+    assert!(m.latency_ms.committed_p50 > 400.0, "{}", m.latency_ms.committed_p50);
+    let mut aligned = pipeline_failing_at_500(false);
+    aligned.set_protocol(ProtocolName::ALIGNED).unwrap();
+    assert!(checked(&aligned, None).latency_ms.committed_p50 < 100.0);
+}
+
+#[test]
+fn with_sparse_traffic_the_line_moves_commits_come_early_and_the_rollback_is_short() {
+    let m = checked(&pipeline_failing_at_500(true), None);
+    let line = &m.uncoordinated.as_ref().unwrap().recoveries[0];
+    assert_eq!(line.tasks_to_start, 0, "{line:?}");
+    assert!(line.max_rollback_ms < 500.0, "{line:?}");
+    assert!(m.consistent_cut.checked > 2 && m.consistent_cut.violations == 0, "{:?}", m.consistent_cut);
+    assert!(m.exactly_once.checked && m.exactly_once.violations == 0, "{:?}", m.exactly_once);
+}
+
+#[test]
+fn a_recovery_line_that_ignores_records_in_flight_loses_them() {
+    let s = pipeline_failing_at_500(false);
+    let m = checked(&s, Some(ckptsim::verify::mutants::Mutant::UncoordinatedIgnoresInFlight));
+    assert!(m.consistent_cut.violations > 0, "{:?}", m.consistent_cut);
+    assert!(m.consistent_cut.first_violation.unwrap().contains("channel state should be records"));
+    assert!(m.exactly_once.missing > 0, "{:?}", m.exactly_once);
+}
+
+#[test]
+fn uncoordinated_refuses_checkpoint_moments_and_savepoints() {
+    let mut s = common::load("crash-during-alignment");
+    let e = s.set_protocol(ProtocolName::UNCOORDINATED).unwrap_err().to_string();
+    assert!(e.contains("failures[0].during_alignment_of") && e.contains("no global checkpoints"), "{e}");
+    let s = pipeline_failing_at_500(false);
+    let stop = ckptsim::engine::StopWithSavepoint { at: 100 * MS, drain: false, format: Default::default() };
+    let Err(e) = engine::run(&s, RunOptions { stop_with_savepoint: Some(stop), ..Default::default() }) else {
+        panic!("a savepoint of an uncoordinated job was not refused")
+    };
+    assert!(e.to_string().contains("savepoints need a coordinated protocol"), "{e}");
+}

@@ -120,6 +120,7 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
     let protocol = s.protocol();
     if s.network.reorder_us > 0
         && protocol != crate::scenario::ProtocolName::NONE
+        && protocol.info().coordinated
         && protocol.info().channel_state != crate::protocol::ChannelStateRule::WhiteRecords
     {
         say!(
@@ -234,6 +235,26 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
         if m.recovery.checkpoint_failovers > 0 {
             say!("  failovers after too many consecutive failed checkpoints: {}", m.recovery.checkpoint_failovers);
         }
+    }
+    if let Some(u) = &m.uncoordinated {
+        say!(
+            "  local checkpoints: {} (every task on its own timer, no barriers); output commits only below the recovery line",
+            u.local_checkpoints
+        );
+        for r in &u.recoveries {
+            say!(
+                "  recovery line after the failure at {:.1} ms: {} of {} tasks rolled back ({} to their start), up to {:.1} ms; {} rollbacks forced, {} local checkpoints of no use",
+                r.failed_at_ms,
+                r.tasks_rolled_back,
+                m.backpressure.len(),
+                r.tasks_to_start,
+                r.max_rollback_ms,
+                r.forced,
+                r.useless_checkpoints
+            );
+        }
+    }
+    if c.triggered > 0 || m.uncoordinated.is_some() {
         if m.failures > 0 {
             let r = &m.recovery;
             say!(
@@ -258,13 +279,12 @@ fn print_summary(m: &crate::metrics::Summary) -> Result<(), CliError> {
             m.latency_ms.committed_p99
         );
         let cut = &m.consistent_cut;
+        let what = if m.uncoordinated.is_some() { "recovery lines" } else { "checkpoints" };
         match &cut.first_violation {
-            None => say!("  consistent cut: {} checkpoints checked, 0 violations", cut.checked),
-            Some(v) => say!(
-                "  CONSISTENT CUT VIOLATED: {} violations in {} checkpoints; first: {v}",
-                cut.violations,
-                cut.checked
-            ),
+            None => say!("  consistent cut: {} {what} checked, 0 violations", cut.checked),
+            Some(v) => {
+                say!("  CONSISTENT CUT VIOLATED: {} violations in {} {what}; first: {v}", cut.violations, cut.checked)
+            }
         }
     }
     let eo = &m.exactly_once;

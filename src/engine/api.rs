@@ -32,6 +32,9 @@ pub struct Sabotage {
     /// An iteration's head does not log its back-edges after its snapshot (what Flink's own
     /// iterations did: their checkpoints lost the records inside the loop).
     pub skip_back_edge_logging: bool,
+    /// Uncoordinated checkpoints: the recovery line rolls back only for orphans, not for the
+    /// records in flight that nothing recorded.
+    pub line_ignores_in_flight: bool,
 }
 
 /// Options of a run that are not part of the scenario.
@@ -286,6 +289,18 @@ pub fn run_with_protocol(
         return Err(RunError::Scenario(crate::scenario::ScenarioError::field(
             "checkpointing",
             "missing; stop-with-savepoint needs checkpointing (a savepoint is a checkpoint)",
+        )));
+    }
+    if (opts.stop_with_savepoint.is_some() || opts.restore.is_some())
+        && let Some(p) = protocol.as_ref().filter(|p| !p.name().info().coordinated)
+    {
+        return Err(RunError::Scenario(crate::scenario::ScenarioError::field(
+            "checkpointing.mode",
+            format!(
+                "is {}; savepoints need a coordinated protocol: a savepoint is a global checkpoint, and {} takes only local ones",
+                p.name().name(),
+                p.name().name()
+            ),
         )));
     }
     if opts.stop_with_savepoint.is_some() && scenario.network.reorder_us > 0 {

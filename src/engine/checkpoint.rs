@@ -320,6 +320,7 @@ impl Engine<'_> {
                 self.barrier_reached(task, ch, cp, true);
                 self.net.resume_if_owed(ch, self.now, &mut self.queue);
             }
+            Mail::LocalCheckpoint => self.local_checkpoint(task),
             Mail::Deadline(cp) => {
                 if self.pending(cp).is_some() {
                     let view = self.view(task, cp);
@@ -561,28 +562,18 @@ impl Engine<'_> {
 
     // ---- snapshots, uploads, acks ------------------------------------------------------------
 
-    /// Takes `task`'s snapshot for `cp`: captures its state with the network's counters, emits
-    /// barrier `cp` on every output, records the inputs if asked, and pauses for the synchronous
-    /// part. A finished task emits nothing and does not pause.
-    pub(super) fn snapshot(&mut self, task: TaskId, cp: CheckpointId, record_inputs: bool) {
+    /// What a snapshot of `task` for `cp` holds, taken now: its state (through its backend's
+    /// files, or a savepoint's), its log position, its sink's pre-committed transactions, and the
+    /// network's counters as the cut checker's ground truth. No synchronous part yet (`sync` 0).
+    pub(super) fn capture(&mut self, task: TaskId, cp: CheckpointId) -> TaskSnapshot {
         let now = self.now;
         let ti = task.0 as usize;
-        let Some(p) = self.pending(cp) else {
-            return;
-        };
-        if p.tasks[ti].snapshot.is_some() {
-            return;
-        }
-        let timing = p.timing;
         let node = &self.graph.tasks[ti];
         let inputs: Vec<ChannelId> = node.input_gates.iter().flatten().copied().collect();
         let outputs: Vec<ChannelId> = node.outputs.iter().flatten().copied().collect();
         // A transactional sink pre-commits its open transaction as part of its snapshot. Its
         // state is the transaction handles: the data itself is already in the external system.
         let sink = self.tasks[ti].sink.as_mut().map(|s| s.snapshot(cp)).unwrap_or_default();
-        if self.sabotage.sink_commits_at_snapshot {
-            self.commit_sink(task, cp);
-        }
         let t = &mut self.tasks[ti];
         let live_bytes = t.logic.state_bytes() + if t.source.is_some() { 8 } else { 0 } + 8 * sink.len() as u64;
         // The backend says which files the snapshot consists of and what it uploads.
@@ -591,24 +582,15 @@ impl Engine<'_> {
             Some(req) => t.backend.savepoint(req.format, live_bytes, entries),
             None => t.backend.snapshot(cp, now, live_bytes, entries),
         };
-        let state_bytes = files.full_bytes();
-        let cfg = self.coord.as_ref().expect("checked").cfg();
-        let finished = t.state == State::Finished;
-        // A finished task's state is final: it does not pause, so it has no synchronous part.
-        let sync = if finished {
-            0
-        } else {
-            cfg.sync_base + CoordinatorConfig::transfer(files.sync_bytes, cfg.sync_bytes_per_sec)
-        };
         // The copy a restore puts back (a mutant may leave out a key), and its content as the cut
         // checker compares it with the network's counters.
         let mut logic = t.logic.clone();
         if self.sabotage.snapshot_drops_a_key {
             logic.forget_a_key();
         }
-        let snap = TaskSnapshot {
+        TaskSnapshot {
             at: now,
-            state_bytes,
+            state_bytes: files.full_bytes(),
             state_digest: t.state_digest,
             consumed_digest: inputs.iter().fold(0u64, |d, &c| d.wrapping_add(self.net.consumed_digest(c))),
             consumed: inputs
@@ -625,14 +607,46 @@ impl Engine<'_> {
             } else {
                 Default::default()
             },
-            sync,
-            paused: !finished,
+            sync: 0,
+            paused: false,
             logic,
             cursor: t.source.as_ref().map(|s| s.cursor().clone()),
             sink,
             backend: t.backend.clone(),
             files,
+        }
+    }
+
+    /// Takes `task`'s snapshot for `cp`: captures its state with the network's counters, emits
+    /// barrier `cp` on every output, records the inputs if asked, and pauses for the synchronous
+    /// part. A finished task emits nothing and does not pause.
+    pub(super) fn snapshot(&mut self, task: TaskId, cp: CheckpointId, record_inputs: bool) {
+        let now = self.now;
+        let ti = task.0 as usize;
+        let Some(p) = self.pending(cp) else {
+            return;
         };
+        if p.tasks[ti].snapshot.is_some() {
+            return;
+        }
+        let timing = p.timing;
+        let node = &self.graph.tasks[ti];
+        let inputs: Vec<ChannelId> = node.input_gates.iter().flatten().copied().collect();
+        let outputs: Vec<ChannelId> = node.outputs.iter().flatten().copied().collect();
+        let mut snap = self.capture(task, cp);
+        if self.sabotage.sink_commits_at_snapshot {
+            self.commit_sink(task, cp);
+        }
+        let cfg = self.coord.as_ref().expect("checked").cfg();
+        let finished = self.tasks[ti].state == State::Finished;
+        // A finished task's state is final: it does not pause, so it has no synchronous part.
+        snap.sync = if finished {
+            0
+        } else {
+            cfg.sync_base + CoordinatorConfig::transfer(snap.files.sync_bytes, cfg.sync_bytes_per_sec)
+        };
+        snap.paused = !finished;
+        let sync = snap.sync;
         self.tracer.record(now, TraceEvent::Snapshot { task, cp }, &self.graph);
         self.source_snapshotted(task, cp);
         let path = self.protocol.as_ref().map_or(BarrierPath::InBand, |pr| pr.barrier_path(&timing, now));

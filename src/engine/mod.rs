@@ -20,6 +20,7 @@ mod recovery;
 mod restart;
 mod savepoint;
 mod sinks;
+mod uncoordinated;
 mod watchdog;
 
 pub use api::{
@@ -82,6 +83,8 @@ enum Event {
     StopWithSavepoint,
     /// Changelog: a task's periodic materialization timer fired.
     Materialize(TaskId),
+    /// Uncoordinated checkpoints: a task's local checkpoint timer fired.
+    LocalCheckpoint(TaskId),
 }
 
 /// What an upload to the checkpoint storage is for.
@@ -120,6 +123,8 @@ enum Mail {
     Barrier(ChannelId, CheckpointId),
     /// The aligned-checkpoint timeout of a checkpoint expired.
     Deadline(CheckpointId),
+    /// Uncoordinated checkpoints: take a local checkpoint.
+    LocalCheckpoint,
 }
 
 struct TaskRt {
@@ -238,6 +243,8 @@ struct Engine<'a> {
     in_loop: Vec<u64>,
     /// Back-edges an iteration's head holds until its snapshot: (head, channel, checkpoint).
     back_blocked: Vec<(TaskId, ChannelId, CheckpointId)>,
+    /// Uncoordinated checkpoints: the local checkpoints and the recovery line (no coordinator).
+    local: Option<uncoordinated::Local>,
 }
 
 impl<'a> Engine<'a> {
@@ -247,8 +254,14 @@ impl<'a> Engine<'a> {
         // Without checkpoints there are no transactions to commit: every sink delivers plainly.
         let checkpointing = protocol.is_some() && scenario.checkpointing.is_some();
         let rngs = RngTree::new(scenario.seed);
+        let local = match (&protocol, &scenario.checkpointing) {
+            (Some(p), Some(c)) if !p.name().info().coordinated => {
+                Some(uncoordinated::Local::new(&graph, c.interval_ms * MS, scenario.seed))
+            }
+            _ => None,
+        };
         let coord = match (&protocol, &scenario.checkpointing) {
-            (Some(p), Some(c)) => Some(Coordinator::new(
+            (Some(p), Some(c)) if p.name().info().coordinated => Some(Coordinator::new(
                 CoordinatorConfig { num_retained: scenario.state.num_retained, ..CoordinatorConfig::new(c, p.name()) },
                 &graph,
                 scenario.network.record_bytes as u64,
@@ -374,6 +387,7 @@ impl<'a> Engine<'a> {
             log_shift: 0,
             in_loop: vec![0; loops],
             back_blocked: Vec::new(),
+            local,
             watch: watchdog::Watchdog {
                 max_time: scenario.limits.max_sim_time_ms * MS,
                 stall: scenario.limits.stall_ms * MS,
@@ -396,6 +410,9 @@ impl<'a> Engine<'a> {
             self.queue.push(req.at, Event::StopWithSavepoint);
         }
         self.arm_materialization();
+        if self.local.is_some() {
+            self.start_local_checkpoints();
+        }
         for t in 0..self.tasks.len() {
             self.try_run(TaskId(t as u32));
         }
@@ -484,6 +501,7 @@ impl<'a> Engine<'a> {
                 Event::Storage => self.on_storage(),
                 Event::Timeout(cp) => self.on_timeout(cp),
                 Event::Deadline(cp) => self.on_deadline(cp),
+                Event::LocalCheckpoint(task) => self.on_local_timer(task),
             }
             self.run_wakeups();
             if self.stalled() {
@@ -867,6 +885,8 @@ impl<'a> Engine<'a> {
             }
         }
         self.snapshot_finished(task);
+        // Uncoordinated: its final state is its last local checkpoint.
+        self.local_checkpoint(task);
         // A finished task materializes no more: its timer must not keep the run going.
         self.queue.retain(|e| !matches!(e, Event::Materialize(t) if *t == task));
         if self.job_done() {
@@ -877,6 +897,10 @@ impl<'a> Engine<'a> {
             } else {
                 self.complete_job();
             }
+            debug_assert!(
+                self.local.is_none() || self.tasks.iter().all(|t| t.sink.as_ref().is_none_or(|s| s.uncommitted() == 0)),
+                "the final recovery line commits everything"
+            );
         }
     }
 }

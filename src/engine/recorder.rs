@@ -346,6 +346,7 @@ impl Engine<'_> {
             exactly_once: Default::default(),
             savepoint: None,
             restored_from: None,
+            uncoordinated: None,
         };
         let mut final_state: BTreeMap<String, BTreeMap<u64, i64>> = BTreeMap::new();
         let mut final_state_by_task = BTreeMap::new();
@@ -393,6 +394,16 @@ impl Engine<'_> {
             });
         }
         summary.restored_from = self.restored_from.take();
+        if let Some(local) = self.local.take() {
+            // Uncoordinated: the recovery lines are the checkpoints the cut checker sees.
+            summary.consistent_cut = crate::metrics::CutSummary {
+                checked: local.checked,
+                violations: local.violations.len(),
+                first_violation: local.violations.first().map(|v| v.to_string()),
+            };
+            log.cut_violations.extend(local.violations);
+            summary.uncoordinated = Some(local.summary);
+        }
         let streamed = log.task_out.is_some();
         if let Some(mut out) = log.task_out.take() {
             if out.rows == 0 && out.error.is_none() {

@@ -280,7 +280,8 @@ impl Engine<'_> {
         // default failover strategy), or every task (`full`, and any failover the checkpoint
         // coordinator asks for, which is global in Flink).
         let hit: Vec<bool> = match (&cause, self.faults.failover) {
-            (Cause::Task(t), FailoverStrategy::Region) => {
+            // Uncoordinated checkpoints restart the job from its recovery line: global.
+            (Cause::Task(t), FailoverStrategy::Region) if self.local.is_none() => {
                 let r = self.faults.regions[t.0 as usize];
                 self.faults.regions.iter().map(|&x| x == r).collect()
             }
@@ -336,6 +337,7 @@ impl Engine<'_> {
             | Event::Notify(t, _)
             | Event::NotifyAborted(t, _)
             | Event::Unhalt(t, _)
+            | Event::LocalCheckpoint(t)
             | Event::Restored(t) => !down[t.0 as usize],
             Event::Net(
                 NetEvent::Arrive(ch) | NetEvent::Credit(ch, _) | NetEvent::Resume(ch) | NetEvent::BufferSize(ch, _),
@@ -373,13 +375,17 @@ impl Engine<'_> {
         let now = self.now;
         self.faults.restarts += 1;
         self.faults.restart_times.push(now);
+        let failed_at = self.faults.down_since.unwrap_or(now);
         if let Some(since) = self.faults.down_since.take() {
             self.faults.downtime += now - since;
         }
         self.tracer.record(now, TraceEvent::Restart, &self.graph);
         // Restarted tasks (finished ones too) materialize again.
         self.arm_materialization();
-        let latest = self.coord.as_ref().and_then(|c| c.latest().cloned());
+        let latest = match self.recovery_line_to_restore(failed_at) {
+            Some(line) => Some(line),
+            None => self.coord.as_ref().and_then(|c| c.latest().cloned()),
+        };
         let replay = !self.sabotage.skip_channel_state_replay;
         let mut visible = Vec::new();
         let down = std::mem::replace(&mut self.faults.down, vec![false; self.tasks.len()]);
@@ -498,6 +504,7 @@ impl Engine<'_> {
         }
         self.final_cp = None;
         self.final_notifies_left = 0;
+        self.rearm_local_checkpoints();
         if let Some(c) = &mut self.coord {
             let cmds = c.on_restart(now);
             self.exec(cmds);

@@ -234,7 +234,9 @@ impl Plan {
             .map(|f| {
                 let task = Some(tasks[f.task % tasks.len()].clone());
                 let cp = 1 + f.value % 6;
-                match f.moment {
+                // Without global checkpoints there are no checkpoint moments: a crash at a time.
+                let moment = if protocol.info().coordinated || f.moment > 2 { f.moment } else { 0 };
+                match moment {
                     0 => FailureSpec { task, at_ms: Some(f.value), ..Default::default() },
                     1 => FailureSpec { task, during_alignment_of: Some(cp), ..Default::default() },
                     2 => FailureSpec { task, after_checkpoint: Some(cp), ..Default::default() },

@@ -29,6 +29,6 @@ pub fn to_csv<R: serde::Serialize + Default>(rows: &[R]) -> std::io::Result<Stri
 }
 
 pub use summary::{
-    CheckpointSummary, CutSummary, ExactlyOnceSummary, LatencySummary, Percentiles, RecordCounts, RecoverySummary,
-    RestoredSummary, SampleRow, SavepointSummary, Summary,
+    CheckpointSummary, CutSummary, ExactlyOnceSummary, LatencySummary, Percentiles, RecordCounts, RecoveryLine,
+    RecoverySummary, RestoredSummary, SampleRow, SavepointSummary, Summary, UncoordinatedSummary,
 };

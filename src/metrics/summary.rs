@@ -69,6 +69,9 @@ pub struct Summary {
     /// The savepoint the run started from (its checkpoint id), and what changed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restored_from: Option<RestoredSummary>,
+    /// Uncoordinated checkpoints: local checkpoints and recovery lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncoordinated: Option<UncoordinatedSummary>,
 }
 
 /// `summary.json` → `savepoint`.
@@ -223,6 +226,33 @@ pub struct CutSummary {
     pub violations: usize,
     /// The first violation, in words.
     pub first_violation: Option<String>,
+}
+
+/// `summary.json` → `uncoordinated` (protocol `uncoordinated` only): local checkpoints, and the
+/// recovery line of every restart.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct UncoordinatedSummary {
+    /// Local checkpoints taken, over all tasks (their final states included).
+    pub local_checkpoints: u64,
+    /// One row per restart.
+    pub recoveries: Vec<RecoveryLine>,
+}
+
+/// Where a restart under uncoordinated checkpoints went back to.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RecoveryLine {
+    /// When the job failed.
+    pub failed_at_ms: f64,
+    /// Rollbacks the search for the line forced (one task at a time).
+    pub forced: usize,
+    /// Tasks that resumed from an older checkpoint than their latest.
+    pub tasks_rolled_back: usize,
+    /// Of those, tasks that went back to their initial state.
+    pub tasks_to_start: usize,
+    /// The furthest a task went back: failure time − its checkpoint's time.
+    pub max_rollback_ms: f64,
+    /// Local checkpoints taken after the line's, of no use to this restart.
+    pub useless_checkpoints: usize,
 }
 
 /// Record counters.

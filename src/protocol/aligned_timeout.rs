@@ -30,6 +30,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     concurrent_checkpoints: false,
     pauses_sender_after_barrier: true,
     sources: SourceMode::Continuous,
+    coordinated: true,
     narrate_snapshot: |s| {
         if s.past_deadline {
             (

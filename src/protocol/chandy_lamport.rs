@@ -20,6 +20,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     concurrent_checkpoints: true,
     pauses_sender_after_barrier: false,
     sources: SourceMode::Continuous,
+    coordinated: true,
     narrate_snapshot: |s| {
         (
             if s.has_outputs {

@@ -27,6 +27,7 @@ pub const INFO: ProtocolInfo = ProtocolInfo {
     concurrent_checkpoints: false,
     pauses_sender_after_barrier: false,
     sources: SourceMode::MicroBatches,
+    coordinated: true,
     narrate_snapshot: |s| {
         (
             if s.has_outputs {

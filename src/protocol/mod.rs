@@ -19,6 +19,7 @@ mod micro_batch;
 mod registry;
 mod synchronous;
 mod unaligned;
+mod uncoordinated;
 
 pub use aligned::Aligned;
 pub use aligned_timeout::AlignedTimeout;

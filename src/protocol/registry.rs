@@ -84,6 +84,9 @@ pub struct ProtocolInfo {
     pub pauses_sender_after_barrier: bool,
     /// When the sources read their logs.
     pub sources: SourceMode,
+    /// A checkpoint coordinator triggers global checkpoints (every protocol but
+    /// `uncoordinated`, whose tasks checkpoint on their own timers).
+    pub coordinated: bool,
     /// The narration of one task's snapshot: what happened, and the rule behind it.
     pub narrate_snapshot: fn(&SnapshotStory) -> (String, String),
 }
@@ -98,6 +101,7 @@ const NONE: ProtocolInfo = ProtocolInfo {
     concurrent_checkpoints: true,
     pauses_sender_after_barrier: false,
     sources: SourceMode::Continuous,
+    coordinated: true,
     narrate_snapshot: |_| (String::new(), String::new()),
 };
 
@@ -112,6 +116,7 @@ pub const REGISTRY: &[ProtocolInfo] = &[
     super::synchronous::INFO,
     super::micro_batch::INFO,
     super::lai_yang::INFO,
+    super::uncoordinated::INFO,
 ];
 
 /// The name of a registered protocol (`checkpointing.mode`, `--protocol`). It can only be
@@ -139,6 +144,8 @@ impl ProtocolName {
     pub const MICRO_BATCH: ProtocolName = ProtocolName("micro_batch");
     /// Lai-Yang (1987): coloured records, for non-FIFO channels.
     pub const LAI_YANG: ProtocolName = ProtocolName("lai_yang");
+    /// Uncoordinated checkpoints with a recovery line (the domino effect).
+    pub const UNCOORDINATED: ProtocolName = ProtocolName("uncoordinated");
 
     /// Every registered protocol, in registry order.
     pub fn all() -> Vec<ProtocolName> {
@@ -221,6 +228,7 @@ mod tests {
             ProtocolName::SYNCHRONOUS,
             ProtocolName::MICRO_BATCH,
             ProtocolName::LAI_YANG,
+            ProtocolName::UNCOORDINATED,
         ] {
             assert_eq!(ProtocolName::parse(p.name()), Some(p));
         }

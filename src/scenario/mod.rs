@@ -86,6 +86,7 @@ impl Scenario {
             )),
             (Some(c), _) => {
                 validate::protocol_fits(c, p)?;
+                validate::failures_fit(&self.failures, p)?;
                 c.mode = p;
                 Ok(())
             }

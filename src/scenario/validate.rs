@@ -258,6 +258,34 @@ fn validate_failures(s: &Scenario) -> R {
             range(&format!("{p}.{field}"), t, 0, 86_400_000_000, "milliseconds")?;
         }
     }
+    if let Some(c) = &s.checkpointing {
+        failures_fit(&s.failures, c.mode)?;
+    }
+    Ok(())
+}
+
+/// Whether `failures` can happen under protocol `p`: a crash at a checkpoint moment needs global
+/// checkpoints, which `uncoordinated` does not take.
+pub(super) fn failures_fit(failures: &[super::FailureSpec], p: super::ProtocolName) -> R {
+    if p.info().coordinated {
+        return Ok(());
+    }
+    for (i, f) in failures.iter().enumerate() {
+        let field = if f.during_alignment_of.is_some() {
+            "during_alignment_of"
+        } else if f.after_checkpoint.is_some() {
+            "after_checkpoint"
+        } else {
+            continue;
+        };
+        return Err(ScenarioError::field(
+            format!("failures[{i}].{field}"),
+            format!(
+                "protocol {} takes no global checkpoints, so there is no checkpoint moment to crash at; use at_ms, during_recovery_ms or random",
+                p.name()
+            ),
+        ));
+    }
     Ok(())
 }
 

@@ -149,7 +149,19 @@ pub fn check(
                 let c = &m.checkpoints;
                 let short_timeout = s.checkpointing.as_ref().is_some_and(|k| k.timeout_ms < 1000);
                 let stalled = if short_timeout { c.completed == 0 } else { c.completed + c.subsumed != c.triggered };
-                if s.failures.is_empty() && s.checkpointing.is_some() && (c.completed == 0 || stalled) {
+                if let Some(u) = &m.uncoordinated {
+                    // No global checkpoints: every task takes local ones, and the job's end is a
+                    // recovery line that commits the output.
+                    if u.local_checkpoints == 0 || m.consistent_cut.checked == 0 {
+                        fail(
+                            inv,
+                            format!(
+                                "{} local checkpoints, {} recovery lines",
+                                u.local_checkpoints, m.consistent_cut.checked
+                            ),
+                        );
+                    }
+                } else if s.failures.is_empty() && s.checkpointing.is_some() && (c.completed == 0 || stalled) {
                     fail(
                         inv,
                         format!(
@@ -180,6 +192,7 @@ pub fn check(
                 // without iterations.
                 if s.seed % 4 == 1
                     && s.network.reorder_us == 0
+                    && s.checkpointing.as_ref().is_some_and(|c| c.mode.info().coordinated)
                     && !s.topology.edges.iter().any(|e| e.back_edge)
                     && let Err(why) = savepoint_restore(s, make, sabotage)
                 {

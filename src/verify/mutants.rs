@@ -39,11 +39,14 @@ pub enum Mutant {
     /// snapshot: the records inside the loop are in no snapshot (Flink's iterations, whose
     /// documentation warned that such records were lost on failure).
     AlignedSkipsBackEdgeLog,
+    /// Uncoordinated, but the recovery line only avoids orphans: the records in flight at the
+    /// line, which no local checkpoint recorded, are lost on restart.
+    UncoordinatedIgnoresInFlight,
 }
 
 impl Mutant {
     /// Every mutant.
-    pub const ALL: [Mutant; 11] = [
+    pub const ALL: [Mutant; 12] = [
         Mutant::AtLeastOnce,
         Mutant::AlignedSkipsOneBlock,
         Mutant::UnalignedDropsOutputState,
@@ -55,6 +58,7 @@ impl Mutant {
         Mutant::SnapshotDropsAKey,
         Mutant::LaiYangIgnoresRedRecords,
         Mutant::AlignedSkipsBackEdgeLog,
+        Mutant::UncoordinatedIgnoresInFlight,
     ];
 
     /// Its name.
@@ -71,6 +75,7 @@ impl Mutant {
             Mutant::SnapshotDropsAKey => "snapshot_drops_a_key",
             Mutant::LaiYangIgnoresRedRecords => "lai_yang_ignores_red_records",
             Mutant::AlignedSkipsBackEdgeLog => "aligned_skips_back_edge_log",
+            Mutant::UncoordinatedIgnoresInFlight => "uncoordinated_ignores_in_flight",
         }
     }
 
@@ -93,6 +98,7 @@ impl Mutant {
                 ProtocolName::CHANDY_LAMPORT
             }
             Mutant::LaiYangIgnoresRedRecords => ProtocolName::LAI_YANG,
+            Mutant::UncoordinatedIgnoresInFlight => ProtocolName::UNCOORDINATED,
         }
     }
 
@@ -114,6 +120,7 @@ impl Mutant {
             | Mutant::SnapshotDropsAKey
             | Mutant::AlignedSkipsBackEdgeLog => Box::new(Aligned::default()),
             Mutant::LaiYangIgnoresRedRecords => Box::new(ChandyLamport::named(ProtocolName::LAI_YANG)),
+            Mutant::UncoordinatedIgnoresInFlight => ProtocolName::UNCOORDINATED.create().expect("a protocol"),
         }
     }
 
@@ -130,6 +137,7 @@ impl Mutant {
             Mutant::SnapshotDropsAKey => Sabotage { snapshot_drops_a_key: true, ..none },
             Mutant::LaiYangIgnoresRedRecords => Sabotage { ignore_red_records: true, ..none },
             Mutant::AlignedSkipsBackEdgeLog => Sabotage { skip_back_edge_logging: true, ..none },
+            Mutant::UncoordinatedIgnoresInFlight => Sabotage { line_ignores_in_flight: true, ..none },
             Mutant::AtLeastOnce | Mutant::AlignedSkipsOneBlock | Mutant::ChandyLamportRecordsNothing => none,
         }
     }

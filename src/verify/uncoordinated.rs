@@ -72,16 +72,22 @@ impl Analysis {
     }
 }
 
-/// Each task's local checkpoint times up to `until`, its chain's phase first.
-pub fn checkpoint_times(g: &Graph, u: &Uncoordinated, until: SimTime) -> Vec<Vec<SimTime>> {
+/// Each task's timer phase in `0..interval`: one per operator chain (one thread, one timer),
+/// drawn from `seed`.
+pub fn phases(g: &Graph, interval: SimTime, seed: u64) -> Vec<SimTime> {
     let mut phase = vec![0; g.tasks.len()];
     for (k, chain) in g.chains().iter().enumerate() {
-        let p = crate::sim::mix64(u.seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) % u.interval.max(1);
+        let p = crate::sim::mix64(seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)) % interval.max(1);
         for t in chain {
             phase[t.0 as usize] = p;
         }
     }
     phase
+}
+
+/// Each task's local checkpoint times up to `until`, its chain's phase first.
+pub fn checkpoint_times(g: &Graph, u: &Uncoordinated, until: SimTime) -> Vec<Vec<SimTime>> {
+    phases(g, u.interval, u.seed)
         .iter()
         .map(|&p| (0..).map(|k| p + k * u.interval).take_while(|&t| t <= until).filter(|&t| t > 0).collect())
         .collect()
@@ -175,4 +181,61 @@ pub fn analyse(g: &Graph, r: &RunResult, u: &Uncoordinated) -> Result<Analysis, 
         })
         .collect();
     Ok(Analysis { rows, forced })
+}
+
+/// The recovery line over local checkpoints, as the engine searches it at a failure (and, for
+/// output commits, after every local checkpoint): task `t`'s checkpoints are numbered `0..` oldest
+/// first — 0 is where it started, whose counters agree with every neighbour's 0 — and `sent(t, k,
+/// ch)` / `taken(t, k, ch)` are its counters at checkpoint `k`. Starting from `at`, a receiver
+/// that took a record its sender had not written at its checkpoint goes back (an orphan), and a
+/// sender that wrote a record its receiver had not taken goes back (nothing recorded it), until
+/// every channel agrees. Counters never decrease from one checkpoint to the next, so each
+/// rollback is a binary search. Returns the checkpoint per task and the rollbacks forced.
+/// `ignore_in_flight` is a mutant's mistake: it rolls back only for orphans, as if the records in
+/// flight at the line were recorded somewhere.
+pub fn recovery_line(
+    g: &Graph,
+    sent: impl Fn(usize, usize, ChannelId) -> u64,
+    taken: impl Fn(usize, usize, ChannelId) -> u64,
+    mut at: Vec<usize>,
+    ignore_in_flight: bool,
+) -> (Vec<usize>, usize) {
+    // A worklist of channels to check: all at first, then those of a task that went back.
+    let mut todo: std::collections::VecDeque<usize> = (0..g.channels.len()).collect();
+    let mut queued = vec![true; g.channels.len()];
+    let mut forced = 0;
+    // The latest checkpoint below `k` whose counter is at most `bound` (checkpoint 0's is).
+    let latest = |k: usize, bound: u64, counter: &dyn Fn(usize) -> u64| {
+        let (mut lo, mut hi) = (0, k);
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2;
+            if counter(mid) <= bound { lo = mid } else { hi = mid }
+        }
+        lo
+    };
+    while let Some(c) = todo.pop_front() {
+        queued[c] = false;
+        let ch = ChannelId(c as u32);
+        let node = &g.channels[c];
+        let (from, to) = (node.from.0 as usize, node.to.0 as usize);
+        let (s, t) = (sent(from, at[from], ch), taken(to, at[to], ch));
+        let moved = if t > s {
+            at[to] = latest(at[to], s, &|k| taken(to, k, ch));
+            to
+        } else if s > t && !ignore_in_flight {
+            at[from] = latest(at[from], t, &|k| sent(from, k, ch));
+            from
+        } else {
+            continue;
+        };
+        forced += 1;
+        let task = &g.tasks[moved];
+        for &c in task.input_gates.iter().flatten().chain(task.outputs.iter().flatten()) {
+            if !queued[c.0 as usize] {
+                queued[c.0 as usize] = true;
+                todo.push_back(c.0 as usize);
+            }
+        }
+    }
+    (at, forced)
 }
