@@ -57,6 +57,21 @@ pub(super) struct TraceArgs {
 }
 
 /// Runs `s` twice — to find checkpoint `cp`, then capturing its messages — and builds its diagram.
+/// The error for a checkpoint the run never triggered (and why, for a protocol without global
+/// checkpoints).
+pub(super) fn never_triggered(cp: u64, m: &crate::metrics::Summary) -> CliError {
+    if m.uncoordinated.is_some() {
+        return CliError::input(format!(
+            "checkpoint {cp} was never triggered: protocol {} takes no global checkpoints (each task checkpoints on its own timer); `run` reports its recovery lines and `ckptsim domino` analyses them",
+            m.protocol
+        ));
+    }
+    CliError::input(format!(
+        "checkpoint {cp} was never triggered (protocol {}, {} checkpoints triggered)",
+        m.protocol, m.checkpoints.triggered
+    ))
+}
+
 pub(super) fn checkpoint_diagram(
     s: &Scenario,
     w: &CheckpointWindow,
@@ -66,10 +81,7 @@ pub(super) fn checkpoint_diagram(
     use crate::teach::diagram;
     let first = engine::run(s, RunOptions { keep_protocol_trace: true, ..Default::default() })?;
     let Some((start, end)) = diagram::checkpoint_span(&first, cp) else {
-        return Err(CliError::input(format!(
-            "checkpoint {cp} was never triggered (protocol {})",
-            first.summary.protocol
-        )));
+        return Err(never_triggered(cp, &first.summary));
     };
     let window = match (from, to) {
         (None, None) => None,

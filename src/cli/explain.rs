@@ -24,10 +24,7 @@ pub(super) fn exec(a: ExplainArgs) -> Result<(), CliError> {
     let r = engine::run(&s, opts)?;
     let mut steps = crate::teach::explain::explain(&s, &r, checkpoint);
     if steps.is_empty() {
-        return Err(CliError::input(format!(
-            "checkpoint {checkpoint} was never triggered (protocol {}, {} checkpoints triggered)",
-            r.summary.protocol, r.summary.checkpoints.triggered
-        )));
+        return Err(super::diagram::never_triggered(checkpoint, &r.summary));
     }
     // How much: the same run again with its messages captured up to the checkpoint's end, for
     // the per-channel counts (channel state, orphans, queue waits).
