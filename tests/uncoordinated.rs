@@ -198,3 +198,24 @@ fn uncoordinated_refuses_checkpoint_moments_and_savepoints() {
     };
     assert!(e.to_string().contains("savepoints need a coordinated protocol"), "{e}");
 }
+
+#[test]
+fn explain_narrates_how_the_recovery_line_was_found() {
+    let s = pipeline_failing_at_500(false);
+    let r = engine::run(&s, RunOptions { keep_protocol_trace: true, ..Default::default() }).unwrap();
+    let steps = ckptsim::teach::explain::explain_recovery(&s, &r, 1);
+    let text = ckptsim::teach::explain::to_text(&steps);
+    assert!(text.contains("agg[0] crashes: the job restarts from a recovery line"), "{text}");
+    // Both rules show up, and the line is the start for everyone.
+    assert!(steps.iter().any(|x| x.event == "orphan") && steps.iter().any(|x| x.event == "in_flight"), "{text}");
+    assert!(text.contains("8 of 8 tasks went back (8 to their start) after 56 rollbacks"), "{text}");
+    assert_eq!(steps.iter().filter(|x| x.event == "orphan" || x.event == "in_flight").count(), 56);
+    assert!(ckptsim::teach::explain::explain_recovery(&s, &r, 2).is_empty());
+    // The CLI asks for a crash when there is none to narrate.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["explain", &common::scenario_path("pipeline").to_string_lossy(), "--protocol", "uncoordinated"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fail-at"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -132,6 +132,8 @@ impl Capture {
 pub struct RunResult {
     /// `summary.json`.
     pub summary: Summary,
+    /// Uncoordinated checkpoints: every restart's recovery line and the rollbacks that found it.
+    pub recovery_lines: Vec<crate::verify::uncoordinated::LineTrace>,
     /// The rows of `timeseries.csv`.
     pub timeseries: Vec<SampleRow>,
     /// Lineages that became visible at the sinks (committed, for a transactional sink), when

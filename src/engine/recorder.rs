@@ -394,6 +394,7 @@ impl Engine<'_> {
             });
         }
         summary.restored_from = self.restored_from.take();
+        let mut recovery_lines = Vec::new();
         if let Some(local) = self.local.take() {
             // Uncoordinated: the recovery lines are the checkpoints the cut checker sees.
             summary.consistent_cut = crate::metrics::CutSummary {
@@ -403,6 +404,7 @@ impl Engine<'_> {
             };
             log.cut_violations.extend(local.violations);
             summary.uncoordinated = Some(local.summary);
+            recovery_lines = local.traces;
         }
         let streamed = log.task_out.is_some();
         if let Some(mut out) = log.task_out.take() {
@@ -423,6 +425,7 @@ impl Engine<'_> {
         Ok(RunResult {
             checkpoint_tasks_streamed: streamed,
             summary,
+            recovery_lines,
             timeseries,
             output: self.output,
             final_state,

@@ -16,6 +16,7 @@ use crate::metrics::{RecoveryLine, UncoordinatedSummary};
 use crate::protocol::{CheckpointId, CheckpointTiming};
 use crate::sim::{SimTime, ns_to_ms};
 use crate::trace::TraceEvent;
+use crate::verify::uncoordinated::{LineStep, LineTrace};
 
 /// The local checkpoints and what became of them.
 pub(super) struct Local {
@@ -42,6 +43,8 @@ pub(super) struct Local {
     /// Recovery lines checked by the cut checker, and the violations found.
     pub(super) checked: usize,
     pub(super) violations: Vec<crate::verify::CutViolation>,
+    /// Every restart's line with its rollbacks, for `explain`.
+    pub(super) traces: Vec<LineTrace>,
 }
 
 impl Local {
@@ -69,6 +72,7 @@ impl Local {
             summary: UncoordinatedSummary::default(),
             checked: 0,
             violations: Vec::new(),
+            traces: Vec::new(),
         }
     }
 
@@ -129,15 +133,15 @@ impl Engine<'_> {
         }
     }
 
-    /// The recovery line of everyone's latest local checkpoints.
-    fn search_line(&self) -> (Vec<usize>, usize) {
+    /// The recovery line of everyone's latest local checkpoints (its rollbacks noted in `steps`).
+    fn search_line(&self, steps: Option<&mut Vec<LineStep>>) -> (Vec<usize>, usize) {
         let local = self.local.as_ref().expect("uncoordinated");
         let ck = &local.ckpts;
         let latest = ck.iter().map(|c| c.len() - 1).collect();
         let sent = |t: usize, k: usize, ch: ChannelId| ck[t][k].1.sent[local.at_sender[ch.0 as usize]].1;
         let taken = |t: usize, k: usize, ch: ChannelId| ck[t][k].1.consumed[local.at_receiver[ch.0 as usize]].1;
         let sloppy = self.sabotage.line_ignores_in_flight;
-        crate::verify::uncoordinated::recovery_line(&self.graph, sent, taken, latest, sloppy)
+        crate::verify::uncoordinated::recovery_line(&self.graph, sent, taken, latest, sloppy, steps)
     }
 
     /// The line as a checkpoint: every task's snapshot on it, and no channel state (the line has
@@ -166,7 +170,7 @@ impl Engine<'_> {
     /// on the line pre-committed, and every task drops the checkpoints below its own. Returns
     /// whether it moved.
     fn advance_line(&mut self) -> bool {
-        let (line, _) = self.search_line();
+        let (line, _) = self.search_line(None);
         let moved: Vec<usize> = (0..line.len()).filter(|&t| line[t] > 0).collect();
         if moved.is_empty() {
             return false;
@@ -194,9 +198,20 @@ impl Engine<'_> {
     /// as the checkpoint to restore, and notes how far each task went back.
     pub(super) fn recovery_line_to_restore(&mut self, failed_at: SimTime) -> Option<Completed> {
         self.local.as_ref()?;
-        let (line, forced) = self.search_line();
+        let mut steps = Vec::new();
+        let (line, forced) = self.search_line(Some(&mut steps));
         let cp = self.line_checkpoint(&line);
         let local = self.local.as_mut().expect("checked");
+        // The narration's copy, with checkpoint times for indices.
+        let time = |t: usize, k: u64| local.ckpts[t][k as usize].1.at;
+        for s in &mut steps {
+            let node = self.graph.channel(s.ch);
+            let (t, peer) = (s.task.0 as usize, if s.orphan { node.from } else { node.to });
+            (s.from, s.to, s.peer) = (time(t, s.from), time(t, s.to), time(peer.0 as usize, s.peer));
+        }
+        let latest = local.ckpts.iter().map(|c| c.last().expect("a base").1.at).collect();
+        let at_line = line.iter().enumerate().map(|(t, &k)| local.ckpts[t][k].1.at).collect();
+        local.traces.push(LineTrace { failed_at, latest, line: at_line, steps });
         let mut row = RecoveryLine { failed_at_ms: ns_to_ms(failed_at), forced, ..Default::default() };
         for (t, ck) in local.ckpts.iter_mut().enumerate() {
             let k = line[t];

@@ -268,6 +268,96 @@ pub fn explain(s: &Scenario, r: &RunResult, cp: CheckpointId) -> Vec<Step> {
     out
 }
 
+/// Narrates restart `n` (1, 2, …) of a run under `uncoordinated` checkpoints: the failure, where
+/// the search for the recovery line starts, every rollback it forced with the rule behind it, and
+/// the line it found. Empty when the run had no such restart.
+pub fn explain_recovery(s: &Scenario, r: &RunResult, n: usize) -> Vec<Step> {
+    let Some(line) = n.checked_sub(1).and_then(|i| r.recovery_lines.get(i)) else { return Vec::new() };
+    let g = Graph::build(s);
+    let task = |t: TaskId| g.task(t).name.clone();
+    let at =
+        |ns: SimTime| if ns == 0 { "its start".to_string() } else { format!("its checkpoint of {} ms", fmt_ms(ns)) };
+    let t = line.failed_at;
+    let mut out = Vec::new();
+    let mut step = |task: Option<String>, event: &'static str, text: String, rule: &str| {
+        out.push(Step { t_ms: ns_to_ms(t), t_ns: t, task, event, text, rule: rule.to_string() })
+    };
+    let crashed: Vec<String> = r
+        .protocol_trace
+        .iter()
+        .filter(|(x, _)| *x == t)
+        .filter_map(|(_, e)| match e {
+            TraceEvent::Crash { task: c } => Some(task(*c)),
+            _ => None,
+        })
+        .collect();
+    step(
+        crashed.first().cloned(),
+        "crash",
+        format!(
+            "{} crashes: the job restarts from a recovery line — one local checkpoint per task, with nothing in flight between them",
+            if crashed.is_empty() { "a task".to_string() } else { crashed.join(", ") }
+        ),
+        "uncoordinated: each task checkpointed on its own timer, so the checkpoints must be matched up after the failure",
+    );
+    let starts: Vec<String> =
+        (0..g.tasks.len()).map(|i| format!("{} {}", task(TaskId(i as u32)), at(line.latest[i]))).collect();
+    step(
+        None,
+        "line_start",
+        format!("the search starts from every task's latest local checkpoint: {}", starts.join(", ")),
+        "the latest checkpoints lose the least work, if they agree",
+    );
+    for x in &line.steps {
+        let node = g.channel(x.ch);
+        let (from, to) = (task(node.from), task(node.to));
+        if x.orphan {
+            step(
+                Some(to.clone()),
+                "orphan",
+                format!(
+                    "{to} had taken {} records from {from} by {}, but {from} had written only {} by {}: {} would be orphans, taken but never sent — {to} goes back to {}",
+                    x.taken,
+                    at(x.from),
+                    x.sent,
+                    at(x.peer),
+                    x.taken - x.sent,
+                    at(x.to)
+                ),
+                "a receiver may not have taken what its sender, restored, has not written (an orphan): the receiver goes back",
+            );
+        } else {
+            step(
+                Some(from.clone()),
+                "in_flight",
+                format!(
+                    "{from} had written {} records to {to} by {}, but {to} had taken only {} by {}: nothing recorded the {} in flight — {from} goes back to {} to write them again",
+                    x.sent,
+                    at(x.from),
+                    x.taken,
+                    at(x.peer),
+                    x.sent - x.taken,
+                    at(x.to)
+                ),
+                "without channel state a recovery line may leave nothing in flight: the sender goes back",
+            );
+        }
+    }
+    let back = (0..g.tasks.len()).filter(|&i| line.line[i] < line.latest[i]).count();
+    let to_start = (0..g.tasks.len()).filter(|&i| line.line[i] == 0 && line.latest[i] > 0).count();
+    step(
+        None,
+        "line",
+        format!(
+            "the recovery line: {back} of {} tasks went back ({to_start} to their start) after {} rollbacks; each rollback could force another — the domino effect",
+            g.tasks.len(),
+            line.steps.len()
+        ),
+        "the latest consistent set of local checkpoints; the checkpoints after it are of no use",
+    );
+    out
+}
+
 /// How much, per channel, from the checkpoint's space-time diagram (built from the same run with
 /// its messages captured): the records crossing the cut (channel state), the orphans, and what
 /// each barrier waited behind in its receiver's queue — three steps at the last snapshot.

@@ -183,6 +183,41 @@ pub fn analyse(g: &Graph, r: &RunResult, u: &Uncoordinated) -> Result<Analysis, 
     Ok(Analysis { rows, forced })
 }
 
+/// One rollback a recovery line search forced, for narration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineStep {
+    /// The channel that disagreed.
+    pub ch: ChannelId,
+    /// The task that went back: the receiver for an orphan, the sender for records in flight.
+    pub task: TaskId,
+    /// An orphan (the receiver took more than the sender had written), or records in flight
+    /// that nothing recorded.
+    pub orphan: bool,
+    /// Records the sender had written at its checkpoint.
+    pub sent: u64,
+    /// Records the receiver had taken at its own.
+    pub taken: u64,
+    /// The task's checkpoint before: an index in the search, a time (ns) in a [`LineTrace`].
+    pub from: u64,
+    /// Its checkpoint after, likewise.
+    pub to: u64,
+    /// The other end's checkpoint, likewise.
+    pub peer: u64,
+}
+
+/// A restart's recovery line under the `uncoordinated` protocol, for narration.
+#[derive(Clone, Debug, Default)]
+pub struct LineTrace {
+    /// When the job failed.
+    pub failed_at: SimTime,
+    /// Per task, the time of its latest local checkpoint, where the search starts.
+    pub latest: Vec<SimTime>,
+    /// Per task, the time of its checkpoint on the line (0: its start).
+    pub line: Vec<SimTime>,
+    /// The rollbacks, in order, with `from` and `to` as checkpoint times in ns.
+    pub steps: Vec<LineStep>,
+}
+
 /// The recovery line over local checkpoints, as the engine searches it at a failure (and, for
 /// output commits, after every local checkpoint): task `t`'s checkpoints are numbered `0..` oldest
 /// first — 0 is where it started, whose counters agree with every neighbour's 0 — and `sent(t, k,
@@ -192,13 +227,14 @@ pub fn analyse(g: &Graph, r: &RunResult, u: &Uncoordinated) -> Result<Analysis, 
 /// every channel agrees. Counters never decrease from one checkpoint to the next, so each
 /// rollback is a binary search. Returns the checkpoint per task and the rollbacks forced.
 /// `ignore_in_flight` is a mutant's mistake: it rolls back only for orphans, as if the records in
-/// flight at the line were recorded somewhere.
+/// flight at the line were recorded somewhere. Each rollback is appended to `steps`.
 pub fn recovery_line(
     g: &Graph,
     sent: impl Fn(usize, usize, ChannelId) -> u64,
     taken: impl Fn(usize, usize, ChannelId) -> u64,
     mut at: Vec<usize>,
     ignore_in_flight: bool,
+    mut steps: Option<&mut Vec<LineStep>>,
 ) -> (Vec<usize>, usize) {
     // A worklist of channels to check: all at first, then those of a task that went back.
     let mut todo: std::collections::VecDeque<usize> = (0..g.channels.len()).collect();
@@ -219,15 +255,20 @@ pub fn recovery_line(
         let node = &g.channels[c];
         let (from, to) = (node.from.0 as usize, node.to.0 as usize);
         let (s, t) = (sent(from, at[from], ch), taken(to, at[to], ch));
-        let moved = if t > s {
-            at[to] = latest(at[to], s, &|k| taken(to, k, ch));
-            to
+        let (moved, orphan) = if t > s {
+            (to, true)
         } else if s > t && !ignore_in_flight {
-            at[from] = latest(at[from], t, &|k| sent(from, k, ch));
-            from
+            (from, false)
         } else {
             continue;
         };
+        let (was, peer) = (at[moved], at[if orphan { from } else { to }]);
+        at[moved] =
+            if orphan { latest(at[to], s, &|k| taken(to, k, ch)) } else { latest(at[from], t, &|k| sent(from, k, ch)) };
+        if let Some(steps) = steps.as_deref_mut() {
+            let (from, to, peer) = (was as u64, at[moved] as u64, peer as u64);
+            steps.push(LineStep { ch, task: TaskId(moved as u32), orphan, sent: s, taken: t, from, to, peer });
+        }
         forced += 1;
         let task = &g.tasks[moved];
         for &c in task.input_gates.iter().flatten().chain(task.outputs.iter().flatten()) {
