@@ -219,3 +219,20 @@ fn explain_narrates_how_the_recovery_line_was_found() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fail-at"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn the_diagram_draws_the_local_checkpoints_and_the_line_through_them() {
+    let s = pipeline_failing_at_500(false);
+    let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, 600 * MS)), ..Default::default() };
+    let r = engine::run(&s, opts).unwrap();
+    let d = ckptsim::teach::diagram::build_recovery(&s, &r, 1, None).unwrap();
+    // Ten 50 ms checkpoints per task before the crash; the line is everyone's start.
+    assert_eq!(d.local_checkpoints.len(), 80);
+    assert!(d.snapshots.values().all(|&t| t == 0), "{:?}", d.snapshots);
+    assert_eq!(d.crashes.len(), 1);
+    // A recovery line leaves nothing in flight.
+    assert!(d.messages.iter().all(|m| m.crossing == ckptsim::teach::diagram::Crossing::None));
+    let svg = d.to_svg(300);
+    assert!(svg.contains("local checkpoints") && svg.contains("the recovery line"));
+    assert!(ckptsim::teach::diagram::build_recovery(&s, &r, 2, None).is_none());
+}

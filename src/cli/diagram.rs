@@ -62,8 +62,8 @@ pub(super) struct TraceArgs {
 pub(super) fn never_triggered(cp: u64, m: &crate::metrics::Summary) -> CliError {
     if m.uncoordinated.is_some() {
         return CliError::input(format!(
-            "checkpoint {cp} was never triggered: protocol {} takes no global checkpoints (each task checkpoints on its own timer); `run` reports its recovery lines and `ckptsim domino` analyses them",
-            m.protocol
+            "protocol {} takes no global checkpoints (each task checkpoints on its own timer), so `--checkpoint {cp}` means restart {cp}'s recovery line, and the run restarted {} times; add a crash with --fail-at TASK@MS",
+            m.protocol, m.recoveries
         ));
     }
     CliError::input(format!(
@@ -80,6 +80,18 @@ pub(super) fn checkpoint_diagram(
     use crate::sim::MS;
     use crate::teach::diagram;
     let first = engine::run(s, RunOptions { keep_protocol_trace: true, ..Default::default() })?;
+    if first.summary.uncoordinated.is_some() {
+        // No global checkpoints: `--checkpoint N` draws restart N's recovery line.
+        let Some(line) = first.recovery_lines.get((cp as usize).max(1) - 1) else {
+            return Err(never_triggered(cp, &first.summary));
+        };
+        let until = to.map_or(line.failed_at + line.failed_at / 20 + MS, |t| t * MS);
+        let window = (from.is_some() || to.is_some()).then(|| (from.map_or(0, |f| f * MS), until));
+        let opts = RunOptions { keep_protocol_trace: true, capture_messages: Some((0, until)), ..Default::default() };
+        let r = engine::run(s, opts)?;
+        let d = diagram::build_recovery(s, &r, cp as usize, window).expect("the same run restarted");
+        return Ok((r, d));
+    }
     let Some((start, end)) = diagram::checkpoint_span(&first, cp) else {
         return Err(never_triggered(cp, &first.summary));
     };
@@ -145,6 +157,17 @@ pub(super) fn exec_diagram(a: DiagramArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
     let crossing = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::ChannelState).count();
     let orphans = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::Orphan).count();
+    if !d.local_checkpoints.is_empty() {
+        let back = d.snapshots.values().filter(|&&t| t == 0).count();
+        say!(
+            "wrote {}: recovery line {checkpoint} ({}), {} local checkpoints, {back} of {} tasks back at their start, {crossing} messages crossing the line",
+            path.display(),
+            r.summary.protocol,
+            d.local_checkpoints.len(),
+            d.snapshots.len()
+        );
+        return Ok(());
+    }
     say!(
         "wrote {}: checkpoint {checkpoint} ({}), {} snapshots, {} barriers, {crossing} messages crossing the cut, {orphans} orphans",
         path.display(),

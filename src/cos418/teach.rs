@@ -93,6 +93,7 @@ pub fn diagram(top: &Topology, out: &Outcome, n: usize) -> Option<Diagram> {
         restarts: Vec::new(),
         commits: Vec::new(),
         replays: Vec::new(),
+        local_checkpoints: Vec::new(),
     })
 }
 

@@ -117,6 +117,9 @@ pub struct Diagram {
     /// Replays after a restart: from the restart until the sources were back where they had been,
     /// the source lanes, and the records read again (when one restart is in the run).
     pub replays: Vec<(SimTime, SimTime, Vec<TaskId>, Option<u64>)>,
+    /// Uncoordinated checkpoints: every local checkpoint in the window (the cut is the recovery
+    /// line through some of them).
+    pub local_checkpoints: Vec<(TaskId, SimTime)>,
 }
 
 /// A legend swatch, drawn as the diagram draws the element.
@@ -127,6 +130,8 @@ enum Swatch {
     Fill(&'static str),
     /// A snapshot dot on the dashed cut.
     Cut,
+    /// A local checkpoint's hollow dot.
+    Local,
     /// The crash cross.
     Crash,
     /// The commit diamond.
@@ -149,6 +154,10 @@ impl Swatch {
             Swatch::Cut => format!(
                 r##"<line x1="{x:.1}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#e377c2" stroke-width="1.5" stroke-dasharray="5,3"/><circle cx="{:.1}" cy="{y:.1}" r="5" fill="black"/>"##,
                 x + 24.0,
+                x + 12.0
+            ),
+            Swatch::Local => format!(
+                r##"<circle cx="{:.1}" cy="{y:.1}" r="4" fill="white" stroke="#555555" stroke-width="1.5"/>"##,
                 x + 12.0
             ),
             Swatch::Crash => format!(
@@ -351,6 +360,79 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
         restarts,
         commits,
         replays,
+        local_checkpoints: Vec::new(),
+    })
+}
+
+/// The recovery line of restart `n` (1, 2, …) of a run under `uncoordinated` checkpoints, drawn as
+/// a checkpoint's cut: every task's local checkpoints, the crash, and the line through the
+/// checkpoints the job restarted from — with the messages it cuts, if any (a line leaves nothing in
+/// flight, so none cross it). The run must have kept its protocol trace and captured the messages
+/// of the window (default: from the line's earliest checkpoint to the crash, with a margin).
+pub fn build_recovery(s: &Scenario, r: &RunResult, n: usize, window: Option<(SimTime, SimTime)>) -> Option<Diagram> {
+    let line = r.recovery_lines.get(n.checked_sub(1)?)?;
+    let g = Graph::build(s);
+    let earliest = line.line.iter().copied().min().unwrap_or(0);
+    let margin = ((line.failed_at - earliest) / 20).max(1_000_000);
+    let (from, to) = window.unwrap_or((earliest.saturating_sub(margin), line.failed_at + margin));
+    let snapshots: BTreeMap<TaskId, SimTime> =
+        line.line.iter().enumerate().map(|(t, &at)| (TaskId(t as u32), at)).collect();
+    let (mut local_checkpoints, mut crashes, mut restarts) = (Vec::new(), Vec::new(), Vec::new());
+    let mut restarts_before = 0;
+    for &(t, ev) in &r.protocol_trace {
+        match ev {
+            TraceEvent::Snapshot { task, .. } if t >= from && t <= to.min(line.failed_at) => {
+                local_checkpoints.push((task, t))
+            }
+            TraceEvent::Crash { task } if t >= from && t <= to => crashes.push((task, t)),
+            TraceEvent::Restart if t < line.failed_at => restarts_before += 1,
+            TraceEvent::Restart if t <= to => restarts.push((t, None)),
+            _ => {}
+        }
+    }
+    // The messages of the epoch the line cuts (sequence numbers restart with each restore).
+    let messages = r
+        .messages
+        .iter()
+        .filter(|m| m.epoch == restarts_before && m.sent <= line.failed_at)
+        .map(|m| {
+            let node = g.channel(m.ch);
+            let (ts, tr) = (snapshots[&node.from], snapshots[&node.to]);
+            let crossing = if m.sent <= ts && m.consumed.is_none_or(|c| c > tr) {
+                Crossing::ChannelState
+            } else if m.sent > ts && m.consumed.is_some_and(|c| c <= tr) {
+                Crossing::Orphan
+            } else {
+                Crossing::None
+            };
+            Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing, seq: m.seq, origin: Some((m.key, m.origin)) }
+        })
+        .collect();
+    let crashed = crashes.iter().map(|&(t, _)| g.task(t).name.clone()).collect::<Vec<_>>().join(", ");
+    Some(Diagram {
+        title: format!(
+            "Recovery line {n} of {} (uncoordinated): {crashed} crashed at {} ms",
+            s.name,
+            crate::sim::fmt_ms(line.failed_at)
+        ),
+        lanes: g.tasks.iter().map(|t| t.name.clone()).collect(),
+        chains: g.chains().into_iter().filter(|c| c.len() > 1).collect(),
+        channels: g.channels.iter().map(|c| (c.from, c.to, c.name.clone())).collect(),
+        ticks: false,
+        cp: n as CheckpointId,
+        from,
+        to,
+        snapshots,
+        barriers: Vec::new(),
+        waits: Vec::new(),
+        messages,
+        blocked: Vec::new(),
+        recording: Vec::new(),
+        crashes,
+        restarts,
+        commits: Vec::new(),
+        replays: Vec::new(),
+        local_checkpoints,
     })
 }
 
@@ -630,6 +712,16 @@ impl Diagram {
                 esc(&node.2)
             );
         }
+        for &(t, at) in &self.local_checkpoints {
+            let _ = writeln!(
+                o,
+                r##"<circle cx="{:.1}" cy="{:.1}" r="4" fill="white" stroke="#555555" stroke-width="1.5"><title>{} local checkpoint at {}</title></circle>"##,
+                x(at),
+                y(t),
+                esc(&self.lanes[t.0 as usize]),
+                self.time(at)
+            );
+        }
         let mut cut: Vec<(TaskId, SimTime)> = self.snapshots.iter().map(|(&t, &s)| (t, s)).collect();
         cut.sort_by_key(|&(t, _)| row[t.0 as usize]);
         let points: Vec<String> = cut.iter().map(|&(t, s)| format!("{:.1},{:.1}", x(s), y(t))).collect();
@@ -735,14 +827,24 @@ impl Diagram {
         if self.barriers.iter().any(|b| b.priority) {
             items.push((Swatch::Line("#d62728", 2.6, ""), format!("priority {barrier}")));
         }
-        items.push((Swatch::Cut, "snapshots and the cut".into()));
+        if self.local_checkpoints.is_empty() {
+            items.push((Swatch::Cut, "snapshots and the cut".into()));
+        } else {
+            items.push((Swatch::Local, "local checkpoints".into()));
+            items.push((Swatch::Cut, "the recovery line: the checkpoints restored".into()));
+        }
         if !self.waits.is_empty() {
             items.push((
                 Swatch::Line("#1f77b4", 4.0, "2,2"),
                 format!("a {} waiting in the queue", &barrier[..barrier.len() - 1]),
             ));
         }
-        items.push((Swatch::Line("#ff7f0e", 1.6, ""), format!("{cs} {data} crossing the cut (channel state)")));
+        let crossing = if self.local_checkpoints.is_empty() {
+            format!("{cs} {data} crossing the cut (channel state)")
+        } else {
+            format!("{cs} {data} crossing the line (none may: nothing recorded them)")
+        };
+        items.push((Swatch::Line("#ff7f0e", 1.6, ""), crossing));
         if orphans > 0 {
             items.push((Swatch::Line("#9467bd", 1.6, ""), format!("{orphans} orphans")));
         }
