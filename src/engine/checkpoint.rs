@@ -22,9 +22,8 @@ impl Engine<'_> {
             .as_ref()
             .and_then(|c| c.pending(cp))
             .is_some_and(|p| p.tasks[task.0 as usize].snapshot.is_some());
-        // An iteration's head aligns on its other inputs only: the barrier comes round its
-        // back-edges after its snapshot (ABS on cyclic graphs).
-        TaskView { task, inputs: t.inputs - t.back_inputs, ended: t.ended_inputs - t.ended_back, snapshotted }
+        let (inputs, ended) = t.outside_inputs();
+        TaskView { task, inputs, ended, snapshotted }
     }
 
     fn pending(&self, cp: CheckpointId) -> Option<&Pending> {
@@ -499,14 +498,9 @@ impl Engine<'_> {
         if self.coord.as_ref().is_none_or(|c| !c.has_pending()) || self.graph.is_back(ch) {
             return;
         }
-        let t = &self.tasks[task.0 as usize];
         // Protocols keep their own per-checkpoint counts; `snapshotted` is not used here.
-        let view = TaskView {
-            task,
-            inputs: t.inputs - t.back_inputs,
-            ended: t.ended_inputs - t.ended_back,
-            snapshotted: false,
-        };
+        let (inputs, ended) = self.tasks[task.0 as usize].outside_inputs();
+        let view = TaskView { task, inputs, ended, snapshotted: false };
         self.decide(task, |p, out| p.on_input_ended(&view, ch, out));
         if view.ended == view.inputs {
             // A head holding a back-edge is aligned once its inputs from outside the loop ended.
