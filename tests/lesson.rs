@@ -160,3 +160,33 @@ fn a_checkpoint_of_millions_of_records_is_sampled_and_says_so() {
     // The page tells the reader (the script writes the note from these fields).
     assert!(include_str!("../src/teach/lesson.js").contains("sampled_every"));
 }
+
+#[test]
+fn an_uncoordinated_lesson_shows_a_recovery_line_and_stands_alone() {
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("lesson-uncoordinated.html");
+    let file = common::scenario_path("pipeline");
+    let lesson = |protocols: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+            .args(["lesson", &file.to_string_lossy(), "--protocols", protocols, "--fail-at", "agg[0]@500", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let run = lesson("uncoordinated");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("recovery line 1 under uncoordinated"));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<title>Recovery line 1 of pipeline"));
+    let d = data(&html);
+    let steps = d["panels"][0]["steps"].as_array().unwrap();
+    assert!(steps.iter().any(|s| s["event"] == "orphan") && steps.iter().any(|s| s["event"] == "in_flight"));
+    // Beside a coordinated protocol there is no shared time axis to put it on.
+    let mixed = lesson("aligned,uncoordinated");
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("no global checkpoint"));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/check-lesson.sh");
+    let check = Command::new("bash").arg(&script).arg(&out).output().unwrap();
+    if check.status.code() != Some(77) {
+        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    }
+}

@@ -32,11 +32,26 @@ pub(super) fn exec(a: LessonArgs) -> Result<(), CliError> {
     let s = input.load()?;
     let cp = window.checkpoint;
     let protocols = if protocols.is_empty() { vec![s.protocol()] } else { protocols };
+    if protocols.len() > 1
+        && let Some(p) = protocols.iter().find(|p| !p.info().coordinated)
+    {
+        return Err(CliError::input(format!(
+            "{} has no global checkpoint to put beside the others on one time axis: its lesson shows restart N's recovery line on its own (`lesson SCENARIO --protocol {} --fail-at TASK@MS`)",
+            p.name(),
+            p.name()
+        )));
+    }
     let (mut diagrams, mut steps) = (Vec::new(), Vec::new());
     for &p in &protocols {
         let mut one = s.clone();
         one.set_protocol(p).map_err(CliError::input)?;
         let (r, d) = checkpoint_diagram(&one, &window)?;
+        if r.summary.uncoordinated.is_some() {
+            // A recovery line: the search's steps, on the line's diagram.
+            steps.push(crate::teach::explain::explain_recovery(&one, &r, cp as usize));
+            diagrams.push(d);
+            continue;
+        }
         let mut narrated = crate::teach::explain::explain(&one, &r, cp);
         narrated.extend(crate::teach::explain::how_much(&d));
         narrated.sort_by_key(|x| x.t_ns);
@@ -58,8 +73,10 @@ pub(super) fn exec(a: LessonArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
     let steps: usize = panels.iter().map(|p| p.steps.len()).sum();
     let names: Vec<&str> = panels.iter().map(|p| p.protocol.as_str()).collect();
+    let what =
+        if panels.iter().all(|p| !p.diagram.local_checkpoints.is_empty()) { "recovery line" } else { "checkpoint" };
     say!(
-        "wrote {}: checkpoint {cp} under {}, {steps} narrated steps; open it in a browser (no network needed)",
+        "wrote {}: {what} {cp} under {}, {steps} narrated steps; open it in a browser (no network needed)",
         path.display(),
         names.join(", ")
     );

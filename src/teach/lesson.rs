@@ -100,7 +100,10 @@ pub fn html(scenario: &str, cp: u64, panels: &[Panel], max_messages: usize) -> S
     // `</` cannot end the script element early once written as `<\/` (still valid JSON).
     let data = data(scenario, panels).to_string().replace("</", "<\\/");
     let names: Vec<&str> = panels.iter().map(|p| p.protocol.as_str()).collect();
-    let title = format!("Checkpoint {cp} of {} — {}", esc(scenario), esc(&names.join(", ")));
+    // Uncoordinated checkpoints have no global checkpoint: the page shows a recovery line.
+    let what =
+        if panels.iter().all(|p| !p.diagram.local_checkpoints.is_empty()) { "Recovery line" } else { "Checkpoint" };
+    let title = format!("{what} {cp} of {} — {}", esc(scenario), esc(&names.join(", ")));
     format!(
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{title}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<header>\n<h1>{title}</h1>\n<p class=\"how\">Click a step to see it in the diagram. Drag the time slider (or press ▶): what has not happened yet is dimmed. Hover a record for where it came from. Pick a task to look inside its channels. A link may name a view: <code>#protocol=unaligned&amp;task=agg[0]&amp;t=26.5</code> (ms).</p>\n</header>\n<div id=\"controls\">\n<button id=\"play\" type=\"button\" title=\"play\">▶</button>\n<input id=\"time\" type=\"range\" min=\"0\" max=\"1000\" value=\"0\" aria-label=\"simulated time\">\n<output id=\"now\"></output>\n<label>protocol <select id=\"proto\"></select></label>\n<label>task <select id=\"task\"></select></label>\n</div>\n<div id=\"layout\">\n<div id=\"figure\">\n{svg}</div>\n<aside id=\"steps\" aria-label=\"narrated steps\"><ol id=\"steplist\"></ol></aside>\n</div>\n<section id=\"inside\">\n<h2 id=\"inside-title\"></h2>\n<svg id=\"buffers\" xmlns=\"http://www.w3.org/2000/svg\" width=\"1000\" height=\"200\" viewBox=\"0 0 1000 200\" font-family=\"sans-serif\"></svg>\n<p id=\"inside-note\"></p>\n</section>\n<div id=\"tip\" role=\"tooltip\" hidden></div>\n<script id=\"lesson-data\" type=\"application/json\">{data}</script>\n<script>\n{SCRIPT}</script>\n</body>\n</html>\n"
     )
