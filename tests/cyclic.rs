@@ -219,3 +219,13 @@ fn the_tutorial_figures_for_the_loop_hold() {
     assert_eq!((m.consistent_cut.violations, m.consistent_cut.checked), (44, 11));
     assert_eq!((m.exactly_once.missing, m.exactly_once.state_mismatches), (109, 96));
 }
+
+#[test]
+fn validate_names_the_iteration() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ckptsim"))
+        .args(["validate", &common::scenario_path("cyclic/iteration").to_string_lossy()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("an iteration (head → step → until)"));
+}

@@ -17,8 +17,17 @@ pub(super) fn exec(a: ValidateArgs) -> Result<(), CliError> {
     let g = crate::graph::Graph::build(&s);
     let chained =
         g.channels.iter().enumerate().filter(|&(i, _)| g.is_chained(crate::graph::ChannelId(i as u32))).count();
+    // Iterations, each named by its operators.
+    let loops: String = g
+        .loops
+        .iter()
+        .map(|l| {
+            let ops: Vec<&str> = l.ops.iter().map(|&o| g.operators[o].id.as_str()).collect();
+            format!(", an iteration ({})", ops.join(" → "))
+        })
+        .collect();
     say!(
-        "{}: ok — scenario {:?}, {} operators, {} tasks ({} after operator chaining), {} channels ({} chained), estimated memory at most {:.1} MiB, fingerprint {}",
+        "{}: ok — scenario {:?}, {} operators, {} tasks ({} after operator chaining), {} channels ({} chained){loops}, estimated memory at most {:.1} MiB, fingerprint {}",
         scenario.display(),
         s.name,
         g.operators.len(),
