@@ -157,7 +157,7 @@ pub(super) fn exec_diagram(a: DiagramArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
     let crossing = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::ChannelState).count();
     let orphans = d.messages.iter().filter(|m| m.crossing == diagram::Crossing::Orphan).count();
-    if !d.local_checkpoints.is_empty() {
+    if d.is_recovery_line() {
         let back = d.snapshots.values().filter(|&&t| t == 0).count();
         say!(
             "wrote {}: recovery line {checkpoint} ({}), {} local checkpoints, {back} of {} tasks back at their start, {crossing} messages crossing the line",

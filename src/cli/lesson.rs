@@ -73,8 +73,7 @@ pub(super) fn exec(a: LessonArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::io(&format!("writing {}", path.display()), e))?;
     let steps: usize = panels.iter().map(|p| p.steps.len()).sum();
     let names: Vec<&str> = panels.iter().map(|p| p.protocol.as_str()).collect();
-    let what =
-        if panels.iter().all(|p| !p.diagram.local_checkpoints.is_empty()) { "recovery line" } else { "checkpoint" };
+    let what = if panels.iter().all(|p| p.diagram.is_recovery_line()) { "recovery line" } else { "checkpoint" };
     say!(
         "wrote {}: {what} {cp} under {}, {steps} narrated steps; open it in a browser (no network needed)",
         path.display(),

@@ -53,8 +53,7 @@ pub fn diagram(top: &Topology, out: &Outcome, n: usize) -> Option<Diagram> {
             Msg::Token(..) => {
                 let (from, to) = (&top.links.iter().nth(ch.0 as usize)?.0, &top.links.iter().nth(ch.0 as usize)?.1);
                 let crossing = match (snapshots.get(&server[from.as_str()]), snapshots.get(&server[to.as_str()])) {
-                    (Some(&ts), Some(&tr)) if sent <= ts && consumed.is_none_or(|c| c > tr) => Crossing::ChannelState,
-                    (Some(&ts), Some(&tr)) if sent > ts && consumed.is_some_and(|c| c <= tr) => Crossing::Orphan,
+                    (Some(&ts), Some(&tr)) => Crossing::of(sent, consumed, ts, tr),
                     _ => Crossing::None,
                 };
                 messages.push(DMsg { ch, sent, consumed, crossing, seq: *id, origin: None });

@@ -31,6 +31,20 @@ pub enum Crossing {
     Orphan,
 }
 
+impl Crossing {
+    /// A message sent at `sent` and taken at `consumed` (if ever), against a cut through its
+    /// sender at `ts` and its receiver at `tr`.
+    pub fn of(sent: SimTime, consumed: Option<SimTime>, ts: SimTime, tr: SimTime) -> Crossing {
+        if sent <= ts && consumed.is_none_or(|c| c > tr) {
+            Crossing::ChannelState
+        } else if sent > ts && consumed.is_some_and(|c| c <= tr) {
+            Crossing::Orphan
+        } else {
+            Crossing::None
+        }
+    }
+}
+
 /// A data message.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Msg {
@@ -309,9 +323,7 @@ pub fn build(s: &Scenario, r: &RunResult, cp: CheckpointId, window: Option<(SimT
         .map(|m| {
             let node = g.channel(m.ch);
             let crossing = match (snapshots.get(&node.from), snapshots.get(&node.to)) {
-                _ if m.epoch != epoch => Crossing::None,
-                (Some(&ts), Some(&tr)) if m.sent <= ts && m.consumed.is_none_or(|c| c > tr) => Crossing::ChannelState,
-                (Some(&ts), Some(&tr)) if m.sent > ts && m.consumed.is_some_and(|c| c <= tr) => Crossing::Orphan,
+                (Some(&ts), Some(&tr)) if m.epoch == epoch => Crossing::of(m.sent, m.consumed, ts, tr),
                 _ => Crossing::None,
             };
             Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing, seq: m.seq, origin: Some((m.key, m.origin)) }
@@ -397,14 +409,7 @@ pub fn build_recovery(s: &Scenario, r: &RunResult, n: usize, window: Option<(Sim
         .filter(|m| m.epoch == restarts_before && m.sent <= line.failed_at)
         .map(|m| {
             let node = g.channel(m.ch);
-            let (ts, tr) = (snapshots[&node.from], snapshots[&node.to]);
-            let crossing = if m.sent <= ts && m.consumed.is_none_or(|c| c > tr) {
-                Crossing::ChannelState
-            } else if m.sent > ts && m.consumed.is_some_and(|c| c <= tr) {
-                Crossing::Orphan
-            } else {
-                Crossing::None
-            };
+            let crossing = Crossing::of(m.sent, m.consumed, snapshots[&node.from], snapshots[&node.to]);
             Msg { ch: m.ch, sent: m.sent, consumed: m.consumed, crossing, seq: m.seq, origin: Some((m.key, m.origin)) }
         })
         .collect();
@@ -506,6 +511,12 @@ impl Diagram {
             }
         }
         row
+    }
+
+    /// True for an uncoordinated restart's recovery line ([`build_recovery`]) rather than a
+    /// checkpoint's cut.
+    pub fn is_recovery_line(&self) -> bool {
+        !self.local_checkpoints.is_empty()
     }
 
     /// Draws the diagram (at most `max_messages` ordinary data messages; the rest are sampled).
@@ -827,7 +838,7 @@ impl Diagram {
         if self.barriers.iter().any(|b| b.priority) {
             items.push((Swatch::Line("#d62728", 2.6, ""), format!("priority {barrier}")));
         }
-        if self.local_checkpoints.is_empty() {
+        if !self.is_recovery_line() {
             items.push((Swatch::Cut, "snapshots and the cut".into()));
         } else {
             items.push((Swatch::Local, "local checkpoints".into()));
@@ -839,7 +850,7 @@ impl Diagram {
                 format!("a {} waiting in the queue", &barrier[..barrier.len() - 1]),
             ));
         }
-        let crossing = if self.local_checkpoints.is_empty() {
+        let crossing = if !self.is_recovery_line() {
             format!("{cs} {data} crossing the cut (channel state)")
         } else {
             format!("{cs} {data} crossing the line (none may: nothing recorded them)")
