@@ -5,7 +5,6 @@ mod common;
 
 use ckptsim::engine::{RunOptions, StopWithSavepoint};
 use ckptsim::scenario::{OperatorKind, OperatorSpec, Partitioner, ProtocolName, Scenario};
-use ckptsim::verify::Oracle;
 use ckptsim::verify::mutants::Mutant;
 
 fn iteration(p: ProtocolName) -> Scenario {
@@ -14,22 +13,10 @@ fn iteration(p: ProtocolName) -> Scenario {
     s
 }
 
-fn checked(s: &Scenario, mutant: Option<Mutant>) -> ckptsim::metrics::Summary {
-    let oracle = Oracle::reference(s).unwrap();
-    let opts = RunOptions { collect_output: true, ..Default::default() };
-    let r = match mutant {
-        Some(m) => m.run(s, opts).unwrap(),
-        None => ckptsim::engine::run(s, opts).unwrap(),
-    };
-    let mut m = r.summary.clone();
-    m.exactly_once = oracle.check(&r);
-    m
-}
-
 #[test]
 fn every_correct_protocol_is_exactly_once_on_the_cyclic_job_with_a_crash() {
     for p in ckptsim::explore::correct_protocols() {
-        let m = checked(&iteration(p), None);
+        let m = common::checked(&iteration(p), None);
         assert!(m.drained, "{}: did not drain: {:?}", p.name(), m.watchdog);
         assert_eq!(m.failures, 1, "{}", p.name());
         match &m.uncoordinated {
@@ -49,7 +36,7 @@ fn every_correct_protocol_is_exactly_once_on_the_cyclic_job_with_a_crash() {
 
 #[test]
 fn aligned_snapshots_of_the_loop_hold_the_records_on_its_back_edge() {
-    let m = checked(&iteration(ProtocolName::ALIGNED), None);
+    let m = common::checked(&iteration(ProtocolName::ALIGNED), None);
     // Aligned checkpoints record no channel state on a DAG; here the head's log of its back-edge
     // is the only channel state there is.
     assert!(m.checkpoints.channel_state_bytes.p50 > 0.0, "no back-edge log: {:?}", m.checkpoints.channel_state_bytes);
@@ -58,7 +45,7 @@ fn aligned_snapshots_of_the_loop_hold_the_records_on_its_back_edge() {
 #[test]
 fn without_the_back_edge_log_the_mutant_is_caught() {
     let s = iteration(ProtocolName::ALIGNED);
-    let m = checked(&s, Some(Mutant::AlignedSkipsBackEdgeLog));
+    let m = common::checked(&s, Some(Mutant::AlignedSkipsBackEdgeLog));
     assert!(m.consistent_cut.violations > 0, "the cut checker missed the unlogged back-edge");
     let first = m.consistent_cut.first_violation.clone().unwrap();
     assert!(first.contains("until[") && first.contains("->head["), "{first}");
@@ -87,7 +74,7 @@ fn records_go_round_until_their_value_leaves_or_max_rounds() {
     });
     s.topology.operators.iter_mut().find(|o| o.id == "until").unwrap().max_rounds = Some(3);
     s.validate().unwrap();
-    let m = checked(&s, None);
+    let m = common::checked(&s, None);
     assert!(m.drained);
     assert_eq!(m.records.committed, 24_000);
     let hops = m.records.hops;
@@ -215,7 +202,7 @@ fn the_tutorial_figures_for_the_loop_hold() {
     assert!(crossing.iter().all(|m| g.is_back(m.ch)));
     // Without the log: the four back-edges are wrong in all 11 checkpoints; after the crash 109
     // records are missing and 96 keys wrong.
-    let m = checked(&s, Some(Mutant::AlignedSkipsBackEdgeLog));
+    let m = common::checked(&s, Some(Mutant::AlignedSkipsBackEdgeLog));
     assert_eq!((m.consistent_cut.violations, m.consistent_cut.checked), (44, 11));
     assert_eq!((m.exactly_once.missing, m.exactly_once.state_mismatches), (109, 96));
 }

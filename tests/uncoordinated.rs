@@ -115,18 +115,6 @@ fn the_cli_prints_both_recovery_lines_and_refuses_a_task_it_does_not_have() {
 
 use ckptsim::scenario::{FailureSpec, ProtocolName, Scenario};
 
-fn checked(s: &Scenario, mutant: Option<ckptsim::verify::mutants::Mutant>) -> ckptsim::metrics::Summary {
-    let oracle = ckptsim::verify::Oracle::reference(s).unwrap();
-    let opts = RunOptions { collect_output: true, ..Default::default() };
-    let r = match mutant {
-        Some(m) => m.run(s, opts).unwrap(),
-        None => engine::run(s, opts).unwrap(),
-    };
-    let mut m = r.summary.clone();
-    m.exactly_once = oracle.check(&r);
-    m
-}
-
 fn pipeline_failing_at_500(sparse: bool) -> Scenario {
     let mut s = common::load("pipeline");
     s.set_protocol(ProtocolName::UNCOORDINATED).unwrap();
@@ -147,7 +135,7 @@ fn pipeline_failing_at_500(sparse: bool) -> Scenario {
 
 #[test]
 fn the_engine_rolls_a_steady_stream_back_to_the_start_and_stays_exactly_once() {
-    let m = checked(&pipeline_failing_at_500(false), None);
+    let m = common::checked(&pipeline_failing_at_500(false), None);
     let u = m.uncoordinated.as_ref().expect("an uncoordinated run reports its local checkpoints");
     assert!(u.local_checkpoints >= 80, "{u:?}");
     let line = &u.recoveries[..];
@@ -164,12 +152,12 @@ fn the_engine_rolls_a_steady_stream_back_to_the_start_and_stays_exactly_once() {
     assert!(m.latency_ms.committed_p50 > 400.0, "{}", m.latency_ms.committed_p50);
     let mut aligned = pipeline_failing_at_500(false);
     aligned.set_protocol(ProtocolName::ALIGNED).unwrap();
-    assert!(checked(&aligned, None).latency_ms.committed_p50 < 100.0);
+    assert!(common::checked(&aligned, None).latency_ms.committed_p50 < 100.0);
 }
 
 #[test]
 fn with_sparse_traffic_the_line_moves_commits_come_early_and_the_rollback_is_short() {
-    let m = checked(&pipeline_failing_at_500(true), None);
+    let m = common::checked(&pipeline_failing_at_500(true), None);
     let line = &m.uncoordinated.as_ref().unwrap().recoveries[0];
     assert_eq!(line.tasks_to_start, 0, "{line:?}");
     assert!(line.max_rollback_ms < 500.0, "{line:?}");
@@ -180,7 +168,7 @@ fn with_sparse_traffic_the_line_moves_commits_come_early_and_the_rollback_is_sho
 #[test]
 fn a_recovery_line_that_ignores_records_in_flight_loses_them() {
     let s = pipeline_failing_at_500(false);
-    let m = checked(&s, Some(ckptsim::verify::mutants::Mutant::UncoordinatedIgnoresInFlight));
+    let m = common::checked(&s, Some(ckptsim::verify::mutants::Mutant::UncoordinatedIgnoresInFlight));
     assert!(m.consistent_cut.violations > 0, "{:?}", m.consistent_cut);
     assert!(m.consistent_cut.first_violation.unwrap().contains("channel state should be records"));
     assert!(m.exactly_once.missing > 0, "{:?}", m.exactly_once);

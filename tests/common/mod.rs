@@ -26,6 +26,20 @@ pub fn run_collect(s: &Scenario) -> RunResult {
         .expect("run without trace file cannot fail")
 }
 
+/// Runs `s` (with `mutant`'s protocol and sabotage, if given) and judges it with the exactly-once
+/// oracle against the scenario's reference: the summary with its verdict.
+pub fn checked(s: &Scenario, mutant: Option<ckptsim::verify::mutants::Mutant>) -> ckptsim::metrics::Summary {
+    let oracle = ckptsim::verify::Oracle::reference(s).unwrap();
+    let opts = RunOptions { collect_output: true, ..Default::default() };
+    let r = match mutant {
+        Some(m) => m.run(s, opts).unwrap(),
+        None => engine::run(s, opts).unwrap(),
+    };
+    let mut m = r.summary.clone();
+    m.exactly_once = oracle.check(&r);
+    m
+}
+
 /// Runs with default options.
 pub fn run(s: &Scenario) -> RunResult {
     engine::run(s, RunOptions::default()).expect("run without trace file cannot fail")
