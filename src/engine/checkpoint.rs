@@ -606,7 +606,7 @@ impl Engine<'_> {
             logic,
             cursor: t.source.as_ref().map(|s| s.cursor().clone()),
             sink,
-            backend: t.backend.clone(),
+            backend: t.backend.image(),
             files,
         }
     }

@@ -222,6 +222,20 @@ impl Backend {
         snap
     }
 
+    /// The copy a snapshot keeps for [`Backend::restore`]: everything but the bookkeeping of
+    /// confirmed and pending snapshots, which a restore replaces (it would cost a copy of up to
+    /// [`MAX_TAKEN`] file lists per snapshot where checkpoints do not complete).
+    pub fn image(&self) -> Backend {
+        Backend {
+            kind: self.kind.clone(),
+            keyed: self.keyed,
+            next_id: self.next_id,
+            confirmed: BTreeSet::new(),
+            taken: BTreeMap::new(),
+            changelog: self.changelog.clone(),
+        }
+    }
+
     /// Checkpoint `cp` completed (`notifyCheckpointComplete`): its files become the base the next
     /// incremental checkpoint compares with.
     pub fn confirm(&mut self, cp: CheckpointId) {
@@ -231,8 +245,8 @@ impl Backend {
         self.taken.retain(|&id, _| id > cp);
     }
 
-    /// Restores the backend as `snap` left it, with `state`'s files as the confirmed base
-    /// (`None`: back to empty). File ids keep counting up.
+    /// Restores the backend as `snap` left it (an [`Backend::image`]), with `state`'s files as the
+    /// confirmed base (`None`: back to empty). File ids keep counting up.
     pub fn restore(&mut self, snap: Option<(&Backend, &StateSnapshot)>, cfg: &StateConfig, task: u32, bpk: u64) {
         let next_id = self.next_id;
         match snap {
