@@ -870,10 +870,15 @@ impl<'a> Engine<'a> {
         ended == inputs
     }
 
+    /// The changelog settings, when tasks materialize (a changelog with checkpoints).
+    fn materialization(&self) -> Option<&'a crate::scenario::ChangelogSpec> {
+        self.scenario.state.changelog.as_ref().filter(|c| c.enabled && self.coord.is_some())
+    }
+
     /// Changelog: (re)starts every keyed task's materialization timer, one interval from now.
     fn arm_materialization(&mut self) {
         self.queue.retain(|e| !matches!(e, Event::Materialize(_)));
-        if let Some(c) = self.scenario.state.changelog.as_ref().filter(|c| c.enabled && self.coord.is_some()) {
+        if let Some(c) = self.materialization() {
             for t in 0..self.tasks.len() {
                 if self.tasks[t].kind == OperatorKind::KeyedSum && self.tasks[t].state != State::Finished {
                     self.queue.push(self.now + c.materialize_interval_ms * MS, Event::Materialize(TaskId(t as u32)));
@@ -896,8 +901,11 @@ impl<'a> Engine<'a> {
         self.snapshot_finished(task);
         // Uncoordinated: its final state is its last local checkpoint.
         self.local_checkpoint(task);
-        // A finished task materializes no more: its timer must not keep the run going.
-        self.queue.retain(|e| !matches!(e, Event::Materialize(t) if *t == task));
+        // A finished task materializes no more: its timer must not keep the run going. (Only
+        // then: a scan of the queue per finishing task costs tasks × pending events.)
+        if self.materialization().is_some() {
+            self.queue.retain(|e| !matches!(e, Event::Materialize(t) if *t == task));
+        }
         if self.job_done() {
             if self.coord.is_some() {
                 // Every task processed all its input: the final checkpoint (FLIP-147) can run.

@@ -260,11 +260,7 @@ impl Engine<'_> {
                 lag = lag.max(now.saturating_sub(at));
             }
         }
-        let (mut queued, mut backlog) = (0u64, 0u64);
-        for c in 0..self.net.channel_count() {
-            queued += self.net.queued_buffers(ChannelId(c as u32)) as u64;
-            backlog += self.net.backlog_buffers(ChannelId(c as u32)) as u64;
-        }
+        let (queued, backlog) = self.net.buffer_totals();
         let backpressured = self.tasks.iter().filter(|t| t.blocked_since.is_some()).count() as u32;
         if self.tasks.len() <= MAX_HEATMAP_TASKS {
             let blocked = self.tasks.iter().map(|t| t.blocked_ns + t.blocked_since.map_or(0, |s| now - s)).collect();

@@ -41,6 +41,7 @@ impl Network {
         let gate = self.chans[ch.0 as usize].gate;
         let r = &mut self.chans[ch.0 as usize].recv;
         r.queued_data -= 1;
+        self.queued_total -= 1;
         if r.floating_held > 0 && r.last_backlog <= r.outstanding {
             r.floating_held -= 1;
             self.gates[gate].floating_free += 1;

@@ -68,6 +68,13 @@ impl Network {
         self.chans[ch.0 as usize].send.backlog_data
     }
 
+    /// Data buffers queued at every receiver, and waiting at every sender: the sums of
+    /// [`Network::queued_buffers`] and [`Network::backlog_buffers`] over all channels, kept as
+    /// buffers move (O(1), where the sums visit every channel).
+    pub fn buffer_totals(&self) -> (u64, u64) {
+        (self.queued_total, self.backlog_total)
+    }
+
     /// Number of channels.
     pub fn channel_count(&self) -> usize {
         self.chans.len()

@@ -319,6 +319,10 @@ pub struct Network {
     chain_prev: Vec<Option<TaskId>>,
     wakeups: Vec<TaskId>,
     spare: Vec<Vec<Record>>,
+    /// Σ over the channels of `recv.queued_data` and of `send.backlog_data`, kept as they change
+    /// so that a sample of the time series does not visit every channel.
+    queued_total: u64,
+    backlog_total: u64,
 }
 
 impl Network {
@@ -385,6 +389,8 @@ impl Network {
                 .collect(),
             wakeups: Vec::new(),
             spare: Vec::new(),
+            queued_total: 0,
+            backlog_total: 0,
         }
     }
 
@@ -532,6 +538,7 @@ impl Network {
         let buf = std::mem::take(&mut c.send.current);
         c.send.backlog.push_back(Element::Data(buf));
         c.send.backlog_data += 1;
+        self.backlog_total += 1;
         self.try_send(ch, now, q);
     }
 
@@ -686,6 +693,7 @@ impl Network {
             }
             if matches!(e, Element::Data(_)) {
                 c.send.backlog_data -= 1;
+                self.backlog_total -= 1;
             }
             c.send.paused = self.cfg.pause_after_barrier && c.flow_control && matches!(e, Element::Barrier(_));
             // FIFO: a message never overtakes an earlier one on the same channel (unless the
@@ -836,6 +844,7 @@ impl Network {
         let arrival = match &e {
             Element::Data(b) if !c.flow_control => {
                 c.recv.queued_data += 1;
+                self.queued_total += 1;
                 c.recv.max_queued = c.recv.max_queued.max(c.recv.queued_data);
                 c.recv.arrived += b.len() as u64;
                 Arrival::Data(b.len() as u32)
@@ -843,6 +852,7 @@ impl Network {
             Element::Data(b) => {
                 c.recv.outstanding -= 1;
                 c.recv.queued_data += 1;
+                self.queued_total += 1;
                 let g = &mut self.gates[c.gate];
                 g.queued += 1;
                 if g.queued == 1
@@ -949,6 +959,7 @@ impl Network {
                     buf.clear();
                     self.spare.push(buf);
                     self.chans[ch.0 as usize].recv.queued_data -= 1;
+                    self.queued_total -= 1;
                 }
                 Element::Data(mut buf) => {
                     buf.clear();
@@ -1007,6 +1018,8 @@ impl Network {
                 continue;
             }
             debug_assert!(down[c.from.0 as usize], "a failover region contains both ends of its channels");
+            self.queued_total -= c.recv.queued_data as u64;
+            self.backlog_total -= c.send.backlog_data as u64;
             c.send = SendSide::new(&cfg, c.chained, !c.chained && !c.flow_control);
             c.recv = RecvSide { outstanding: cfg.exclusive, ..Default::default() };
             let g = &mut self.gates[c.gate];
