@@ -123,3 +123,47 @@ fn explore_seed_31_keyed_sum_after_keyed_sum_is_judged_by_what_does_not_depend_o
         assert_eq!(ckptsim::verify::oracle::order_dependence(&common::load(&name)), None, "{name}");
     }
 }
+
+/// Found by `ckptsim explore` (seed 251730, `savepoint_restore-41722db632ee6d2f.json`, which
+/// allows two checkpoints at a time): a stop-with-savepoint waited for no checkpoint to be in
+/// progress while the timer kept triggering new ones, so it waited 55 ms; then a crash aborted
+/// them all, which let the savepoint start on tasks going down. Its trigger outlived the restart,
+/// the restarted sources stopped for it, the job never drained and committed nothing. Now
+/// periodic checkpoints stop at the stop time, and a failover fails a stop still waiting (Flink
+/// declines a savepoint unless every task runs); the job runs on, exactly once.
+#[test]
+fn explore_seed_251730_a_stop_with_savepoint_waits_for_no_new_checkpoint_and_fails_on_a_failover() {
+    use ckptsim::engine::StopWithSavepoint;
+    use ckptsim::sim::MS;
+    use ckptsim::state::savepoint::SavepointFormat;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/regressions");
+    let base = Scenario::load(&dir.join("savepoint_restore-41722db632ee6d2f.json")).unwrap();
+    let run = |s: &Scenario, stop_ms: u64| {
+        let stop = StopWithSavepoint { at: stop_ms * MS, drain: false, format: SavepointFormat::Canonical };
+        let opts = RunOptions { collect_output: true, stop_with_savepoint: Some(stop), ..Default::default() };
+        engine::run(s, opts).unwrap()
+    };
+    // Without failures, and a timeout long enough for every checkpoint: checkpoint 1 runs from
+    // 6 ms; stopped at 7 ms, nothing but the savepoint starts after the stop (the timer would
+    // have started checkpoint 2 at 12 ms).
+    let mut quiet = base.clone();
+    quiet.failures.clear();
+    quiet.checkpointing.as_mut().unwrap().timeout_ms = 10_000;
+    let r = run(&quiet, 7);
+    let sp = r.summary.savepoint.as_ref().expect("asked for");
+    assert_eq!(sp.failed, None);
+    let after: Vec<u64> = r.checkpoints.iter().filter(|c| c.trigger_ms > 7.0).map(|c| c.id).collect();
+    assert_eq!(after, vec![sp.checkpoint_id.expect("completed")]);
+    // A crash at 8 ms, while the stop waits for checkpoint 1: the stop fails, the job runs on.
+    let mut crash = base.clone();
+    crash.failures =
+        vec![ckptsim::scenario::FailureSpec { task: Some("op1[1]".into()), at_ms: Some(8), ..Default::default() }];
+    let oracle = ckptsim::verify::Oracle::model_only(&crash);
+    let r = run(&crash, 7);
+    let why = r.summary.savepoint.as_ref().and_then(|sp| sp.failed.clone()).expect("the stop failed");
+    assert!(why.contains("before the savepoint could start"), "{why}");
+    assert!(r.summary.drained, "the job did not run on to its end");
+    let eo = oracle.check(&r);
+    assert_eq!(eo.violations, 0, "{}", eo.first_violation.unwrap_or_default());
+    assert!(r.summary.records.committed > 0);
+}

@@ -67,7 +67,7 @@ pub(super) struct Faults {
     /// When each catch-up ended.
     pub(super) caught_up_times: Vec<SimTime>,
     pub(super) restarts: u32,
-    down_since: Option<SimTime>,
+    pub(super) down_since: Option<SimTime>,
     pub(super) downtime: SimTime,
     pub(super) reprocessed: u64,
     /// Restore time (the slowest task's download) summed over restarts, and bytes downloaded.
@@ -295,6 +295,7 @@ impl Engine<'_> {
                 }
             }
             // Every checkpoint in progress involves every task: all of them are abandoned.
+            self.stop_interrupted_by_failover();
             self.abort_all(Outcome::Failed);
             for (t, _) in self.tasks.iter_mut().zip(&newly).filter(|(_, d)| **d) {
                 t.go_down(now);

@@ -75,10 +75,23 @@ impl Engine<'_> {
         self.maybe_trigger_savepoint();
     }
 
+    /// The job fails over: a stop without drain still waiting for its slot cannot start. Flink
+    /// declines a savepoint while tasks are not running, so the stop fails and the job runs on
+    /// (had it waited, a checkpoint aborted by the failover would have let the savepoint start
+    /// on tasks going down, and the restarted sources would have stopped for it).
+    pub(super) fn stop_interrupted_by_failover(&mut self) {
+        if self.stop.waiting && self.stop.cp.is_none() && self.stop.request.is_some_and(|r| !r.drain) {
+            self.stop.waiting = false;
+            self.stop.failed = Some(
+                "a task failed before the savepoint could start (it needs every task running); the job runs on".into(),
+            );
+        }
+    }
+
     /// Triggers the savepoint once no checkpoint is in progress (a stop without drain).
     pub(super) fn maybe_trigger_savepoint(&mut self) {
         let Some(req) = self.stop.request else { return };
-        if req.drain || !self.stop.waiting || self.stop.cp.is_some() {
+        if req.drain || !self.stop.waiting || self.stop.cp.is_some() || self.faults.down_since.is_some() {
             return;
         }
         if !self.sources_running() {
