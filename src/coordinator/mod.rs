@@ -86,6 +86,8 @@ pub struct JobState {
     pub sources_running: bool,
     /// Every task finished (all input processed).
     pub all_finished: bool,
+    /// A stop-with-savepoint waits for the checkpoints in progress to end: no periodic one starts.
+    pub stopping: bool,
 }
 
 /// The coordinator's state.
@@ -192,7 +194,9 @@ impl Coordinator {
             // checkpoint follows when they are done), or the final one is under way or done.
             return Vec::new();
         }
-        if self.pending.len() >= self.cfg.max_concurrent {
+        if self.pending.len() >= self.cfg.max_concurrent || (job.stopping && job.sources_running) {
+            // Taken up again when a checkpoint in progress ends (at a stop, the savepoint then
+            // usually takes its slot and the timer stops).
             self.trigger_waiting = true;
             return Vec::new();
         }

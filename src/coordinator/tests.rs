@@ -28,7 +28,7 @@ fn coordinator(edit: impl FnOnce(&mut crate::scenario::Checkpointing)) -> (Coord
     (Coordinator::new(CoordinatorConfig::new(&c, ProtocolName::ALIGNED), &g, 16), g)
 }
 
-const RUNNING: JobState = JobState { sources_running: true, all_finished: false };
+const RUNNING: JobState = JobState { sources_running: true, all_finished: false, stopping: false };
 
 fn triggered(cmds: &[CoordCmd]) -> Vec<CheckpointId> {
     cmds.iter().filter_map(|c| if let CoordCmd::Trigger { timing, .. } = c { Some(timing.id) } else { None }).collect()
@@ -174,7 +174,7 @@ fn a_completed_checkpoint_resets_the_failure_counter() {
 #[test]
 fn a_final_checkpoint_that_times_out_is_triggered_again() {
     let (mut c, g) = coordinator(|c| c.tolerable_failed_checkpoints = 10);
-    let done = JobState { sources_running: false, all_finished: true };
+    let done = JobState { sources_running: false, all_finished: true, stopping: false };
     let cmds = c.on_tick(100 * MS, done);
     assert!(matches!(cmds[0], CoordCmd::Trigger { is_final: true, .. }));
     let cmds = c.on_timeout(1100 * MS, 1, &g);
@@ -204,8 +204,8 @@ fn failures_and_subsumptions_do_not_count_against_the_tolerance() {
 #[test]
 fn after_end_of_input_one_final_checkpoint_runs_when_every_task_finished() {
     let (mut c, g) = coordinator(|_| {});
-    let draining = JobState { sources_running: false, all_finished: false };
-    let done = JobState { sources_running: false, all_finished: true };
+    let draining = JobState { sources_running: false, all_finished: false, stopping: false };
+    let done = JobState { sources_running: false, all_finished: true, stopping: false };
     assert!(c.on_tick(100 * MS, draining).is_empty(), "tasks still drain: wait");
     let cmds = c.on_tick(120 * MS, done);
     assert_eq!(triggered(&cmds), vec![1]);
@@ -246,4 +246,22 @@ fn min_pause_counts_from_the_last_completed_checkpoint_not_from_an_abort() {
     c.on_timeout(350 * MS, 3, &g);
     // The pause counts from 210 ms (the completion), so 400 ms is free to trigger.
     assert_eq!(triggered(&c.on_tick(400 * MS, RUNNING)), vec![4]);
+}
+
+#[test]
+fn while_a_stop_waits_no_periodic_checkpoint_starts_and_the_tick_returns_when_one_ends() {
+    let (mut c, g) = coordinator(|k| k.max_concurrent = 2);
+    c.start();
+    assert_eq!(triggered(&c.on_tick(100 * MS, RUNNING)), vec![1]);
+    // A stop waits for checkpoint 1: the next tick starts nothing, though a slot is free.
+    let stopping = JobState { stopping: true, ..RUNNING };
+    let cmds = c.on_tick(200 * MS, stopping);
+    assert!(triggered(&cmds).is_empty() && ticks(&cmds).is_empty(), "{cmds:?}");
+    // Checkpoint 1 ends: the tick comes back (min pause 0) for whatever follows — the savepoint,
+    // or the periodic timer if the stop failed meanwhile.
+    let cmds = complete(&mut c, &g, 1, 250 * MS);
+    assert_eq!(ticks(&cmds), vec![250 * MS]);
+    // Draining sources (no stop applies any more) still get their final checkpoint.
+    let done = JobState { sources_running: false, all_finished: true, stopping: true };
+    assert_eq!(triggered(&c.on_tick(260 * MS, done)), vec![2]);
 }

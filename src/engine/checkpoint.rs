@@ -74,13 +74,8 @@ impl Engine<'_> {
 
     /// The coordinator's trigger timer.
     pub(super) fn on_tick(&mut self) {
-        if self.stop.waiting && self.stop.request.is_some_and(|r| !r.drain) {
-            // Stop-with-savepoint: periodic checkpoints stop at the stop time, so the savepoint
-            // gets its slot once those in progress end (with `max_concurrent` above 1, new ones
-            // kept it waiting). If the stop fails, the periodic timer is armed again.
-            return;
-        }
-        let job = JobState { sources_running: self.sources_running(), all_finished: self.job_done() };
+        let stopping = self.stop.waiting && self.stop.request.is_some_and(|r| !r.drain);
+        let job = JobState { sources_running: self.sources_running(), all_finished: self.job_done(), stopping };
         let Some(c) = &mut self.coord else { return };
         let cmds = c.on_tick(self.now, job);
         self.exec(cmds);

@@ -58,6 +58,14 @@ impl Engine<'_> {
             self.stop.failed.get_or_insert_with(|| "the job had ended before the stop time".into());
             return;
         }
+        if !req.drain && self.faults.down_since.is_some() {
+            // Flink declines a savepoint unless every task runs: the stop fails, the job runs on.
+            self.stop.failed = Some(
+                "the job was restarting at the stop time (a savepoint needs every task running); the job runs on"
+                    .into(),
+            );
+            return;
+        }
         if req.drain {
             // The sources end where they are; the final checkpoint after every task finished
             // is the savepoint (see `savepoint_triggered`).
