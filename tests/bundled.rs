@@ -1,6 +1,9 @@
 //! The bundled scenarios are compiled into the binary: the list matches `scenarios/`, and the
 //! binary finds them by name from any directory.
 
+mod common;
+
+use ckptsim::scenario::ProtocolName;
 use std::path::PathBuf;
 
 #[test]
@@ -74,4 +77,26 @@ fn bench_by_parallelism_keeps_the_total_rate() {
     assert_eq!((rows[1][0], rows[1][1]), ("4", "24"));
     let hops = |r: &Vec<&str>| r[2].parse::<f64>().unwrap();
     assert!((hops(&rows[0]) / hops(&rows[1]) - 1.0).abs() < 0.01, "{text}");
+}
+
+/// The engine finds a task's output channel by arithmetic (`Engine::emit`): the channels of one
+/// output edge have consecutive ids, and a task lists its output edges in its operator's order.
+/// Every bundled scenario and a thousand generated ones hold it.
+#[test]
+fn a_tasks_output_channels_are_consecutive_and_in_its_operators_edge_order() {
+    use ckptsim::graph::Graph;
+    let generated = (0..1000).map(|seed| ckptsim::explore::scenario_for_seed(seed, ProtocolName::ALIGNED));
+    for s in common::bundled().iter().map(|n| common::load(n)).chain(generated) {
+        let g = Graph::build(&s);
+        for t in &g.tasks {
+            assert_eq!(t.outputs.len(), g.operators[t.op].outputs.len(), "{}: {}", s.name, t.name);
+            for (e, chs) in t.outputs.iter().enumerate() {
+                for (i, &ch) in chs.iter().enumerate() {
+                    assert_eq!(ch.0, chs[0].0 + i as u32, "{}: {}", s.name, t.name);
+                    let node = g.channel(ch);
+                    assert_eq!(node.edge, g.operators[t.op].outputs[e], "{}: {}", s.name, t.name);
+                }
+            }
+        }
+    }
 }

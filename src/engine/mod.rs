@@ -823,19 +823,21 @@ impl<'a> Engine<'a> {
     fn emit(&mut self, task: TaskId, r: Record, lane: Option<bool>) {
         let ti = task.0 as usize;
         let mut started = false;
+        let op = self.graph.tasks[ti].op;
         for e in 0..self.graph.tasks[ti].outputs.len() {
-            let chs = &self.graph.tasks[ti].outputs[e];
-            let edge = &self.graph.edges[self.graph.channel(chs[0]).edge];
+            // The edge from the operator (few, in cache), and the channel by arithmetic: a wide
+            // shuffle's channels are far more than the caches hold (see `TaskNode::outputs`).
+            let edge = &self.graph.edges[self.graph.operators[op].outputs[e]];
             if lane.is_some_and(|back| back != edge.back) {
                 continue;
             }
             let (partitioner, max_p) = (edge.partitioner, self.graph.operators[edge.to].max_parallelism);
-            match partitioner.route(r.key, chs.len(), max_p, &mut self.tasks[ti].rebalance_next[e]) {
-                Route::One(i) => started |= self.send(self.graph.tasks[ti].outputs[e][i], r),
+            let (first, n) = (self.graph.tasks[ti].outputs[e][0].0, self.graph.tasks[ti].outputs[e].len());
+            match partitioner.route(r.key, n, max_p, &mut self.tasks[ti].rebalance_next[e]) {
+                Route::One(i) => started |= self.send(ChannelId(first + i as u32), r),
                 Route::All => {
-                    for j in 0..self.graph.tasks[ti].outputs[e].len() {
-                        let ch = self.graph.tasks[ti].outputs[e][j];
-                        started |= self.send(ch, r);
+                    for j in 0..n {
+                        started |= self.send(ChannelId(first + j as u32), r);
                     }
                 }
             }

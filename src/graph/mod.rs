@@ -98,8 +98,9 @@ pub struct TaskNode {
     pub name: String,
     /// Input channels, grouped by input edge (one group = one input gate).
     pub input_gates: Vec<Vec<ChannelId>>,
-    /// Output channels per outgoing edge, indexed by downstream task index within the edge
-    /// (a single channel for `forward`).
+    /// Output channels per outgoing edge (in the order of its operator's `outputs`), indexed by
+    /// downstream task index within the edge (a single channel for `forward`). The channels of
+    /// one edge have consecutive ids: the `i`-th is the first's id plus `i`.
     pub outputs: Vec<Vec<ChannelId>>,
 }
 
