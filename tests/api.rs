@@ -84,3 +84,53 @@ fn streamed_checkpoint_task_rows_equal_the_kept_ones() {
     assert_eq!(text, ckptsim::metrics::to_csv(&kept.checkpoint_tasks).unwrap());
     assert_eq!(streamed.summary.trace_hash, kept.summary.trace_hash);
 }
+
+/// A writer the test can read afterwards.
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Streamed checkpoint rows: the file gets every row, memory keeps at most
+/// `MAX_CHECKPOINT_ROWS` of them evenly spread, and the summary's counts stay exact — what keeps
+/// a long run's memory flat. (A checkpoint every millisecond, 150 s: each takes ~10 ms with the
+/// storage's latencies, so about 15,000 of them.)
+#[test]
+fn streamed_checkpoint_rows_are_all_written_and_a_bounded_number_kept() -> Result<(), Box<dyn std::error::Error>> {
+    let s = Scenario::builder("many-checkpoints", 1)
+        .operator(OperatorSpec::source("src", 1, 150_000, ArrivalSpec::Constant { rate_per_sec: 1000 }))
+        .operator(OperatorSpec::new("out", OperatorKind::Sink))
+        .edge("src", "out", Partitioner::Forward)
+        .checkpointing(ProtocolName::ALIGNED, 1)
+        .build()?;
+    let file = Shared::default();
+    let opts = RunOptions { checkpoints: Some(Box::new(file.clone())), ..Default::default() };
+    let r = engine::run(&s, opts)?;
+    let text = String::from_utf8(file.0.lock().unwrap().clone())?;
+    let rows = text.lines().count() - 1;
+    let c = &r.summary.checkpoints;
+    assert!(rows > engine::MAX_CHECKPOINT_ROWS, "only {rows} checkpoints: the test needs more");
+    assert_eq!(c.triggered, rows);
+    assert_eq!(c.completed + c.aborted + c.failed + c.subsumed + c.unfinished, rows);
+    assert!(r.checkpoints_streamed);
+    assert!(
+        r.checkpoints.len() <= engine::MAX_CHECKPOINT_ROWS && r.checkpoints.len() > engine::MAX_CHECKPOINT_ROWS / 4
+    );
+    // Evenly spread: the first checkpoint and ids at one stride from each other.
+    assert_eq!(r.checkpoints[0].id, 1);
+    let stride = r.checkpoints[1].id - r.checkpoints[0].id;
+    assert!(stride >= 2 && r.checkpoints.windows(2).all(|w| w[1].id - w[0].id == stride), "stride {stride}");
+    // Without streaming, every row stays.
+    let all = engine::run(&s, RunOptions::default())?;
+    assert_eq!((all.checkpoints.len(), all.checkpoints_streamed), (rows, false));
+    assert_eq!(all.summary.checkpoints.triggered, c.triggered);
+    Ok(())
+}

@@ -139,7 +139,11 @@ fn by_parallelism(s: &Scenario, ps: &[u32], repeat: u32) -> Result<(), CliError>
 /// Run options as `ckptsim run` streams the per-task checkpoint rows (here to nowhere), so that
 /// the memory figures are those of a run that writes its files.
 fn streaming() -> RunOptions {
-    RunOptions { checkpoint_tasks: Some(Box::new(std::io::sink())), ..Default::default() }
+    RunOptions {
+        checkpoints: Some(Box::new(std::io::sink())),
+        checkpoint_tasks: Some(Box::new(std::io::sink())),
+        ..Default::default()
+    }
 }
 
 /// Runs `s` (scaled) `repeat` times and prints median events/s and record-hops/s, and peak memory.

@@ -88,14 +88,18 @@ pub(super) fn exec(a: RunArgs) -> Result<(), CliError> {
         }
         None => None,
     };
-    // One row per task and checkpoint goes straight to the file: it is what grows with run length.
-    let tasks_csv = dir.join("checkpoint_tasks.csv");
-    let tasks_out = std::fs::File::create(&tasks_csv)
-        .map_err(|e| CliError::io(&format!("cannot create {}", tasks_csv.display()), e))?;
+    // The checkpoint rows go straight to their files: they are what grows with run length.
+    let create = |name: &str| -> Result<Box<dyn std::io::Write>, CliError> {
+        let path = dir.join(name);
+        let f =
+            std::fs::File::create(&path).map_err(|e| CliError::io(&format!("cannot create {}", path.display()), e))?;
+        Ok(Box::new(std::io::BufWriter::new(f)))
+    };
     let opts = RunOptions {
         collect_output: true,
         trace: trace_out,
-        checkpoint_tasks: Some(Box::new(std::io::BufWriter::new(tasks_out))),
+        checkpoints: Some(create("checkpoints.csv")?),
+        checkpoint_tasks: Some(create("checkpoint_tasks.csv")?),
         stop_with_savepoint: stop_with_savepoint_at.map(|ms| engine::StopWithSavepoint {
             at: ms * MS,
             drain,

@@ -37,6 +37,10 @@ pub struct Sabotage {
     pub line_ignores_in_flight: bool,
 }
 
+/// The most checkpoint rows a run keeps in memory when it streams them
+/// ([`RunOptions::checkpoints`]).
+pub const MAX_CHECKPOINT_ROWS: usize = 10_000;
+
 /// Options of a run that are not part of the scenario.
 #[derive(Default)]
 pub struct RunOptions {
@@ -55,6 +59,12 @@ pub struct RunOptions {
     /// Every this often (ns), note every channel's counters — records written and records taken
     /// ([`RunResult::counters`]); for the uncoordinated-checkpointing analysis.
     pub observe_counters: Option<SimTime>,
+    /// Write the rows of `checkpoints.csv` here (CSV with its header) as checkpoints end.
+    /// [`RunResult::checkpoints`] then keeps at most [`MAX_CHECKPOINT_ROWS`] of them, for the
+    /// summary's percentiles and the charts: at that limit every other row kept is dropped and
+    /// only every second new one is kept (as the time series is thinned), so memory does not grow
+    /// with the number of checkpoints; the summary's counts stay exact.
+    pub checkpoints: Option<Box<dyn Write>>,
     /// Write the rows of `checkpoint_tasks.csv` here (CSV with its header) as checkpoints end,
     /// instead of keeping them in [`RunResult::checkpoint_tasks`] — one row per task and
     /// checkpoint is what grows with run length at high parallelism.
@@ -144,8 +154,12 @@ pub struct RunResult {
     /// Final keyed state per task of each `keyed_sum` operator: (operator id, task index) → key →
     /// sum. The oracle checks that every key lives in the task that owns it.
     pub final_state_by_task: BTreeMap<(String, u32), BTreeMap<u64, i64>>,
-    /// The rows of `checkpoints.csv` (empty without checkpointing).
+    /// The rows of `checkpoints.csv` (empty without checkpointing), or, when
+    /// [`RunOptions::checkpoints`] streamed them, at most [`MAX_CHECKPOINT_ROWS`] of them evenly
+    /// spread (all of them in shorter runs; `checkpoints_streamed` says they were streamed).
     pub checkpoints: Vec<CheckpointStats>,
+    /// The rows of `checkpoints.csv` went to [`RunOptions::checkpoints`].
+    pub checkpoints_streamed: bool,
     /// The rows of `checkpoint_tasks.csv` (empty when [`RunOptions::checkpoint_tasks`] streamed
     /// them; `checkpoint_tasks_streamed` says so).
     pub checkpoint_tasks: Vec<TaskCheckpointRow>,
@@ -202,7 +216,7 @@ pub enum RunError {
     Scenario(crate::scenario::ScenarioError),
     /// Writing the trace file failed.
     Trace(std::io::Error),
-    /// Writing the streamed `checkpoint_tasks.csv` rows failed.
+    /// Writing the streamed `checkpoints.csv` or `checkpoint_tasks.csv` rows failed.
     Output(std::io::Error),
 }
 
@@ -211,7 +225,9 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Scenario(e) => write!(f, "{e}"),
             RunError::Trace(e) => write!(f, "cannot write the trace: {e}"),
-            RunError::Output(e) => write!(f, "cannot write checkpoint_tasks.csv: {e}"),
+            RunError::Output(e) => {
+                write!(f, "cannot write the checkpoint rows (checkpoints.csv, checkpoint_tasks.csv): {e}")
+            }
         }
     }
 }

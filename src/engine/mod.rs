@@ -24,8 +24,8 @@ mod uncoordinated;
 mod watchdog;
 
 pub use api::{
-    CountersAt, Message, RunError, RunOptions, RunResult, Sabotage, StopWithSavepoint, TaskBackpressure, default_jobs,
-    run, run_many, run_with_protocol,
+    CountersAt, MAX_CHECKPOINT_ROWS, Message, RunError, RunOptions, RunResult, Sabotage, StopWithSavepoint,
+    TaskBackpressure, default_jobs, run, run_many, run_with_protocol,
 };
 pub use output::OutputLog;
 
@@ -366,7 +366,7 @@ impl<'a> Engine<'a> {
             events: 0,
             wake: Vec::new(),
             wake_batch: Vec::new(),
-            rec: recorder::Recorder::streaming_task_rows(opts.checkpoint_tasks),
+            rec: recorder::Recorder::streaming(opts.checkpoints, opts.checkpoint_tasks, api::MAX_CHECKPOINT_ROWS),
             output: opts.collect_output.then(OutputLog::default),
             protocol_name: protocol.as_ref().map_or("none", |p| p.name().name()).to_string(),
             coord,

@@ -17,26 +17,75 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 /// Where the rows of `checkpoint_tasks.csv` go when they are streamed, and the first error.
-pub(super) struct TaskRowsOut {
+pub(super) struct RowsOut {
     pub(super) csv: csv::Writer<Box<dyn std::io::Write>>,
     pub(super) rows: u64,
     pub(super) error: Option<std::io::Error>,
 }
 
-impl std::fmt::Debug for TaskRowsOut {
+impl std::fmt::Debug for RowsOut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TaskRowsOut({} rows)", self.rows)
+        write!(f, "RowsOut({} rows)", self.rows)
     }
+}
+
+impl RowsOut {
+    fn new(w: Box<dyn std::io::Write>) -> Self {
+        RowsOut { csv: csv::Writer::from_writer(w), rows: 0, error: None }
+    }
+
+    /// Writes one row (the first write error is kept for the end of the run).
+    fn write<R: serde::Serialize>(&mut self, row: &R) {
+        if self.error.is_none()
+            && let Err(err) = self.csv.serialize(row)
+        {
+            self.error = Some(std::io::Error::other(err));
+        }
+        self.rows += 1;
+    }
+
+    /// Ends the file: its header alone if no row came (as the file always has it), then flushed.
+    fn close<R: serde::Serialize + Default>(mut self) -> Result<(), RunError> {
+        if self.rows == 0 && self.error.is_none() {
+            let header = crate::metrics::to_csv::<R>(&[]).map_err(RunError::Output)?;
+            self.csv.flush().map_err(RunError::Output)?;
+            let mut inner =
+                self.csv.into_inner().map_err(|e| RunError::Output(std::io::Error::other(e.to_string())))?;
+            inner.write_all(header.as_bytes()).map_err(RunError::Output)?;
+            inner.flush().map_err(RunError::Output)
+        } else if let Some(e) = self.error {
+            Err(RunError::Output(e))
+        } else {
+            self.csv.flush().map_err(RunError::Output)
+        }
+    }
+}
+
+/// The checkpoint counts of `summary.json`, kept exact while the rows may be thinned.
+#[derive(Debug, Default)]
+pub(super) struct OutcomeCounts {
+    ended: usize,
+    completed: usize,
+    timed_out: usize,
+    failed: usize,
+    subsumed: usize,
+    unfinished: usize,
+    storage_bytes_max: u64,
 }
 
 /// The checkpoints that ended, in the order they ended.
 #[derive(Debug, Default)]
 pub(super) struct CheckpointLog {
-    /// One row per checkpoint (`checkpoints.csv`).
+    /// One row per checkpoint (`checkpoints.csv`); when the rows are streamed to `stats_out`, at
+    /// most `max_kept` of them (every `stride`-th), for the summary's percentiles and the charts.
     pub(super) stats: Vec<CheckpointStats>,
+    pub(super) stats_out: Option<RowsOut>,
+    pub(super) max_kept: usize,
+    stride: usize,
+    pub(super) counts: OutcomeCounts,
     /// One row per task and checkpoint (`checkpoint_tasks.csv`), unless streamed to `task_out`.
     pub(super) task_rows: Vec<TaskCheckpointRow>,
-    pub(super) task_out: Option<TaskRowsOut>,
+    pub(super) task_out: Option<RowsOut>,
     /// Completed checkpoints whose cut was checked.
     pub(super) cut_checked: usize,
     /// Every cut violation found, in order.
@@ -44,21 +93,60 @@ pub(super) struct CheckpointLog {
 }
 
 impl CheckpointLog {
+    /// `summary.json`'s `checkpoints`: percentiles over the rows kept, counts over every one.
+    fn summary(&self, warmup_ms: f64) -> CheckpointSummary {
+        let c = &self.counts;
+        CheckpointSummary {
+            triggered: c.ended,
+            completed: c.completed,
+            aborted: c.timed_out,
+            failed: c.failed,
+            subsumed: c.subsumed,
+            unfinished: c.unfinished,
+            storage_bytes_max: c.storage_bytes_max,
+            ..CheckpointSummary::from_stats(&self.stats, warmup_ms)
+        }
+    }
+
     /// Records a checkpoint that ended.
     pub(super) fn ended(&mut self, e: Ended) {
         if e.outcome == Outcome::Completed {
             self.cut_checked += 1;
         }
-        self.stats.push(e.stats);
+        let c = &mut self.counts;
+        match e.outcome {
+            Outcome::Completed => c.completed += 1,
+            Outcome::TimedOut => c.timed_out += 1,
+            Outcome::Failed => c.failed += 1,
+            Outcome::Subsumed => c.subsumed += 1,
+            Outcome::Unfinished => c.unfinished += 1,
+        }
+        c.storage_bytes_max = c.storage_bytes_max.max(e.stats.storage_bytes);
+        let n = c.ended;
+        c.ended += 1;
+        match &mut self.stats_out {
+            Some(out) => {
+                out.write(&e.stats);
+                // Kept: every stride-th row. At the limit every other kept row goes and the stride
+                // doubles (as the time series is thinned), so memory stays bounded.
+                if n.is_multiple_of(self.stride.max(1)) {
+                    self.stats.push(e.stats);
+                    if self.stats.len() >= self.max_kept.max(2) {
+                        let mut i = 0;
+                        self.stats.retain(|_| {
+                            i += 1;
+                            i % 2 == 1
+                        });
+                        self.stride = self.stride.max(1) * 2;
+                    }
+                }
+            }
+            None => self.stats.push(e.stats),
+        }
         match &mut self.task_out {
             Some(out) => {
                 for r in &e.task_rows {
-                    if out.error.is_none()
-                        && let Err(err) = out.csv.serialize(r)
-                    {
-                        out.error = Some(std::io::Error::other(err));
-                    }
-                    out.rows += 1;
+                    out.write(r);
                 }
             }
             None => self.task_rows.extend(e.task_rows),
@@ -112,10 +200,17 @@ pub(super) struct Recorder {
 pub(super) const MAX_HEATMAP_TASKS: usize = 64;
 
 impl Recorder {
-    /// A recorder that writes the per-task checkpoint rows to `out` as they come, if given.
-    pub(super) fn streaming_task_rows(out: Option<Box<dyn std::io::Write>>) -> Self {
+    /// A recorder that writes the checkpoint rows and the per-task checkpoint rows to `stats`
+    /// and `tasks` as they come, if given (keeping at most `max_kept` checkpoint rows).
+    pub(super) fn streaming(
+        stats: Option<Box<dyn std::io::Write>>,
+        tasks: Option<Box<dyn std::io::Write>>,
+        max_kept: usize,
+    ) -> Self {
         let mut r = Recorder::default();
-        r.log.task_out = out.map(|w| TaskRowsOut { csv: csv::Writer::from_writer(w), rows: 0, error: None });
+        r.log.stats_out = stats.map(RowsOut::new);
+        r.log.task_out = tasks.map(RowsOut::new);
+        r.log.max_kept = max_kept;
         r
     }
 
@@ -219,7 +314,7 @@ impl Recorder {
         let log = self.log;
         let (checkpoints, consistent_cut) = if checkpointing {
             (
-                CheckpointSummary::from_stats(&log.stats, warmup_ms),
+                log.summary(warmup_ms),
                 CutSummary {
                     checked: log.cut_checked,
                     violations: log.cut_violations.len(),
@@ -403,23 +498,16 @@ impl Engine<'_> {
             recovery_lines = local.traces;
         }
         let streamed = log.task_out.is_some();
-        if let Some(mut out) = log.task_out.take() {
-            if out.rows == 0 && out.error.is_none() {
-                // No checkpoint ended: the header alone, as checkpoint_tasks.csv always has it.
-                let header = crate::metrics::to_csv::<TaskCheckpointRow>(&[]).map_err(RunError::Output)?;
-                out.csv.flush().map_err(RunError::Output)?;
-                let mut inner =
-                    out.csv.into_inner().map_err(|e| RunError::Output(std::io::Error::other(e.to_string())))?;
-                inner.write_all(header.as_bytes()).map_err(RunError::Output)?;
-                inner.flush().map_err(RunError::Output)?;
-            } else if let Some(e) = out.error {
-                return Err(RunError::Output(e));
-            } else {
-                out.csv.flush().map_err(RunError::Output)?;
-            }
+        if let Some(out) = log.task_out.take() {
+            out.close::<TaskCheckpointRow>()?;
+        }
+        let stats_streamed = log.stats_out.is_some();
+        if let Some(out) = log.stats_out.take() {
+            out.close::<CheckpointStats>()?;
         }
         Ok(RunResult {
             checkpoint_tasks_streamed: streamed,
+            checkpoints_streamed: stats_streamed,
             summary,
             recovery_lines,
             timeseries,

@@ -17,7 +17,9 @@ pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
     let json = serde_json::to_string_pretty(&result.summary).map_err(io::Error::other)?;
     fs::write(dir.join("summary.json"), json + "\n")?;
     fs::write(dir.join("timeseries.csv"), to_csv(&result.timeseries)?)?;
-    fs::write(dir.join("checkpoints.csv"), to_csv(&result.checkpoints)?)?;
+    if !result.checkpoints_streamed {
+        fs::write(dir.join("checkpoints.csv"), to_csv(&result.checkpoints)?)?;
+    }
     if !result.checkpoint_tasks_streamed {
         fs::write(dir.join("checkpoint_tasks.csv"), to_csv(&result.checkpoint_tasks)?)?;
     }
