@@ -16,7 +16,8 @@ use crate::verify::CutViolation;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 
-/// Where the rows of `checkpoint_tasks.csv` go when they are streamed, and the first error.
+/// Where the rows of `checkpoints.csv` or `checkpoint_tasks.csv` go when they are streamed, and
+/// the first error.
 pub(super) struct RowsOut {
     pub(super) csv: csv::Writer<Box<dyn std::io::Write>>,
     pub(super) rows: u64,
@@ -63,7 +64,7 @@ impl RowsOut {
 
 /// The checkpoint counts of `summary.json`, kept exact while the rows may be thinned.
 #[derive(Debug, Default)]
-pub(super) struct OutcomeCounts {
+struct OutcomeCounts {
     ended: usize,
     completed: usize,
     timed_out: usize,
@@ -79,10 +80,10 @@ pub(super) struct CheckpointLog {
     /// One row per checkpoint (`checkpoints.csv`); when the rows are streamed to `stats_out`, at
     /// most `max_kept` of them (every `stride`-th), for the summary's percentiles and the charts.
     pub(super) stats: Vec<CheckpointStats>,
-    pub(super) stats_out: Option<RowsOut>,
-    pub(super) max_kept: usize,
+    stats_out: Option<RowsOut>,
+    max_kept: usize,
     stride: usize,
-    pub(super) counts: OutcomeCounts,
+    counts: OutcomeCounts,
     /// One row per task and checkpoint (`checkpoint_tasks.csv`), unless streamed to `task_out`.
     pub(super) task_rows: Vec<TaskCheckpointRow>,
     pub(super) task_out: Option<RowsOut>,
