@@ -2,7 +2,7 @@
 //! snapshot, every channel's recorded state) and once it completed ([`Completed`]: what a
 //! recovery restores). The engine fills these in as barriers travel; the coordinator owns them.
 
-use crate::graph::ChannelId;
+use crate::graph::{ChannelId, Graph};
 use crate::operator::sink::Precommitted;
 use crate::operator::{LogCursor, Logic, Record};
 use crate::protocol::{CheckpointId, CheckpointTiming};
@@ -45,6 +45,36 @@ pub struct TaskSnapshot {
     pub backend: crate::state::Backend,
     /// The files the snapshot consists of, and what it uploads.
     pub files: crate::state::StateSnapshot,
+}
+
+impl TaskSnapshot {
+    /// The place of output channel `ch` in `sent` (and in `seqs.1`): its place among the task's
+    /// outputs, [`Graph::at_sender`], as the engine lists them — O(1) where a search would cost
+    /// the task's fan-out per channel (found by search only in a snapshot listed otherwise).
+    pub fn sent_index(&self, g: &Graph, ch: ChannelId) -> Option<usize> {
+        let i = g.at_sender[ch.0 as usize] as usize;
+        if self.sent.get(i).is_some_and(|x| x.0 == ch) { Some(i) } else { self.sent.iter().position(|x| x.0 == ch) }
+    }
+
+    /// The place of input channel `ch` in `consumed` (and in `seqs.0`), as [`Self::sent_index`].
+    pub fn consumed_index(&self, g: &Graph, ch: ChannelId) -> Option<usize> {
+        let i = g.at_receiver[ch.0 as usize] as usize;
+        if self.consumed.get(i).is_some_and(|x| x.0 == ch) {
+            Some(i)
+        } else {
+            self.consumed.iter().position(|x| x.0 == ch)
+        }
+    }
+
+    /// Records written to output channel `ch` at the snapshot.
+    pub fn sent_on(&self, g: &Graph, ch: ChannelId) -> Option<u64> {
+        self.sent_index(g, ch).map(|i| self.sent[i].1)
+    }
+
+    /// Records taken from input channel `ch` at the snapshot.
+    pub fn consumed_on(&self, g: &Graph, ch: ChannelId) -> Option<u64> {
+        self.consumed_index(g, ch).map(|i| self.consumed[i].1)
+    }
 }
 
 /// One task's progress in one checkpoint.

@@ -265,3 +265,36 @@ fn while_a_stop_waits_no_periodic_checkpoint_starts_and_the_tick_returns_when_on
     let done = JobState { sources_running: false, all_finished: true, stopping: true };
     assert_eq!(triggered(&c.on_tick(260 * MS, done)), vec![2]);
 }
+
+#[test]
+fn a_snapshot_finds_its_channels_by_place_and_by_search_when_listed_otherwise() {
+    let g = graph();
+    let ch = crate::graph::ChannelId(0);
+    let mut s = TaskSnapshot {
+        at: 0,
+        state_bytes: 0,
+        state_digest: 0,
+        consumed_digest: 0,
+        consumed: vec![(ch, 7, 0, 0)],
+        state_kv: None,
+        sent: vec![(ch, 9)],
+        seqs: Default::default(),
+        sync: 0,
+        paused: false,
+        logic: Logic::Map,
+        cursor: None,
+        sink: Vec::new(),
+        backend: crate::state::Backend::new(&Default::default(), 0, false, 16),
+        files: Default::default(),
+    };
+    assert_eq!((g.at_sender[0], g.at_receiver[0]), (0, 0));
+    assert_eq!((s.sent_on(&g, ch), s.consumed_on(&g, ch)), (Some(9), Some(7)));
+    // Listed in another order (not as the engine captures): found by search.
+    let other = crate::graph::ChannelId(5);
+    s.sent.insert(0, (other, 1));
+    s.consumed.insert(0, (other, 1, 0, 0));
+    assert_eq!((s.sent_index(&g, ch), s.consumed_index(&g, ch)), (Some(1), Some(1)));
+    assert_eq!((s.sent_on(&g, ch), s.consumed_on(&g, ch)), (Some(9), Some(7)));
+    s.sent.remove(1);
+    assert_eq!(s.sent_on(&g, ch), None);
+}

@@ -345,8 +345,8 @@ impl Engine<'_> {
                 && p.tasks[from.0 as usize]
                     .snapshot
                     .as_ref()
-                    .and_then(|s| s.sent.iter().find(|x| x.0 == ch))
-                    .is_some_and(|&(_, written)| seq >= written)
+                    .and_then(|s| s.sent_on(&self.graph, ch))
+                    .is_some_and(|written| seq >= written)
         });
         let Some(cp) = red else { return false };
         self.tracer.record(self.now, TraceEvent::RedRecord { ch, cp }, &self.graph);
@@ -363,8 +363,8 @@ impl Engine<'_> {
         p.tasks[from.0 as usize]
             .snapshot
             .as_ref()
-            .and_then(|s| s.sent.iter().find(|x| x.0 == ch))
-            .is_none_or(|&(_, written)| seq < written)
+            .and_then(|s| s.sent_on(&self.graph, ch))
+            .is_none_or(|written| seq < written)
     }
 
     /// Lai-Yang: once the control message told the count, the recording of `ch` for `cp` ends
@@ -378,8 +378,8 @@ impl Engine<'_> {
         if !c.recording || c.barrier_bound.is_none() {
             return;
         }
-        let written = p.tasks[from].snapshot.as_ref().and_then(|s| s.sent.iter().find(|x| x.0 == ch)).map(|x| x.1);
-        let taken = p.tasks[to].snapshot.as_ref().and_then(|s| s.consumed.iter().find(|x| x.0 == ch)).map(|x| x.1);
+        let written = p.tasks[from].snapshot.as_ref().and_then(|s| s.sent_on(&self.graph, ch));
+        let taken = p.tasks[to].snapshot.as_ref().and_then(|s| s.consumed_on(&self.graph, ch));
         if let (Some(written), Some(taken)) = (written, taken)
             && taken + c.input.len() as u64 >= written
         {

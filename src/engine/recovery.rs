@@ -474,9 +474,9 @@ impl Engine<'_> {
             match &latest {
                 Some(cp) => {
                     let (from, to) = (&cp.tasks[node.from.0 as usize], &cp.tasks[node.to.0 as usize]);
-                    let out = from.sent.iter().position(|x| x.0 == ch);
+                    let out = from.sent_index(&self.graph, ch);
                     let sent = out.map_or(0, |i| from.sent[i].1);
-                    let input = to.consumed.iter().position(|x| x.0 == ch);
+                    let input = to.consumed_index(&self.graph, ch);
                     let (consumed, digest, kv) = input.map_or((0, 0, 0), |i| {
                         let x = &to.consumed[i];
                         (x.1, x.2, x.3)

@@ -28,10 +28,6 @@ pub(super) struct Local {
     /// Per task, its local checkpoints since its base (the line it last restarted from, or its
     /// start), oldest first; the base is never dropped.
     ckpts: Vec<Vec<(CheckpointId, TaskSnapshot)>>,
-    /// Per channel, its place among its sender's outputs and its receiver's inputs (in a
-    /// snapshot's `sent` and `consumed`).
-    at_sender: Vec<usize>,
-    at_receiver: Vec<usize>,
     /// Sinks' local checkpoints since the line was last sought, and how many to wait for: the
     /// search walks back through every checkpoint the line has not passed (the domino effect
     /// makes that the whole run), so while the line does not move it is sought after 1, 2, 4, …
@@ -51,20 +47,9 @@ impl Local {
     /// Local checkpoints every `interval`, at the phases of `verify::uncoordinated`.
     pub(super) fn new(g: &crate::graph::Graph, interval: SimTime, seed: u64) -> Self {
         let phase = crate::verify::uncoordinated::phases(g, interval, seed);
-        let (mut at_sender, mut at_receiver) = (vec![0; g.channels.len()], vec![0; g.channels.len()]);
-        for t in &g.tasks {
-            for (i, ch) in t.outputs.iter().flatten().enumerate() {
-                at_sender[ch.0 as usize] = i;
-            }
-            for (i, ch) in t.input_gates.iter().flatten().enumerate() {
-                at_receiver[ch.0 as usize] = i;
-            }
-        }
         Local {
             interval,
             phase,
-            at_sender,
-            at_receiver,
             since_search: 0,
             search_gap: 1,
             next_id: 1,
@@ -138,8 +123,10 @@ impl Engine<'_> {
         let local = self.local.as_ref().expect("uncoordinated");
         let ck = &local.ckpts;
         let latest = ck.iter().map(|c| c.len() - 1).collect();
-        let sent = |t: usize, k: usize, ch: ChannelId| ck[t][k].1.sent[local.at_sender[ch.0 as usize]].1;
-        let taken = |t: usize, k: usize, ch: ChannelId| ck[t][k].1.consumed[local.at_receiver[ch.0 as usize]].1;
+        // Its own snapshots list their channels in the graph's order: indexed, not searched.
+        let g = &self.graph;
+        let sent = |t: usize, k: usize, ch: ChannelId| ck[t][k].1.sent[g.at_sender[ch.0 as usize] as usize].1;
+        let taken = |t: usize, k: usize, ch: ChannelId| ck[t][k].1.consumed[g.at_receiver[ch.0 as usize] as usize].1;
         let sloppy = self.sabotage.line_ignores_in_flight;
         crate::verify::uncoordinated::recovery_line(&self.graph, sent, taken, latest, sloppy, steps)
     }

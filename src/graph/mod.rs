@@ -134,6 +134,11 @@ pub struct Graph {
     pub loops: Vec<LoopNode>,
     /// Per channel: the iteration it lies inside (both ends in it), if any.
     pub channel_loop: Vec<Option<u32>>,
+    /// Per channel: its place among its sender's output channels, flattened over the edges (as a
+    /// snapshot lists them: see `coordinator::TaskSnapshot::sent_index`).
+    pub at_sender: Vec<u32>,
+    /// Per channel: its place among its receiver's input channels, flattened over the gates.
+    pub at_receiver: Vec<u32>,
 }
 
 /// Per operator, the cycle it lies on (numbered in order of first operator), given the edges as
@@ -306,7 +311,16 @@ impl Graph {
                 op_loop[f.op].filter(|_| op_loop[f.op] == op_loop[t.op]).map(|l| l as u32)
             })
             .collect();
-        Graph { operators, edges, tasks, channels, loops, channel_loop }
+        let (mut at_sender, mut at_receiver) = (vec![0; channels.len()], vec![0; channels.len()]);
+        for t in &tasks {
+            for (i, ch) in t.outputs.iter().flatten().enumerate() {
+                at_sender[ch.0 as usize] = i as u32;
+            }
+            for (i, ch) in t.input_gates.iter().flatten().enumerate() {
+                at_receiver[ch.0 as usize] = i as u32;
+            }
+        }
+        Graph { operators, edges, tasks, channels, loops, channel_loop, at_sender, at_receiver }
     }
 
     /// True when `ch` is a channel of a back-edge.

@@ -163,7 +163,7 @@ pub fn check_cut(graph: &Graph, p: &Pending) -> Vec<CutViolation> {
                     let node = &graph.tasks[t];
                     for chs in &node.outputs {
                         let edge = &graph.edges[graph.channel(chs[0]).edge];
-                        let sent = |c: &crate::graph::ChannelId| s.sent.iter().find(|x| x.0 == *c).map_or(0, |x| x.1);
+                        let sent = |c: &crate::graph::ChannelId| s.sent_on(graph, *c).unwrap_or(0);
                         let counts: Vec<u64> = if edge.partitioner == crate::scenario::Partitioner::Broadcast {
                             chs.iter().map(sent).collect()
                         } else {
@@ -187,16 +187,16 @@ pub fn check_cut(graph: &Graph, p: &Pending) -> Vec<CutViolation> {
     }
     for (c, node) in graph.channels.iter().enumerate() {
         let snap = |t: crate::graph::TaskId| p.tasks[t.0 as usize].snapshot.as_ref().expect("checked above");
-        let s = snap(node.from).sent.iter().find(|(ch, _)| ch.0 as usize == c).map(|&(_, n)| n);
-        let r = snap(node.to).consumed.iter().find(|(ch, ..)| ch.0 as usize == c).map(|&(_, n, ..)| n);
+        let ch = crate::graph::ChannelId(c as u32);
+        let s = snap(node.from).sent_on(graph, ch);
+        let r = snap(node.to).consumed_on(graph, ch);
         let (s, r) = (s.expect("a snapshot covers every output"), r.expect("a snapshot covers every input"));
         let channel = || node.name.clone();
         let (from, to) = (snap(node.from), snap(node.to));
         if !to.seqs.0.is_empty() {
             // Non-FIFO channels: what the receiver took is a set, not the prefix `0..r`.
-            let at = |v: &[(crate::graph::ChannelId, u64)]| v.iter().position(|x| x.0.0 as usize == c);
-            let sent_seqs = at(&from.sent).map_or(0, |i| from.seqs.1[i]);
-            let input = to.consumed.iter().position(|x| x.0.0 as usize == c).expect("a snapshot covers every input");
+            let sent_seqs = from.sent_index(graph, ch).map_or(0, |i| from.seqs.1[i]);
+            let input = to.consumed_index(graph, ch).expect("a snapshot covers every input");
             let (taken_seqs, taken_end) = to.seqs.0[input];
             if let Some(v) = set_violation(cp, channel(), (s, sent_seqs), (r, taken_seqs, taken_end), &p.channels[c]) {
                 out.push(v);
