@@ -40,6 +40,7 @@
 mod credits;
 mod debloat;
 mod inspect;
+mod lane;
 
 pub use debloat::{DebloatConfig, DebloatSample};
 
@@ -48,6 +49,7 @@ use crate::operator::Record;
 use crate::protocol::CheckpointId;
 use crate::scenario;
 use crate::sim::{EventQueue, SimRng, SimTime, US};
+use lane::Lane;
 use std::collections::VecDeque;
 
 /// A network message in flight.
@@ -113,7 +115,7 @@ struct SendSide {
     credit: u32,
     /// On the wire: each element, the sender's backlog of data buffers when it left, and when it
     /// arrives (in that order unless the channels reorder).
-    in_flight: VecDeque<(Element, u32, SimTime)>,
+    in_flight: Lane<(Element, u32, SimTime)>,
     last_arrival: SimTime,
     /// The channel holds `max_buffers_per_channel` pool buffers.
     full: bool,
@@ -144,7 +146,7 @@ impl SendSide {
 
 #[derive(Debug, Default)]
 struct RecvSide {
-    queue: VecDeque<Element>,
+    queue: Lane<Element>,
     head_read: usize,
     queued_data: u32,
     outstanding: u32,
