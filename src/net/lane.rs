@@ -1,4 +1,5 @@
-//! [`Lane`]: the FIFO of one channel's queue, with its first element kept inline.
+//! [`Lane`]: a FIFO of one channel — the sender's backlog, what is on the wire, the receiver's
+//! queue — with its first element kept inline.
 
 use std::collections::VecDeque;
 

@@ -110,7 +110,7 @@ struct SendSide {
     current: Vec<Record>,
     /// Records per buffer (the static size, or the last one a debloating receiver announced).
     cap: usize,
-    backlog: VecDeque<Element>,
+    backlog: Lane<Element>,
     backlog_data: u32,
     credit: u32,
     /// On the wire: each element, the sender's backlog of data buffers when it left, and when it
