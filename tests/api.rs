@@ -61,26 +61,14 @@ fn the_builder_validates_like_a_file() {
 /// The per-task checkpoint rows streamed to a writer are the rows a run keeps otherwise.
 #[test]
 fn streamed_checkpoint_task_rows_equal_the_kept_ones() {
-    use std::sync::{Arc, Mutex};
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
     let s = ckptsim::bundled::load("diamond").unwrap().unwrap();
     let kept = ckptsim::engine::run(&s, Default::default()).unwrap();
     assert!(!kept.checkpoint_tasks_streamed && !kept.checkpoint_tasks.is_empty());
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let opts =
-        ckptsim::engine::RunOptions { checkpoint_tasks: Some(Box::new(Shared(buf.clone()))), ..Default::default() };
+    let buf = Shared::default();
+    let opts = ckptsim::engine::RunOptions { checkpoint_tasks: Some(Box::new(buf.clone())), ..Default::default() };
     let streamed = ckptsim::engine::run(&s, opts).unwrap();
     assert!(streamed.checkpoint_tasks_streamed && streamed.checkpoint_tasks.is_empty());
-    let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     assert_eq!(text, ckptsim::metrics::to_csv(&kept.checkpoint_tasks).unwrap());
     assert_eq!(streamed.summary.trace_hash, kept.summary.trace_hash);
 }
