@@ -366,7 +366,7 @@ impl<'a> Engine<'a> {
             events: 0,
             wake: Vec::new(),
             wake_batch: Vec::new(),
-            rec: recorder::Recorder::streaming(opts.checkpoints, opts.checkpoint_tasks, api::MAX_CHECKPOINT_ROWS),
+            rec: recorder::Recorder::streaming(opts.checkpoints, opts.checkpoint_tasks),
             output: opts.collect_output.then(OutputLog::default),
             protocol_name: protocol.as_ref().map_or("none", |p| p.name().name()).to_string(),
             coord,

@@ -3,7 +3,7 @@
 //! and, at the end, the [`Summary`]. The event loop reports to it; nothing here decides anything
 //! the simulation does, so it can never change a trace.
 
-use super::{Engine, RunError, RunResult, State};
+use super::{Engine, MAX_CHECKPOINT_ROWS, RunError, RunResult, State};
 use crate::coordinator::{Ended, Outcome};
 use crate::graph::ChannelId;
 use crate::metrics::{
@@ -78,10 +78,10 @@ struct OutcomeCounts {
 #[derive(Debug, Default)]
 pub(super) struct CheckpointLog {
     /// One row per checkpoint (`checkpoints.csv`); when the rows are streamed to `stats_out`, at
-    /// most `max_kept` of them (every `stride`-th), for the summary's percentiles and the charts.
+    /// most [`MAX_CHECKPOINT_ROWS`] of them (every `stride`-th), for the summary's percentiles and
+    /// the charts.
     pub(super) stats: Vec<CheckpointStats>,
     stats_out: Option<RowsOut>,
-    max_kept: usize,
     stride: usize,
     counts: OutcomeCounts,
     /// One row per task and checkpoint (`checkpoint_tasks.csv`), unless streamed to `task_out`.
@@ -132,7 +132,7 @@ impl CheckpointLog {
                 // doubles (as the time series is thinned), so memory stays bounded.
                 if n.is_multiple_of(self.stride.max(1)) {
                     self.stats.push(e.stats);
-                    if self.stats.len() >= self.max_kept.max(2) {
+                    if self.stats.len() >= MAX_CHECKPOINT_ROWS {
                         let mut i = 0;
                         self.stats.retain(|_| {
                             i += 1;
@@ -202,16 +202,11 @@ pub(super) const MAX_HEATMAP_TASKS: usize = 64;
 
 impl Recorder {
     /// A recorder that writes the checkpoint rows and the per-task checkpoint rows to `stats`
-    /// and `tasks` as they come, if given (keeping at most `max_kept` checkpoint rows).
-    pub(super) fn streaming(
-        stats: Option<Box<dyn std::io::Write>>,
-        tasks: Option<Box<dyn std::io::Write>>,
-        max_kept: usize,
-    ) -> Self {
+    /// and `tasks` as they come, if given.
+    pub(super) fn streaming(stats: Option<Box<dyn std::io::Write>>, tasks: Option<Box<dyn std::io::Write>>) -> Self {
         let mut r = Recorder::default();
         r.log.stats_out = stats.map(RowsOut::new);
         r.log.task_out = tasks.map(RowsOut::new);
-        r.log.max_kept = max_kept;
         r
     }
 
