@@ -224,7 +224,7 @@ impl Backend {
 
     /// The copy a snapshot keeps for [`Backend::restore`]: everything but the bookkeeping of
     /// confirmed and pending snapshots, which a restore replaces (it would cost a copy of up to
-    /// [`MAX_TAKEN`] file lists per snapshot where checkpoints do not complete).
+    /// 64 file lists per snapshot where checkpoints do not complete).
     pub fn image(&self) -> Backend {
         Backend {
             kind: self.kind.clone(),
