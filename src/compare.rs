@@ -204,14 +204,14 @@ pub fn table(report: &CompareReport) -> String {
             Cell::Ok(t) | Cell::Bad(t) | Cell::NotChecked(t) | Cell::Text(t) => t,
         };
         out.push_str(&format!(
-            "{:<16} {:>9} {:>9.2} {:>9.2} {:>9.2} {:>10.0} {:>11.0} {:>10.0} {:>9.2} {:>9.2} {:>9.1}  {:<12} {}\n",
+            "{:<16} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>10.0} {:>9.2} {:>9.2} {:>9.1}  {:<12} {}\n",
             r.protocol,
             checkpoints_cell(r),
-            r.duration_p50_ms,
-            r.duration_p99_ms,
-            r.alignment_p50_ms,
-            r.state_bytes_p50,
-            r.channel_state_bytes_p50,
+            checkpoint_stat(r, r.duration_p50_ms, 2),
+            checkpoint_stat(r, r.duration_p99_ms, 2),
+            checkpoint_stat(r, r.alignment_p50_ms, 2),
+            checkpoint_stat(r, r.state_bytes_p50, 0),
+            checkpoint_stat(r, r.channel_state_bytes_p50, 0),
             r.throughput_rps,
             r.latency_p99_ms,
             r.committed_latency_p99_ms,
@@ -223,7 +223,6 @@ pub fn table(report: &CompareReport) -> String {
     out
 }
 
-/// The exactly-once verdict of a row: passed, failed with the counts, or not checked and why.
 /// Checkpoints completed of triggered, or, for uncoordinated checkpoints, the local ones.
 fn checkpoints_cell(r: &CompareRow) -> String {
     match r.local_checkpoints {
@@ -232,6 +231,14 @@ fn checkpoints_cell(r: &CompareRow) -> String {
     }
 }
 
+/// A statistic of the completed checkpoints with `decimals`, or `-` when none completed (no
+/// checkpointing, only local checkpoints, or every one failed): a 0 there would read as a
+/// checkpoint that cost nothing.
+fn checkpoint_stat(r: &CompareRow, value: f64, decimals: usize) -> String {
+    if r.completed == 0 { "-".to_string() } else { format!("{value:.decimals$}") }
+}
+
+/// The exactly-once verdict of a row: passed, failed with the counts, or not checked and why.
 fn verdict(r: &CompareRow) -> Cell {
     if let Some(why) = &r.exactly_once_not_checked {
         Cell::NotChecked(format!("not checked ({why})"))
@@ -333,11 +340,11 @@ fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>, reproduce: &str) -
                 cut,
                 verdict(x),
                 Cell::Text(checkpoints_cell(x)),
-                Cell::Text(format!("{:.2}", x.duration_p50_ms)),
-                Cell::Text(format!("{:.2}", x.duration_p99_ms)),
-                Cell::Text(format!("{:.2}", x.alignment_p50_ms)),
-                Cell::Text(format!("{:.1}", x.state_bytes_p50 / 1024.0)),
-                Cell::Text(format!("{:.1}", x.channel_state_bytes_p50 / 1024.0)),
+                Cell::Text(checkpoint_stat(x, x.duration_p50_ms, 2)),
+                Cell::Text(checkpoint_stat(x, x.duration_p99_ms, 2)),
+                Cell::Text(checkpoint_stat(x, x.alignment_p50_ms, 2)),
+                Cell::Text(checkpoint_stat(x, x.state_bytes_p50 / 1024.0, 1)),
+                Cell::Text(checkpoint_stat(x, x.channel_state_bytes_p50 / 1024.0, 1)),
                 Cell::Text(format!("{:.0}", x.throughput_rps)),
                 Cell::Text(format!("{:.2}", x.latency_p99_ms)),
                 Cell::Text(format!("{:.2}", x.committed_latency_p99_ms)),

@@ -395,6 +395,15 @@ fn compare_runs_every_protocol_and_writes_compare_json() {
         assert!(table.contains(p.name()), "table lacks {}: {table}", p.name());
         assert!(dir.join(p.name()).join("summary.json").exists());
     }
+    // Without completed checkpoints the checkpoint columns say `-`, not a duration of 0.
+    for (p, ckpts) in [("none", "0/0"), ("uncoordinated", "local")] {
+        let line = table.lines().find(|l| l.starts_with(&format!("{p} "))).unwrap();
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        let at = cells.iter().position(|c| *c == ckpts).unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(cells[at + 1..at + 6], ["-"; 5], "{line}");
+    }
+    let aligned = table.lines().find(|l| l.starts_with("aligned ")).unwrap();
+    assert!(!aligned.split_whitespace().any(|c| c == "-"), "{aligned}");
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
     let rows = json["rows"].as_array().unwrap();
