@@ -7,6 +7,7 @@ use crate::engine::RunError;
 use crate::engine::{self, RunResult};
 use crate::report;
 use crate::report::charts::Chart;
+use crate::report::checkpoint_stat;
 use crate::report::html::{Cell, Page, Table};
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
 use crate::verify::Oracle;
@@ -207,11 +208,11 @@ pub fn table(report: &CompareReport) -> String {
             "{:<16} {:>9} {:>9} {:>9} {:>9} {:>10} {:>11} {:>10.0} {:>9.2} {:>9.2} {:>9.1}  {:<12} {}\n",
             r.protocol,
             checkpoints_cell(r),
-            checkpoint_stat(r, r.duration_p50_ms, 2),
-            checkpoint_stat(r, r.duration_p99_ms, 2),
-            checkpoint_stat(r, r.alignment_p50_ms, 2),
-            checkpoint_stat(r, r.state_bytes_p50, 0),
-            checkpoint_stat(r, r.channel_state_bytes_p50, 0),
+            checkpoint_stat(r.completed, r.duration_p50_ms, 2),
+            checkpoint_stat(r.completed, r.duration_p99_ms, 2),
+            checkpoint_stat(r.completed, r.alignment_p50_ms, 2),
+            checkpoint_stat(r.completed, r.state_bytes_p50, 0),
+            checkpoint_stat(r.completed, r.channel_state_bytes_p50, 0),
             r.throughput_rps,
             r.latency_p99_ms,
             r.committed_latency_p99_ms,
@@ -229,13 +230,6 @@ fn checkpoints_cell(r: &CompareRow) -> String {
         Some(n) => format!("{n} local"),
         None => format!("{}/{}", r.completed, r.triggered),
     }
-}
-
-/// A statistic of the completed checkpoints with `decimals`, or `-` when none completed (no
-/// checkpointing, only local checkpoints, or every one failed): a 0 there would read as a
-/// checkpoint that cost nothing.
-fn checkpoint_stat(r: &CompareRow, value: f64, decimals: usize) -> String {
-    if r.completed == 0 { "-".to_string() } else { format!("{value:.decimals$}") }
 }
 
 /// The exactly-once verdict of a row: passed, failed with the counts, or not checked and why.
@@ -340,11 +334,11 @@ fn page(s: &Scenario, r: &CompareReport, compare: Vec<Chart>, reproduce: &str) -
                 cut,
                 verdict(x),
                 Cell::Text(checkpoints_cell(x)),
-                Cell::Text(checkpoint_stat(x, x.duration_p50_ms, 2)),
-                Cell::Text(checkpoint_stat(x, x.duration_p99_ms, 2)),
-                Cell::Text(checkpoint_stat(x, x.alignment_p50_ms, 2)),
-                Cell::Text(checkpoint_stat(x, x.state_bytes_p50 / 1024.0, 1)),
-                Cell::Text(checkpoint_stat(x, x.channel_state_bytes_p50 / 1024.0, 1)),
+                Cell::Text(checkpoint_stat(x.completed, x.duration_p50_ms, 2)),
+                Cell::Text(checkpoint_stat(x.completed, x.duration_p99_ms, 2)),
+                Cell::Text(checkpoint_stat(x.completed, x.alignment_p50_ms, 2)),
+                Cell::Text(checkpoint_stat(x.completed, x.state_bytes_p50 / 1024.0, 1)),
+                Cell::Text(checkpoint_stat(x.completed, x.channel_state_bytes_p50 / 1024.0, 1)),
                 Cell::Text(format!("{:.0}", x.throughput_rps)),
                 Cell::Text(format!("{:.2}", x.latency_p99_ms)),
                 Cell::Text(format!("{:.2}", x.committed_latency_p99_ms)),

@@ -7,6 +7,7 @@
 use crate::engine;
 use crate::engine::RunError;
 use crate::report::charts::{Chart, Series};
+use crate::report::checkpoint_stat;
 use crate::report::html::{Cell, Page, Table};
 use crate::scenario::{ProtocolName, Scenario, ScenarioError};
 use serde_json::Value;
@@ -177,13 +178,21 @@ impl SweepResult {
         let x_of =
             |v: &str| v.parse::<f64>().unwrap_or_else(|_| values.iter().position(|&x| x == v).unwrap_or(0) as f64);
         let protocols = distinct(self.rows.iter().map(|r| r.protocol.as_str()));
-        let line = |f: &dyn Fn(&SweepRow) -> f64| {
+        // `per_checkpoint`: a figure of the completed checkpoints, drawn only where some completed
+        // (a protocol without global checkpoints gets no line rather than one at 0).
+        let line = |per_checkpoint: bool, f: &dyn Fn(&SweepRow) -> f64| {
             protocols
                 .iter()
                 .map(|p| Series {
                     name: p.to_string(),
-                    points: self.rows.iter().filter(|r| r.protocol == *p).map(|r| (x_of(&r.value), f(r))).collect(),
+                    points: self
+                        .rows
+                        .iter()
+                        .filter(|r| r.protocol == *p && (!per_checkpoint || r.completed > 0))
+                        .map(|r| (x_of(&r.value), f(r)))
+                        .collect(),
                 })
+                .filter(|s| !s.points.is_empty())
                 .collect::<Vec<_>>()
         };
         // Values that grow geometrically (each at least 1.5 times the one before, a factor of 8
@@ -194,31 +203,32 @@ impl SweepResult {
         let geometric = numbers.windows(2).all(|w| w[0] > 0.0 && w[1] >= 1.5 * w[0]);
         let span = numbers.last().zip(numbers.first()).is_some_and(|(hi, lo)| *lo > 0.0 && hi / lo >= 8.0);
         let log2_x = numbers.len() == values.len() && numbers.len() > 2 && geometric && span;
-        let chart = |name, title: &str, y_label: &str, f: &dyn Fn(&SweepRow) -> f64| Chart {
+        let chart = |name, title: &str, y_label: &str, per_checkpoint: bool, f: &dyn Fn(&SweepRow) -> f64| Chart {
             name,
             title: format!("{title} vs {}", self.param),
             x_label: if log2_x { format!("{} (log scale)", self.param) } else { self.param.clone() },
             y_label: y_label.to_string(),
-            series: line(f),
+            series: line(per_checkpoint, f),
             markers: vec![],
             log2_x,
             heatmap: None,
             gantt: None,
         };
         vec![
-            chart("sweep_duration_p50", "Checkpoint duration p50", "duration p50 (ms)", &|r| r.duration_p50_ms),
-            chart("sweep_duration_p99", "Checkpoint duration p99", "duration p99 (ms)", &|r| r.duration_p99_ms),
-            chart("sweep_channel_state", "In-flight data per checkpoint (p50)", "channel state (KiB)", &|r| {
+            chart("sweep_duration_p50", "Checkpoint duration p50", "duration p50 (ms)", true, &|r| r.duration_p50_ms),
+            chart("sweep_duration_p99", "Checkpoint duration p99", "duration p99 (ms)", true, &|r| r.duration_p99_ms),
+            chart("sweep_channel_state", "In-flight data per checkpoint (p50)", "channel state (KiB)", true, &|r| {
                 r.channel_state_bytes_p50 / 1024.0
             }),
-            chart("sweep_committed_latency", "Visible-output latency p99", "latency p99 (ms)", &|r| {
+            chart("sweep_committed_latency", "Visible-output latency p99", "latency p99 (ms)", false, &|r| {
                 r.committed_latency_p99_ms
             }),
-            chart("sweep_throughput", "Throughput", "records/s", &|r| r.throughput_rps),
+            chart("sweep_throughput", "Throughput", "records/s", false, &|r| r.throughput_rps),
             chart(
                 "sweep_processing_time",
                 "Processing time (until the last record reached a sink)",
                 "processing time (ms)",
+                false,
                 &|r| r.processing_ms,
             ),
         ]
@@ -240,6 +250,14 @@ impl SweepResult {
         for p in distinct(self.rows.iter().map(|r| r.protocol.as_str())) {
             let at = |v: &str| self.rows.iter().find(|r| r.protocol == p && r.value == v);
             let (Some(a), Some(b)) = (at(first), at(last)) else { continue };
+            if a.completed == 0 || b.completed == 0 {
+                out.push(format!(
+                    "{p}: no global checkpoint completed at {} = {}, so there are no checkpoint figures to compare.",
+                    self.param,
+                    if a.completed == 0 { first } else { last }
+                ));
+                continue;
+            }
             out.push(format!(
                 "{p}: checkpoint duration p50 {:.1} → {:.1} ms and channel state p50 {:.1} → {:.1} KiB as {} goes from {first} to {last}.",
                 a.duration_p50_ms,
@@ -308,10 +326,10 @@ fn page(s: &Scenario, r: &SweepResult, charts: Vec<Chart>) -> Page {
                 Cell::Text(x.value.clone()),
                 Cell::Text(x.protocol.clone()),
                 Cell::Text(x.completed.to_string()),
-                Cell::Text(format!("{:.2}", x.duration_p50_ms)),
-                Cell::Text(format!("{:.2}", x.duration_p99_ms)),
-                Cell::Text(format!("{:.2}", x.alignment_p50_ms)),
-                Cell::Text(format!("{:.1}", x.channel_state_bytes_p50 / 1024.0)),
+                Cell::Text(checkpoint_stat(x.completed, x.duration_p50_ms, 2)),
+                Cell::Text(checkpoint_stat(x.completed, x.duration_p99_ms, 2)),
+                Cell::Text(checkpoint_stat(x.completed, x.alignment_p50_ms, 2)),
+                Cell::Text(checkpoint_stat(x.completed, x.channel_state_bytes_p50 / 1024.0, 1)),
                 Cell::Text(format!("{:.2}", x.committed_latency_p99_ms)),
                 Cell::Text(format!("{:.0}", x.throughput_rps)),
                 if x.cut_violations == 0 { Cell::Ok("0".into()) } else { Cell::Bad(x.cut_violations.to_string()) },
@@ -334,7 +352,41 @@ fn page(s: &Scenario, r: &SweepResult, charts: Vec<Chart>) -> Page {
 
 #[cfg(test)]
 mod tests {
-    use super::SweepRow;
+    use super::{SweepResult, SweepRow};
+
+    #[test]
+    fn a_protocol_without_completed_checkpoints_gets_no_checkpoint_line_or_figure() {
+        let row = |value: &str, protocol: &str, completed, duration_p50_ms| SweepRow {
+            value: value.into(),
+            protocol: protocol.into(),
+            completed,
+            duration_p50_ms,
+            throughput_rps: 1000.0,
+            ..Default::default()
+        };
+        let r = SweepResult {
+            param: "network.buffer_records".into(),
+            rows: vec![
+                row("8", "aligned", 20, 10.0),
+                row("8", "uncoordinated", 0, 0.0),
+                row("64", "aligned", 20, 12.0),
+                row("64", "uncoordinated", 0, 0.0),
+            ],
+            notes: vec![],
+        };
+        let charts = r.charts();
+        let names = |chart: &str| -> Vec<String> {
+            let c = charts.iter().find(|c| c.name == chart).unwrap();
+            c.series.iter().map(|s| s.name.clone()).collect()
+        };
+        assert_eq!(names("sweep_duration_p50"), ["aligned"]);
+        assert_eq!(names("sweep_channel_state"), ["aligned"]);
+        assert_eq!(names("sweep_throughput"), ["aligned", "uncoordinated"]);
+        let findings = r.findings();
+        assert!(findings[0].starts_with("aligned: checkpoint duration p50 10.0 → 12.0 ms"), "{findings:?}");
+        assert!(findings[1].starts_with("uncoordinated: no global checkpoint completed"), "{findings:?}");
+        assert!(!findings.iter().any(|f| f.contains("0.0 → 0.0 ms")), "{findings:?}");
+    }
 
     #[test]
     fn sweep_csv_quotes_user_values_and_keeps_its_header_when_empty() {

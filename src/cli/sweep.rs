@@ -66,12 +66,12 @@ pub(super) fn exec(a: SweepArgs) -> Result<(), CliError> {
     );
     for x in &r.rows {
         say!(
-            "{:>10} {:<16} {:>11.2} {:>11.2} {:>13.1} {:>11.2}",
+            "{:>10} {:<16} {:>11} {:>11} {:>13} {:>11.2}",
             x.value,
             x.protocol,
-            x.duration_p50_ms,
-            x.duration_p99_ms,
-            x.channel_state_bytes_p50 / 1024.0,
+            crate::report::checkpoint_stat(x.completed, x.duration_p50_ms, 2),
+            crate::report::checkpoint_stat(x.completed, x.duration_p99_ms, 2),
+            crate::report::checkpoint_stat(x.completed, x.channel_state_bytes_p50 / 1024.0, 1),
             x.committed_latency_p99_ms
         );
     }

@@ -10,6 +10,19 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+/// A statistic of a run's completed checkpoints, with `decimals`, for a table: `-` when none
+/// completed (no checkpointing, only local checkpoints, or every one failed), where a 0 would
+/// read as a checkpoint that cost nothing.
+///
+/// ```
+/// use ckptsim::report::checkpoint_stat;
+/// assert_eq!(checkpoint_stat(20, 32.734, 2), "32.73");
+/// assert_eq!(checkpoint_stat(0, 0.0, 2), "-");
+/// ```
+pub fn checkpoint_stat(completed: usize, value: f64, decimals: usize) -> String {
+    if completed == 0 { "-".to_string() } else { format!("{value:.decimals$}") }
+}
+
 /// Writes `summary.json`, `timeseries.csv`, `checkpoints.csv`, `checkpoint_tasks.csv` and the
 /// run's charts (`*.svg`) into `dir` (created if missing).
 pub fn write_run(dir: &Path, result: &RunResult) -> io::Result<()> {
