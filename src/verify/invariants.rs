@@ -212,11 +212,11 @@ pub fn check(
     out
 }
 
-/// When the savepoint check stops `s` (ms), given the time halfway through its shortest source
-/// log: there, or, one stop in four, within 4 ms of a crash at a fixed time, where a stop and a
-/// failover interleave (the stop waiting for its slot, the savepoint running, the job
-/// restarting). The one in four is two bits of the seed that no pinned regression file's seed
-/// has both of, so each keeps the stop it failed with.
+/// When the savepoint check stops or cancels `s` (ms), given the time halfway through its
+/// shortest source log: there, or, one time in four, within 4 ms of a crash at a fixed time,
+/// where a stop and a failover interleave (the stop waiting for its slot, the savepoint running,
+/// the job restarting; a cancellation during a restart). The one in four is two bits of the seed
+/// that no pinned regression file's seed has both of, so each keeps the stop it failed with.
 fn stop_ms(s: &Scenario, half_ms: u64) -> u64 {
     let crashes: Vec<u64> = s.failures.iter().filter_map(|f| f.at_ms).collect();
     if (s.seed >> 14) & 1 == 1 && (s.seed >> 20) & 1 == 1 && !crashes.is_empty() {
@@ -262,7 +262,7 @@ fn savepoint_restore(
         // completed checkpoint — in-flight data and pending transactions included. The cancelled
         // part is not judged (its output is partial by design).
         let mut c = s.clone();
-        c.limits.cancel_at_ms = Some(half_ms);
+        c.limits.cancel_at_ms = Some(stop_ms(s, half_ms));
         if let Some(k) = &mut c.checkpointing {
             k.retention = crate::scenario::Retention::RetainOnCancellation;
         }
