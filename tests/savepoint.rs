@@ -98,6 +98,46 @@ fn a_savepoint_is_aligned_even_under_unaligned_checkpoints() {
     assert_eq!(r.checkpoints.last().unwrap().id, sp.meta.checkpoint_id, "the savepoint is the last checkpoint");
 }
 
+/// Flink's stop-with-savepoint is a forced request unless unaligned checkpoints are on: under
+/// aligned checkpoints it starts at the stop time beside a checkpoint in progress; under
+/// unaligned ones it waits until that checkpoint ends.
+#[test]
+fn a_stop_during_a_checkpoint_is_forced_under_aligned_checkpoints_and_waits_under_unaligned() {
+    for protocol in [ProtocolName::ALIGNED, ProtocolName::UNALIGNED] {
+        let s = job(protocol, 3, "hashmap");
+        // Halfway through the first checkpoint after 1.5 s of a run without a stop.
+        let plain = engine::run(&s, RunOptions::default()).unwrap();
+        let busy = plain.checkpoints.iter().find(|c| c.trigger_ms >= 1_500.0).unwrap();
+        assert!(busy.duration_ms > 0.5, "{busy:?}");
+        let at = ((busy.trigger_ms + busy.duration_ms / 2.0) * MS as f64) as u64;
+        let opts = RunOptions {
+            collect_output: true,
+            stop_with_savepoint: Some(StopWithSavepoint { at, drain: false, format: SavepointFormat::Canonical }),
+            ..Default::default()
+        };
+        let r = engine::run(&s, opts).unwrap();
+        let sp = r.summary.savepoint.as_ref().unwrap();
+        assert_eq!(sp.failed, None);
+        let triggered = sp.triggered_ms.unwrap();
+        let before = r.checkpoints.iter().find(|c| c.id == busy.id).unwrap();
+        assert_eq!(before.trigger_ms, busy.trigger_ms, "the same checkpoint was in progress at the stop");
+        if protocol == ProtocolName::ALIGNED {
+            assert_eq!(triggered, at as f64 / MS as f64, "forced: at the stop time");
+            assert!(before.end_ms > triggered, "beside the checkpoint in progress: {before:?}");
+        } else {
+            assert!(triggered >= before.end_ms, "not forced: after the checkpoint in progress ended");
+        }
+        let first = {
+            let mut r = r;
+            let saved = r.savepoint.clone().unwrap();
+            r.summary.exactly_once = Oracle::reference(&s).unwrap().until(&s, saved.source_offsets()).check(&r);
+            r
+        };
+        let second = resume(first.savepoint.as_ref().unwrap(), &job(protocol, 2, "hashmap"));
+        assert_whole(&first, &second, protocol.name());
+    }
+}
+
 #[test]
 fn a_drained_stop_ends_the_sources_first() {
     let s = job(ProtocolName::ALIGNED, 3, "hashmap");

@@ -212,7 +212,7 @@ impl Coordinator {
     }
 
     /// Stop-with-savepoint: periodic checkpoints stop, and a savepoint is triggered — the job's
-    /// last checkpoint (call it when none is in progress).
+    /// last checkpoint (beside the checkpoints in progress, if any: a forced request).
     pub fn trigger_savepoint(&mut self, now: SimTime) -> Vec<CoordCmd> {
         self.stopped = true;
         let mut cmd = self.trigger(now, true);

@@ -1,8 +1,9 @@
 //! Stop-with-savepoint and starting from a savepoint.
 //!
-//! Stopping: at the requested time periodic checkpoints stop; once none is in progress the
-//! coordinator triggers an aligned savepoint (the run's protocol is swapped for `aligned`, as
-//! Flink's savepoints are always aligned), each source stops reading at its snapshot, and the
+//! Stopping: at the requested time periodic checkpoints stop and the coordinator triggers an
+//! aligned savepoint — at once beside any checkpoint in progress when the run is aligned (a
+//! forced request, as in Flink), otherwise once none is in progress, with the run's protocol
+//! swapped for `aligned` (Flink's savepoints are always aligned) — each source stops reading at its snapshot, and the
 //! savepoint is the job's final checkpoint: the job ends once every task heard of its completion
 //! (the sinks commit). With `drain`, the sources end first and FLIP-147's final checkpoint, after
 //! every task finished, is the savepoint. If the savepoint fails (timeout, crash), the job runs
@@ -96,7 +97,8 @@ impl Engine<'_> {
         }
     }
 
-    /// Triggers the savepoint once no checkpoint is in progress (a stop without drain).
+    /// Triggers the savepoint (a stop without drain): at once when the run is aligned, else once
+    /// no checkpoint is in progress.
     pub(super) fn maybe_trigger_savepoint(&mut self) {
         let Some(req) = self.stop.request else { return };
         if req.drain || !self.stop.waiting || self.stop.cp.is_some() || self.faults.down_since.is_some() {
@@ -109,13 +111,21 @@ impl Engine<'_> {
                 Some("the sources reached the end of their logs before the savepoint could start".into());
             return;
         }
+        // Flink's stop-with-savepoint is a forced request unless unaligned checkpoints are on
+        // (`CheckpointProperties.forSyncSavepoint(!unalignedCheckpointsEnabled, …)`): with aligned
+        // checkpoints it starts at once, beside the checkpoints in progress, whatever
+        // `max_concurrent`. Any other protocol waits until none is in progress, then runs the
+        // savepoint with aligned barriers in its place.
+        let aligned_run = self.protocol.as_ref().is_some_and(|p| p.name() == crate::scenario::ProtocolName::ALIGNED);
         let Some(c) = &mut self.coord else { return };
-        if c.has_pending() {
+        if c.has_pending() && !aligned_run {
             return;
         }
         self.stop.waiting = false;
-        let aligned = crate::protocol::create(crate::scenario::ProtocolName::ALIGNED);
-        self.stop.saved_protocol = std::mem::replace(&mut self.protocol, aligned);
+        if !aligned_run {
+            let aligned = crate::protocol::create(crate::scenario::ProtocolName::ALIGNED);
+            self.stop.saved_protocol = std::mem::replace(&mut self.protocol, aligned);
+        }
         let cmds = c.trigger_savepoint(self.now);
         if let Some(CoordCmd::Trigger { timing, .. }) = cmds.first() {
             self.stop.cp = Some(timing.id);
