@@ -3,10 +3,10 @@
 //! Stopping: at the requested time periodic checkpoints stop and the coordinator triggers an
 //! aligned savepoint — at once beside any checkpoint in progress when the run is aligned (a
 //! forced request, as in Flink), otherwise once none is in progress, with the run's protocol
-//! swapped for `aligned` (Flink's savepoints are always aligned) — each source stops reading at its snapshot, and the
-//! savepoint is the job's final checkpoint: the job ends once every task heard of its completion
-//! (the sinks commit). With `drain`, the sources end first and FLIP-147's final checkpoint, after
-//! every task finished, is the savepoint. If the savepoint fails (timeout, crash), the job runs
+//! swapped for `aligned` (Flink's savepoints are always aligned). Each source stops reading at
+//! its snapshot, and the savepoint is the job's final checkpoint: the job ends once every task
+//! heard of its completion (the sinks commit). With `drain`, the sources end first and
+//! FLIP-147's final checkpoint, after every task finished, is the savepoint. If the savepoint fails (timeout, crash), the job runs
 //! on with its own protocol and checkpoints, as a failed `stop` leaves a Flink job running.
 //!
 //! Starting: every keyed task gets the keys its key-group range owns at the new parallelism,
