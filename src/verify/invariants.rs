@@ -194,7 +194,7 @@ pub fn check(
                     && s.network.reorder_us == 0
                     && s.checkpointing.as_ref().is_some_and(|c| c.mode.info().coordinated)
                     && !s.topology.edges.iter().any(|e| e.back_edge)
-                    && let Err(why) = savepoint_restore(s, make, sabotage)
+                    && let Err(why) = savepoint_restore(s, &r.crashes_ms, make, sabotage)
                 {
                     fail(inv, why);
                 }
@@ -212,25 +212,28 @@ pub fn check(
     out
 }
 
-/// When the savepoint check stops or cancels `s` (ms), given the time halfway through its
-/// shortest source log: there, or, one time in four, within 4 ms of a crash at a fixed time,
-/// where a stop and a failover interleave (the stop waiting for its slot, the savepoint running,
-/// the job restarting; a cancellation during a restart). The one in four is two bits of the seed
+/// When the savepoint check stops or cancels the scenario of `seed` (ms), given the time halfway
+/// through its shortest source log and when tasks crashed in its checked run: halfway, or, one
+/// time in four when something crashed, within 4 ms of one of those crashes, where a stop and a
+/// failover interleave (the stop waiting for its slot, the savepoint running, the job
+/// restarting; a cancellation during a restart). The run with the stop is the checked run up to
+/// the stop, so a crash before it happens there too. The one in four is two bits of the seed
 /// that no pinned regression file's seed has both of, so each keeps the stop it failed with.
-fn stop_ms(s: &Scenario, half_ms: u64) -> u64 {
-    let crashes: Vec<u64> = s.failures.iter().filter_map(|f| f.at_ms).collect();
-    if (s.seed >> 14) & 1 == 1 && (s.seed >> 20) & 1 == 1 && !crashes.is_empty() {
-        let crash = crashes[((s.seed >> 15) % crashes.len() as u64) as usize];
-        (crash + (s.seed >> 16) % 9).saturating_sub(4).max(1)
+fn stop_ms(seed: u64, half_ms: u64, crashes_ms: &[f64]) -> u64 {
+    if (seed >> 14) & 1 == 1 && (seed >> 20) & 1 == 1 && !crashes_ms.is_empty() {
+        let crash = crashes_ms[((seed >> 15) % crashes_ms.len() as u64) as usize] as u64;
+        (crash + (seed >> 16) % 9).saturating_sub(4).max(1)
     } else {
         half_ms
     }
 }
 
-/// Stops `s` with a savepoint (at [`stop_ms`]), resumes it with every keyed operator that has
-/// no forward edge rescaled, and judges both parts; `Err` says what failed.
+/// Stops `s` with a savepoint (at [`stop_ms`], given the crashes of its checked run), resumes it
+/// with every keyed operator that has no forward edge rescaled, and judges both parts; `Err`
+/// says what failed.
 fn savepoint_restore(
     s: &Scenario,
+    crashes_ms: &[f64],
     make: &dyn Fn() -> Option<Box<dyn Protocol>>,
     sabotage: Sabotage,
 ) -> Result<(), String> {
@@ -262,7 +265,7 @@ fn savepoint_restore(
         // completed checkpoint — in-flight data and pending transactions included. The cancelled
         // part is not judged (its output is partial by design).
         let mut c = s.clone();
-        c.limits.cancel_at_ms = Some(stop_ms(s, half_ms));
+        c.limits.cancel_at_ms = Some(stop_ms(s.seed, half_ms, crashes_ms));
         if let Some(k) = &mut c.checkpointing {
             k.retention = crate::scenario::Retention::RetainOnCancellation;
         }
@@ -280,7 +283,7 @@ fn savepoint_restore(
         }
     } else {
         let stop = crate::engine::StopWithSavepoint {
-            at: stop_ms(s, half_ms) * crate::sim::MS,
+            at: stop_ms(s.seed, half_ms, crashes_ms) * crate::sim::MS,
             drain: s.seed % 8 == 5,
             format: if s.seed.is_multiple_of(3) { SavepointFormat::Native } else { SavepointFormat::Canonical },
         };
@@ -347,32 +350,21 @@ fn savepoint_restore(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::FailureSpec;
-
-    fn with(seed: u64, crashes_ms: &[u64]) -> Scenario {
-        let mut s = crate::explore::scenario_for_seed(1, crate::scenario::ProtocolName::ALIGNED);
-        s.seed = seed;
-        s.failures = crashes_ms.iter().map(|&t| FailureSpec { at_ms: Some(t), ..Default::default() }).collect();
-        s
-    }
 
     #[test]
     fn one_savepoint_stop_in_four_lands_near_a_crash() {
         // (seed >> 15) picks the crash, (seed >> 16) % 9 the offset from −4 to +4 ms: here the
         // first of two crashes (36 is even), 4 ms before it (18 % 9 = 0).
         let near = (1 << 20) | (1 << 17) | (1 << 14);
-        assert_eq!(stop_ms(&with(near, &[50, 80]), 7), 46);
+        assert_eq!(stop_ms(near, 7, &[50.6, 80.0]), 46);
         // The second crash (35 is odd), 4 ms after it (17 % 9 = 8).
         let second = (1 << 20) | (1 << 16) | (1 << 15) | (1 << 14);
-        assert_eq!(stop_ms(&with(second, &[50, 80]), 7), 84);
+        assert_eq!(stop_ms(second, 7, &[50.0, 80.2]), 84);
         // Never before 1 ms.
-        assert_eq!(stop_ms(&with(near, &[2]), 7), 1);
-        // Without both bits, or without a crash at a fixed time: halfway.
-        assert_eq!(stop_ms(&with(1 << 20, &[50]), 7), 7);
-        assert_eq!(stop_ms(&with(1 << 14, &[50]), 7), 7);
-        assert_eq!(stop_ms(&with(near, &[]), 7), 7);
-        let mut at_a_checkpoint = with(near, &[]);
-        at_a_checkpoint.failures = vec![FailureSpec { after_checkpoint: Some(2), ..Default::default() }];
-        assert_eq!(stop_ms(&at_a_checkpoint, 7), 7);
+        assert_eq!(stop_ms(near, 7, &[2.0]), 1);
+        // Without both bits, or when nothing crashed: halfway.
+        assert_eq!(stop_ms(1 << 20, 7, &[50.0]), 7);
+        assert_eq!(stop_ms(1 << 14, 7, &[50.0]), 7);
+        assert_eq!(stop_ms(near, 7, &[]), 7);
     }
 }
