@@ -357,3 +357,20 @@ fn a_scenario_too_big_for_memory_is_refused_with_the_figure() {
     v["network"]["buffer_records"] = json!(1);
     Scenario::from_json(&v.to_string()).expect("small buffers fit");
 }
+
+#[test]
+fn uncoordinated_checkpoints_count_in_the_memory_estimate() {
+    // state/backends (60 s of input, ≈ 34,000 keys) with a local checkpoint every millisecond:
+    // every one since the recovery line is kept with a copy of the state, 60,001 copies.
+    let mut v = common::json("state/backends");
+    v["checkpointing"]["interval_ms"] = json!(1);
+    let aligned = Scenario::from_json(&v.to_string()).expect("aligned keeps one completed checkpoint");
+    assert!(ckptsim::scenario::estimated_memory(&aligned) < 16 << 20);
+    v["checkpointing"]["mode"] = json!("uncoordinated");
+    assert_field_error(&v, "topology", &["GiB of memory", "60001 local checkpoints", "shorten the uncoordinated run"]);
+    // The run's limit bounds them: a second holds 1,001.
+    v["limits"] = json!({"max_sim_time_ms": 1000});
+    let short = Scenario::from_json(&v.to_string()).expect("a second fits");
+    let per_copy = ckptsim::scenario::estimated_memory(&short) / 1002;
+    assert!((1 << 20..2 << 20).contains(&per_copy), "{per_copy} bytes per copy of ≈ 34,000 keys");
+}

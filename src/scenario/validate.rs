@@ -2,7 +2,9 @@
 //! Each check reports the JSON path, the value found and what is allowed. Limits are generous but
 //! finite: a value beyond them is almost certainly a typo (milliseconds written as nanoseconds, …).
 
-use super::{Checkpointing, OperatorKind, OperatorSpec, Partitioner, Scenario, ScenarioError};
+use super::{
+    ArrivalSpec, Checkpointing, OperatorKind, OperatorSpec, Partitioner, ProtocolName, Scenario, ScenarioError,
+};
 use std::collections::BTreeMap;
 
 type R = Result<(), ScenarioError>;
@@ -20,7 +22,8 @@ const RECORD_BYTES_IN_MEMORY: u64 = 48;
 /// Worst-case memory of a run of `s`: every channel's sender backlog and receiver queue full
 /// (`max_buffers_per_channel + buffers_per_channel + floating_buffers_per_gate` buffers of
 /// `buffer_records` records each, plus a fixed part per channel), and the keyed state of every
-/// `keyed_sum` task holding every key of its sources.
+/// `keyed_sum` task holding every key of its sources — under `uncoordinated` once more for every
+/// local checkpoint the run may keep ([`uncoordinated_copies`]).
 pub fn estimated_memory(s: &Scenario) -> u64 {
     let ops = &s.topology.operators;
     let par = |id: &str| ops.iter().find(|o| o.id == id).map_or(1, |o| o.parallelism as u64);
@@ -53,7 +56,39 @@ pub fn estimated_memory(s: &Scenario) -> u64 {
         .filter(|o| o.kind == OperatorKind::KeyedSum)
         .map(|_| keys.saturating_mul(48))
         .fold(0, u64::saturating_add);
+    let state = state.saturating_mul(1 + uncoordinated_copies(s));
     channels.saturating_mul(per_channel).saturating_add(state)
+}
+
+/// Local checkpoints an `uncoordinated` run may hold at once, each with a copy of its task's
+/// state: one per checkpoint interval while the sources read (their `until_ms`, or their records
+/// at their rate; at most until `limits.max_sim_time_ms` or `cancel_at_ms`), since the recovery
+/// line can stay at the start and every local checkpoint after it is kept (0 for any other
+/// protocol).
+fn uncoordinated_copies(s: &Scenario) -> u64 {
+    let Some(c) = s.checkpointing.as_ref().filter(|c| c.mode == ProtocolName::UNCOORDINATED) else { return 0 };
+    let input_ms = s
+        .topology
+        .operators
+        .iter()
+        .filter(|o| o.kind == OperatorKind::Source)
+        .map(|o| {
+            let rate = match o.arrival {
+                Some(ArrivalSpec::Constant { rate_per_sec } | ArrivalSpec::Poisson { rate_per_sec }) => rate_per_sec,
+                Some(ArrivalSpec::Bursts { rate_per_sec, .. }) => rate_per_sec,
+                None => 0,
+            };
+            let by_records = o.records_per_partition.filter(|_| rate > 0).map(|r| r.saturating_mul(1000) / rate);
+            match (o.until_ms, by_records) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b).unwrap_or(3_600_000),
+            }
+        })
+        .max()
+        .unwrap_or(0)
+        .min(s.limits.max_sim_time_ms)
+        .min(s.limits.cancel_at_ms.unwrap_or(u64::MAX));
+    input_ms / c.interval_ms.max(1) + 1
 }
 /// Largest processing cost or latency accepted (10 s).
 pub const MAX_DURATION_NS: u64 = 10_000_000_000;
@@ -131,9 +166,15 @@ pub(super) fn validate(s: &Scenario) -> R {
         return Err(ScenarioError::field(
             "topology",
             format!(
-                "needs an estimated {:.1} GiB of memory (channels × buffers × records, and keyed state), more than the {} GiB allowed: lower the parallelism of all-to-all edges, network.buffer_records or the buffers per channel",
+                "needs an estimated {:.1} GiB of memory (channels × buffers × records, and keyed state{}), more than the {} GiB allowed: lower the parallelism of all-to-all edges, network.buffer_records or the buffers per channel{}",
                 need as f64 / (1u64 << 30) as f64,
-                MAX_MEMORY_BYTES >> 30
+                if uncoordinated_copies(s) > 0 {
+                    format!(" kept by up to {} local checkpoints of uncoordinated", uncoordinated_copies(s))
+                } else {
+                    String::new()
+                },
+                MAX_MEMORY_BYTES >> 30,
+                if uncoordinated_copies(s) > 0 { ", or shorten the uncoordinated run" } else { "" }
             ),
         ));
     }
