@@ -232,6 +232,10 @@ impl SweepResult {
                 &|r| r.processing_ms,
             ),
         ]
+        .into_iter()
+        // A checkpoint chart with no protocol that completed one is left out, not drawn empty.
+        .filter(|c| !c.series.is_empty())
+        .collect()
     }
 }
 
@@ -386,6 +390,11 @@ mod tests {
         assert!(findings[0].starts_with("aligned: checkpoint duration p50 10.0 → 12.0 ms"), "{findings:?}");
         assert!(findings[1].starts_with("uncoordinated: no global checkpoint completed"), "{findings:?}");
         assert!(!findings.iter().any(|f| f.contains("0.0 → 0.0 ms")), "{findings:?}");
+        // Only uncoordinated: no checkpoint chart at all rather than empty axes.
+        let only =
+            SweepResult { rows: r.rows.iter().filter(|x| x.protocol == "uncoordinated").cloned().collect(), ..r };
+        let drawn: Vec<&str> = only.charts().iter().map(|c| c.name).collect();
+        assert_eq!(drawn, ["sweep_committed_latency", "sweep_throughput", "sweep_processing_time"]);
     }
 
     #[test]

@@ -248,3 +248,14 @@ fn the_checkpoint_timeline_shows_the_straggler() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.join("checkpoint_timeline.svg")).unwrap(), svg);
 }
+
+#[test]
+fn protocols_without_global_checkpoints_get_no_empty_checkpoint_charts() {
+    use ckptsim::scenario::ProtocolName;
+    let s = common::load("pipeline");
+    let r = ckptsim::compare::compare_these(&s, &[ProtocolName::NONE, ProtocolName::UNCOORDINATED]).unwrap();
+    let names: Vec<&str> = charts::compare_charts(&r.results).iter().map(|c| c.name).collect();
+    assert_eq!(names, ["compare_visible_latency_p99", "compare_visible_latency_cdf", "compare_throughput"]);
+    let with_aligned = ckptsim::compare::compare_these(&s, &[ProtocolName::ALIGNED, ProtocolName::NONE]).unwrap();
+    assert_eq!(charts::compare_charts(&with_aligned.results).len(), 6);
+}

@@ -494,6 +494,11 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
             gantt: None,
         },
     ]
+    .into_iter()
+    // A chart of checkpoints when none of the protocols completed one (none, uncoordinated)
+    // is left out rather than drawn as empty axes.
+    .filter(|c| !c.series.is_empty())
+    .collect()
 }
 
 impl Chart {

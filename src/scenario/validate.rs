@@ -90,6 +90,7 @@ fn uncoordinated_copies(s: &Scenario) -> u64 {
         .min(s.limits.cancel_at_ms.unwrap_or(u64::MAX));
     input_ms / c.interval_ms.max(1) + 1
 }
+
 /// Largest processing cost or latency accepted (10 s).
 pub const MAX_DURATION_NS: u64 = 10_000_000_000;
 
@@ -163,18 +164,19 @@ pub(super) fn validate(s: &Scenario) -> R {
     validate_failures(s)?;
     let need = estimated_memory(s);
     if need > MAX_MEMORY_BYTES {
+        let copies = uncoordinated_copies(s);
         return Err(ScenarioError::field(
             "topology",
             format!(
                 "needs an estimated {:.1} GiB of memory (channels × buffers × records, and keyed state{}), more than the {} GiB allowed: lower the parallelism of all-to-all edges, network.buffer_records or the buffers per channel{}",
                 need as f64 / (1u64 << 30) as f64,
-                if uncoordinated_copies(s) > 0 {
-                    format!(" kept by up to {} local checkpoints of uncoordinated", uncoordinated_copies(s))
+                if copies > 0 {
+                    format!(" kept by up to {copies} local checkpoints of uncoordinated")
                 } else {
                     String::new()
                 },
                 MAX_MEMORY_BYTES >> 30,
-                if uncoordinated_copies(s) > 0 { ", or shorten the uncoordinated run" } else { "" }
+                if copies > 0 { ", or shorten the uncoordinated run" } else { "" }
             ),
         ));
     }
