@@ -446,6 +446,22 @@ pub enum ArrivalSpec {
     },
 }
 
+impl ArrivalSpec {
+    /// The base rate, records per second per partition (outside bursts).
+    ///
+    /// ```
+    /// use ckptsim::scenario::ArrivalSpec;
+    /// assert_eq!(ArrivalSpec::Poisson { rate_per_sec: 2000 }.base_rate_per_sec(), 2000);
+    /// ```
+    pub fn base_rate_per_sec(&self) -> u64 {
+        match *self {
+            ArrivalSpec::Constant { rate_per_sec }
+            | ArrivalSpec::Poisson { rate_per_sec }
+            | ArrivalSpec::Bursts { rate_per_sec, .. } => rate_per_sec,
+        }
+    }
+}
+
 /// A filter predicate on the record value.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,9 +2,7 @@
 //! Each check reports the JSON path, the value found and what is allowed. Limits are generous but
 //! finite: a value beyond them is almost certainly a typo (milliseconds written as nanoseconds, …).
 
-use super::{
-    ArrivalSpec, Checkpointing, OperatorKind, OperatorSpec, Partitioner, ProtocolName, Scenario, ScenarioError,
-};
+use super::{Checkpointing, OperatorKind, OperatorSpec, Partitioner, ProtocolName, Scenario, ScenarioError};
 use std::collections::BTreeMap;
 
 type R = Result<(), ScenarioError>;
@@ -73,11 +71,7 @@ fn uncoordinated_copies(s: &Scenario) -> u64 {
         .iter()
         .filter(|o| o.kind == OperatorKind::Source)
         .map(|o| {
-            let rate = match o.arrival {
-                Some(ArrivalSpec::Constant { rate_per_sec } | ArrivalSpec::Poisson { rate_per_sec }) => rate_per_sec,
-                Some(ArrivalSpec::Bursts { rate_per_sec, .. }) => rate_per_sec,
-                None => 0,
-            };
+            let rate = o.arrival.map_or(0, |a| a.base_rate_per_sec());
             let by_records = o.records_per_partition.filter(|_| rate > 0).map(|r| r.saturating_mul(1000) / rate);
             match (o.until_ms, by_records) {
                 (Some(a), Some(b)) => a.min(b),
@@ -749,22 +743,17 @@ fn validate_operator(p: &str, op: &OperatorSpec) -> R {
             };
             let ap = format!("{p}.arrival");
             const MAX_RATE: u64 = 100_000_000;
-            match *arrival {
-                super::ArrivalSpec::Constant { rate_per_sec } | super::ArrivalSpec::Poisson { rate_per_sec } => {
-                    range(&format!("{ap}.rate_per_sec"), rate_per_sec, 1, MAX_RATE, "records per second")?;
-                }
-                super::ArrivalSpec::Bursts { rate_per_sec, burst_rate_per_sec, burst_ms, period_ms } => {
-                    range(&format!("{ap}.rate_per_sec"), rate_per_sec, 1, MAX_RATE, "records per second")?;
-                    range(&format!("{ap}.burst_rate_per_sec"), burst_rate_per_sec, 1, MAX_RATE, "records per second")?;
-                    range(&format!("{ap}.burst_ms"), burst_ms, 1, 86_400_000, "milliseconds")?;
-                    range(
-                        &format!("{ap}.period_ms"),
-                        period_ms,
-                        burst_ms + 1,
-                        86_400_000,
-                        "milliseconds (more than burst_ms)",
-                    )?;
-                }
+            range(&format!("{ap}.rate_per_sec"), arrival.base_rate_per_sec(), 1, MAX_RATE, "records per second")?;
+            if let super::ArrivalSpec::Bursts { burst_rate_per_sec, burst_ms, period_ms, .. } = *arrival {
+                range(&format!("{ap}.burst_rate_per_sec"), burst_rate_per_sec, 1, MAX_RATE, "records per second")?;
+                range(&format!("{ap}.burst_ms"), burst_ms, 1, 86_400_000, "milliseconds")?;
+                range(
+                    &format!("{ap}.period_ms"),
+                    period_ms,
+                    burst_ms + 1,
+                    86_400_000,
+                    "milliseconds (more than burst_ms)",
+                )?;
             }
             if op.records_per_partition.is_none() && op.until_ms.is_none() {
                 return Err(ScenarioError::field(

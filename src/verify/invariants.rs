@@ -237,7 +237,7 @@ fn savepoint_restore(
     make: &dyn Fn() -> Option<Box<dyn Protocol>>,
     sabotage: Sabotage,
 ) -> Result<(), String> {
-    use crate::scenario::{ArrivalSpec, OperatorKind, Partitioner};
+    use crate::scenario::{OperatorKind, Partitioner};
     use crate::state::savepoint::{Restore, SavepointFormat};
     if s.checkpointing.is_none() {
         return Ok(());
@@ -248,13 +248,7 @@ fn savepoint_restore(
         .operators
         .iter()
         .filter(|o| o.kind == OperatorKind::Source)
-        .filter_map(|o| {
-            let rate = match o.arrival? {
-                ArrivalSpec::Constant { rate_per_sec } | ArrivalSpec::Poisson { rate_per_sec } => rate_per_sec,
-                ArrivalSpec::Bursts { rate_per_sec, .. } => rate_per_sec,
-            };
-            Some(o.records_per_partition? * 1000 / rate / 2)
-        })
+        .filter_map(|o| Some(o.records_per_partition? * 1000 / o.arrival?.base_rate_per_sec() / 2))
         .min()
         .unwrap_or(1)
         .max(1);
