@@ -234,7 +234,7 @@ impl SweepResult {
         ]
         .into_iter()
         // A checkpoint chart with no protocol that completed one is left out, not drawn empty.
-        .filter(|c| !c.series.is_empty())
+        .filter(Chart::has_data)
         .collect()
     }
 }

@@ -269,7 +269,7 @@ pub fn run_charts(r: &RunResult) -> Vec<Chart> {
 pub fn with_timeline(r: &RunResult, timeline: Option<Gantt>) -> Vec<Chart> {
     let mut charts = base_charts(r);
     charts.extend(debloat_charts(r));
-    charts.retain(|c| c.series.iter().any(|s| !s.points.is_empty()));
+    charts.retain(Chart::has_data);
     if r.crashes_ms.is_empty() {
         charts.retain(|c| c.name != "recovery");
     }
@@ -497,11 +497,17 @@ pub fn compare_charts(runs: &[RunResult]) -> Vec<Chart> {
     .into_iter()
     // A chart of checkpoints when none of the protocols completed one (none, uncoordinated)
     // is left out rather than drawn as empty axes.
-    .filter(|c| !c.series.is_empty())
+    .filter(Chart::has_data)
     .collect()
 }
 
 impl Chart {
+    /// Some line has a point: a chart without any is left out rather than drawn as empty axes.
+    /// (Heatmaps and timelines are added only when they have data.)
+    pub fn has_data(&self) -> bool {
+        self.series.iter().any(|s| !s.points.is_empty())
+    }
+
     /// The chart as an SVG document (800 × 400: the plot, and its legend to the right, where it
     /// covers no line).
     pub fn to_svg(&self) -> Result<String, String> {
